@@ -1,0 +1,90 @@
+/**
+ * Structured logging: one JSON object per line on stderr (or an injected sink).
+ *
+ * The level comes from `VMC_LOG` (`info` | `warn` | `silent`, default `info`). Log lines are
+ * built only when the level admits them, so a `silent` gateway pays one comparison per call.
+ */
+
+export type LogLevel = 'info' | 'warn' | 'silent';
+
+const LEVEL_RANK: Record<LogLevel, number> = { info: 0, warn: 1, silent: 2 };
+const ERROR_RANK = 1; // errors print at `warn` and `info`, never at `silent`
+
+/** Fields of the one line written per finished request. */
+export interface RequestLogFields {
+  method: string;
+  path: string;
+  status: number;
+  virtual_model: string | null;
+  target: string | null;
+  attempts: number;
+  ms: number;
+}
+
+export interface Logger {
+  readonly level: LogLevel;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+  /** The per-request access line (level info). */
+  request(fields: RequestLogFields): void;
+}
+
+export interface LoggerOptions {
+  /** Default: `process.env.VMC_LOG`, else `info`. */
+  level?: LogLevel;
+  /** Receives each line without the trailing newline. Default: write to stderr. */
+  sink?: (line: string) => void;
+}
+
+/** Parses a `VMC_LOG` value; anything unknown means `info`. */
+export function parseLogLevel(value: string | undefined): LogLevel {
+  return value === 'warn' || value === 'silent' || value === 'info' ? value : 'info';
+}
+
+function stderrSink(line: string): void {
+  process.stderr.write(line + '\n');
+}
+
+/** Creates a logger. Lines look like `{"ts":"…","level":"info","msg":"…",…fields}`. */
+export function createLogger(opts: LoggerOptions = {}): Logger {
+  const level = opts.level ?? parseLogLevel(process.env.VMC_LOG);
+  const rank = LEVEL_RANK[level];
+  const sink = opts.sink ?? stderrSink;
+
+  function emit(lvl: string, msg: string, fields: Record<string, unknown> | undefined): void {
+    const line: Record<string, unknown> = { ts: new Date().toISOString(), level: lvl, msg };
+    if (fields !== undefined) {
+      for (const k in fields) {
+        const v = fields[k];
+        line[k] = v instanceof Error ? v.message : v;
+      }
+    }
+    let text: string;
+    try {
+      text = JSON.stringify(line);
+    } catch {
+      text = JSON.stringify({ ts: line.ts, level: lvl, msg, note: 'unserializable fields' });
+    }
+    sink(text);
+  }
+
+  return {
+    level,
+    info(msg, fields) {
+      if (rank <= 0) emit('info', msg, fields);
+    },
+    warn(msg, fields) {
+      if (rank <= 1) emit('warn', msg, fields);
+    },
+    error(msg, fields) {
+      if (rank <= ERROR_RANK) emit('error', msg, fields);
+    },
+    request(fields) {
+      if (rank <= 0) emit('info', 'request', fields as unknown as Record<string, unknown>);
+    },
+  };
+}
+
+/** A logger that drops everything (tests, benchmarks). */
+export const silentLogger: Logger = createLogger({ level: 'silent' });
