@@ -1,0 +1,463 @@
+/**
+ * Phase: lower. NormConfig → routing table bytes (format: runtime/table/format.ts).
+ *
+ * Everything the runtime would otherwise compute per request is precomputed here:
+ * strategy orders, the primary pool of the metadata-free case, cumulative weights,
+ * status-code bitsets, the name/slug hash index and the FNV hash of every target label
+ * (sticky rendezvous hashing).
+ *
+ * Deterministic by construction: the input is normalized (sorted), strings are interned
+ * in first-use order of one fixed walk, status sets are deduplicated in first-use order.
+ */
+
+import {
+  CATALOG_STRIDE,
+  CF_LABEL,
+  CF_MODEL,
+  CF_PROVIDER,
+  FLAG_PASSTHROUGH,
+  FLAG_VIRTUAL_ONLY,
+  HASH_SLOT_STRIDE,
+  HS_HASH,
+  HS_KEY,
+  HS_VM,
+  KIND_CODES,
+  MW_CONFIG,
+  MW_CONFIG_ID,
+  MW_CONFIG_TYPE,
+  MW_NAME,
+  MW_STRIDE,
+  NONE,
+  PF_API_KEY_ENV,
+  PF_BASE_URL,
+  PF_CATALOG_COUNT,
+  PF_CATALOG_FIRST,
+  PF_NAME,
+  PF_TIMEOUT_MS,
+  PF_TYPE,
+  PROVIDER_STRIDE,
+  STATUS_MIN,
+  STATUS_SET_WORDS,
+  STICKY_SOURCE_CODES,
+  STRATEGY_CODES,
+  SectionId,
+  TARGET_STRIDE,
+  TF_FALLBACK_SET,
+  TF_FLAGS,
+  TF_HEADERS_REMOVE,
+  TF_HEADERS_REMOVE_COUNT,
+  TF_HEADERS_SET,
+  TF_HEADERS_SET_COUNT,
+  TF_LABEL,
+  TF_LABEL_HASH,
+  TF_MAX_TPOT_MS,
+  TF_MAX_TTFT_MS,
+  TF_METADATA,
+  TF_METADATA_COUNT,
+  TF_MODEL,
+  TF_OVERRIDE_PARAMS,
+  TF_PRIORITY,
+  TF_PROVIDER,
+  TF_RETRY_ATTEMPTS,
+  TF_RETRY_DELAY_MS,
+  TF_RETRY_SET,
+  TF_VM,
+  TGF_BACKEND_SHIFT,
+  TGF_FALLBACK_CANDIDATE,
+  VF_CUM,
+  VF_DESCRIPTION,
+  VF_FIRST_TARGET,
+  VF_FLAGS,
+  VF_MIDDLEWARE,
+  VF_MODEL_TYPES,
+  VF_MODEL_TYPE_COUNT,
+  VF_MW_COUNTS,
+  VF_NAME,
+  VF_ORDER,
+  VF_PRIMARY_COUNT,
+  VF_SLUG,
+  VF_STICKY_KEYS,
+  VF_STICKY_KEY_COUNT,
+  VF_STICKY_TTL,
+  VF_TARGET_COUNT,
+  VF_USER_PATHS,
+  VF_USER_PATH_COUNT,
+  VM_STRIDE,
+  VMF_ENABLED,
+  VMF_HAS_METADATA,
+  VMF_IMPLICIT,
+  VMF_KIND_SHIFT,
+  VMF_STICKY,
+  VMF_STRATEGY_SHIFT,
+  encodeTable,
+  fnv1aString,
+  hashSlotCount,
+  type SectionPayload,
+} from '../runtime/table/format.js';
+import {
+  DEFAULT_FALLBACK_ON,
+  DEFAULT_RETRY,
+  type NormConfig,
+  type NormMiddlewareCall,
+  type NormTarget,
+  type NormVirtualModel,
+  type Strategy,
+} from '../runtime/table/normalized.js';
+
+/** Growable u32 buffer. */
+class U32Builder {
+  #buf = new Uint32Array(256);
+  length = 0;
+  push(...values: number[]): number {
+    const at = this.length;
+    for (const v of values) {
+      if (this.length === this.#buf.length) {
+        const next = new Uint32Array(this.#buf.length * 2);
+        next.set(this.#buf);
+        this.#buf = next;
+      }
+      this.#buf[this.length++] = v >>> 0;
+    }
+    return at;
+  }
+  set(index: number, value: number): void {
+    this.#buf[index] = value >>> 0;
+  }
+  bytes(): Uint8Array {
+    return new Uint8Array(this.#buf.buffer, 0, this.length * 4);
+  }
+}
+
+/** Growable f64 buffer. */
+class F64Builder {
+  #values: number[] = [];
+  get length(): number {
+    return this.#values.length;
+  }
+  push(v: number): number {
+    this.#values.push(v);
+    return this.#values.length - 1;
+  }
+  bytes(): Uint8Array {
+    return new Uint8Array(Float64Array.from(this.#values).buffer);
+  }
+}
+
+/** Interned UTF-8 string pool; ids in first-use order. */
+class StringPool {
+  #ids = new Map<string, number>();
+  #chunks: Buffer[] = [];
+  #offsets: number[] = [0];
+  #size = 0;
+  id(s: string): number {
+    let id = this.#ids.get(s);
+    if (id === undefined) {
+      const b = Buffer.from(s, 'utf8');
+      id = this.#chunks.length;
+      this.#chunks.push(b);
+      this.#size += b.length;
+      this.#offsets.push(this.#size);
+      this.#ids.set(s, id);
+    }
+    return id;
+  }
+  opt(s: string | null | undefined): number {
+    return s === null || s === undefined ? NONE : this.id(s);
+  }
+  bytes(): Uint8Array {
+    return Buffer.concat(this.#chunks, this.#size);
+  }
+  offsets(): Uint8Array {
+    return new Uint8Array(Uint32Array.from(this.#offsets).buffer);
+  }
+}
+
+/** Deduplicated status-code bitsets. */
+class StatusSets {
+  #ids = new Map<string, number>();
+  #words = new U32Builder();
+  id(codes: readonly number[]): number {
+    const key = codes.join(',');
+    let id = this.#ids.get(key);
+    if (id === undefined) {
+      const words = new Array<number>(STATUS_SET_WORDS).fill(0);
+      for (const c of codes) {
+        const bit = c - STATUS_MIN;
+        words[bit >>> 5] |= 1 << (bit & 31);
+      }
+      id = this.#words.length / STATUS_SET_WORDS;
+      this.#words.push(...words);
+      this.#ids.set(key, id);
+    }
+    return id;
+  }
+  bytes(): Uint8Array {
+    return this.#words.bytes();
+  }
+}
+
+/**
+ * The order in which a vm's targets are considered, and how many of them form the primary
+ * pool when no metadata condition applies (SPEC §3.5, §3.7):
+ *   weighted — weight desc, then configured order; the pool is every target;
+ *   priority — priority asc, weight desc, configured order; the pool is the lowest tier;
+ *   latency  — priority asc, weight desc, configured order (the runtime re-sorts the pool
+ *              by measured latency); the pool is every target.
+ * Exported so the reference router and `vmc explain` share the one definition.
+ */
+export function strategyOrder(strategy: Strategy, targets: readonly Pick<NormTarget, 'weight' | 'priority'>[]): { order: number[]; primaryCount: number } {
+  const idx = targets.map((_, i) => i);
+  const byWeight = (a: number, b: number): number => targets[b].weight - targets[a].weight || a - b;
+  if (strategy === 'weighted') {
+    idx.sort(byWeight);
+    return { order: idx, primaryCount: idx.length };
+  }
+  idx.sort((a, b) => targets[a].priority - targets[b].priority || byWeight(a, b));
+  if (strategy === 'latency') return { order: idx, primaryCount: idx.length };
+  const top = targets[idx[0]].priority;
+  let n = 0;
+  while (n < idx.length && targets[idx[n]].priority === top) n++;
+  return { order: idx, primaryCount: n };
+}
+
+function implicitVirtualModel(label: string, provider: string, model: string): NormVirtualModel {
+  return {
+    name: label,
+    slug: null,
+    description: '',
+    kind: 'redirect',
+    enabled: true,
+    userPaths: [],
+    modelTypes: [],
+    strategy: 'weighted',
+    sticky: null,
+    targets: [
+      {
+        provider,
+        model,
+        weight: 1,
+        priority: 0,
+        retry: { ...DEFAULT_RETRY, onStatus: [...DEFAULT_RETRY.onStatus] },
+        fallbackOn: [...DEFAULT_FALLBACK_ON],
+        fallbackCandidate: true,
+        overrideParams: null,
+        headersSet: [],
+        headersRemove: [],
+        metadataMatch: [],
+        maxTtftMs: 0,
+        maxTimePerOutputTokenMs: 0,
+        backendFormat: null,
+      },
+    ],
+    middleware: { request: [], response: [], postResponse: [] },
+  };
+}
+
+/**
+ * The virtual models a table holds, in record order: configured ones (sorted by name), then
+ * — when passthrough is on — one implicit entry per catalogued model not shadowed by a
+ * configured name. Access policies (kind `policy`) gate passthrough, so without passthrough
+ * they are not reachable and not indexed (they stay in the table for round-trip).
+ */
+export function tableVirtualModels(config: NormConfig): { vm: NormVirtualModel; implicit: boolean }[] {
+  const out = config.virtualModels.map((vm) => ({ vm, implicit: false }));
+  if (config.settings.passthrough) {
+    const configured = new Set(config.virtualModels.map((v) => v.name));
+    const implicit: NormVirtualModel[] = [];
+    for (const p of config.providers) {
+      for (const m of p.models) {
+        const label = `${p.name}/${m}`;
+        if (!configured.has(label)) implicit.push(implicitVirtualModel(label, p.name, m));
+      }
+    }
+    implicit.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const vm of implicit) out.push({ vm, implicit: true });
+  }
+  return out;
+}
+
+const BACKEND_CODE = { openai: 1, anthropic: 2 } as const;
+
+/** Lower a normalized config into routing table bytes. Throws only on compiler bugs. */
+export function lowerTable(config: NormConfig): Uint8Array {
+  const strings = new StringPool();
+  strings.id(''); // sid 0 is always the empty string
+  const statusSets = new StatusSets();
+  const lists = new U32Builder();
+  const cum = new F64Builder();
+  const providers = new U32Builder();
+  const catalog = new U32Builder();
+  const vms = new U32Builder();
+  const targets = new U32Builder();
+  const weights = new F64Builder();
+  const middleware = new U32Builder();
+
+  const providerIndex = new Map<string, number>();
+  config.providers.forEach((p, i) => {
+    providerIndex.set(p.name, i);
+    const first = catalog.length / CATALOG_STRIDE;
+    for (const m of p.models) {
+      const rec = new Array<number>(CATALOG_STRIDE);
+      rec[CF_PROVIDER] = i;
+      rec[CF_MODEL] = strings.id(m);
+      rec[CF_LABEL] = strings.id(`${p.name}/${m}`);
+      catalog.push(...rec);
+    }
+    const rec = new Array<number>(PROVIDER_STRIDE);
+    rec[PF_NAME] = strings.id(p.name);
+    rec[PF_TYPE] = p.type === 'anthropic' ? 1 : 0;
+    rec[PF_BASE_URL] = strings.id(p.baseUrl);
+    rec[PF_API_KEY_ENV] = strings.opt(p.apiKeyEnv);
+    rec[PF_TIMEOUT_MS] = p.timeoutMs;
+    rec[PF_CATALOG_FIRST] = first;
+    rec[PF_CATALOG_COUNT] = p.models.length;
+    providers.push(...rec);
+  });
+
+  const pushPairs = (pairs: readonly (readonly [string, string])[]): number => {
+    const at = lists.length;
+    for (const [k, v] of pairs) lists.push(strings.id(k), strings.id(v));
+    return at;
+  };
+  const pushSids = (values: readonly string[]): number => {
+    const at = lists.length;
+    for (const v of values) lists.push(strings.id(v));
+    return at;
+  };
+  const pushMiddleware = (calls: readonly NormMiddlewareCall[]): void => {
+    for (const c of calls) {
+      const rec = new Array<number>(MW_STRIDE);
+      rec[MW_NAME] = strings.id(c.name);
+      rec[MW_CONFIG_TYPE] = strings.id(c.configType);
+      rec[MW_CONFIG] = strings.opt(c.config);
+      rec[MW_CONFIG_ID] = strings.opt(c.configId);
+      middleware.push(...rec);
+    }
+  };
+
+  const entries = tableVirtualModels(config);
+  const indexKeys: { key: string; vm: number }[] = [];
+  entries.forEach(({ vm, implicit }, vmIndex) => {
+    const firstTarget = targets.length / TARGET_STRIDE;
+    let hasMetadata = false;
+    for (const t of vm.targets) {
+      const pIdx = providerIndex.get(t.provider);
+      if (pIdx === undefined) throw new Error(`lower: unknown provider ${t.provider} (normalize must reject this)`);
+      const label = `${t.provider}/${t.model}`;
+      if (t.metadataMatch.length > 0) hasMetadata = true;
+      const rec = new Array<number>(TARGET_STRIDE);
+      rec[TF_PROVIDER] = pIdx;
+      rec[TF_MODEL] = strings.id(t.model);
+      rec[TF_LABEL] = strings.id(label);
+      rec[TF_VM] = vmIndex;
+      rec[TF_PRIORITY] = t.priority;
+      rec[TF_RETRY_ATTEMPTS] = t.retry.attempts;
+      rec[TF_RETRY_DELAY_MS] = t.retry.delayMs;
+      rec[TF_RETRY_SET] = statusSets.id(t.retry.onStatus);
+      rec[TF_FALLBACK_SET] = statusSets.id(t.fallbackOn);
+      rec[TF_FLAGS] =
+        (t.fallbackCandidate ? TGF_FALLBACK_CANDIDATE : 0) |
+        ((t.backendFormat ? BACKEND_CODE[t.backendFormat] : 0) << TGF_BACKEND_SHIFT);
+      rec[TF_OVERRIDE_PARAMS] = strings.opt(t.overrideParams);
+      rec[TF_HEADERS_SET] = pushPairs(t.headersSet);
+      rec[TF_HEADERS_SET_COUNT] = t.headersSet.length;
+      rec[TF_HEADERS_REMOVE] = pushSids(t.headersRemove);
+      rec[TF_HEADERS_REMOVE_COUNT] = t.headersRemove.length;
+      rec[TF_METADATA] = pushPairs(t.metadataMatch);
+      rec[TF_METADATA_COUNT] = t.metadataMatch.length;
+      rec[TF_MAX_TTFT_MS] = t.maxTtftMs;
+      rec[TF_MAX_TPOT_MS] = t.maxTimePerOutputTokenMs;
+      rec[TF_LABEL_HASH] = fnv1aString(label);
+      targets.push(...rec);
+      weights.push(t.weight);
+    }
+
+    const { order, primaryCount } = strategyOrder(vm.strategy, vm.targets);
+    const orderAt = lists.length;
+    for (const i of order) lists.push(i);
+    const cumAt = cum.length;
+    let acc = 0;
+    for (let k = 0; k < primaryCount; k++) {
+      acc += vm.targets[order[k]].weight;
+      cum.push(acc);
+    }
+
+    const stickyAt = lists.length;
+    for (const k of vm.sticky?.keys ?? []) lists.push(STICKY_SOURCE_CODES.indexOf(k.source), strings.id(k.key));
+
+    const mwAt = middleware.length / MW_STRIDE;
+    pushMiddleware(vm.middleware.request);
+    pushMiddleware(vm.middleware.response);
+    pushMiddleware(vm.middleware.postResponse);
+
+    const rec = new Array<number>(VM_STRIDE);
+    rec[VF_NAME] = strings.id(vm.name);
+    rec[VF_SLUG] = strings.opt(vm.slug);
+    rec[VF_DESCRIPTION] = strings.id(vm.description);
+    rec[VF_FLAGS] =
+      (vm.enabled ? VMF_ENABLED : 0) |
+      (implicit ? VMF_IMPLICIT : 0) |
+      (hasMetadata ? VMF_HAS_METADATA : 0) |
+      (vm.sticky ? VMF_STICKY : 0) |
+      (STRATEGY_CODES.indexOf(vm.strategy) << VMF_STRATEGY_SHIFT) |
+      (KIND_CODES.indexOf(vm.kind) << VMF_KIND_SHIFT);
+    rec[VF_FIRST_TARGET] = firstTarget;
+    rec[VF_TARGET_COUNT] = vm.targets.length;
+    rec[VF_USER_PATHS] = pushSids(vm.userPaths);
+    rec[VF_USER_PATH_COUNT] = vm.userPaths.length;
+    rec[VF_MODEL_TYPES] = pushSids(vm.modelTypes);
+    rec[VF_MODEL_TYPE_COUNT] = vm.modelTypes.length;
+    rec[VF_STICKY_TTL] = vm.sticky?.ttlSeconds ?? 0;
+    rec[VF_STICKY_KEYS] = stickyAt;
+    rec[VF_STICKY_KEY_COUNT] = vm.sticky?.keys.length ?? 0;
+    rec[VF_MIDDLEWARE] = mwAt;
+    rec[VF_MW_COUNTS] =
+      vm.middleware.request.length | (vm.middleware.response.length << 8) | (vm.middleware.postResponse.length << 16);
+    rec[VF_ORDER] = orderAt;
+    rec[VF_PRIMARY_COUNT] = primaryCount;
+    rec[VF_CUM] = cumAt;
+    vms.push(...rec);
+
+    const reachable = vm.kind !== 'policy' || config.settings.passthrough;
+    if (reachable) {
+      indexKeys.push({ key: vm.name, vm: vmIndex });
+      if (vm.slug !== null) indexKeys.push({ key: vm.slug, vm: vmIndex });
+    }
+  });
+
+  // Hash index: open addressing, linear probing, load factor ≤ 0.5.
+  const slots = hashSlotCount(indexKeys.length);
+  const index = new Uint32Array(1 + slots * HASH_SLOT_STRIDE);
+  index[0] = slots;
+  for (let s = 0; s < slots; s++) index[1 + s * HASH_SLOT_STRIDE + HS_KEY] = NONE;
+  const seen = new Set<string>();
+  for (const { key, vm } of indexKeys) {
+    if (seen.has(key)) throw new Error(`lower: duplicate index key ${JSON.stringify(key)} (validate must reject this)`);
+    seen.add(key);
+    const h = fnv1aString(key);
+    let s = h & (slots - 1);
+    while (index[1 + s * HASH_SLOT_STRIDE + HS_KEY] !== NONE) s = (s + 1) & (slots - 1);
+    const at = 1 + s * HASH_SLOT_STRIDE;
+    index[at + HS_HASH] = h;
+    index[at + HS_KEY] = strings.id(key);
+    index[at + HS_VM] = vm;
+  }
+
+  const flags =
+    (config.settings.passthrough ? FLAG_PASSTHROUGH : 0) | (config.settings.modelsEndpoint === 'virtual_only' ? FLAG_VIRTUAL_ONLY : 0);
+  const sections: SectionPayload[] = [
+    { id: SectionId.STR_BYTES, bytes: strings.bytes() },
+    { id: SectionId.STR_OFFSETS, bytes: strings.offsets() },
+    { id: SectionId.PROVIDERS, bytes: providers.bytes() },
+    { id: SectionId.CATALOG, bytes: catalog.bytes() },
+    { id: SectionId.VMS, bytes: vms.bytes() },
+    { id: SectionId.TARGETS, bytes: targets.bytes() },
+    { id: SectionId.WEIGHTS, bytes: weights.bytes() },
+    { id: SectionId.STATUS_SETS, bytes: statusSets.bytes() },
+    { id: SectionId.LISTS, bytes: lists.bytes() },
+    { id: SectionId.CUM_WEIGHTS, bytes: cum.bytes() },
+    { id: SectionId.HASH_INDEX, bytes: new Uint8Array(index.buffer) },
+    { id: SectionId.MIDDLEWARE, bytes: middleware.bytes() },
+  ];
+  return encodeTable(flags, sections);
+}

@@ -1,0 +1,565 @@
+/**
+ * Routing table reader: decodes the bytes of runtime/table/format.ts into typed-array views
+ * and answers the runtime's questions. Name lookup works on raw request-body bytes and
+ * allocates nothing; the rest are cold accessors (they may build strings).
+ */
+
+import { endianness } from 'node:os';
+import {
+  CATALOG_STRIDE,
+  CF_LABEL,
+  CF_MODEL,
+  CF_PROVIDER,
+  FLAG_PASSTHROUGH,
+  FLAG_VIRTUAL_ONLY,
+  HASH_SLOT_STRIDE,
+  HS_HASH,
+  HS_KEY,
+  HS_VM,
+  KIND_CODES,
+  MW_CONFIG,
+  MW_CONFIG_ID,
+  MW_CONFIG_TYPE,
+  MW_NAME,
+  MW_STRIDE,
+  NONE,
+  PF_API_KEY_ENV,
+  PF_BASE_URL,
+  PF_CATALOG_COUNT,
+  PF_CATALOG_FIRST,
+  PF_NAME,
+  PF_TIMEOUT_MS,
+  PF_TYPE,
+  PROVIDER_STRIDE,
+  STATUS_MIN,
+  STATUS_SET_WORDS,
+  STICKY_SOURCE_CODES,
+  STRATEGY_CODES,
+  SectionId,
+  TARGET_STRIDE,
+  TF_FALLBACK_SET,
+  TF_FLAGS,
+  TF_HEADERS_REMOVE,
+  TF_HEADERS_REMOVE_COUNT,
+  TF_HEADERS_SET,
+  TF_HEADERS_SET_COUNT,
+  TF_LABEL,
+  TF_MAX_TPOT_MS,
+  TF_MAX_TTFT_MS,
+  TF_METADATA,
+  TF_METADATA_COUNT,
+  TF_MODEL,
+  TF_OVERRIDE_PARAMS,
+  TF_PRIORITY,
+  TF_PROVIDER,
+  TF_RETRY_ATTEMPTS,
+  TF_RETRY_DELAY_MS,
+  TF_RETRY_SET,
+  TGF_BACKEND_SHIFT,
+  TGF_FALLBACK_CANDIDATE,
+  TableFormatError,
+  VF_DESCRIPTION,
+  VF_FIRST_TARGET,
+  VF_FLAGS,
+  VF_MIDDLEWARE,
+  VF_MODEL_TYPES,
+  VF_MODEL_TYPE_COUNT,
+  VF_MW_COUNTS,
+  VF_NAME,
+  VF_SLUG,
+  VF_STICKY_KEYS,
+  VF_STICKY_KEY_COUNT,
+  VF_STICKY_TTL,
+  VF_TARGET_COUNT,
+  VF_USER_PATHS,
+  VF_USER_PATH_COUNT,
+  VM_STRIDE,
+  VMF_ENABLED,
+  VMF_IMPLICIT,
+  VMF_KIND_SHIFT,
+  VMF_STICKY,
+  VMF_STRATEGY_SHIFT,
+  decodeSections,
+  f64View,
+  fnv1a,
+  u32View,
+} from './format.js';
+import type {
+  BackendFormat,
+  NormConfig,
+  NormMiddleware,
+  NormMiddlewareCall,
+  NormProvider,
+  NormTarget,
+  NormVirtualModel,
+  ProviderType,
+  Strategy,
+  StickySource,
+  VirtualModelKind,
+} from './normalized.js';
+
+export { TableFormatError } from './format.js';
+
+if (endianness() !== 'LE') throw new Error('vmc routing tables are read through native typed arrays: little-endian hosts only');
+
+const BACKENDS: BackendFormat[] = [null, 'openai', 'anthropic'];
+const PROVIDER_TYPES: ProviderType[] = ['openai', 'anthropic'];
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A decoded routing table. Immutable; a reload builds a new one. */
+export class RoutingTable {
+  readonly hashHex: string;
+  readonly bytes: Uint8Array;
+  readonly passthrough: boolean;
+  readonly modelsEndpoint: 'all' | 'virtual_only';
+  readonly vmCount: number;
+  readonly targetCount: number;
+  readonly providerCount: number;
+  /** Largest target count of any vm (size for per-request scratch arrays). */
+  readonly maxTargets: number;
+
+  // Typed-array views into `bytes` (no copies). Exposed read-only to the router.
+  readonly strBytes: Uint8Array;
+  readonly strOffsets: Uint32Array;
+  readonly providers: Uint32Array;
+  readonly catalog: Uint32Array;
+  readonly vms: Uint32Array;
+  readonly targets: Uint32Array;
+  readonly weights: Float64Array;
+  readonly statusSets: Uint32Array;
+  readonly lists: Uint32Array;
+  readonly cumWeights: Float64Array;
+  readonly hashIndex: Uint32Array;
+  readonly hashMask: number;
+  readonly middleware: Uint32Array;
+
+  #strings: (string | undefined)[];
+
+  private constructor(bytes: Uint8Array) {
+    const { header, sections } = decodeSections(bytes);
+    this.bytes = bytes;
+    this.hashHex = header.hashHex;
+    this.passthrough = (header.flags & FLAG_PASSTHROUGH) !== 0;
+    this.modelsEndpoint = header.flags & FLAG_VIRTUAL_ONLY ? 'virtual_only' : 'all';
+    const sec = (id: SectionId): Uint8Array => sections.get(id)!;
+    this.strBytes = sec(SectionId.STR_BYTES);
+    this.strOffsets = u32View(sec(SectionId.STR_OFFSETS));
+    this.providers = u32View(sec(SectionId.PROVIDERS));
+    this.catalog = u32View(sec(SectionId.CATALOG));
+    this.vms = u32View(sec(SectionId.VMS));
+    this.targets = u32View(sec(SectionId.TARGETS));
+    this.weights = f64View(sec(SectionId.WEIGHTS));
+    this.statusSets = u32View(sec(SectionId.STATUS_SETS));
+    this.lists = u32View(sec(SectionId.LISTS));
+    this.cumWeights = f64View(sec(SectionId.CUM_WEIGHTS));
+    this.hashIndex = u32View(sec(SectionId.HASH_INDEX));
+    this.middleware = u32View(sec(SectionId.MIDDLEWARE));
+    this.vmCount = this.vms.length / VM_STRIDE;
+    this.targetCount = this.targets.length / TARGET_STRIDE;
+    this.providerCount = this.providers.length / PROVIDER_STRIDE;
+    this.#strings = new Array(Math.max(0, this.strOffsets.length - 1));
+    this.hashMask = (this.hashIndex[0] ?? 0) - 1;
+    this.#validate();
+    let max = 0;
+    for (let vm = 0; vm < this.vmCount; vm++) max = Math.max(max, this.vms[vm * VM_STRIDE + VF_TARGET_COUNT]);
+    this.maxTargets = max;
+  }
+
+  /** Decode and validate a table. Throws TableFormatError on anything inconsistent. */
+  static decode(bytes: Uint8Array): RoutingTable {
+    return new RoutingTable(bytes);
+  }
+
+  /** Structural checks beyond the frame: every index the hot path follows is in bounds. */
+  #validate(): void {
+    const fail = (what: string): never => {
+      throw new TableFormatError(`corrupt table: ${what}`);
+    };
+    const strCount = this.strOffsets.length - 1;
+    if (strCount < 1 || this.strOffsets[strCount] !== this.strBytes.length) fail('string offsets');
+    for (let i = 0; i < strCount; i++) if (this.strOffsets[i] > this.strOffsets[i + 1]) fail('string offsets order');
+    const sid = (v: number, nullable = false): void => {
+      if (v === NONE ? !nullable : v >= strCount) fail('string id out of range');
+    };
+    if (this.vms.length % VM_STRIDE || this.targets.length % TARGET_STRIDE || this.providers.length % PROVIDER_STRIDE) fail('record sizes');
+    if (this.weights.length !== this.targetCount) fail('weights length');
+    const slots = this.hashIndex[0];
+    if (!slots || slots & (slots - 1) || this.hashIndex.length !== 1 + slots * HASH_SLOT_STRIDE) fail('hash index size');
+    for (let s = 0; s < slots; s++) {
+      const at = 1 + s * HASH_SLOT_STRIDE;
+      if (this.hashIndex[at + HS_KEY] === NONE) continue;
+      sid(this.hashIndex[at + HS_KEY]);
+      if (this.hashIndex[at + HS_VM] >= this.vmCount) fail('hash index vm');
+    }
+    const setCount = this.statusSets.length / STATUS_SET_WORDS;
+    for (let t = 0; t < this.targetCount; t++) {
+      const r = t * TARGET_STRIDE;
+      if (this.targets[r + TF_PROVIDER] >= this.providerCount) fail('target provider');
+      sid(this.targets[r + TF_MODEL]);
+      sid(this.targets[r + TF_LABEL]);
+      sid(this.targets[r + TF_OVERRIDE_PARAMS], true);
+      if (this.targets[r + TF_RETRY_SET] >= setCount || this.targets[r + TF_FALLBACK_SET] >= setCount) fail('status set');
+      if (this.targets[r + TF_RETRY_ATTEMPTS] < 1) fail('retry attempts');
+    }
+    for (let vm = 0; vm < this.vmCount; vm++) {
+      const r = vm * VM_STRIDE;
+      sid(this.vms[r + VF_NAME]);
+      sid(this.vms[r + VF_SLUG], true);
+      const first = this.vms[r + VF_FIRST_TARGET];
+      const n = this.vms[r + VF_TARGET_COUNT];
+      if (n < 1 || first + n > this.targetCount) fail('vm targets');
+    }
+  }
+
+  /** String by id, decoded once and cached. Cold path. */
+  str(id: number): string {
+    let s = this.#strings[id];
+    if (s === undefined) {
+      s = utf8.decode(this.strBytes.subarray(this.strOffsets[id], this.strOffsets[id + 1]));
+      this.#strings[id] = s;
+    }
+    return s;
+  }
+
+  #optStr(id: number): string | null {
+    return id === NONE ? null : this.str(id);
+  }
+
+  /**
+   * HOT PATH: allocation-free — change with care.
+   * Name bytes buf[start, end) → vm id, or -1. Hashes the bytes, probes the index and
+   * compares bytes; never builds a string.
+   */
+  lookup(buf: Uint8Array, start: number, end: number): number {
+    const h = fnv1a(buf, start, end);
+    const index = this.hashIndex;
+    const mask = this.hashMask;
+    const len = end - start;
+    let s = h & mask;
+    for (;;) {
+      const at = 1 + s * HASH_SLOT_STRIDE;
+      const key = index[at + HS_KEY];
+      if (key === NONE) return -1;
+      if (index[at + HS_HASH] === h) {
+        const off = this.strOffsets[key];
+        if (this.strOffsets[key + 1] - off === len) {
+          const sb = this.strBytes;
+          let i = 0;
+          while (i < len && sb[off + i] === buf[start + i]) i++;
+          if (i === len) return index[at + HS_VM];
+        }
+      }
+      s = (s + 1) & mask;
+    }
+  }
+
+  /** Name → vm id or -1 (cold convenience for admin, explain and tests). */
+  lookupString(name: string): number {
+    const b = Buffer.from(name, 'utf8');
+    return this.lookup(b, 0, b.length);
+  }
+
+  // ── virtual models ───────────────────────────────────────────────────────────
+  vmFlags(vm: number): number {
+    return this.vms[vm * VM_STRIDE + VF_FLAGS];
+  }
+  vmName(vm: number): string {
+    return this.str(this.vms[vm * VM_STRIDE + VF_NAME]);
+  }
+  vmSlug(vm: number): string | null {
+    return this.#optStr(this.vms[vm * VM_STRIDE + VF_SLUG]);
+  }
+  vmDescription(vm: number): string {
+    return this.str(this.vms[vm * VM_STRIDE + VF_DESCRIPTION]);
+  }
+  vmIsImplicit(vm: number): boolean {
+    return (this.vmFlags(vm) & VMF_IMPLICIT) !== 0;
+  }
+  vmEnabled(vm: number): boolean {
+    return (this.vmFlags(vm) & VMF_ENABLED) !== 0;
+  }
+  vmStrategy(vm: number): Strategy {
+    return STRATEGY_CODES[(this.vmFlags(vm) >>> VMF_STRATEGY_SHIFT) & 3];
+  }
+  vmKind(vm: number): VirtualModelKind {
+    return KIND_CODES[(this.vmFlags(vm) >>> VMF_KIND_SHIFT) & 3];
+  }
+  vmFirstTarget(vm: number): number {
+    return this.vms[vm * VM_STRIDE + VF_FIRST_TARGET];
+  }
+  vmTargetCount(vm: number): number {
+    return this.vms[vm * VM_STRIDE + VF_TARGET_COUNT];
+  }
+  #sidList(at: number, n: number): string[] {
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) out.push(this.str(this.lists[at + i]));
+    return out;
+  }
+  #pairList(at: number, n: number): [string, string][] {
+    const out: [string, string][] = [];
+    for (let i = 0; i < n; i++) out.push([this.str(this.lists[at + 2 * i]), this.str(this.lists[at + 2 * i + 1])]);
+    return out;
+  }
+  vmUserPaths(vm: number): string[] {
+    const r = vm * VM_STRIDE;
+    return this.#sidList(this.vms[r + VF_USER_PATHS], this.vms[r + VF_USER_PATH_COUNT]);
+  }
+  vmModelTypes(vm: number): string[] {
+    const r = vm * VM_STRIDE;
+    return this.#sidList(this.vms[r + VF_MODEL_TYPES], this.vms[r + VF_MODEL_TYPE_COUNT]);
+  }
+
+  /**
+   * SPEC §3.3: with user paths, the caller's path must equal one of them or lie under it
+   * at a segment boundary (`/team` admits `/team/x`, not `/teams`). Allocation-free.
+   */
+  vmAllowsUserPath(vm: number, userPath: string): boolean {
+    const r = vm * VM_STRIDE;
+    const n = this.vms[r + VF_USER_PATH_COUNT];
+    if (n === 0) return true;
+    const at = this.vms[r + VF_USER_PATHS];
+    for (let i = 0; i < n; i++) {
+      if (pathAdmits(this.str(this.lists[at + i]), userPath)) return true;
+    }
+    return false;
+  }
+
+  vmStickyKeys(vm: number): { source: StickySource; key: string }[] {
+    const r = vm * VM_STRIDE;
+    const at = this.vms[r + VF_STICKY_KEYS];
+    const out: { source: StickySource; key: string }[] = [];
+    for (let i = 0; i < this.vms[r + VF_STICKY_KEY_COUNT]; i++) {
+      out.push({ source: STICKY_SOURCE_CODES[this.lists[at + 2 * i]], key: this.str(this.lists[at + 2 * i + 1]) });
+    }
+    return out;
+  }
+  vmIsSticky(vm: number): boolean {
+    return (this.vmFlags(vm) & VMF_STICKY) !== 0;
+  }
+  vmStickyTtlSeconds(vm: number): number {
+    return this.vms[vm * VM_STRIDE + VF_STICKY_TTL];
+  }
+  vmMiddleware(vm: number): NormMiddleware {
+    const r = vm * VM_STRIDE;
+    const counts = this.vms[r + VF_MW_COUNTS];
+    let at = this.vms[r + VF_MIDDLEWARE];
+    const take = (n: number): NormMiddlewareCall[] => {
+      const out: NormMiddlewareCall[] = [];
+      for (let i = 0; i < n; i++, at++) {
+        const m = at * MW_STRIDE;
+        out.push({
+          name: this.str(this.middleware[m + MW_NAME]),
+          configType: this.str(this.middleware[m + MW_CONFIG_TYPE]),
+          config: this.#optStr(this.middleware[m + MW_CONFIG]),
+          configId: this.#optStr(this.middleware[m + MW_CONFIG_ID]),
+        });
+      }
+      return out;
+    };
+    const request = take(counts & 0xff);
+    const response = take((counts >>> 8) & 0xff);
+    const postResponse = take((counts >>> 16) & 0xff);
+    return { request, response, postResponse };
+  }
+
+  // ── targets ──────────────────────────────────────────────────────────────────
+  targetProvider(t: number): number {
+    return this.targets[t * TARGET_STRIDE + TF_PROVIDER];
+  }
+  targetModel(t: number): string {
+    return this.str(this.targets[t * TARGET_STRIDE + TF_MODEL]);
+  }
+  targetLabel(t: number): string {
+    return this.str(this.targets[t * TARGET_STRIDE + TF_LABEL]);
+  }
+  targetWeight(t: number): number {
+    return this.weights[t];
+  }
+  targetPriority(t: number): number {
+    return this.targets[t * TARGET_STRIDE + TF_PRIORITY];
+  }
+  targetRetryAttempts(t: number): number {
+    return this.targets[t * TARGET_STRIDE + TF_RETRY_ATTEMPTS];
+  }
+  targetRetryDelayMs(t: number): number {
+    return this.targets[t * TARGET_STRIDE + TF_RETRY_DELAY_MS];
+  }
+  #inSet(set: number, status: number): boolean {
+    const bit = status - STATUS_MIN;
+    if (bit < 0 || bit >= STATUS_SET_WORDS * 32) return false;
+    return (this.statusSets[set * STATUS_SET_WORDS + (bit >>> 5)] & (1 << (bit & 31))) !== 0;
+  }
+  #setCodes(set: number): number[] {
+    const out: number[] = [];
+    for (let bit = 0; bit < STATUS_SET_WORDS * 32; bit++) {
+      if (this.statusSets[set * STATUS_SET_WORDS + (bit >>> 5)] & (1 << (bit & 31))) out.push(bit + STATUS_MIN);
+    }
+    return out;
+  }
+  targetRetriesOn(t: number, status: number): boolean {
+    return this.#inSet(this.targets[t * TARGET_STRIDE + TF_RETRY_SET], status);
+  }
+  targetFallsBackOn(t: number, status: number): boolean {
+    return this.#inSet(this.targets[t * TARGET_STRIDE + TF_FALLBACK_SET], status);
+  }
+  targetIsFallbackCandidate(t: number): boolean {
+    return (this.targets[t * TARGET_STRIDE + TF_FLAGS] & TGF_FALLBACK_CANDIDATE) !== 0;
+  }
+  targetOverrideParams(t: number): string | null {
+    return this.#optStr(this.targets[t * TARGET_STRIDE + TF_OVERRIDE_PARAMS]);
+  }
+  targetHeadersSet(t: number): [string, string][] {
+    const r = t * TARGET_STRIDE;
+    return this.#pairList(this.targets[r + TF_HEADERS_SET], this.targets[r + TF_HEADERS_SET_COUNT]);
+  }
+  targetHeadersRemove(t: number): string[] {
+    const r = t * TARGET_STRIDE;
+    return this.#sidList(this.targets[r + TF_HEADERS_REMOVE], this.targets[r + TF_HEADERS_REMOVE_COUNT]);
+  }
+  targetMetadataMatch(t: number): [string, string][] {
+    const r = t * TARGET_STRIDE;
+    return this.#pairList(this.targets[r + TF_METADATA], this.targets[r + TF_METADATA_COUNT]);
+  }
+  targetHasMetadata(t: number): boolean {
+    return this.targets[t * TARGET_STRIDE + TF_METADATA_COUNT] > 0;
+  }
+  /**
+   * Does `metadata` satisfy target t's metadata_match (every key present with an equal
+   * value)? No allocation: compares against cached strings.
+   */
+  targetMatchesMetadata(t: number, metadata: Record<string, string> | null): boolean {
+    const r = t * TARGET_STRIDE;
+    const n = this.targets[r + TF_METADATA_COUNT];
+    if (n === 0) return true;
+    if (metadata === null) return false;
+    const at = this.targets[r + TF_METADATA];
+    for (let i = 0; i < n; i++) {
+      const v = metadata[this.str(this.lists[at + 2 * i])];
+      if (v !== this.str(this.lists[at + 2 * i + 1])) return false;
+    }
+    return true;
+  }
+  targetMaxTtftMs(t: number): number {
+    return this.targets[t * TARGET_STRIDE + TF_MAX_TTFT_MS];
+  }
+  targetMaxTimePerOutputTokenMs(t: number): number {
+    return this.targets[t * TARGET_STRIDE + TF_MAX_TPOT_MS];
+  }
+  targetBackendFormat(t: number): BackendFormat {
+    return BACKENDS[(this.targets[t * TARGET_STRIDE + TF_FLAGS] >>> TGF_BACKEND_SHIFT) & 3];
+  }
+  /** The wire format spoken to this target: backend_format, else the provider's type. */
+  targetWireFormat(t: number): ProviderType {
+    return this.targetBackendFormat(t) ?? this.providerType(this.targetProvider(t));
+  }
+
+  // ── providers and catalog ────────────────────────────────────────────────────
+  providerName(p: number): string {
+    return this.str(this.providers[p * PROVIDER_STRIDE + PF_NAME]);
+  }
+  providerType(p: number): ProviderType {
+    return PROVIDER_TYPES[this.providers[p * PROVIDER_STRIDE + PF_TYPE]];
+  }
+  providerBaseUrl(p: number): string {
+    return this.str(this.providers[p * PROVIDER_STRIDE + PF_BASE_URL]);
+  }
+  providerApiKeyEnv(p: number): string | null {
+    return this.#optStr(this.providers[p * PROVIDER_STRIDE + PF_API_KEY_ENV]);
+  }
+  providerTimeoutMs(p: number): number {
+    return this.providers[p * PROVIDER_STRIDE + PF_TIMEOUT_MS];
+  }
+  providerModels(p: number): string[] {
+    const r = p * PROVIDER_STRIDE;
+    const out: string[] = [];
+    for (let i = 0; i < this.providers[r + PF_CATALOG_COUNT]; i++) {
+      out.push(this.str(this.catalog[(this.providers[r + PF_CATALOG_FIRST] + i) * CATALOG_STRIDE + CF_MODEL]));
+    }
+    return out;
+  }
+  /** Every catalogued model as "provider/model", in table order. */
+  catalogLabels(): string[] {
+    const out: string[] = [];
+    for (let i = 0; i < this.catalog.length / CATALOG_STRIDE; i++) out.push(this.str(this.catalog[i * CATALOG_STRIDE + CF_LABEL]));
+    return out;
+  }
+  /** Provider index of catalog entry i. */
+  catalogProvider(i: number): number {
+    return this.catalog[i * CATALOG_STRIDE + CF_PROVIDER];
+  }
+
+  // ── round trip ───────────────────────────────────────────────────────────────
+  #target(t: number): NormTarget {
+    const r = t * TARGET_STRIDE;
+    return {
+      provider: this.providerName(this.targetProvider(t)),
+      model: this.targetModel(t),
+      weight: this.weights[t],
+      priority: this.targets[r + TF_PRIORITY],
+      retry: {
+        attempts: this.targetRetryAttempts(t),
+        delayMs: this.targetRetryDelayMs(t),
+        onStatus: this.#setCodes(this.targets[r + TF_RETRY_SET]),
+      },
+      fallbackOn: this.#setCodes(this.targets[r + TF_FALLBACK_SET]),
+      fallbackCandidate: this.targetIsFallbackCandidate(t),
+      overrideParams: this.targetOverrideParams(t),
+      headersSet: this.targetHeadersSet(t),
+      headersRemove: this.targetHeadersRemove(t),
+      metadataMatch: this.targetMetadataMatch(t),
+      maxTtftMs: this.targetMaxTtftMs(t),
+      maxTimePerOutputTokenMs: this.targetMaxTimePerOutputTokenMs(t),
+      backendFormat: this.targetBackendFormat(t),
+    };
+  }
+
+  /** Decode one configured virtual model back into its normalized form. */
+  virtualModel(vm: number): NormVirtualModel {
+    const targets: NormTarget[] = [];
+    const first = this.vmFirstTarget(vm);
+    for (let i = 0; i < this.vmTargetCount(vm); i++) targets.push(this.#target(first + i));
+    return {
+      name: this.vmName(vm),
+      slug: this.vmSlug(vm),
+      description: this.vmDescription(vm),
+      kind: this.vmKind(vm),
+      enabled: this.vmEnabled(vm),
+      userPaths: this.vmUserPaths(vm),
+      modelTypes: this.vmModelTypes(vm),
+      strategy: this.vmStrategy(vm),
+      sticky: this.vmIsSticky(vm) ? { ttlSeconds: this.vmStickyTtlSeconds(vm), keys: this.vmStickyKeys(vm) } : null,
+      targets,
+      middleware: this.vmMiddleware(vm),
+    };
+  }
+
+  /** Decode the whole table back into the normalized config it was lowered from. */
+  toNormalized(): NormConfig {
+    const providers: NormProvider[] = [];
+    for (let p = 0; p < this.providerCount; p++) {
+      providers.push({
+        name: this.providerName(p),
+        type: this.providerType(p),
+        baseUrl: this.providerBaseUrl(p),
+        apiKeyEnv: this.providerApiKeyEnv(p),
+        models: this.providerModels(p),
+        timeoutMs: this.providerTimeoutMs(p),
+      });
+    }
+    const virtualModels: NormVirtualModel[] = [];
+    for (let vm = 0; vm < this.vmCount; vm++) if (!this.vmIsImplicit(vm)) virtualModels.push(this.virtualModel(vm));
+    return {
+      version: 1,
+      settings: { passthrough: this.passthrough, modelsEndpoint: this.modelsEndpoint },
+      providers,
+      virtualModels,
+    };
+  }
+}
+
+/** `allowed` admits `path` when equal or when path continues at a segment boundary. */
+export function pathAdmits(allowed: string, path: string): boolean {
+  if (allowed === '/') return true;
+  if (!path.startsWith(allowed)) return false;
+  return path.length === allowed.length || path.charCodeAt(allowed.length) === 47; /* '/' */
+}
