@@ -1,0 +1,144 @@
+/**
+ * YAML loading: text → plain data + a LocationMap, keeping every node's source range so later
+ * diagnostics point at the offending key or value (SPEC §2 "the file, line and column").
+ *
+ * The data is built from the AST here rather than with `doc.toJS()` for two reasons: the
+ * locations come out of the same walk, and a key repeated in one mapping keeps its FIRST value
+ * (like a name defined in two files), with a diagnostic naming both places.
+ */
+import { isAlias, isMap, isPair, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
+import type { DiagnosticLog } from './diagnostics.js';
+import { LocationMap, type JsonPath, type Range } from './load-locations.js';
+
+/** Upper bound on alias expansions per file (a "billion laughs" document stops here). */
+const MAX_ALIAS_EXPANSIONS = 10_000;
+
+export interface YamlLoadResult {
+  /** `undefined` when the text is not usable YAML (errors were reported). */
+  data: unknown;
+  locations: LocationMap;
+}
+
+/** Parses one YAML file; syntax errors become VMC1001 at the parser's position. */
+export function loadYaml(file: string, text: string, log: DiagnosticLog): YamlLoadResult {
+  const locations = new LocationMap();
+  const doc = parseDocument(text, { uniqueKeys: false, prettyErrors: false, version: '1.2' });
+  const problems = [...doc.errors, ...doc.warnings];
+  for (const e of problems) {
+    log.report('VMC1001', file, e.pos[0], e.pos[1], { detail: firstLine(e.message) });
+  }
+  if (doc.errors.length > 0) return { data: undefined, locations };
+  const walker = new Walker(doc, file, log, locations);
+  const root = doc.contents;
+  if (root === null) return { data: null, locations };
+  locations.set([], rangeOf(root));
+  const data = walker.walk(root, []);
+  return { data: walker.failed ? undefined : data, locations };
+}
+
+function firstLine(s: string): string {
+  const i = s.indexOf('\n');
+  return i === -1 ? s : s.slice(0, i);
+}
+
+function rangeOf(node: { range?: readonly number[] | null } | null | undefined, fallback?: Range): Range {
+  const r = node?.range;
+  if (r) return { start: r[0], end: r[1] };
+  return fallback ?? { start: 0, end: 0 };
+}
+
+/** Which duplicate-key code applies at a mapping path (VMC2004/2006 name both places). */
+function duplicateCode(path: JsonPath): 'VMC2004' | 'VMC2006' | 'VMC1001' {
+  if (path.length === 1 && path[0] === 'virtual_models') return 'VMC2004';
+  if (path.length === 1 && path[0] === 'providers') return 'VMC2006';
+  return 'VMC1001';
+}
+
+class Walker {
+  failed = false;
+  #expansions = 0;
+
+  constructor(
+    readonly doc: Document,
+    readonly file: string,
+    readonly log: DiagnosticLog,
+    readonly locations: LocationMap,
+  ) {}
+
+  /**
+   * Converts a node to plain data. `record` is false inside alias expansions: those values
+   * have no location of their own and point at the alias (LocationMap.find walks up).
+   */
+  walk(node: unknown, path: JsonPath, record = true): unknown {
+    if (isAlias(node)) {
+      if (++this.#expansions > MAX_ALIAS_EXPANSIONS) {
+        if (!this.failed) {
+          const r = rangeOf(node);
+          this.log.report('VMC1001', this.file, r.start, r.end, { detail: 'too many alias expansions' });
+        }
+        this.failed = true;
+        return null;
+      }
+      const target = node.resolve(this.doc);
+      return target === undefined ? null : this.walk(target, path, false);
+    }
+    if (isScalar(node)) return node.value ?? null;
+    if (isSeq(node)) {
+      return node.items.map((item, i) => {
+        const p = [...path, i];
+        if (record) this.locations.set(p, rangeOf(item as Node));
+        return this.walk(item, p, record);
+      });
+    }
+    if (isMap(node)) return this.#walkMap(node.items, path, record);
+    return null;
+  }
+
+  #walkMap(items: unknown[], path: JsonPath, record: boolean): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    const firstKeyRange = new Map<string, Range>();
+    for (const pair of items) {
+      if (!isPair(pair)) continue;
+      const keyNode = pair.key;
+      const keyRange = rangeOf(keyNode as Node);
+      if (keyNode !== null && !isScalar(keyNode)) {
+        this.log.report('VMC1001', this.file, keyRange.start, keyRange.end, {
+          detail: 'keys must be plain scalars',
+        });
+        this.failed = true;
+        continue;
+      }
+      const key = String(keyNode === null ? '' : (keyNode.value ?? ''));
+      const p = [...path, key];
+      // `key:` with nothing after it has no value node; point at the key instead.
+      const valueRange = pair.value ? rangeOf(pair.value as Node, keyRange) : keyRange;
+      const first = firstKeyRange.get(key);
+      if (first) {
+        if (record) this.#reportDuplicate(path, key, keyRange, first);
+        continue;
+      }
+      firstKeyRange.set(key, keyRange);
+      if (record) this.locations.set(p, valueRange, keyRange);
+      // Own-property write: a key named `__proto__` must stay data, not change the prototype.
+      Object.defineProperty(out, key, {
+        value: this.walk(pair.value, p, record),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+    return out;
+  }
+
+  #reportDuplicate(path: JsonPath, key: string, at: Range, first: Range): void {
+    const code = duplicateCode(path);
+    const related = [{ file: this.file, start: first.start, end: first.end, message: 'first defined here' }];
+    if (code === 'VMC1001') {
+      this.log.report(code, this.file, at.start, at.end, { detail: `duplicate key "${key}"` }, related);
+      this.failed = true;
+    } else {
+      // The first definition wins; the file stays usable so the rest of it is still checked.
+      this.log.report(code, this.file, at.start, at.end, { name: key }, related);
+    }
+  }
+}
