@@ -305,3 +305,23 @@ function sortByLatency(a: Int32Array, n: number, first: number, h: HealthState, 
     a[j + 1] = v;
   }
 }
+
+/**
+ * The session key of a sticky virtual model for one request: the values of its sticky keys
+ * (headers by lower-case name, or metadata keys) joined by '\u0000'; null when any is
+ * absent (the request is then routed as if not sticky). Shared by the engine and explain.
+ */
+export function stickyKeyOf(
+  keys: readonly { source: 'header' | 'metadata'; key: string }[],
+  header: (name: string) => string | undefined,
+  metadata: Record<string, string> | null,
+): string | null {
+  let out = '';
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i];
+    const v = k.source === 'header' ? header(k.key) : metadata?.[k.key];
+    if (v === undefined || v === '') return null;
+    out = i === 0 ? v : out + '\u0000' + v;
+  }
+  return keys.length === 0 ? null : out;
+}
