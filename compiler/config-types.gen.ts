@@ -29,6 +29,13 @@ export type ModelType = 'chat' | 'completion' | 'embedding' | 'responses' | 'mes
  */
 export type UserPath = string;
 /**
+ * How the primary pool is picked from: by weight, by priority (lowest first), or by measured latency.
+ *
+ * This interface was referenced by `VmcConfig`'s JSON-Schema
+ * via the `definition` "Strategy".
+ */
+export type Strategy = 'weighted' | 'priority' | 'latency';
+/**
  * This interface was referenced by `VmcConfig`'s JSON-Schema
  * via the `definition` "StatusCode".
  */
@@ -40,13 +47,6 @@ export type StatusCode = number;
  * via the `definition` "BackendFormat".
  */
 export type BackendFormat = 'openai' | 'anthropic';
-/**
- * How the primary pool is picked from: by weight, by priority (lowest first), or by measured latency.
- *
- * This interface was referenced by `VmcConfig`'s JSON-Schema
- * via the `definition` "Strategy".
- */
-export type Strategy = 'weighted' | 'priority' | 'latency';
 /**
  * An HTTP status code, as an integer or a string of digits (`"429"`).
  *
@@ -146,12 +146,6 @@ export interface NativeVirtualModel {
    * Redirect: a catalogued `provider/model`, or the name of another virtual model (redirect chain).
    */
   target?: string;
-  /**
-   * Pool of catalogued `provider/model` targets, in order.
-   *
-   * @minItems 1
-   */
-  targets?: TargetConfig[];
   strategy?: Strategy;
   sticky?: StickyConfig;
   retry?: RetryConfig;
@@ -159,7 +153,57 @@ export interface NativeVirtualModel {
    * Default fallback status codes for every target that does not set its own.
    */
   fallback_on?: StatusCode[];
+  /**
+   * Pool of catalogued `provider/model` targets, in order.
+   *
+   * @minItems 1
+   */
+  targets?: TargetConfig[];
   middleware?: MiddlewareConfig;
+}
+/**
+ * This interface was referenced by `VmcConfig`'s JSON-Schema
+ * via the `definition` "StickyConfig".
+ */
+export interface StickyConfig {
+  /**
+   * How long a session key stays on its target.
+   */
+  ttl_seconds?: number;
+  /**
+   * Where the session key is read from; the first present key wins.
+   *
+   * @minItems 1
+   */
+  keys: StickyKey[];
+}
+/**
+ * This interface was referenced by `VmcConfig`'s JSON-Schema
+ * via the `definition` "StickyKey".
+ */
+export interface StickyKey {
+  source: 'header' | 'metadata';
+  key: string;
+}
+/**
+ * Retry on one target. At the virtual-model level: defaults for every target that does not set its own (field by field).
+ *
+ * This interface was referenced by `VmcConfig`'s JSON-Schema
+ * via the `definition` "RetryConfig".
+ */
+export interface RetryConfig {
+  /**
+   * Total tries on one target, the first included (2 = one retry). Default 2.
+   */
+  attempts?: number;
+  /**
+   * Delay between tries in milliseconds. Default 100.
+   */
+  delay_ms?: number;
+  /**
+   * Status codes that trigger a retry. Default 429, 500, 502, 503.
+   */
+  on_status?: StatusCode[];
 }
 /**
  * This interface was referenced by `VmcConfig`'s JSON-Schema
@@ -204,26 +248,6 @@ export interface TargetConfig {
   backend_format?: BackendFormat;
 }
 /**
- * Retry on one target. At the virtual-model level: defaults for every target that does not set its own (field by field).
- *
- * This interface was referenced by `VmcConfig`'s JSON-Schema
- * via the `definition` "RetryConfig".
- */
-export interface RetryConfig {
-  /**
-   * Total tries on one target, the first included (2 = one retry). Default 2.
-   */
-  attempts?: number;
-  /**
-   * Delay between tries in milliseconds. Default 100.
-   */
-  delay_ms?: number;
-  /**
-   * Status codes that trigger a retry. Default 429, 500, 502, 503.
-   */
-  on_status?: StatusCode[];
-}
-/**
  * This interface was referenced by `VmcConfig`'s JSON-Schema
  * via the `definition` "HeadersConfig".
  */
@@ -252,30 +276,6 @@ export interface SlaConfig {
    * Time-per-output-token cutoff in milliseconds (kept and reported by explain).
    */
   max_time_per_output_token_ms?: number;
-}
-/**
- * This interface was referenced by `VmcConfig`'s JSON-Schema
- * via the `definition` "StickyConfig".
- */
-export interface StickyConfig {
-  /**
-   * How long a session key stays on its target.
-   */
-  ttl_seconds?: number;
-  /**
-   * Where the session key is read from; the first present key wins.
-   *
-   * @minItems 1
-   */
-  keys: StickyKey[];
-}
-/**
- * This interface was referenced by `VmcConfig`'s JSON-Schema
- * via the `definition` "StickyKey".
- */
-export interface StickyKey {
-  source: 'header' | 'metadata';
-  key: string;
 }
 /**
  * This interface was referenced by `VmcConfig`'s JSON-Schema
