@@ -1,0 +1,470 @@
+/**
+ * The per-request engine: resolution (SPEC §3.1–3.5) and the attempt loop (§3.7, §9).
+ *
+ *   body ──scanJsonBody──▶ model span ──table.lookup──▶ vm ──checks──▶ router.plan ──▶ [t0, t1, …]
+ *                                                                                      │
+ *   for each target in plan order:                                                     ▼
+ *     cooled down?            → skip (treated as failed, SPEC §9)
+ *     for try = 1..attempts:  → send; on a status in retry.on_status, a network error or a
+ *                               timeout: wait delay_ms and retry (SPEC §3.7)
+ *     after the last try:     → status in fallback_on / network failure / timeout, and a
+ *                               next usable target exists: move on; else answer with it
+ *     sla.max_ttft_ms missed  → the attempt failed; next target at once (no same-target retry)
+ *   nothing answered          → the last upstream response as sent, else 502 (network) /
+ *                               504 (timeout); nothing tried because of cooldown → 503
+ *
+ * An attempt is committed when its first body byte arrives (relay.ts takes over); before
+ * that, fallback is always possible. Health is recorded per attempt: a failure is a network
+ * error, a timeout, an SLA miss, or a status ≥ 500 / in retry.on_status / in fallback_on;
+ * anything else is a success and feeds the latency EWMA with its time to first byte.
+ */
+import { GATEWAY_PROVIDER, gatewayErrorBody, type GatewayErrorType } from './errors.js';
+import { ENDPOINT_PATHS, type Generation, type TargetRuntime, type VmRuntime } from './generation.js';
+import type { HeaderValue, HttpRequest, HttpResponse } from './http/uws.js';
+import {
+  BodyScan,
+  MODEL_ABSENT,
+  MODEL_STRING,
+  SCAN_NOT_OBJECT,
+  SCAN_TOO_DEEP,
+  modelName,
+  scanJsonBody,
+} from './json-scan.js';
+import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
+import { applyBodyOps, mergeInto, runPostResponse } from './middleware.js';
+import { RELAY_CLIENT_ABORTED, RELAY_UPSTREAM_BROKE, relay, responseHeaders } from './relay.js';
+import { RouteInput } from './router.js';
+import { FAIL_ABORTED, FAIL_NONE, FAIL_TIMEOUT, FAIL_TTFT, UpstreamCall } from './upstream.js';
+import { XLATE_CHAT_TO_MESSAGES, XLATE_NONE, chatToMessagesRequest, messagesToChatRequest } from './wire/translate.js';
+
+/** Error bodies kept from failed attempts (for "the last upstream response as sent"). */
+const MAX_KEPT_ERROR_BODY = 1024 * 1024;
+
+/** Status logged for requests whose client went away (nginx's convention). */
+export const STATUS_CLIENT_CLOSED = 499;
+
+const JSON_HEADERS: readonly HeaderValue[] = ['content-type', 'application/json'];
+
+export interface EngineDeps {
+  metrics: Metrics;
+  log: Logger;
+}
+
+// Resolution scratch. Everything from scan to plan runs synchronously before the first
+// await, so one instance of each serves every request.
+const scan = new BodyScan();
+const routeInput = new RouteInput();
+let planScratch = new Int32Array(16);
+
+/** An upstream response kept while trying further targets. */
+class KeptResponse {
+  constructor(
+    readonly target: TargetRuntime,
+    readonly status: number,
+    readonly rawHeaders: Buffer[] | null,
+    readonly body: Buffer,
+  ) {}
+}
+
+/** Per-request state of the attempt loop (fixed shape). */
+class Exchange {
+  call: UpstreamCall | null = null;
+  attempts = 0;
+  /** Target whose answer (or failure) the client gets; null before any. */
+  target: TargetRuntime | null = null;
+  status = 0;
+  /** Client body parsed once when a slow path needs it (middleware, overrides, translation). */
+  clientJson: Record<string, unknown> | null = null;
+  bodyFor = -1;
+  body: Buffer | null = null;
+  headersFor = -1;
+  headers: string[] | null = null;
+
+  constructor(
+    readonly gen: Generation,
+    readonly endpoint: number,
+    readonly req: HttpRequest,
+    readonly res: HttpResponse,
+    readonly vm: number,
+    readonly vmr: VmRuntime,
+    readonly modelStart: number,
+    readonly modelEnd: number,
+    readonly startedAt: number,
+  ) {}
+
+  /** Client-abort hook: abort the upstream attempt in progress. */
+  readonly onAbort = (): void => {
+    this.call?.fail(FAIL_ABORTED, new Error('client closed the connection'));
+  };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class Engine {
+  readonly #metrics: Metrics;
+  readonly #log: Logger;
+
+  constructor(deps: EngineDeps) {
+    this.#metrics = deps.metrics;
+    this.#log = deps.log;
+  }
+
+  /** Serves one inference request on endpoint `ep` (EP_* of generation.ts) with table `gen`. */
+  async serve(gen: Generation, ep: number, req: HttpRequest, res: HttpResponse): Promise<void> {
+    const startedAt = performance.now();
+    this.#metrics.inFlight++;
+    try {
+      await this.#serve(gen, ep, req, res, startedAt);
+    } finally {
+      this.#metrics.inFlight--;
+    }
+  }
+
+  async #serve(gen: Generation, ep: number, req: HttpRequest, res: HttpResponse, startedAt: number): Promise<void> {
+    // HOT PATH: resolution (scan → lookup → plan) works on the body bytes and preallocated
+    // scratch; no parse and no per-request objects before the attempt loop — change with care
+    const table = gen.table;
+    const body = req.body;
+    if (!scanJsonBody(body, scan)) {
+      const msg = scan.status === SCAN_NOT_OBJECT ? 'request body must be a JSON object'
+        : scan.status === SCAN_TOO_DEEP ? 'request body is nested too deeply'
+        : `request body is not valid JSON (at byte ${scan.errorOffset})`;
+      return this.#reject(req, res, startedAt, 400, 'invalid_request_error', msg, null);
+    }
+    if (scan.modelKind !== MODEL_STRING) {
+      const msg = scan.modelKind === MODEL_ABSENT ? 'missing required parameter: model' : 'parameter model must be a string';
+      return this.#reject(req, res, startedAt, 400, 'invalid_request_error', msg, 'model');
+    }
+    const vm = scan.modelEscaped ? table.lookupString(modelName(body, scan)) : table.lookup(body, scan.modelStart, scan.modelEnd);
+    if (vm < 0) {
+      return this.#reject(req, res, startedAt, 404, 'not_found_error', `model '${modelName(body, scan)}' does not exist`, 'model');
+    }
+    const vmr = gen.vm(vm);
+    if (!table.vmEnabled(vm)) {
+      return this.#rejectVm(req, res, startedAt, vmr, 404, 'not_found_error', `model '${vmr.name}' is disabled`, 'model');
+    }
+    let userPath = req.header('x-vmc-user-path');
+    if (userPath === null || userPath === '') userPath = '/';
+    else if (userPath.charCodeAt(0) !== 47) userPath = '/' + userPath;
+    if (!table.vmAllowsUserPath(vm, userPath)) {
+      return this.#rejectVm(req, res, startedAt, vmr, 403, 'authentication_error', `user path '${userPath}' may not use model '${vmr.name}'`, 'model');
+    }
+    if ((vmr.endpointMask & (1 << ep)) === 0) {
+      return this.#rejectVm(req, res, startedAt, vmr, 400, 'invalid_request_error',
+        `model '${vmr.name}' does not support ${ENDPOINT_PATHS[ep]} (model_types: ${vmr.modelTypes.join(', ')})`, 'model');
+    }
+    const input = routeInput;
+    input.reset();
+    const metaHeader = req.header('x-vmc-metadata');
+    if (metaHeader !== null) {
+      const meta = parseMetadata(metaHeader);
+      if (meta === null) {
+        return this.#rejectVm(req, res, startedAt, vmr, 400, 'invalid_request_error', 'header x-vmc-metadata must be a JSON object of strings', null);
+      }
+      input.metadata = meta;
+    }
+    if (vmr.stickyKeys.length > 0) input.stickyKey = stickyKey(vmr, req, input.metadata);
+    const maxTargets = table.vmTargetCount(vm);
+    if (planScratch.length < maxTargets) planScratch = new Int32Array(maxTargets);
+    const n = gen.router.plan(vm, input, Date.now(), planScratch);
+    if (n === 0) {
+      return this.#rejectVm(req, res, startedAt, vmr, 400, 'invalid_request_error', `no target of model '${vmr.name}' matches the request metadata`, null);
+    }
+    const plan = planScratch.slice(0, n); // survives the awaits below
+    const ex = new Exchange(gen, ep, req, res, vm, vmr, scan.modelStart, scan.modelEnd, startedAt);
+    res.onAbort(ex.onAbort);
+    await this.#attempts(ex, plan);
+    res.onAbort(null);
+    this.#finish(ex);
+  }
+
+  /** The attempt loop (SPEC §3.7). Leaves the outcome in `ex`. */
+  async #attempts(ex: Exchange, plan: Int32Array): Promise<void> {
+    const { gen, res, endpoint } = ex;
+    const table = gen.table;
+    const health = gen.health;
+    let kept: KeptResponse | null = null;
+    let lastFailure = FAIL_NONE;
+    let skippedCooldown = false;
+    let skippedFormat = false;
+    let previous: TargetRuntime | null = null;
+    if (res.finished) return this.#aborted(ex);
+
+    for (let i = 0; i < plan.length; i++) {
+      const t = plan[i];
+      const tr = gen.target(t);
+      if (tr.paths[endpoint] === null) {
+        skippedFormat = true;
+        continue;
+      }
+      if (health.inCooldown(t, Date.now())) {
+        tr.series.cooldownSkips++;
+        skippedCooldown = true;
+        if (ex.target === null) ex.target = tr;
+        continue;
+      }
+      if (previous !== null) previous.series.fallbacks++;
+      previous = tr;
+      const tries = tr.retryAttempts;
+      for (let k = 1; k <= tries; k++) {
+        if (k > 1) {
+          tr.series.retries++;
+          if (tr.retryDelayMs > 0) await sleep(tr.retryDelayMs);
+          if (res.finished) return this.#aborted(ex);
+        }
+        ex.attempts++;
+        ex.target = tr;
+        const call = new UpstreamCall();
+        ex.call = call;
+        call.start(tr.pool, {
+          path: tr.paths[endpoint]!,
+          headers: this.#headersFor(ex, tr),
+          body: this.#bodyFor(ex, tr),
+          headersTimeoutMs: tr.headersTimeoutMs,
+          bodyTimeoutMs: tr.bodyTimeoutMs,
+          maxTtftMs: tr.maxTtftMs,
+        });
+        await call.headers();
+
+        if (call.failure === FAIL_NONE) {
+          const status = call.status;
+          const retryable = table.targetRetriesOn(t, status);
+          const fallbackable = table.targetFallsBackOn(t, status);
+          const failed = status >= 500 || retryable || fallbackable;
+          if ((retryable && k < tries) || (fallbackable && this.#hasNext(ex, plan, i))) {
+            const errBody = await call.readAll(MAX_KEPT_ERROR_BODY);
+            if (res.finished) return this.#aborted(ex);
+            this.#recordFailure(gen, tr, t);
+            kept = new KeptResponse(tr, status, call.rawHeaders, errBody);
+            if (retryable && k < tries) continue;
+            break; // fall back
+          }
+          // Commit candidate: wait for the first body byte (SLA clock still running).
+          let first = call.take();
+          while (first === undefined) {
+            await call.wait();
+            first = call.take();
+          }
+          if (first !== null || call.failure === FAIL_NONE) {
+            if (failed) this.#recordFailure(gen, tr, t);
+            else health.recordSuccess(t, call.ttfbMs, Date.now());
+            tr.series.ttfb.observe(call.ttfbMs / 1000);
+            await this.#commit(ex, tr, call, first ?? Buffer.alloc(0));
+            return;
+          }
+          // broke or missed the SLA before the first byte: a failed attempt, handled below
+        }
+
+        if (call.failure === FAIL_ABORTED || res.finished) return this.#aborted(ex);
+        lastFailure = call.failure;
+        this.#recordFailure(gen, tr, t);
+        if (call.failure === FAIL_TIMEOUT) tr.series.timeouts++;
+        else if (call.failure === FAIL_TTFT) tr.series.ttftMisses++;
+        else tr.series.networkErrors++;
+        if (call.failure === FAIL_TTFT) break; // SLA miss: the next target, not the same one again
+      }
+    }
+    ex.call = null;
+    if (res.finished) return this.#aborted(ex);
+
+    // Nothing committed (SPEC §3.7, §9).
+    if (kept !== null) {
+      ex.target = kept.target;
+      ex.status = kept.status;
+      // the kept body is whole: answer with it as the provider sent it
+      const { headers } = responseHeaders(kept.rawHeaders, this.#extraHeaders(ex), ex.vmr.middleware.responseHeadersRemove, false);
+      res.respond(kept.status, headers, kept.body);
+      return;
+    }
+    const provider = ex.target?.providerName ?? GATEWAY_PROVIDER;
+    if (ex.attempts === 0) {
+      if (skippedCooldown) {
+        return this.#gatewayError(ex, 503, 'provider_error', `every target of model '${ex.vmr.name}' is cooling down after repeated failures`, provider);
+      }
+      if (skippedFormat) {
+        return this.#gatewayError(ex, 400, 'invalid_request_error', `model '${ex.vmr.name}' has no target that serves ${ENDPOINT_PATHS[endpoint]}`, GATEWAY_PROVIDER);
+      }
+      return this.#gatewayError(ex, 503, 'provider_error', `model '${ex.vmr.name}' has no usable target`, provider);
+    }
+    if (lastFailure === FAIL_TIMEOUT || lastFailure === FAIL_TTFT) {
+      return this.#gatewayError(ex, 504, 'provider_error', `upstream ${ex.target?.label ?? ''} timed out${lastFailure === FAIL_TTFT ? ' (sla.max_ttft_ms)' : ''}`, provider);
+    }
+    return this.#gatewayError(ex, 502, 'provider_error', `upstream ${ex.target?.label ?? ''} failed: connection error`, provider);
+  }
+
+  /** Is there a later target in the plan that could still be tried? (fallback needs one) */
+  #hasNext(ex: Exchange, plan: Int32Array, i: number): boolean {
+    const now = Date.now();
+    for (let j = i + 1; j < plan.length; j++) {
+      const t = plan[j];
+      if (ex.gen.health.inCooldown(t, now)) continue;
+      if (ex.gen.target(t).paths[ex.endpoint] === null) continue;
+      return true;
+    }
+    return false;
+  }
+
+  #recordFailure(gen: Generation, tr: TargetRuntime, t: number): void {
+    if (gen.health.recordFailure(t, Date.now())) {
+      tr.series.cooldowns++;
+      this.#log.warn('target cooling down after consecutive failures', { target: tr.label, cooldown_ms: gen.health.cooldownMs });
+    }
+  }
+
+  /** x-vmc-* response headers (SPEC §3.8, §9) plus response middleware headers. */
+  #extraHeaders(ex: Exchange): HeaderValue[] {
+    const out: HeaderValue[] = [
+      'x-vmc-virtual-model', ex.vmr.name,
+      'x-vmc-target', ex.target?.label ?? '',
+      'x-vmc-attempts', String(ex.attempts),
+    ];
+    const set = ex.vmr.middleware.responseHeadersSet;
+    for (let i = 0; i < set.length; i++) out.push(set[i]);
+    return out;
+  }
+
+  async #commit(ex: Exchange, tr: TargetRuntime, call: UpstreamCall, first: Buffer): Promise<void> {
+    ex.status = call.status;
+    const xlate = tr.xlate[ex.endpoint];
+    const clientJson = xlate === XLATE_NONE ? null : this.#clientJson(ex);
+    const outcome = await relay(ex.res, call, first, this.#extraHeaders(ex), ex.vmr.middleware.responseHeadersRemove, xlate, clientJson, tr.providerName);
+    ex.call = null;
+    if (outcome === RELAY_CLIENT_ABORTED) {
+      ex.status = STATUS_CLIENT_CLOSED;
+    } else if (outcome === RELAY_UPSTREAM_BROKE) {
+      this.#recordFailure(ex.gen, tr, tr.id);
+      tr.series.networkErrors++;
+    }
+    if (call.ended) tr.series.total.observe((performance.now() - call.startedAt) / 1000);
+  }
+
+  #aborted(ex: Exchange): void {
+    ex.status = STATUS_CLIENT_CLOSED;
+    ex.call = null;
+  }
+
+  #gatewayError(ex: Exchange, status: number, type: GatewayErrorType, message: string, provider: string): void {
+    ex.status = status;
+    const headers = this.#extraHeaders(ex);
+    headers.push('content-type', 'application/json');
+    ex.res.respond(status, headers, gatewayErrorBody(status, type, message, null, provider));
+  }
+
+  /** Finishes a resolved request: metrics, access log, post-response middleware. */
+  #finish(ex: Exchange): void {
+    const ms = performance.now() - ex.startedAt;
+    (ex.target?.series ?? ex.vmr.series).countRequest(ex.status);
+    this.#log.request({
+      method: ex.req.method,
+      path: ex.req.url,
+      status: ex.status,
+      virtual_model: ex.vmr.name,
+      target: ex.target?.label ?? null,
+      attempts: ex.attempts,
+      ms: Math.round(ms * 10) / 10,
+    });
+    const mw = ex.vmr.middleware;
+    if (mw.logCalls.length > 0) {
+      runPostResponse(mw, {
+        virtual_model: ex.vmr.name,
+        target: ex.target?.label ?? null,
+        status: ex.status,
+        attempts: ex.attempts,
+        ms: Math.round(ms * 10) / 10,
+        stream: this.#clientJson(ex).stream === true,
+        path: ex.req.url,
+      }, this.#log);
+    }
+  }
+
+  /** 4xx before a virtual model was resolved. */
+  #reject(req: HttpRequest, res: HttpResponse, startedAt: number, status: number, type: GatewayErrorType, message: string, param: string | null): void {
+    res.respond(status, JSON_HEADERS, gatewayErrorBody(status, type, message, param));
+    this.#metrics.series('', '').countRequest(status);
+    this.#log.request({ method: req.method, path: req.url, status, virtual_model: null, target: null, attempts: 0, ms: Math.round((performance.now() - startedAt) * 10) / 10 });
+  }
+
+  /** 4xx after resolution: carries the x-vmc-* headers. */
+  #rejectVm(req: HttpRequest, res: HttpResponse, startedAt: number, vmr: VmRuntime, status: number, type: GatewayErrorType, message: string, param: string | null): void {
+    const headers: HeaderValue[] = ['x-vmc-virtual-model', vmr.name, 'x-vmc-target', '', 'x-vmc-attempts', '0', 'content-type', 'application/json'];
+    const set = vmr.middleware.responseHeadersSet;
+    for (let i = 0; i < set.length; i++) headers.push(set[i]);
+    res.respond(status, headers, gatewayErrorBody(status, type, message, param));
+    vmr.series.countRequest(status);
+    this.#log.request({ method: req.method, path: req.url, status, virtual_model: vmr.name, target: null, attempts: 0, ms: Math.round((performance.now() - startedAt) * 10) / 10 });
+  }
+
+  #clientJson(ex: Exchange): Record<string, unknown> {
+    if (ex.clientJson === null) ex.clientJson = JSON.parse(ex.req.body.toString('utf8')) as Record<string, unknown>;
+    return ex.clientJson;
+  }
+
+  /**
+   * The upstream body for target `tr` (cached across retries of the same target).
+   * Fast path: the client's bytes with the model value spliced — no parse, no stringify.
+   * Slow path (request middleware touching the body, override_params, or a wire-format
+   * translation): parse, transform, serialize.
+   */
+  #bodyFor(ex: Exchange, tr: TargetRuntime): Buffer {
+    if (ex.bodyFor === tr.id && ex.body !== null) return ex.body;
+    const src = ex.req.body;
+    const mw = ex.vmr.middleware;
+    const xlate = tr.xlate[ex.endpoint];
+    let out: Buffer;
+    if (mw.bodyOps.length === 0 && tr.overrides === null && xlate === XLATE_NONE) {
+      const s = ex.modelStart;
+      const e = ex.modelEnd;
+      const m = tr.modelJsonBytes;
+      out = Buffer.allocUnsafe(src.length - (e - s) + m.length);
+      src.copy(out, 0, 0, s);
+      m.copy(out, s);
+      src.copy(out, s + m.length, e);
+    } else {
+      // a fresh parse per target: transformations must not leak between targets
+      let obj = JSON.parse(src.toString('utf8')) as Record<string, unknown>;
+      if (mw.bodyOps.length > 0) applyBodyOps(obj, mw.bodyOps);
+      if (xlate !== XLATE_NONE) obj = xlate === XLATE_CHAT_TO_MESSAGES ? chatToMessagesRequest(obj) : messagesToChatRequest(obj);
+      if (tr.overrides !== null) mergeInto(obj, tr.overrides);
+      obj.model = tr.model;
+      out = Buffer.from(JSON.stringify(obj));
+    }
+    ex.bodyFor = tr.id;
+    ex.body = out;
+    return out;
+  }
+
+  #headersFor(ex: Exchange, tr: TargetRuntime): string[] {
+    if (ex.headersFor === tr.id && ex.headers !== null) return ex.headers;
+    const h = tr.buildHeaders(ex.req.headers, ex.vmr.middleware, tr.wire === 'anthropic');
+    ex.headersFor = tr.id;
+    ex.headers = h;
+    return h;
+  }
+}
+
+/** Parses `x-vmc-metadata`: a JSON object whose values are all strings, else null. Cold. */
+export function parseMetadata(text: string): Record<string, string> | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return null;
+  for (const k in v as Record<string, unknown>) if (typeof (v as Record<string, unknown>)[k] !== 'string') return null;
+  return v as Record<string, string>;
+}
+
+/** The session key of a sticky vm: its key values joined by NUL, or null if any is missing. */
+function stickyKey(vmr: VmRuntime, req: HttpRequest, metadata: Record<string, string> | null): string | null {
+  let key = '';
+  const keys = vmr.stickyKeys;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i];
+    const v = k.source === 'header' ? req.header(k.key) : metadata !== null && Object.prototype.hasOwnProperty.call(metadata, k.key) ? metadata[k.key] : null;
+    if (v === null || v === undefined) return null;
+    key = i === 0 ? v : key + '\u0000' + v;
+  }
+  return key;
+}

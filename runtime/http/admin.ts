@@ -1,0 +1,227 @@
+/**
+ * Admin routes (SPEC §6, §9) and their backend contract.
+ *
+ * Authentication: `Authorization: Bearer $VMC_ADMIN_TOKEN`, compared in constant time;
+ * 401 without a valid token; when no token is configured the admin API does not exist (404),
+ * so a gateway never exposes an unauthenticated control plane by accident.
+ *
+ * The runtime cannot edit tables itself (it never imports the compiler, STYLE.md), so every
+ * mutating route is delegated to an injected {@link AdminBackend}, which compiles the change
+ * with the same compiler as `vmc build`, persists it, and returns the new table bytes; the
+ * server then swaps them in atomically. `GET /admin/virtual-models` is answered from the
+ * loaded table unless the backend provides its own listing (e.g. with real timestamps).
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { gatewayErrorBody } from '../errors.js';
+import type { RoutingTable } from '../table/reader.js';
+import type { HeaderValue, HttpRequest, HttpResponse } from './uws.js';
+
+/** What a backend call returns. `tableBytes`, when present, are swapped in before answering. */
+export interface AdminResult {
+  status: number;
+  body: unknown;
+  tableBytes?: Uint8Array;
+  /** Extra response headers (e.g. `etag`). */
+  headers?: Record<string, string>;
+}
+
+/** Context handed to every backend call. */
+export interface AdminContext {
+  /** The table currently in service. */
+  table: RoutingTable;
+}
+
+/**
+ * The admin control plane, implemented outside the runtime (it needs the compiler).
+ * Bodies are already parsed JSON (`undefined` when the request had no body).
+ */
+export interface AdminBackend {
+  /** `PUT /admin/virtual-models` — GoModel upsert body → `virtualmodels.View`. */
+  upsertVirtualModel(body: unknown, ctx: AdminContext): Promise<AdminResult>;
+  /** `DELETE /admin/virtual-models/{name}` (name already URL-decoded). */
+  deleteVirtualModel(name: string, ctx: AdminContext): Promise<AdminResult>;
+  /** `GET /apis/inference-gateway/v2/workspaces/{workspace}/virtual-models/{name}`. */
+  getNemoVirtualModel(workspace: string, name: string, ctx: AdminContext): Promise<AdminResult>;
+  /** `PATCH …/virtual-models/{name}` with NeMo semantics; `ifMatch` is the `If-Match` header. */
+  patchNemoVirtualModel(workspace: string, name: string, body: unknown, ifMatch: string | null, ctx: AdminContext): Promise<AdminResult>;
+  /** Optional `GET /admin/virtual-models`; default: views built from the loaded table. */
+  listVirtualModels?(ctx: AdminContext): Promise<AdminResult>;
+  /**
+   * Optional: layers persisted admin changes over a table read from disk (startup, SIGHUP,
+   * file change, `POST /admin/reload`), so that they survive restarts and reloads.
+   */
+  overlay?(fileBytes: Uint8Array): Promise<Uint8Array> | Uint8Array;
+}
+
+/** Server hooks the admin routes need. */
+export interface AdminHost {
+  readonly token: string | undefined;
+  readonly backend: AdminBackend | undefined;
+  table(): RoutingTable;
+  /** Swaps in new table bytes; throws (TableFormatError) when they are rejected. */
+  swap(bytes: Uint8Array, reason: string): void;
+  /** Re-reads the table file (POST /admin/reload); throws with a message on failure. */
+  reloadFromFile(): Promise<RoutingTable>;
+}
+
+const JSON_HEADERS: HeaderValue[] = ['content-type', 'application/json'];
+const NEMO_PREFIX = '/apis/inference-gateway/v2/workspaces/';
+
+/** Is this path served by the admin router? */
+export function isAdminPath(url: string): boolean {
+  return url.startsWith('/admin/') || url === '/admin' || url.startsWith(NEMO_PREFIX);
+}
+
+function sendJson(res: HttpResponse, status: number, body: unknown, extra?: Record<string, string>): void {
+  const headers: HeaderValue[] = [...JSON_HEADERS];
+  if (extra !== undefined) for (const [k, v] of Object.entries(extra)) headers.push(k.toLowerCase(), v);
+  res.respond(status, headers, body instanceof Uint8Array ? body : JSON.stringify(body));
+}
+
+function sendError(res: HttpResponse, status: number, type: Parameters<typeof gatewayErrorBody>[1], message: string): void {
+  res.respond(status, JSON_HEADERS, gatewayErrorBody(status, type, message));
+}
+
+function authorized(req: HttpRequest, token: string): boolean {
+  const h = req.header('authorization');
+  if (h === null || !/^bearer /i.test(h)) return false;
+  const given = Buffer.from(h.slice(7).trim());
+  const want = Buffer.from(token);
+  return given.length === want.length && timingSafeEqual(given, want);
+}
+
+function parseBody(req: HttpRequest): { ok: true; value: unknown } | { ok: false } {
+  if (req.body.length === 0) return { ok: true, value: undefined };
+  try {
+    return { ok: true, value: JSON.parse(req.body.toString('utf8')) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+/** Serves an admin request (path already known to satisfy {@link isAdminPath}). */
+export async function serveAdmin(host: AdminHost, req: HttpRequest, res: HttpResponse): Promise<void> {
+  if (host.token === undefined || host.token === '') return sendError(res, 404, 'not_found_error', 'admin API is disabled (set VMC_ADMIN_TOKEN)');
+  if (!authorized(req, host.token)) {
+    res.respond(401, [...JSON_HEADERS, 'www-authenticate', 'Bearer'], gatewayErrorBody(401, 'authentication_error', 'missing or invalid admin bearer token'));
+    return;
+  }
+  const url = req.url;
+  const m = req.method;
+
+  if (url === '/admin/reload') {
+    if (m !== 'POST') return sendError(res, 405, 'invalid_request_error', 'use POST /admin/reload');
+    try {
+      const t = await host.reloadFromFile();
+      return sendJson(res, 200, { status: 'ok', table_hash: t.hashHex, virtual_models: countConfigured(t) });
+    } catch (err) {
+      return sendError(res, 422, 'invalid_request_error', `reload rejected; the previous table stays in service: ${(err as Error).message}`);
+    }
+  }
+
+  if (url === '/admin/virtual-models') {
+    if (m === 'GET') {
+      if (host.backend?.listVirtualModels !== undefined) return finish(host, res, await host.backend.listVirtualModels({ table: host.table() }));
+      return sendJson(res, 200, virtualModelViews(host.table()));
+    }
+    if (m === 'PUT') {
+      const backend = host.backend;
+      if (backend === undefined) return sendError(res, 501, 'invalid_request_error', 'admin changes need a backend (run through `vmc serve`)');
+      const b = parseBody(req);
+      if (!b.ok) return sendError(res, 400, 'invalid_request_error', 'request body is not valid JSON');
+      return finish(host, res, await backend.upsertVirtualModel(b.value, { table: host.table() }));
+    }
+    return sendError(res, 405, 'invalid_request_error', 'use GET or PUT /admin/virtual-models');
+  }
+
+  if (url.startsWith('/admin/virtual-models/')) {
+    if (m !== 'DELETE') return sendError(res, 405, 'invalid_request_error', 'use DELETE /admin/virtual-models/{name}');
+    const backend = host.backend;
+    if (backend === undefined) return sendError(res, 501, 'invalid_request_error', 'admin changes need a backend (run through `vmc serve`)');
+    let name: string;
+    try {
+      name = decodeURIComponent(url.slice('/admin/virtual-models/'.length));
+    } catch {
+      return sendError(res, 400, 'invalid_request_error', 'virtual model name is not valid URL encoding');
+    }
+    return finish(host, res, await backend.deleteVirtualModel(name, { table: host.table() }));
+  }
+
+  if (url.startsWith(NEMO_PREFIX)) {
+    const rest = url.slice(NEMO_PREFIX.length);
+    const at = rest.indexOf('/virtual-models/');
+    if (at <= 0) return sendError(res, 404, 'not_found_error', `no admin route ${url}`);
+    let workspace: string;
+    let name: string;
+    try {
+      workspace = decodeURIComponent(rest.slice(0, at));
+      name = decodeURIComponent(rest.slice(at + '/virtual-models/'.length));
+    } catch {
+      return sendError(res, 400, 'invalid_request_error', 'path is not valid URL encoding');
+    }
+    const backend = host.backend;
+    if (backend === undefined) return sendError(res, 501, 'invalid_request_error', 'admin API needs a backend (run through `vmc serve`)');
+    if (m === 'GET') return finish(host, res, await backend.getNemoVirtualModel(workspace, name, { table: host.table() }));
+    if (m === 'PATCH') {
+      const b = parseBody(req);
+      if (!b.ok) return sendError(res, 422, 'invalid_request_error', 'request body is not valid JSON');
+      return finish(host, res, await backend.patchNemoVirtualModel(workspace, name, b.value, req.header('if-match'), { table: host.table() }));
+    }
+    return sendError(res, 405, 'invalid_request_error', 'use GET or PATCH');
+  }
+
+  return sendError(res, 404, 'not_found_error', `no admin route ${url}`);
+}
+
+function finish(host: AdminHost, res: HttpResponse, r: AdminResult): void {
+  if (r.tableBytes !== undefined) {
+    try {
+      host.swap(r.tableBytes, 'admin');
+    } catch (err) {
+      return sendError(res, 422, 'invalid_request_error', `compiled table rejected: ${(err as Error).message}`);
+    }
+  }
+  sendJson(res, r.status, r.body, r.headers);
+}
+
+function countConfigured(t: RoutingTable): number {
+  let n = 0;
+  for (let vm = 0; vm < t.vmCount; vm++) if (!t.vmIsImplicit(vm)) n++;
+  return n;
+}
+
+/** GoModel `virtualmodels.View` objects for every configured virtual model of a table. */
+export function virtualModelViews(table: RoutingTable, loadedAt: Date = new Date()): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  const at = loadedAt.toISOString();
+  for (let vm = 0; vm < table.vmCount; vm++) {
+    if (table.vmIsImplicit(vm)) continue;
+    const v = table.virtualModel(vm);
+    const first = v.targets[0];
+    const providerIndex = first === undefined ? -1 : findProvider(table, first.provider);
+    const label = first === undefined ? v.name : `${first.provider}/${first.model}`;
+    out.push({
+      source: v.name,
+      kind: v.kind,
+      model: label,
+      resolved_model: label,
+      provider_name: first?.provider ?? '',
+      provider_type: providerIndex >= 0 ? table.providerType(providerIndex) : '',
+      strategy: v.strategy,
+      targets: v.targets.map((t) => ({ provider: t.provider, model: t.model, weight: t.weight })),
+      user_paths: v.userPaths,
+      enabled: v.enabled,
+      description: v.description,
+      scope_kind: v.userPaths.length > 0 ? 'user_path' : 'global',
+      valid: true,
+      created_at: at,
+      updated_at: at,
+    });
+  }
+  return out;
+}
+
+function findProvider(table: RoutingTable, name: string): number {
+  for (let p = 0; p < table.providerCount; p++) if (table.providerName(p) === name) return p;
+  return -1;
+}

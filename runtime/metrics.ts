@@ -1,0 +1,139 @@
+/**
+ * Prometheus metrics (SPEC §6 `GET /metrics`), hand-written text exposition format 0.0.4.
+ *
+ * Series are keyed by (virtual model name, target label) — names, not table ids, so counters
+ * survive a reload. The engine resolves a {@link SeriesSet} once per (table generation,
+ * target) and caches it, so counting on the hot path is a field increment and one small
+ * `Map<number, number>` update (status → count), no string building.
+ *
+ * Exposed:
+ *   vmc_requests_total{virtual_model,target,status}            counter (final answers)
+ *   vmc_upstream_latency_seconds{virtual_model,target,phase}   histogram, phase = ttfb | total
+ *   vmc_upstream_errors_total{virtual_model,target,kind}       counter, kind = network | timeout | ttft
+ *   vmc_retries_total{virtual_model,target}                    counter (tries after the first)
+ *   vmc_fallbacks_total{virtual_model,target}                  counter (moves away from target)
+ *   vmc_cooldowns_total{virtual_model,target}                  counter (cooldowns opened)
+ *   vmc_cooldown_skips_total{virtual_model,target}             counter (attempts skipped)
+ *   vmc_table_reloads_total{result}                            counter, result = ok | rejected
+ *   vmc_in_flight_requests                                     gauge
+ * Requests rejected before a virtual model was resolved (400, 404, 413) carry empty
+ * `virtual_model` and `target` labels.
+ */
+
+/** Histogram bucket bounds in seconds; LLM latencies span milliseconds to minutes. */
+export const LATENCY_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+export class Histogram {
+  /** Non-cumulative counts per bucket; the last slot is +Inf. */
+  readonly counts = new Float64Array(LATENCY_BUCKETS.length + 1);
+  sum = 0;
+  count = 0;
+
+  observe(seconds: number): void {
+    let i = 0;
+    while (i < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[i]) i++;
+    this.counts[i]++;
+    this.sum += seconds;
+    this.count++;
+  }
+}
+
+/** Every series of one (virtual model, target) pair. */
+export class SeriesSet {
+  readonly requests = new Map<number, number>();
+  readonly ttfb = new Histogram();
+  readonly total = new Histogram();
+  retries = 0;
+  fallbacks = 0;
+  cooldowns = 0;
+  cooldownSkips = 0;
+  networkErrors = 0;
+  timeouts = 0;
+  ttftMisses = 0;
+
+  constructor(readonly virtualModel: string, readonly target: string) {}
+
+  countRequest(status: number): void {
+    this.requests.set(status, (this.requests.get(status) ?? 0) + 1);
+  }
+}
+
+export class Metrics {
+  #series = new Map<string, SeriesSet>();
+  reloadsOk = 0;
+  reloadsRejected = 0;
+  inFlight = 0;
+
+  /** The series of a pair, created on first use. Cold: callers cache the result. */
+  series(virtualModel: string, target: string): SeriesSet {
+    const key = virtualModel + '\u0000' + target;
+    let s = this.#series.get(key);
+    if (s === undefined) {
+      s = new SeriesSet(virtualModel, target);
+      this.#series.set(key, s);
+    }
+    return s;
+  }
+
+  /** Prometheus text exposition. */
+  render(): string {
+    const all = [...this.#series.values()].sort((a, b) =>
+      a.virtualModel < b.virtualModel ? -1 : a.virtualModel > b.virtualModel ? 1 : a.target < b.target ? -1 : a.target > b.target ? 1 : 0,
+    );
+    const out: string[] = [];
+    const pair = (s: SeriesSet) => `virtual_model="${esc(s.virtualModel)}",target="${esc(s.target)}"`;
+
+    out.push('# HELP vmc_requests_total Requests answered by the gateway.', '# TYPE vmc_requests_total counter');
+    for (const s of all) {
+      const statuses = [...s.requests.keys()].sort((a, b) => a - b);
+      for (const st of statuses) out.push(`vmc_requests_total{${pair(s)},status="${st}"} ${s.requests.get(st)}`);
+    }
+
+    out.push('# HELP vmc_upstream_latency_seconds Upstream latency: time to first body byte (ttfb) and to the end of the body (total).');
+    out.push('# TYPE vmc_upstream_latency_seconds histogram');
+    for (const s of all) {
+      for (const [phase, h] of [['ttfb', s.ttfb], ['total', s.total]] as const) {
+        if (h.count === 0) continue;
+        let cum = 0;
+        for (let i = 0; i < LATENCY_BUCKETS.length; i++) {
+          cum += h.counts[i];
+          out.push(`vmc_upstream_latency_seconds_bucket{${pair(s)},phase="${phase}",le="${LATENCY_BUCKETS[i]}"} ${cum}`);
+        }
+        out.push(`vmc_upstream_latency_seconds_bucket{${pair(s)},phase="${phase}",le="+Inf"} ${h.count}`);
+        out.push(`vmc_upstream_latency_seconds_sum{${pair(s)},phase="${phase}"} ${h.sum}`);
+        out.push(`vmc_upstream_latency_seconds_count{${pair(s)},phase="${phase}"} ${h.count}`);
+      }
+    }
+
+    out.push('# HELP vmc_upstream_errors_total Upstream attempts that failed without a response.', '# TYPE vmc_upstream_errors_total counter');
+    for (const s of all) {
+      if (s.networkErrors) out.push(`vmc_upstream_errors_total{${pair(s)},kind="network"} ${s.networkErrors}`);
+      if (s.timeouts) out.push(`vmc_upstream_errors_total{${pair(s)},kind="timeout"} ${s.timeouts}`);
+      if (s.ttftMisses) out.push(`vmc_upstream_errors_total{${pair(s)},kind="ttft"} ${s.ttftMisses}`);
+    }
+    counter(out, all, 'vmc_retries_total', 'Retries of the same target (tries after the first).', (s) => s.retries, pair);
+    counter(out, all, 'vmc_fallbacks_total', 'Moves from a failed target to the next one.', (s) => s.fallbacks, pair);
+    counter(out, all, 'vmc_cooldowns_total', 'Cooldowns opened after consecutive failures.', (s) => s.cooldowns, pair);
+    counter(out, all, 'vmc_cooldown_skips_total', 'Targets skipped because they were cooling down.', (s) => s.cooldownSkips, pair);
+
+    out.push('# HELP vmc_table_reloads_total Routing table reloads.', '# TYPE vmc_table_reloads_total counter');
+    out.push(`vmc_table_reloads_total{result="ok"} ${this.reloadsOk}`);
+    out.push(`vmc_table_reloads_total{result="rejected"} ${this.reloadsRejected}`);
+    out.push('# HELP vmc_in_flight_requests Requests being served.', '# TYPE vmc_in_flight_requests gauge');
+    out.push(`vmc_in_flight_requests ${this.inFlight}`);
+    return out.join('\n') + '\n';
+  }
+}
+
+function counter(out: string[], all: SeriesSet[], name: string, help: string, get: (s: SeriesSet) => number, pair: (s: SeriesSet) => string): void {
+  out.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`);
+  for (const s of all) {
+    const v = get(s);
+    if (v > 0) out.push(`${name}{${pair(s)}} ${v}`);
+  }
+}
+
+/** Label value escaping of the text format: backslash, double quote, newline. */
+function esc(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}

@@ -1,0 +1,220 @@
+/**
+ * Relaying a committed upstream response to the client (SPEC §3.9).
+ *
+ * The engine commits to an attempt once its first body byte has arrived (no fallback is
+ * possible after that, SPEC §3.7). From there:
+ *
+ * - a body that is already complete goes out in one corked `respond` with a Content-Length
+ *   (the common case for JSON answers: one syscall, no chunked encoding);
+ * - otherwise chunks are written as they come, and the next chunk is pulled from undici only
+ *   after the client drained the previous one (backpressure end to end);
+ * - SSE is forwarded event-aligned: bytes after the last complete event are held back until
+ *   the event completes, so a stream that breaks mid-event ends with a clean
+ *   `event: error` (sse.ts) instead of half an event; a non-SSE body that breaks mid-way
+ *   cannot be repaired and the connection is closed, so the client sees a truncated body
+ *   rather than a silently "complete" one;
+ * - when the target speaks the other wire format, bodies, errors and streams are translated
+ *   (wire/translate.ts).
+ */
+import type { HeaderValue, HttpResponse } from './http/uws.js';
+import { FAIL_ABORTED, FAIL_NONE, FAIL_TIMEOUT, FAIL_TTFT, isDroppedResponseHeader, type UpstreamCall } from './upstream.js';
+import { lastEventEnd, sseErrorEvent } from './wire/sse.js';
+import { XLATE_NONE, streamTranslator, translateErrorBody, translateResponseBody } from './wire/translate.js';
+
+/** Largest upstream body the gateway buffers for translation. */
+const MAX_TRANSLATED_BODY = 64 * 1024 * 1024;
+
+/** How a relay ended. */
+export const RELAY_COMPLETE = 0;
+/** The upstream broke after bytes reached the client (SSE error event sent, or connection closed). */
+export const RELAY_UPSTREAM_BROKE = 1;
+/** The client went away. */
+export const RELAY_CLIENT_ABORTED = 2;
+
+const CT_JSON = 'application/json';
+const CT_SSE = 'text/event-stream';
+
+/**
+ * Client response headers from the upstream's raw headers: hop-by-hop and framing headers
+ * dropped, names lower-cased, values kept as bytes; then `extra` appended (x-vmc-* and
+ * response middleware), and names in `remove` left out.
+ * Returns the headers and the upstream content type ('' if none).
+ */
+export function responseHeaders(raw: Buffer[] | null, extra: readonly HeaderValue[], remove: readonly string[], dropContentType: boolean): { headers: HeaderValue[]; contentType: string } {
+  const out: HeaderValue[] = [];
+  let contentType = '';
+  if (raw !== null) {
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const name = raw[i].toString('latin1').toLowerCase();
+      if (isDroppedResponseHeader(name)) continue;
+      if (name === 'content-type') {
+        contentType = raw[i + 1].toString('latin1');
+        if (dropContentType) continue;
+      }
+      if (name.startsWith('x-vmc-')) continue; // ours win; an upstream vmc must not masquerade
+      if (remove.length > 0 && remove.includes(name)) continue;
+      if (overriddenBy(name, extra)) continue;
+      out.push(name, raw[i + 1]);
+    }
+  }
+  for (let i = 0; i < extra.length; i++) out.push(extra[i]);
+  return { headers: out, contentType };
+}
+
+function overriddenBy(name: string, extra: readonly HeaderValue[]): boolean {
+  for (let i = 0; i < extra.length; i += 2) if (extra[i] === name) return true;
+  return false;
+}
+
+function isSse(contentType: string): boolean {
+  return contentType.length >= 17 && contentType.slice(0, 17).toLowerCase() === CT_SSE;
+}
+
+/** Drains what `call` has buffered; returns the chunks, or null if more is still to come. */
+function takeBuffered(call: UpstreamCall, first: Buffer): Buffer | null {
+  if (!call.ended) return null;
+  let body = first;
+  for (;;) {
+    const c = call.take();
+    if (c === null || c === undefined) break;
+    body = body.length === 0 ? c : Buffer.concat([body, c]);
+  }
+  return body;
+}
+
+/**
+ * Relays a committed attempt whose first chunk (`first`, possibly empty for an empty body)
+ * has been taken from `call`. Resolves with a RELAY_* code once the response is finished.
+ */
+export async function relay(
+  res: HttpResponse,
+  call: UpstreamCall,
+  first: Buffer,
+  extraHeaders: readonly HeaderValue[],
+  removeHeaders: readonly string[],
+  xlate: number,
+  clientBody: Record<string, unknown> | null,
+  provider: string,
+): Promise<number> {
+  if (xlate !== XLATE_NONE) return relayTranslated(res, call, first, extraHeaders, removeHeaders, xlate, clientBody, provider);
+  const status = call.status;
+  const { headers, contentType } = responseHeaders(call.rawHeaders, extraHeaders, removeHeaders, false);
+  const whole = takeBuffered(call, first);
+  if (whole !== null) {
+    res.respond(status, headers, whole);
+    return RELAY_COMPLETE;
+  }
+  res.writeHead(status, headers);
+  return isSse(contentType) ? pumpSse(res, call, first, provider) : pumpRaw(res, call, first);
+}
+
+/** Streams a non-SSE body chunk by chunk with backpressure. */
+async function pumpRaw(res: HttpResponse, call: UpstreamCall, first: Buffer): Promise<number> {
+  if (first.length > 0) await res.write(first);
+  for (;;) {
+    if (res.finished) return RELAY_CLIENT_ABORTED;
+    const c = call.take();
+    if (c === undefined) {
+      await call.wait();
+      continue;
+    }
+    if (c === null) break;
+    await res.write(c);
+  }
+  if (res.finished) return RELAY_CLIENT_ABORTED;
+  if (call.failure !== FAIL_NONE) {
+    res.close();
+    return RELAY_UPSTREAM_BROKE;
+  }
+  res.end();
+  return RELAY_COMPLETE;
+}
+
+/** Streams SSE event-aligned; a break ends with `event: error`. */
+async function pumpSse(res: HttpResponse, call: UpstreamCall, first: Buffer, provider: string): Promise<number> {
+  let carry: Buffer | null = null;
+  let chunk: Buffer | null | undefined = first;
+  for (;;) {
+    if (res.finished) return RELAY_CLIENT_ABORTED;
+    if (chunk === undefined) {
+      await call.wait();
+      chunk = call.take();
+      continue;
+    }
+    if (chunk === null) break;
+    const buf: Buffer = carry === null ? chunk : Buffer.concat([carry, chunk]);
+    const e = lastEventEnd(buf);
+    carry = e < buf.length ? buf.subarray(e) : null;
+    if (e > 0) await res.write(e === buf.length ? buf : buf.subarray(0, e));
+    chunk = call.take();
+  }
+  if (res.finished) return RELAY_CLIENT_ABORTED;
+  if (call.failure !== FAIL_NONE && call.failure !== FAIL_ABORTED) {
+    res.end(streamBrokeEvent(call, provider));
+    return RELAY_UPSTREAM_BROKE;
+  }
+  res.end(carry ?? undefined); // a final event without the trailing blank line: pass it on
+  return RELAY_COMPLETE;
+}
+
+function streamBrokeEvent(call: UpstreamCall, provider: string): Buffer {
+  const timeout = call.failure === FAIL_TIMEOUT || call.failure === FAIL_TTFT;
+  const why = call.error?.message ?? 'connection lost';
+  return sseErrorEvent(
+    timeout ? 504 : 502,
+    'provider_error',
+    `upstream stream from ${provider} ${timeout ? 'timed out' : 'broke'} after the response started: ${why}`,
+    provider,
+  );
+}
+
+async function relayTranslated(
+  res: HttpResponse,
+  call: UpstreamCall,
+  first: Buffer,
+  extraHeaders: readonly HeaderValue[],
+  removeHeaders: readonly string[],
+  xlate: number,
+  clientBody: Record<string, unknown> | null,
+  provider: string,
+): Promise<number> {
+  const status = call.status;
+  const { headers, contentType } = responseHeaders(call.rawHeaders, extraHeaders, removeHeaders, true);
+  if (status >= 400 || !isSse(contentType)) {
+    // whole-body translation: error envelopes and JSON answers
+    const rest = await call.readAll(MAX_TRANSLATED_BODY);
+    if (res.finished) return RELAY_CLIENT_ABORTED;
+    if (call.failure !== FAIL_NONE) {
+      res.close();
+      return RELAY_UPSTREAM_BROKE;
+    }
+    const body = first.length === 0 ? rest : rest.length === 0 ? first : Buffer.concat([first, rest]);
+    const out = status >= 400 ? translateErrorBody(xlate, status, body) : translateResponseBody(xlate, body);
+    headers.push('content-type', out === null ? contentType || CT_JSON : CT_JSON);
+    res.respond(status, headers, out ?? body);
+    return RELAY_COMPLETE;
+  }
+  const tr = streamTranslator(xlate, clientBody);
+  headers.push('content-type', CT_SSE, 'cache-control', 'no-cache');
+  res.writeHead(status, headers);
+  let chunk: Buffer | null | undefined = first;
+  for (;;) {
+    if (res.finished) return RELAY_CLIENT_ABORTED;
+    if (chunk === undefined) {
+      await call.wait();
+      chunk = call.take();
+      continue;
+    }
+    if (chunk === null) break;
+    const out = tr.push(chunk);
+    if (out.length > 0) await res.write(Buffer.from(out));
+    chunk = call.take();
+  }
+  if (res.finished) return RELAY_CLIENT_ABORTED;
+  if (call.failure !== FAIL_NONE && call.failure !== FAIL_ABORTED) {
+    res.end(streamBrokeEvent(call, provider));
+    return RELAY_UPSTREAM_BROKE;
+  }
+  res.end(Buffer.from(tr.end()));
+  return RELAY_COMPLETE;
+}

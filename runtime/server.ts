@@ -1,0 +1,289 @@
+/**
+ * The gateway server (SPEC §6): routes, table generations, reload and drain.
+ *
+ *   uWS adapter (http/uws.ts) ──▶ route by path ──▶ engine (inference) | models | health |
+ *                                                   metrics | admin (http/admin.ts)
+ *
+ * Reload (SPEC §6): the loaded table, its router and its health state form one
+ * {@link Generation}; a reload decodes the new bytes first and swaps one reference only if
+ * they are valid. A request holds the generation it started with until it ends, so a swap
+ * never changes a table under a request, and nothing is dropped. A corrupt table
+ * (TableFormatError) is rejected, logged and counted; the old one stays in service.
+ * Triggers: `reload(bytes)`, `reloadFromFile()` (SIGHUP and `POST /admin/reload` in
+ * `runServe`), and a watcher on the table file's directory (`watch: true`; atomic renames
+ * included, debounced).
+ *
+ * Close = drain: stop accepting, let in-flight requests finish (bounded), then close every
+ * socket and the upstream pools.
+ */
+import { watch as fsWatch, type FSWatcher } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import { Engine } from './engine.js';
+import { gatewayErrorBody } from './errors.js';
+import { EP_CHAT, EP_COMPLETIONS, EP_EMBEDDINGS, EP_MESSAGES, EP_RESPONSES, Generation } from './generation.js';
+import type { HealthOptions } from './health.js';
+import { isAdminPath, serveAdmin, type AdminBackend, type AdminHost } from './http/admin.js';
+import { listenHttp, type HeaderValue, type HttpRequest, type HttpResponse, type HttpServer } from './http/uws.js';
+import { createLogger, type Logger } from './log.js';
+import { Metrics } from './metrics.js';
+import { RoutingTable } from './table/reader.js';
+import { UpstreamPools } from './upstream.js';
+
+export type { AdminBackend, AdminContext, AdminResult } from './http/admin.js';
+export { runServe, type ServeOptions } from './http/cluster.js';
+
+/** SPEC §9 default for `--max-body`. */
+export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+/** How long `close()` waits for in-flight requests before cutting them. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
+
+export interface ServerOptions {
+  table: RoutingTable;
+  /** Table file for `reloadFromFile()` and the watcher. */
+  tablePath?: string;
+  host: string;
+  /** 0 = ephemeral (tests). */
+  port: number;
+  maxBodyBytes: number;
+  /** Bearer token of the admin API; admin routes answer 404 without one. */
+  adminToken?: string;
+  admin?: AdminBackend;
+  log?: Logger;
+  /** Watch `tablePath` and reload on change. Default false (runServe turns it on). */
+  watch?: boolean;
+  /** Debounce of the file watcher, ms. Default 150. */
+  watchDebounceMs?: number;
+  drainTimeoutMs?: number;
+  /** Cooldown tuning (SPEC §3.10); tests shorten it. */
+  health?: HealthOptions;
+  /** Called after every successful swap (cluster mode tells the other workers). */
+  onSwap?: (table: RoutingTable, reason: string) => void;
+}
+
+export interface RunningServer {
+  readonly port: number;
+  /** The table in service. */
+  readonly table: RoutingTable;
+  /** Decodes and swaps in a new table; throws TableFormatError (old table kept) when invalid. */
+  reload(bytes: Uint8Array): void;
+  /** Re-reads `tablePath` (through the admin backend's overlay, if any) and swaps it in. */
+  reloadFromFile(): Promise<RoutingTable>;
+  /** Drains: stop accepting, wait for in-flight requests (bounded), close everything. */
+  close(): Promise<void>;
+}
+
+/** Starts the gateway. Resolves once it listens. */
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const log = opts.log ?? createLogger();
+  const metrics = new Metrics();
+  const pools = new UpstreamPools();
+  const engine = new Engine({ metrics, log });
+  const deps = { pools, metrics, log, health: opts.health };
+  let gen = new Generation(opts.table, deps);
+  let watcher: FSWatcher | null = null;
+  let debounce: NodeJS.Timeout | null = null;
+  let closing: Promise<void> | null = null;
+  let lastFileBytes: Buffer | null = null;
+
+  function swap(bytes: Uint8Array, reason: string): RoutingTable {
+    let table: RoutingTable;
+    try {
+      table = RoutingTable.decode(bytes);
+    } catch (err) {
+      metrics.reloadsRejected++;
+      log.error('table rejected; the previous table stays in service', { reason, error: (err as Error).message, table_hash: gen.table.hashHex });
+      throw err;
+    }
+    const previous = gen.table.hashHex;
+    gen = new Generation(table, deps);
+    metrics.reloadsOk++;
+    log.info('table loaded', { reason, table_hash: table.hashHex, previous_hash: previous, virtual_models: table.vmCount });
+    opts.onSwap?.(table, reason);
+    return table;
+  }
+
+  async function reloadFromFile(): Promise<RoutingTable> {
+    if (opts.tablePath === undefined) throw new Error('no table file configured');
+    const file = await readFile(opts.tablePath);
+    const bytes = opts.admin?.overlay !== undefined ? await opts.admin.overlay(file) : file;
+    const table = swap(bytes, 'file');
+    lastFileBytes = file;
+    return table;
+  }
+
+  const adminHost: AdminHost = {
+    token: opts.adminToken,
+    backend: opts.admin,
+    table: () => gen.table,
+    swap: (bytes, reason) => {
+      swap(bytes, reason);
+    },
+    reloadFromFile,
+  };
+
+  const handler = (req: HttpRequest, res: HttpResponse): void | Promise<void> => {
+    const url = req.url;
+    const method = req.method;
+    if (method === 'POST') {
+      switch (url) {
+        case '/v1/chat/completions':
+          return engine.serve(gen, EP_CHAT, req, res);
+        case '/v1/messages':
+          return engine.serve(gen, EP_MESSAGES, req, res);
+        case '/v1/completions':
+          return engine.serve(gen, EP_COMPLETIONS, req, res);
+        case '/v1/embeddings':
+          return engine.serve(gen, EP_EMBEDDINGS, req, res);
+        case '/v1/responses':
+          return engine.serve(gen, EP_RESPONSES, req, res);
+      }
+    } else if (method === 'GET') {
+      switch (url) {
+        case '/v1/models':
+          return sendJson(res, 200, listModels(gen.table, req.header('x-vmc-user-path')));
+        case '/health':
+          return sendJson(res, 200, { status: 'ok', table_hash: gen.table.hashHex, virtual_models: gen.table.vmCount, loaded_at: new Date(gen.loadedAt).toISOString() });
+        case '/metrics':
+          res.respond(200, ['content-type', 'text/plain; version=0.0.4; charset=utf-8'], metrics.render());
+          return;
+      }
+    }
+    if (isAdminPath(url)) return serveAdmin(adminHost, req, res);
+    const known = url === '/v1/models' || url === '/health' || url === '/metrics' || url.startsWith('/v1/');
+    const status = known && (url === '/v1/models' || url === '/health' || url === '/metrics' || isInferencePath(url)) ? 405 : 404;
+    res.respond(status, JSON_HEADERS, gatewayErrorBody(status, status === 405 ? 'invalid_request_error' : 'not_found_error',
+      status === 405 ? `method ${method} not allowed on ${url}` : `no route ${method} ${url}`));
+  };
+
+  const http: HttpServer = await listenHttp({
+    host: opts.host,
+    port: opts.port,
+    maxBodyBytes: opts.maxBodyBytes,
+    handler,
+    payloadTooLargeBody: gatewayErrorBody(413, 'invalid_request_error', `request body exceeds ${opts.maxBodyBytes} bytes`),
+    internalErrorBody: gatewayErrorBody(500, 'provider_error', 'internal gateway error'),
+    onError: (err, req) => log.error('request handler failed', { method: req.method, path: req.url, error: err instanceof Error ? err.stack ?? err.message : String(err) }),
+  });
+
+  if (opts.watch === true && opts.tablePath !== undefined) {
+    lastFileBytes = await readFile(opts.tablePath).catch(() => null);
+    const file = basename(opts.tablePath);
+    // Watch the directory, not the file: deploys replace the file by atomic rename, which
+    // detaches a watch on the old inode.
+    watcher = fsWatch(dirname(opts.tablePath), (_event, name) => {
+      if (name !== null && name !== file) return;
+      if (debounce !== null) clearTimeout(debounce);
+      debounce = setTimeout(() => {
+        debounce = null;
+        void reloadIfChanged();
+      }, opts.watchDebounceMs ?? 150);
+    });
+    watcher.on('error', (err) => log.warn('table watcher failed', { error: err.message }));
+  }
+
+  async function reloadIfChanged(): Promise<void> {
+    if (closing !== null) return;
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(opts.tablePath!);
+    } catch {
+      return; // mid-rename or deleted: the next event (or SIGHUP) brings it back
+    }
+    if (lastFileBytes !== null && lastFileBytes.equals(bytes)) return; // touched, not changed
+    lastFileBytes = bytes;
+    try {
+      swap(opts.admin?.overlay !== undefined ? await opts.admin.overlay(bytes) : bytes, 'watch');
+    } catch {
+      // logged and counted by swap(); a half-written file is followed by another event
+    }
+  }
+
+  log.info('gateway listening', { host: opts.host, port: http.port, table_hash: gen.table.hashHex, virtual_models: gen.table.vmCount });
+
+  return {
+    get port() {
+      return http.port;
+    },
+    get table() {
+      return gen.table;
+    },
+    reload(bytes: Uint8Array) {
+      swap(bytes, 'api');
+    },
+    reloadFromFile,
+    close() {
+      if (closing !== null) return closing;
+      closing = (async () => {
+        watcher?.close();
+        if (debounce !== null) clearTimeout(debounce);
+        http.stopListening();
+        const timeoutMs = opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = await Promise.race([
+          http.whenIdle().then(() => false),
+          new Promise<boolean>((r) => {
+            timer = setTimeout(() => r(true), timeoutMs);
+          }),
+        ]);
+        clearTimeout(timer);
+        if (timedOut) log.warn('drain timeout: closing with requests in flight', { in_flight: http.inFlight, drain_timeout_ms: timeoutMs });
+        http.closeAll();
+        if (timedOut) await pools.destroy();
+        else await pools.close();
+        log.info('gateway closed', { port: http.port });
+      })();
+      return closing;
+    },
+  };
+}
+
+const JSON_HEADERS: HeaderValue[] = ['content-type', 'application/json'];
+
+function sendJson(res: HttpResponse, status: number, body: unknown): void {
+  res.respond(status, JSON_HEADERS, JSON.stringify(body));
+}
+
+function isInferencePath(url: string): boolean {
+  return url === '/v1/chat/completions' || url === '/v1/completions' || url === '/v1/embeddings' || url === '/v1/responses' || url === '/v1/messages';
+}
+
+/**
+ * `GET /v1/models` (SPEC §9): configured virtual models by name and by slug, and — unless
+ * `models_endpoint: virtual_only` — catalogued provider models as `provider/model` (the
+ * table's implicit passthrough entries, present when passthrough is on); disabled entries
+ * and entries the caller's user path may not use are left out. In `virtual_only` mode,
+ * access policies (entries without a target of their own) are not listed either: they
+ * gate a provider model rather than define a new name (GoModel lists only redirects).
+ */
+export function listModels(table: RoutingTable, userPathHeader: string | null): { object: 'list'; data: Record<string, unknown>[] } {
+  let userPath = userPathHeader === null || userPathHeader === '' ? '/' : userPathHeader;
+  if (userPath.charCodeAt(0) !== 47) userPath = '/' + userPath;
+  const virtualOnly = table.modelsEndpoint === 'virtual_only';
+  const data: Record<string, unknown>[] = [];
+  const seen = new Set<string>();
+  const add = (id: string, ownedBy: string, extra: Record<string, unknown>) => {
+    if (seen.has(id)) return;
+    seen.add(id);
+    data.push({ id, object: 'model', created: 0, owned_by: ownedBy, ...extra });
+  };
+  for (let vm = 0; vm < table.vmCount; vm++) {
+    if (!table.vmEnabled(vm) || !table.vmAllowsUserPath(vm, userPath)) continue;
+    const implicit = table.vmIsImplicit(vm);
+    if (virtualOnly && (implicit || table.vmKind(vm) === 'policy')) continue;
+    const name = table.vmName(vm);
+    if (implicit) {
+      add(name, table.providerName(table.targetProvider(table.vmFirstTarget(vm))), {});
+      continue;
+    }
+    const types = table.vmModelTypes(vm);
+    const extra: Record<string, unknown> = { virtual: true };
+    if (types.length > 0) extra.model_types = types;
+    const description = table.vmDescription(vm);
+    if (description !== '') extra.description = description;
+    add(name, 'vmc', extra);
+    const slug = table.vmSlug(vm);
+    if (slug !== null) add(slug, 'vmc', { ...extra, slug_of: name });
+  }
+  return { object: 'list', data };
+}
