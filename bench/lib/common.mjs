@@ -1,0 +1,150 @@
+/**
+ * Shared helpers of the benchmark drivers: argument parsing, progress lines, running one
+ * case in a fresh child process (find-my-way `benchmark/bench.js` style) and small stats.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const TMP = fileURLToPath(new URL('../.tmp/', import.meta.url));
+
+/** `--flag`, `--key value`, `--key=value` → object (values are strings; flags are true). */
+export function parseFlags(argv) {
+  const out = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) continue;
+    const eq = a.indexOf('=');
+    if (eq > 0) out[a.slice(2, eq)] = a.slice(eq + 1);
+    else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) out[a.slice(2)] = argv[++i];
+    else out[a.slice(2)] = true;
+  }
+  return out;
+}
+
+const started = performance.now();
+/** One progress line on stderr, prefixed with the elapsed time of the whole process. */
+export function progress(msg) {
+  const s = ((performance.now() - started) / 1000).toFixed(1).padStart(6);
+  process.stderr.write(`[${s}s] ${msg}\n`);
+}
+
+/**
+ * Runs `node [nodeFlags] script args` as a fresh process and resolves with the last stdout
+ * line parsed as JSON. Rejects on a non-zero exit or after `timeoutMs` (the child is killed).
+ */
+export function runChild(script, args, { nodeFlags = [], timeoutMs = 300_000, env } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...nodeFlags, script, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`case timed out after ${timeoutMs} ms: ${script} ${args.join(' ')}`));
+    }, timeoutMs);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code !== 0) {
+        reject(new Error(`case failed (${signal ?? code}): ${script} ${args.join(' ')}\n${err.slice(-2000)}`));
+        return;
+      }
+      const last = out.trim().split('\n').pop();
+      try {
+        resolve(JSON.parse(last));
+      } catch {
+        reject(new Error(`case printed no JSON result: ${script} ${args.join(' ')}\n${out.slice(-500)}\n${err.slice(-1000)}`));
+      }
+    });
+  });
+}
+
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Machine facts for the report header. */
+export function machine() {
+  const c = cpus();
+  let model = c[0]?.model ?? 'unknown';
+  try {
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    const m = /model name\s*:\s*(.+)/.exec(info);
+    if (m) model = m[1].trim();
+  } catch {
+    /* not Linux */
+  }
+  return { cpu: model, cores: c.length, node: process.version, platform: `${process.platform}-${process.arch}`, date: new Date().toISOString() };
+}
+
+/** utime + stime of one process (all its threads), in µs, from /proc/PID/stat (Linux). */
+export function procCpuMicros(pid) {
+  const rest = statFields(pid);
+  // utime and stime are fields 14 and 15 of /proc/PID/stat (11 and 12 after the command)
+  return ((Number(rest[11]) + Number(rest[12])) * 1e6) / clockTicks();
+}
+
+/** Fields of /proc/PID/stat after the parenthesised command name (field 3 onwards). */
+function statFields(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+let clkTck = 0;
+function clockTicks() {
+  if (clkTck === 0) {
+    try {
+      clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clkTck = 100;
+    }
+  }
+  return clkTck;
+}
+
+/** pid and all its live descendants (e.g. cluster workers), found through the ppid field of /proc/N/stat. */
+export function processTree(pid) {
+  const parent = new Map();
+  for (const name of readdirSync('/proc')) {
+    const n = Number(name);
+    if (!Number.isInteger(n) || n <= 0) continue;
+    try {
+      parent.set(n, Number(statFields(n)[1]));
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) for (const [child, pp] of parent) if (pp === out[i]) out.push(child);
+  return out;
+}
+
+/** CPU µs summed over a list of pids (take the list once, sample before and after). */
+export function treeCpuMicros(pids) {
+  let sum = 0;
+  for (const pid of pids) {
+    try {
+      sum += procCpuMicros(pid);
+    } catch {
+      /* exited */
+    }
+  }
+  return sum;
+}
+
+export const fmt = {
+  int: (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—'),
+  f1: (n) => (Number.isFinite(n) ? n.toFixed(1) : '—'),
+  f2: (n) => (Number.isFinite(n) ? n.toFixed(2) : '—'),
+  f3: (n) => (Number.isFinite(n) ? n.toFixed(3) : '—'),
+  ratio: (n) => (Number.isFinite(n) ? `${n >= 10 ? n.toFixed(0) : n.toFixed(1)}×` : '—'),
+};

@@ -1,0 +1,331 @@
+#!/usr/bin/env node
+/**
+ * Resolution microbenchmark (SPEC §7, issue #4 part 1): request body → target, per call.
+ *
+ *   node bench/resolve.mjs [--quick] [--sizes 10,1000,10000,100000] [--json FILE]
+ *
+ * Runs against the built dist/ (run `npm run build` first; `npm run bench` does it).
+ * Every (implementation, scope, size) case runs in a fresh process, so JIT state, inline
+ * caches and heap layout of one case never leak into another.
+ *
+ * Implementations
+ *   vmc       runtime/json-scan.ts `scanJsonBody` (validates the whole body, locates
+ *             `model`), `RoutingTable.lookup` on the body bytes, `Router.plan` into a
+ *             preallocated Int32Array (weighted pick from precomputed cumulative weights).
+ *   baseline  what a gateway written the obvious way does: `JSON.parse(buf.toString())`,
+ *             `Map.get(model)`, `Math.random()` over the pool's weight array.
+ * Scopes
+ *   full      body bytes → target (the whole per-request resolution work);
+ *   lookup    name → target only: vmc from the (start, end) span of the name in the body
+ *             bytes, the baseline from the name as an already-extracted JS string (which
+ *             favours the baseline: it gets its string for free).
+ *
+ * Workload: tables of N weighted virtual models with pools of 2–4 targets (bench/lib/
+ * workload.mjs, lowered in memory with compiler/lower.ts `lowerTable`), 1024 pre-built
+ * 2 KB chat bodies whose model is a random existing name, rotated per call.
+ *
+ * Time: rounds of ~`roundMs` each (call count calibrated once), ns/op per round; we report
+ * the median round (and the min/max spread).
+ *
+ * Allocation (method): after warm-up, `gc()` twice, then run `allocCalls` calls (10 M by
+ * default, bounded by `allocMs`) with no timing calls inside the loop, under
+ * `v8.GCProfiler`. The profiler records the used heap size before and after every GC that
+ * happens during the loop, so the bytes allocated are exactly
+ *     Σ_k (used_before(gc_k) − used_after(gc_{k−1}))  +  (used_end − used_after(gc_last))
+ * with used_after(gc_0) := used_start. Unlike a bare heapUsed delta this stays correct when
+ * scavenges run (the baseline allocates GBs). It counts everything allocated on the V8
+ * heap, JIT-related allocations included, so "0 bytes/op" means: total / calls < 1 byte —
+ * any per-call allocation costs ≥ 12 bytes (the smallest heap object), so a total below
+ * one byte per call proves none happens on the steady-state path.
+ */
+import v8 from 'node:v8';
+import { fileURLToPath } from 'node:url';
+import { writeFileSync } from 'node:fs';
+import { fmt, median, parseFlags, progress, runChild } from './lib/common.mjs';
+import { chatBody, normConfig, rng, vmName } from './lib/workload.mjs';
+
+const SELF = fileURLToPath(import.meta.url);
+const BODIES = 1024; // power of two: rotation is `i & (BODIES - 1)`
+
+export const GOALS = { lookupNsAt100k: 50, bytesPerOp: 0, speedup: 10 };
+
+// ───────────────────────────── child: one case ─────────────────────────────
+
+/**
+ * `calls` calls of `op`; returns an int32 checksum (keeps the work observable). A plain
+ * sync function with an int32 accumulator: a double accumulator living in the async
+ * caller's context would box a HeapNumber per call and pollute the allocation count.
+ */
+function loop(op, calls) {
+  let sink = 0;
+  for (let i = 0; i < calls; i++) sink = (sink + op(i)) | 0;
+  return sink;
+}
+
+async function runCase(opts) {
+  const impl = opts.impl;
+  const scope = opts.scope;
+  const size = Number(opts.size);
+  const rounds = Number(opts.rounds);
+  const roundMs = Number(opts['round-ms']);
+  const allocCalls = Number(opts['alloc-calls']);
+  const allocMs = Number(opts['alloc-ms']);
+
+  const cfg = normConfig(size);
+  const pick = rng(12345);
+  const bodies = [];
+  const names = [];
+  for (let i = 0; i < BODIES; i++) {
+    const name = vmName(Math.floor(pick() * size));
+    names.push(name);
+    bodies.push(chatBody(name, i));
+  }
+
+  let op; // (i) => number, one implementation per process: call sites stay monomorphic
+  let tableBytes = 0;
+  if (impl === 'vmc') {
+    const { lowerTable } = await import('../dist/compiler/lower.js');
+    const { RoutingTable } = await import('../dist/runtime/table/reader.js');
+    const { HealthState } = await import('../dist/runtime/health.js');
+    const { RouteInput, Router } = await import('../dist/runtime/router.js');
+    const { BodyScan, MODEL_STRING, scanJsonBody } = await import('../dist/runtime/json-scan.js');
+    const bytes = lowerTable(cfg);
+    tableBytes = bytes.byteLength;
+    const table = RoutingTable.decode(bytes);
+    const router = new Router(table, new HealthState(table.targetCount), 42);
+    const input = new RouteInput();
+    const out = new Int32Array(table.maxTargets);
+    const scan = new BodyScan();
+    const spans = new Int32Array(BODIES * 2);
+    for (let i = 0; i < BODIES; i++) {
+      if (!scanJsonBody(bodies[i], scan) || scan.modelKind !== MODEL_STRING) throw new Error('bench body did not scan');
+      spans[2 * i] = scan.modelStart;
+      spans[2 * i + 1] = scan.modelEnd;
+      if (table.lookup(bodies[i], scan.modelStart, scan.modelEnd) < 0) throw new Error(`bench name not found: ${names[i]}`);
+    }
+    if (scope === 'full') {
+      op = (i) => {
+        const body = bodies[i & (BODIES - 1)];
+        if (!scanJsonBody(body, scan) || scan.modelKind !== MODEL_STRING) return -1;
+        const vm = table.lookup(body, scan.modelStart, scan.modelEnd);
+        if (vm < 0) return -1;
+        router.plan(vm, input, 0, out);
+        return out[0];
+      };
+    } else {
+      op = (i) => {
+        const j = i & (BODIES - 1);
+        const vm = table.lookup(bodies[j], spans[2 * j], spans[2 * j + 1]);
+        if (vm < 0) return -1;
+        router.plan(vm, input, 0, out);
+        return out[0];
+      };
+    }
+  } else {
+    // The obvious implementation: one object per virtual model, labels and weights arrays.
+    const map = new Map();
+    for (const v of cfg.virtualModels) {
+      const weights = v.targets.map((t) => t.weight);
+      map.set(v.name, { targets: v.targets.map((t) => `${t.provider}/${t.model}`), weights, total: weights.reduce((a, b) => a + b, 0) });
+    }
+    const pickTarget = (e) => {
+      const x = Math.random() * e.total;
+      let acc = 0;
+      for (let k = 0; k < e.weights.length; k++) {
+        acc += e.weights[k];
+        if (acc > x) return k;
+      }
+      return e.weights.length - 1;
+    };
+    if (scope === 'full') {
+      op = (i) => {
+        const req = JSON.parse(bodies[i & (BODIES - 1)].toString());
+        if (typeof req.model !== 'string') return -1;
+        const e = map.get(req.model);
+        if (e === undefined) return -1;
+        return pickTarget(e) + e.targets[0].length;
+      };
+    } else {
+      op = (i) => {
+        const e = map.get(names[i & (BODIES - 1)]);
+        if (e === undefined) return -1;
+        return pickTarget(e) + e.targets[0].length;
+      };
+    }
+  }
+  cfg.virtualModels.length = 0; // the config is not needed any more; let it go before measuring
+
+  // Sanity: every body resolves.
+  for (let i = 0; i < BODIES; i++) if (op(i) < 0) throw new Error('resolution failed');
+
+  // Warm-up (JIT) and calibration: calls per round so that a round lasts ~roundMs.
+  let sink = 0;
+  let calls = 1000;
+  for (;;) {
+    const t0 = performance.now();
+    sink ^= loop(op, calls);
+    const dt = performance.now() - t0;
+    if (dt > 50 || calls >= 1 << 26) {
+      calls = Math.max(1000, Math.round((calls * roundMs) / Math.max(dt, 0.001)));
+      break;
+    }
+    calls *= 4;
+  }
+  sink ^= loop(op, calls);
+
+  const nsPerOp = [];
+  for (let r = 0; r < rounds; r++) {
+    const t0 = process.hrtime.bigint();
+    sink ^= loop(op, calls);
+    const t1 = process.hrtime.bigint();
+    nsPerOp.push(Number(t1 - t0) / calls);
+  }
+  const med = median(nsPerOp);
+
+  // Allocation pass (method in the header comment).
+  const n = Math.max(1, Math.min(allocCalls, Math.floor((allocMs * 1e6) / med)));
+  globalThis.gc();
+  globalThis.gc();
+  const profiler = new v8.GCProfiler();
+  profiler.start();
+  const used0 = v8.getHeapStatistics().used_heap_size;
+  sink ^= loop(op, n);
+  const used1 = v8.getHeapStatistics().used_heap_size;
+  const { statistics } = profiler.stop();
+  let allocated = 0;
+  let prevAfter = used0;
+  for (const s of statistics) {
+    allocated += s.beforeGC.heapStatistics.usedHeapSize - prevAfter;
+    prevAfter = s.afterGC.heapStatistics.usedHeapSize;
+  }
+  allocated += used1 - prevAfter;
+
+  return {
+    impl,
+    scope,
+    size,
+    tableBytes,
+    callsPerRound: calls,
+    nsPerOp: med,
+    nsMin: Math.min(...nsPerOp),
+    nsMax: Math.max(...nsPerOp),
+    rounds: nsPerOp,
+    allocCalls: n,
+    allocatedBytes: allocated,
+    bytesPerOp: allocated / n,
+    gcs: statistics.length,
+    sink,
+  };
+}
+
+// ───────────────────────────── parent: all cases ─────────────────────────────
+
+/** Runs every case, one process each; returns { cases, rows } (rows are per size). */
+export async function runResolve({ quick = false, sizes = [10, 1000, 10_000, 100_000] } = {}) {
+  const params = quick
+    ? { rounds: 5, 'round-ms': 100, 'alloc-calls': 10_000_000, 'alloc-ms': 4000 }
+    : { rounds: 11, 'round-ms': 200, 'alloc-calls': 10_000_000, 'alloc-ms': 15_000 };
+  const cases = [];
+  for (const size of sizes) {
+    for (const scope of ['lookup', 'full']) {
+      for (const impl of ['baseline', 'vmc']) {
+        const t0 = performance.now();
+        const args = ['--child', '--impl', impl, '--scope', scope, '--size', String(size)];
+        for (const [k, v] of Object.entries(params)) args.push(`--${k}`, String(v));
+        const r = await runChild(SELF, args, { nodeFlags: ['--expose-gc', '--max-old-space-size=4096'] });
+        cases.push(r);
+        progress(
+          `resolve ${impl.padEnd(8)} ${scope.padEnd(6)} ${String(size).padStart(6)} vms: ` +
+            `${fmt.f1(r.nsPerOp).padStart(8)} ns/op (min ${fmt.f1(r.nsMin)}, max ${fmt.f1(r.nsMax)}), ` +
+            `${fmt.f3(r.bytesPerOp)} B/op over ${fmt.int(r.allocCalls)} calls  ` +
+            `(${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+        );
+      }
+    }
+  }
+  const get = (impl, scope, size) => cases.find((c) => c.impl === impl && c.scope === scope && c.size === size);
+  const rows = sizes.map((size) => {
+    const vl = get('vmc', 'lookup', size);
+    const bl = get('baseline', 'lookup', size);
+    const vf = get('vmc', 'full', size);
+    const bf = get('baseline', 'full', size);
+    return {
+      size,
+      tableBytes: vl.tableBytes,
+      vmcLookupNs: vl.nsPerOp,
+      baseLookupNs: bl.nsPerOp,
+      lookupSpeedup: bl.nsPerOp / vl.nsPerOp,
+      vmcLookupBytesPerOp: vl.bytesPerOp,
+      vmcLookupAllocCalls: vl.allocCalls,
+      baseLookupBytesPerOp: bl.bytesPerOp,
+      vmcFullNs: vf.nsPerOp,
+      baseFullNs: bf.nsPerOp,
+      fullSpeedup: bf.nsPerOp / vf.nsPerOp,
+      vmcFullBytesPerOp: vf.bytesPerOp,
+      vmcFullAllocCalls: vf.allocCalls,
+      baseFullBytesPerOp: bf.bytesPerOp,
+    };
+  });
+  const big = rows.find((r) => r.size === 100_000) ?? rows[rows.length - 1];
+  const goals = [
+    {
+      goal: `lookup+pick median ≤ ${GOALS.lookupNsAt100k} ns at ${fmt.int(big.size)} vms`,
+      value: `${fmt.f1(big.vmcLookupNs)} ns`,
+      met: big.vmcLookupNs <= GOALS.lookupNsAt100k,
+    },
+    {
+      goal: 'lookup+pick allocates 0 bytes/op (< 1 B/op over ≥ 10 M calls)',
+      value: rows.map((r) => `${fmt.f3(r.vmcLookupBytesPerOp)} B/op over ${fmt.int(r.vmcLookupAllocCalls)}`).join('; '),
+      met: rows.every((r) => r.vmcLookupBytesPerOp < 1 && r.vmcLookupAllocCalls >= 10_000_000),
+    },
+    {
+      goal: 'full body→target allocates 0 bytes/op (< 1 B/op)',
+      value: rows.map((r) => `${fmt.f3(r.vmcFullBytesPerOp)} B/op over ${fmt.int(r.vmcFullAllocCalls)}`).join('; '),
+      met: rows.every((r) => r.vmcFullBytesPerOp < 1),
+    },
+    {
+      goal: `lookup+pick ≥ ${GOALS.speedup}× the baseline (Map.get + Math.random) at every size`,
+      value: rows.map((r) => fmt.ratio(r.lookupSpeedup)).join(', '),
+      met: rows.every((r) => r.lookupSpeedup >= GOALS.speedup),
+    },
+    {
+      goal: `full body→target ≥ ${GOALS.speedup}× the baseline (JSON.parse + Map.get + Math.random) at every size`,
+      value: rows.map((r) => fmt.ratio(r.fullSpeedup)).join(', '),
+      met: rows.every((r) => r.fullSpeedup >= GOALS.speedup),
+    },
+  ];
+  return { params, cases, rows, goals };
+}
+
+export function resolveMarkdown({ params, rows, goals }) {
+  const lines = [];
+  lines.push(
+    `Median of ${params.rounds} rounds of ~${params['round-ms']} ms; allocation over up to ${fmt.int(params['alloc-calls'])} calls ` +
+      `(time-bounded at ${params['alloc-ms'] / 1000} s per case), counted with v8.GCProfiler (see bench/resolve.mjs). ` +
+      `Each cell is a separate process.`,
+    '',
+    '| vms | table | vmc lookup+pick ns/op | baseline lookup+pick ns/op | ratio | vmc B/op (calls) | baseline B/op | vmc full ns/op | baseline full ns/op | ratio | vmc full B/op (calls) | baseline full B/op |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  );
+  for (const r of rows) {
+    lines.push(
+      `| ${fmt.int(r.size)} | ${fmt.int(r.tableBytes / 1024)} KiB | ${fmt.f1(r.vmcLookupNs)} | ${fmt.f1(r.baseLookupNs)} | ${fmt.ratio(r.lookupSpeedup)} | ` +
+        `${fmt.f3(r.vmcLookupBytesPerOp)} (${fmt.int(r.vmcLookupAllocCalls)}) | ${fmt.f1(r.baseLookupBytesPerOp)} | ` +
+        `${fmt.int(r.vmcFullNs)} | ${fmt.int(r.baseFullNs)} | ${fmt.ratio(r.fullSpeedup)} | ` +
+        `${fmt.f3(r.vmcFullBytesPerOp)} (${fmt.int(r.vmcFullAllocCalls)}) | ${fmt.int(r.baseFullBytesPerOp)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+if (process.argv.includes('--child')) {
+  const r = await runCase(parseFlags(process.argv.slice(2)));
+  process.stdout.write(JSON.stringify(r) + '\n');
+} else if (process.argv[1] === SELF) {
+  const flags = parseFlags(process.argv.slice(2));
+  const sizes = typeof flags.sizes === 'string' ? flags.sizes.split(',').map(Number) : undefined;
+  const res = await runResolve({ quick: Boolean(flags.quick), sizes });
+  process.stdout.write(resolveMarkdown(res) + '\n\n');
+  for (const g of res.goals) process.stdout.write(`${g.met ? 'MET    ' : 'NOT MET'}  ${g.goal}: ${g.value}\n`);
+  if (typeof flags.json === 'string') writeFileSync(flags.json, JSON.stringify(res, null, 2));
+}

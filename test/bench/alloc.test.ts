@@ -1,0 +1,116 @@
+/**
+ * SPEC §4: "resolving a name and picking a target allocates nothing". Counts the bytes the
+ * V8 heap grows by over many calls of each hot-path step, with the method of
+ * bench/resolve.mjs (v8.GCProfiler: Σ used-before-GC − used-after-previous-GC), in this
+ * process. A per-call allocation costs ≥ 12 bytes (the smallest heap object), so
+ * "< 1 byte per call" proves the steady-state path allocates nothing.
+ */
+import { describe, expect, it } from 'vitest';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { lowerTable } from '../../compiler/lower.js';
+import { RoutingTable } from '../../runtime/table/reader.js';
+import { HealthState } from '../../runtime/health.js';
+import { RouteInput, Router } from '../../runtime/router.js';
+import { BodyScan, MODEL_STRING, scanJsonBody } from '../../runtime/json-scan.js';
+import { config, target, vm } from '../support/norm.js';
+
+v8.setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+const CALLS = 1_000_000;
+
+/** Bytes allocated per call of `op` over `calls` calls, after a warm-up. */
+function bytesPerCall(op: (i: number) => number, calls = CALLS): number {
+  const loop = (n: number): number => {
+    let sink = 0;
+    for (let i = 0; i < n; i++) sink = (sink + op(i)) | 0;
+    return sink;
+  };
+  loop(calls / 4);
+  gc();
+  gc();
+  const profiler = new v8.GCProfiler();
+  profiler.start();
+  const used0 = v8.getHeapStatistics().used_heap_size;
+  const sink = loop(calls);
+  const used1 = v8.getHeapStatistics().used_heap_size;
+  const { statistics } = profiler.stop();
+  let allocated = 0;
+  let prevAfter = used0;
+  for (const s of statistics) {
+    allocated += s.beforeGC.heapStatistics.usedHeapSize - prevAfter;
+    prevAfter = s.afterGC.heapStatistics.usedHeapSize;
+  }
+  allocated += used1 - prevAfter;
+  expect(sink).not.toBeNaN();
+  return allocated / calls;
+}
+
+const names = Array.from({ length: 64 }, (_, i) => `team-${i % 7}/chat-${i}`);
+const table = RoutingTable.decode(
+  lowerTable(
+    config(
+      names.map((n, i) =>
+        vm(n, [target('openai/gpt-4o', { weight: 1 + i }), target('anthropic/claude', { weight: 3 }), target('groq/llama', { weight: 5 })]),
+      ),
+    ),
+  ),
+);
+const bodies = names.map((n, i) =>
+  Buffer.from(JSON.stringify({ model: n, messages: [{ role: 'user', content: `hello ${i} \u00e9\u6771 "q"` }], temperature: 0.2, stream: false })),
+);
+const spans = new Int32Array(bodies.length * 2);
+const vms = new Int32Array(bodies.length);
+{
+  const scan = new BodyScan();
+  bodies.forEach((b, i) => {
+    scanJsonBody(b, scan);
+    spans[2 * i] = scan.modelStart;
+    spans[2 * i + 1] = scan.modelEnd;
+    vms[i] = table.lookup(b, scan.modelStart, scan.modelEnd);
+  });
+}
+const N = bodies.length;
+
+describe('hot path allocates nothing (SPEC §4, bench/resolve.mjs)', () => {
+  it('the measuring method sees an allocation of one small object per call', () => {
+    const keep: unknown[] = [null];
+    expect(bytesPerCall((i) => ((keep[0] = { i }), i & 1))).toBeGreaterThanOrEqual(12);
+  });
+
+  it('scanJsonBody allocates nothing', () => {
+    const scan = new BodyScan();
+    expect(bytesPerCall((i) => (scanJsonBody(bodies[i % N], scan) && scan.modelKind === MODEL_STRING ? 1 : 0), CALLS / 4)).toBeLessThan(1);
+  });
+
+  it('RoutingTable.lookup on body bytes allocates nothing', () => {
+    expect(bytesPerCall((i) => table.lookup(bodies[i % N], spans[2 * (i % N)], spans[2 * (i % N) + 1]))).toBeLessThan(1);
+  });
+
+  it('Router.planWith allocates nothing', () => {
+    const router = new Router(table, new HealthState(table.targetCount), 1);
+    const input = new RouteInput();
+    const out = new Int32Array(table.maxTargets);
+    // Draws kept as tagged heap numbers (generic elements array): a double computed per call
+    // and passed to a function V8 does not inline is boxed by the caller, which would count
+    // the harness's allocation, not planWith's.
+    const draws: unknown[] = [{}, 0.05, 0.3, 0.55, 0.8, 0.95];
+    draws.shift();
+    const D = draws.length;
+    expect(bytesPerCall((i) => router.planWith(vms[i % N], input, 0, draws[i % D] as number, out) + out[0])).toBeLessThan(1);
+  });
+
+  // KNOWN BUG (reported; runtime/router.ts is not ours to change): `Router.random()` stores
+  // a uint32 in the `#rng` field (values ≥ 2^30 are not Smis → a HeapNumber per store), and
+  // `plan()` passes the double draw to `planWith`, which is too big to inline, so the
+  // argument is boxed (a HeapNumber per call). Measured: 24 B/call. Fix: keep the state in
+  // a Uint32Array(1) and hand the draw over through a Float64Array(1) scratch slot (see
+  // bench/RESULTS.md). When fixed this `it.fails` fails: turn it into `it`.
+  it.fails('Router.plan (seeded random draw + planWith) allocates nothing', () => {
+    const router = new Router(table, new HealthState(table.targetCount), 1);
+    const input = new RouteInput();
+    const out = new Int32Array(table.maxTargets);
+    expect(bytesPerCall((i) => router.plan(vms[i % N], input, 0, out) + out[0])).toBeLessThan(1);
+  });
+});
