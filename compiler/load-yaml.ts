@@ -110,8 +110,9 @@ class Walker {
       }
       const key = String(keyNode === null ? '' : (keyNode.value ?? ''));
       const p = [...path, key];
-      // `key:` with nothing after it has no value node; point at the key instead.
-      const valueRange = pair.value ? rangeOf(pair.value as Node, keyRange) : keyRange;
+      // `key:` with nothing after it has no (or an empty) value node; point at the key instead.
+      const own = pair.value ? rangeOf(pair.value as Node, keyRange) : keyRange;
+      const valueRange = own.end > own.start ? own : keyRange;
       const first = firstKeyRange.get(key);
       if (first) {
         if (record) this.#reportDuplicate(path, key, keyRange, first);

@@ -322,7 +322,14 @@ class RouteResolver {
     }
     // Suggest among catalogued models and, for a redirect, virtual model names too.
     const pool = m.body.target !== undefined ? [...this.catalog.names(), ...this.#byName.keys()] : this.catalog.names();
-    this.log.report('VMC2001', s.file, s.start, s.end, { target, suggestion: closest(target, pool) ?? '' });
+    let suggestion = closest(target, pool);
+    if (!suggestion && !split) {
+      // A bare model name (`gpt-4o`): suggest the catalogued `provider/model` it most likely meant.
+      const byModel = new Map(this.catalog.names().map((n) => [splitTarget(n)!.model, n] as const).reverse());
+      const model = closest(target, byModel.keys()) ?? (byModel.has(target) ? target : undefined);
+      suggestion = model === undefined ? undefined : byModel.get(model);
+    }
+    this.log.report('VMC2001', s.file, s.start, s.end, { target, suggestion: suggestion ?? '' });
   }
 
   /** One report per cycle, at the alphabetically first member; the others are related. */
