@@ -1,0 +1,302 @@
+/**
+ * The attempt loop (SPEC §3.7, §3.9 SLA, §3.10 cooldown, §9) against real mock providers:
+ * retries with delay on status codes and network errors, fallback order and candidates,
+ * final answers (last upstream response, 502, 504, 503), cooldown, SLA failover.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { MockProvider } from '../../runtime/dev/mock-provider.js';
+import { chat, closeAll, post, providersYaml, startGateway, startMocks, type Gateway } from './harness.js';
+
+let mocks: MockProvider[];
+let gw: Gateway | undefined;
+
+beforeAll(async () => {
+  mocks = await startMocks(['p0', 'p1', 'p2']);
+});
+afterAll(() => closeAll(...mocks));
+afterEach(async () => {
+  await gw?.close();
+  gw = undefined;
+  for (const m of mocks) {
+    m.setBehavior({});
+    m.requests.length = 0;
+  }
+});
+
+async function gateway(vms: string, opts: Parameters<typeof startGateway>[1] = {}, providerExtra: Record<string, string> = {}): Promise<string> {
+  gw = await startGateway(`version: 1\n${providersYaml(mocks, ['m1', 'm2'], providerExtra)}virtual_models:\n${vms}`, opts);
+  return gw.url + '/v1/chat/completions';
+}
+
+const order = () =>
+  mocks
+    .flatMap((m) => m.requests.map((r) => ({ at: r.at, who: m.name })))
+    .sort((a, b) => a.at - b.at)
+    .map((x) => x.who);
+
+describe('retries (SPEC §3.7, §9: attempts counts the first try)', () => {
+  it('retries the same target on a listed status, with the delay, then succeeds', async () => {
+    const url = await gateway(`  r: { target: p0/m1, retry: { attempts: 3, delay_ms: 120, on_status: [500] } }\n`);
+    mocks[0].setBehavior({ statuses: [500, 200] });
+    const t0 = Date.now();
+    const r = await post(url, chat('r'));
+    expect(r.status).toBe(200);
+    expect(r.headers.get('x-vmc-attempts')).toBe('2');
+    expect(mocks[0].requests).toHaveLength(2);
+    expect(mocks[0].requests[1].at - mocks[0].requests[0].at).toBeGreaterThanOrEqual(110);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(110);
+  });
+
+  it('attempts: 2 means one retry; then the last response as the provider sent it', async () => {
+    const url = await gateway(`  r: { target: p0/m1, retry: { attempts: 2, delay_ms: 0, on_status: [503] } }\n`);
+    mocks[0].setBehavior({ status: 503, errorBody: { error: { message: 'overloaded upstream', type: 'server_error' } }, headers: { 'retry-after': '7' } });
+    const r = await post(url, chat('r'));
+    expect(r.status).toBe(503);
+    expect(r.json).toEqual({ error: { message: 'overloaded upstream', type: 'server_error' } });
+    expect(r.headers.get('retry-after')).toBe('7');
+    expect(r.headers.get('x-vmc-attempts')).toBe('2');
+    expect(r.headers.get('x-vmc-target')).toBe('p0/m1');
+    expect(mocks[0].requests).toHaveLength(2);
+  });
+
+  it('a status not in on_status is not retried', async () => {
+    const url = await gateway(`  r: { target: p0/m1, retry: { attempts: 3, delay_ms: 0, on_status: [500] } }\n`);
+    mocks[0].setBehavior({ status: 429 });
+    const r = await post(url, chat('r'));
+    expect(r.status).toBe(429);
+    expect(mocks[0].requests).toHaveLength(1);
+  });
+
+  it('retries on a connection error (refused port comes back)', async () => {
+    const url = await gateway(`  r: { target: p0/m1, retry: { attempts: 3, delay_ms: 300 } }\n`);
+    await mocks[0].refuse();
+    setTimeout(() => void mocks[0].reopen(), 100);
+    const r = await post(url, chat('r'));
+    expect(r.status).toBe(200);
+    expect(r.headers.get('x-vmc-attempts')).toBe('2');
+    expect(mocks[0].requests).toHaveLength(1);
+  });
+});
+
+describe('fallback (SPEC §3.7)', () => {
+  const pool = `  f:
+    strategy: priority
+    retry: { attempts: 1 }
+    targets:
+      - { target: p0/m1, priority: 0 }
+      - { target: p1/m1, priority: 1 }
+      - { target: p2/m1, priority: 2 }
+`;
+
+  it('moves along the fallback order on fallback_on statuses', async () => {
+    const url = await gateway(pool);
+    mocks[0].setBehavior({ status: 503 });
+    mocks[1].setBehavior({ status: 500 });
+    const r = await post(url, chat('f'));
+    expect(r.status).toBe(200);
+    expect(r.headers.get('x-vmc-target')).toBe('p2/m1');
+    expect(r.headers.get('x-vmc-attempts')).toBe('3');
+    expect(order()).toEqual(['p0', 'p1', 'p2']);
+  });
+
+  it('retries each target before falling back', async () => {
+    const url = await gateway(pool.replace('retry: { attempts: 1 }', 'retry: { attempts: 2, delay_ms: 0 }'));
+    mocks[0].setBehavior({ status: 502 });
+    const r = await post(url, chat('f'));
+    expect(r.status).toBe(200);
+    expect(r.headers.get('x-vmc-attempts')).toBe('3');
+    expect(order()).toEqual(['p0', 'p0', 'p1']);
+  });
+
+  it('a fallback_on status that is not retried moves on at once (401)', async () => {
+    const url = await gateway(pool.replace('retry: { attempts: 1 }', 'retry: { attempts: 3, delay_ms: 0 }'));
+    mocks[0].setBehavior({ status: 401 });
+    const r = await post(url, chat('f'));
+    expect(r.status).toBe(200);
+    expect(order()).toEqual(['p0', 'p1']);
+  });
+
+  it('a status outside fallback_on is answered as is (400)', async () => {
+    const url = await gateway(pool);
+    mocks[0].setBehavior({ status: 400 });
+    const r = await post(url, chat('f'));
+    expect(r.status).toBe(400);
+    expect(r.headers.get('x-vmc-target')).toBe('p0/m1');
+    expect(order()).toEqual(['p0']);
+  });
+
+  it('per-target fallback_on decides for that target', async () => {
+    const url = await gateway(`  f:
+    strategy: priority
+    retry: { attempts: 1 }
+    targets:
+      - { target: p0/m1, priority: 0, fallback_on: [418] }
+      - { target: p1/m1, priority: 1 }
+`);
+    mocks[0].setBehavior({ status: 418 });
+    expect((await post(url, chat('f'))).headers.get('x-vmc-target')).toBe('p1/m1');
+    mocks[0].setBehavior({ status: 503 });
+    const r = await post(url, chat('f'));
+    expect(r.status).toBe(503);
+    expect(r.headers.get('x-vmc-target')).toBe('p0/m1');
+  });
+
+  it('only fallback candidates are fallen back to', async () => {
+    const url = await gateway(`  f:
+    strategy: priority
+    retry: { attempts: 1 }
+    targets:
+      - { target: p0/m1, priority: 0 }
+      - { target: p1/m1, priority: 1, fallback_candidate: false }
+      - { target: p2/m1, priority: 2 }
+`);
+    mocks[0].setBehavior({ status: 500 });
+    const r = await post(url, chat('f'));
+    expect(r.headers.get('x-vmc-target')).toBe('p2/m1');
+    expect(order()).toEqual(['p0', 'p2']);
+  });
+
+  it('network failure falls back too', async () => {
+    const url = await gateway(pool);
+    await mocks[0].refuse();
+    try {
+      const r = await post(url, chat('f'));
+      expect(r.status).toBe(200);
+      expect(r.headers.get('x-vmc-target')).toBe('p1/m1');
+      expect(r.headers.get('x-vmc-attempts')).toBe('2');
+    } finally {
+      await mocks[0].reopen();
+    }
+  });
+
+  it('all fail: the last upstream response as sent, even when a later target was unreachable', async () => {
+    const url = await gateway(pool);
+    mocks[0].setBehavior({ status: 500, errorBody: { error: { message: 'from p0' } } });
+    mocks[1].setBehavior({ status: 503, errorBody: { error: { message: 'from p1' } } });
+    await mocks[2].refuse();
+    try {
+      const r = await post(url, chat('f'));
+      expect(r.status).toBe(503);
+      expect(r.json).toEqual({ error: { message: 'from p1' } });
+      expect(r.headers.get('x-vmc-target')).toBe('p1/m1');
+      expect(r.headers.get('x-vmc-attempts')).toBe('3');
+    } finally {
+      await mocks[2].reopen();
+    }
+  });
+
+  it('all unreachable → 502 provider_error in the gateway envelope', async () => {
+    const url = await gateway(`  dead: { target: p0/m1, retry: { attempts: 2, delay_ms: 0 } }\n`);
+    await mocks[0].refuse();
+    try {
+      const r = await post(url, chat('dead'));
+      expect(r.status).toBe(502);
+      expect(r.json.error).toMatchObject({ type: 'provider_error', provider: 'p0', status_code: 502, code: null });
+      expect(r.headers.get('x-vmc-attempts')).toBe('2');
+      expect(r.headers.get('x-vmc-target')).toBe('p0/m1');
+    } finally {
+      await mocks[0].reopen();
+    }
+  });
+
+  it('provider timeout → 504 after the retries', async () => {
+    const url = await gateway(`  slow: { target: p0/m1, retry: { attempts: 2, delay_ms: 0 } }\n`, {}, { p0: '    timeout_ms: 150\n' });
+    mocks[0].setBehavior({ hang: true });
+    const t0 = Date.now();
+    const r = await post(url, chat('slow'));
+    expect(r.status).toBe(504);
+    expect(r.json.error.type).toBe('provider_error');
+    expect(r.headers.get('x-vmc-attempts')).toBe('2');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
+  });
+});
+
+describe('SLA max_ttft_ms (SPEC §3.9, §9: first body byte)', () => {
+  const sla = `  s:
+    strategy: priority
+    retry: { attempts: 3, delay_ms: 0 }
+    targets:
+      - { target: p0/m1, priority: 0, sla: { max_ttft_ms: 150 } }
+      - { target: p1/m1, priority: 1 }
+`;
+  it('headers in time but the first body byte late → next target, no same-target retry', async () => {
+    const url = await gateway(sla);
+    mocks[0].setBehavior({ firstByteDelayMs: 1000 });
+    const t0 = Date.now();
+    const r = await post(url, chat('s'));
+    expect(r.status).toBe(200);
+    expect(r.headers.get('x-vmc-target')).toBe('p1/m1');
+    expect(r.headers.get('x-vmc-attempts')).toBe('2');
+    expect(Date.now() - t0).toBeLessThan(900);
+    expect(order()).toEqual(['p0', 'p1']);
+  });
+
+  it('slow headers count too', async () => {
+    const url = await gateway(sla);
+    mocks[0].setBehavior({ headersDelayMs: 1000 });
+    const r = await post(url, chat('s'));
+    expect(r.headers.get('x-vmc-target')).toBe('p1/m1');
+  });
+
+  it('within the SLA the target answers', async () => {
+    const url = await gateway(sla);
+    mocks[0].setBehavior({ firstByteDelayMs: 20 });
+    const r = await post(url, chat('s'));
+    expect(r.headers.get('x-vmc-target')).toBe('p0/m1');
+  });
+
+  it('SLA miss on the only target → 504', async () => {
+    const url = await gateway(`  s1: { targets: [ { target: p0/m1, sla: { max_ttft_ms: 100 } } ] }\n`);
+    mocks[0].setBehavior({ firstByteDelayMs: 1000 });
+    const r = await post(url, chat('s1'));
+    expect(r.status).toBe(504);
+    expect(r.json.error.message).toMatch(/max_ttft/);
+  });
+});
+
+describe('cooldown (SPEC §3.10, §9)', () => {
+  const health = { health: { failureThreshold: 2, cooldownMs: 400 } };
+
+  it('single-target model: after consecutive failures the target is skipped → 503, then probed again', async () => {
+    const url = await gateway(`  one: { target: p0/m1, retry: { attempts: 1 } }\n`, health);
+    mocks[0].setBehavior({ status: 500 });
+    expect((await post(url, chat('one'))).status).toBe(500);
+    expect((await post(url, chat('one'))).status).toBe(500);
+    const cooled = await post(url, chat('one'));
+    expect(cooled.status).toBe(503);
+    expect(cooled.json.error).toMatchObject({ type: 'provider_error', provider: 'p0', status_code: 503 });
+    expect(cooled.headers.get('x-vmc-attempts')).toBe('0');
+    expect(cooled.headers.get('x-vmc-target')).toBe('p0/m1');
+    expect(mocks[0].requests).toHaveLength(2);
+    mocks[0].setBehavior({});
+    await new Promise((r) => setTimeout(r, 450));
+    const probe = await post(url, chat('one'));
+    expect(probe.status).toBe(200);
+    expect(mocks[0].requests).toHaveLength(3);
+  });
+
+  it('a cooled-down primary costs nothing: the request goes straight to the fallback', async () => {
+    const url = await gateway(`  f:
+    strategy: priority
+    retry: { attempts: 2, delay_ms: 50 }
+    targets:
+      - { target: p0/m1, priority: 0 }
+      - { target: p1/m1, priority: 1 }
+`, health);
+    mocks[0].setBehavior({ status: 500 });
+    const first = await post(url, chat('f')); // 2 failures on p0 → cooldown, then p1
+    expect(first.headers.get('x-vmc-target')).toBe('p1/m1');
+    expect(first.headers.get('x-vmc-attempts')).toBe('3');
+    const t0 = Date.now();
+    const second = await post(url, chat('f'));
+    expect(second.headers.get('x-vmc-target')).toBe('p1/m1');
+    expect(second.headers.get('x-vmc-attempts')).toBe('1');
+    expect(Date.now() - t0).toBeLessThan(45); // no retry delay paid on p0
+    expect(mocks[0].requests).toHaveLength(2);
+    const metrics = await (await fetch(gw!.url + '/metrics')).text();
+    expect(metrics).toMatch(/vmc_cooldowns_total\{virtual_model="f",target="p0\/m1"\} 1/);
+    expect(metrics).toMatch(/vmc_cooldown_skips_total\{virtual_model="f",target="p0\/m1"\} 1/);
+    expect(metrics).toMatch(/vmc_fallbacks_total\{virtual_model="f",target="p0\/m1"\} 1/);
+    expect(metrics).toMatch(/vmc_retries_total\{virtual_model="f",target="p0\/m1"\} 1/);
+  });
+});
