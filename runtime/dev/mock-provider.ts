@@ -35,6 +35,12 @@ export interface MockBehavior {
   content?: string;
   /** Extra response headers. */
   headers?: Record<string, string>;
+  /**
+   * Streaming: instead of a normal answer, send this many bytes of SSE comment-free events
+   * as fast as the connection accepts them (honouring backpressure); progress is recorded
+   * in {@link ReceivedRequest.bytesSent}. For backpressure tests.
+   */
+  floodBytes?: number;
   /** Error body to send for statuses ≥ 400 (default: the wire format's error envelope). */
   errorBody?: unknown;
 }
@@ -54,6 +60,8 @@ export interface ReceivedRequest {
   status: number;
   /** True when the client closed the connection before the mock finished answering. */
   clientAborted: boolean;
+  /** Body bytes handed to the socket so far (flood mode and SSE). */
+  bytesSent: number;
   /** Date.now() at arrival. */
   at: number;
 }
@@ -117,6 +125,7 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
         model: json !== null && typeof json.model === 'string' ? json.model : null,
         status: 0,
         clientAborted: false,
+        bytesSent: 0,
         at: Date.now(),
       };
       requests.push(rec);
@@ -166,8 +175,9 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
       rec.status = 404;
       return sendJson(res, 404, extra, b, { error: { message: `mock: no route ${rec.path}`, type: 'invalid_request_error', param: null, code: null } });
     }
+    if (stream && b.floodBytes !== undefined) return flood(rec, res, status, extra, b.floodBytes);
     if (!stream || kind === 'embeddings') return sendJson(res, status, extra, b, jsonResponse(kind, id, model, text, rec, name));
-    return sendStream(res, status, extra, b, streamEvents(kind, id, model, text, rec));
+    return sendStream(res, rec, status, extra, b, streamEvents(kind, id, model, text, rec));
   }
 
   async function sendJson(res: http.ServerResponse, status: number, extra: Record<string, string>, b: MockBehavior, body: unknown): Promise<void> {
@@ -187,7 +197,7 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
     res.end(bytes);
   }
 
-  async function sendStream(res: http.ServerResponse, status: number, extra: Record<string, string>, b: MockBehavior, events: string[]): Promise<void> {
+  async function sendStream(res: http.ServerResponse, rec: ReceivedRequest, status: number, extra: Record<string, string>, b: MockBehavior, events: string[]): Promise<void> {
     res.writeHead(status, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', ...extra });
     res.flushHeaders();
     if (b.firstByteDelayMs) await sleep(b.firstByteDelayMs);
@@ -199,9 +209,30 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
         return;
       }
       res.write(events[i]);
+      rec.bytesSent += events[i].length;
       if (b.chunkDelayMs) await sleep(b.chunkDelayMs);
     }
     res.end();
+  }
+
+  async function flood(rec: ReceivedRequest, res: http.ServerResponse, status: number, extra: Record<string, string>, total: number): Promise<void> {
+    res.writeHead(status, { 'content-type': 'text/event-stream', ...extra });
+    const event = Buffer.from(`data: ${JSON.stringify({ pad: 'x'.repeat(16 * 1024 - 32) })}\n\n`);
+    while (rec.bytesSent < total && !res.destroyed) {
+      rec.bytesSent += event.length;
+      if (!res.write(event)) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.on('drain', done);
+          res.on('close', done);
+        });
+      }
+    }
+    res.end('data: [DONE]\n\n');
   }
 
   function listen(port: number): Promise<number> {
@@ -290,7 +321,12 @@ function jsonResponse(kind: EndpointKind, id: number, model: string, text: strin
       const input = rec.json?.input;
       const n = Array.isArray(input) ? input.length : 1;
       const data = [];
-      for (let i = 0; i < n; i++) data.push({ object: 'embedding', index: i, embedding: [0.1 * (i + 1), 0.2, 0.3] });
+      // the openai SDK asks for base64 (little-endian float32) by default
+      const base64 = rec.json?.encoding_format === 'base64';
+      for (let i = 0; i < n; i++) {
+        const v = [0.1 * (i + 1), 0.2, 0.3];
+        data.push({ object: 'embedding', index: i, embedding: base64 ? Buffer.from(new Float32Array(v).buffer).toString('base64') : v });
+      }
       return { object: 'list', data, model, usage: { prompt_tokens: u.input, total_tokens: u.input } };
     }
     case 'responses':
