@@ -1,0 +1,304 @@
+/**
+ * Server routes (SPEC §6, §9): /v1/models, /health, /metrics, the admin API and its
+ * backend delegation, atomic reload (API, file watcher, admin), corrupt tables rejected,
+ * reload under traffic without losing a request, and close() draining in-flight requests.
+ */
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildTableFromYaml } from '../../compiler/testing.js';
+import type { MockProvider } from '../../runtime/dev/mock-provider.js';
+import type { AdminBackend, AdminResult } from '../../runtime/server.js';
+import { RoutingTable, TableFormatError } from '../../runtime/table/reader.js';
+import { chat, closeAll, post, providersYaml, startGateway, startMocks, type Gateway } from './harness.js';
+
+let mocks: MockProvider[];
+beforeAll(async () => {
+  mocks = await startMocks(['p0', 'p1']);
+});
+afterAll(() => closeAll(...mocks));
+
+const yamlFor = (target: string, extra = '') => `version: 1
+${providersYaml(mocks, ['m1', 'm2'])}
+settings: { passthrough: true }
+virtual_models:
+  x: { target: ${target} }
+${extra}`;
+
+describe('GET /v1/models (SPEC §9)', () => {
+  const vms = `
+virtual_models:
+  public-alias: { target: p0/m1, slug: pa, description: the public one, model_types: [chat] }
+  team-alias: { target: p0/m1, user_paths: [/team] }
+  off: { target: p0/m1, enabled: false }
+  p1/m2: { user_paths: [/ops] }
+`;
+  let all: Gateway;
+  let virtualOnly: Gateway;
+  beforeAll(async () => {
+    all = await startGateway(`version: 1\n${providersYaml(mocks, ['m1', 'm2'])}settings: { passthrough: true, models_endpoint: all }\n${vms}`);
+    virtualOnly = await startGateway(`version: 1\n${providersYaml(mocks, ['m1', 'm2'])}settings: { passthrough: true, models_endpoint: virtual_only }\n${vms}`);
+  });
+  afterAll(() => closeAll(all, virtualOnly));
+
+  const ids = async (g: Gateway, userPath?: string) => {
+    const res = await fetch(g.url + '/v1/models', { headers: userPath ? { 'x-vmc-user-path': userPath } : {} });
+    const body = (await res.json()) as { object: string; data: { id: string; object: string; owned_by: string }[] };
+    expect(body.object).toBe('list');
+    for (const m of body.data) expect(m.object).toBe('model');
+    return body.data.map((m) => m.id).sort();
+  };
+
+  it('all: virtual names, slugs and catalogued provider/model, filtered by user path; disabled left out', async () => {
+    expect(await ids(all)).toEqual(['p0/m1', 'p0/m2', 'p1/m1', 'pa', 'public-alias'].sort());
+    expect(await ids(all, '/team/x')).toEqual(['p0/m1', 'p0/m2', 'p1/m1', 'pa', 'public-alias', 'team-alias'].sort());
+    expect(await ids(all, '/ops')).toEqual(['p0/m1', 'p0/m2', 'p1/m1', 'p1/m2', 'pa', 'public-alias'].sort());
+  });
+
+  it('virtual_only: virtual models only (no provider models, no access policies)', async () => {
+    expect(await ids(virtualOnly)).toEqual(['pa', 'public-alias']);
+    expect(await ids(virtualOnly, '/team')).toEqual(['pa', 'public-alias', 'team-alias']);
+  });
+});
+
+describe('health and metrics', () => {
+  let gw: Gateway;
+  beforeAll(async () => {
+    gw = await startGateway(yamlFor('p0/m1'));
+  });
+  afterAll(() => gw.close());
+
+  it('GET /health reports the table hash', async () => {
+    const h = (await (await fetch(gw.url + '/health')).json()) as { status: string; table_hash: string };
+    expect(h.status).toBe('ok');
+    expect(h.table_hash).toBe(gw.server.table.hashHex);
+    expect(h.table_hash).toMatch(/^[0-9a-f]{16,}$/);
+  });
+
+  it('GET /metrics is Prometheus text with requests, latency histograms and reloads', async () => {
+    await post(gw.url + '/v1/chat/completions', chat('x'));
+    await post(gw.url + '/v1/chat/completions', chat('nope'));
+    const res = await fetch(gw.url + '/metrics');
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await res.text();
+    expect(text).toMatch(/^# TYPE vmc_requests_total counter$/m);
+    expect(text).toMatch(/^vmc_requests_total\{virtual_model="x",target="p0\/m1",status="200"\} 1$/m);
+    expect(text).toMatch(/^vmc_requests_total\{virtual_model="",target="",status="404"\} 1$/m);
+    expect(text).toMatch(/^# TYPE vmc_upstream_latency_seconds histogram$/m);
+    expect(text).toMatch(/^vmc_upstream_latency_seconds_bucket\{virtual_model="x",target="p0\/m1",phase="ttfb",le="\+Inf"\} 1$/m);
+    expect(text).toMatch(/^vmc_upstream_latency_seconds_count\{virtual_model="x",target="p0\/m1",phase="total"\} 1$/m);
+    expect(text).toMatch(/^vmc_table_reloads_total\{result="ok"\} 0$/m);
+    expect(text).toMatch(/^vmc_in_flight_requests 0$/m);
+    // every sample line is `name{labels} value`
+    for (const line of text.trim().split('\n')) if (!line.startsWith('#')) expect(line).toMatch(/^[a-z_]+(\{[^}]*\})? [0-9.e+-]+$/);
+  });
+
+  it('one access-log line per request', async () => {
+    await post(gw.url + '/v1/chat/completions', chat('x'), { 'x-log-probe': '1' });
+    const line = gw.logs.filter((l) => l.msg === 'request').at(-1)!;
+    expect(Object.keys(line).sort()).toEqual(['attempts', 'level', 'method', 'ms', 'msg', 'path', 'status', 'target', 'ts', 'virtual_model'].sort());
+    expect(line).toMatchObject({ method: 'POST', path: '/v1/chat/completions', status: 200, virtual_model: 'x', target: 'p0/m1', attempts: 1 });
+  });
+});
+
+describe('reload (SPEC §6)', () => {
+  it('reload(bytes) swaps atomically; a corrupt table is rejected and the old one kept', async () => {
+    const gw = await startGateway(yamlFor('p0/m1'));
+    try {
+      const before = gw.server.table.hashHex;
+      const bytes = await buildTableFromYaml(yamlFor('p1/m1'));
+      const corrupt = bytes.slice();
+      corrupt[corrupt.length - 1] ^= 0xff;
+      expect(() => gw.server.reload(corrupt)).toThrow(TableFormatError);
+      expect(gw.server.table.hashHex).toBe(before);
+      expect((await post(gw.url + '/v1/chat/completions', chat('x'))).headers.get('x-vmc-target')).toBe('p0/m1');
+      expect(gw.logs.some((l) => l.level === 'error' && l.msg === 'table rejected; the previous table stays in service')).toBe(true);
+      gw.server.reload(bytes);
+      expect(gw.server.table.hashHex).not.toBe(before);
+      expect((await post(gw.url + '/v1/chat/completions', chat('x'))).headers.get('x-vmc-target')).toBe('p1/m1');
+      const metrics = await (await fetch(gw.url + '/metrics')).text();
+      expect(metrics).toMatch(/vmc_table_reloads_total\{result="ok"\} 1/);
+      expect(metrics).toMatch(/vmc_table_reloads_total\{result="rejected"\} 1/);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('reload under traffic loses no request; in-flight requests finish on their table', async () => {
+    const gw = await startGateway(yamlFor('p0/m1'));
+    const a = await buildTableFromYaml(yamlFor('p0/m1'));
+    const b = await buildTableFromYaml(yamlFor('p1/m1'));
+    mocks[0].setBehavior({ firstByteDelayMs: 5 });
+    mocks[1].setBehavior({ firstByteDelayMs: 5 });
+    try {
+      let stop = false;
+      const statuses: number[] = [];
+      const workers = Array.from({ length: 16 }, async () => {
+        while (!stop) statuses.push((await post(gw.url + '/v1/chat/completions', chat('x'))).status);
+      });
+      for (let i = 0; i < 20; i++) {
+        gw.server.reload(i % 2 === 0 ? b : a);
+        await new Promise((r) => setTimeout(r, 15));
+      }
+      gw.server.reload(b);
+      stop = true;
+      await Promise.all(workers);
+      expect(statuses.length).toBeGreaterThan(50);
+      expect(statuses.every((s) => s === 200)).toBe(true);
+      expect((await post(gw.url + '/v1/chat/completions', chat('x'))).headers.get('x-vmc-target')).toBe('p1/m1');
+    } finally {
+      mocks[0].setBehavior({});
+      mocks[1].setBehavior({});
+      await gw.close();
+    }
+  });
+
+  it('watches the table file: atomic rename reloads, a corrupt file is rejected', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vmc-watch-'));
+    const file = join(dir, 'table.vmct');
+    const a = await buildTableFromYaml(yamlFor('p0/m1'));
+    const b = await buildTableFromYaml(yamlFor('p1/m1'));
+    await writeFile(file, a);
+    const gw = await startGateway(yamlFor('p0/m1'), { tablePath: file, watch: true, watchDebounceMs: 30 });
+    const hashB = RoutingTable.decode(b).hashHex;
+    const health = async () => ((await (await fetch(gw.url + '/health')).json()) as { table_hash: string }).table_hash;
+    try {
+      await writeFile(join(dir, 'table.tmp'), b);
+      await rename(join(dir, 'table.tmp'), file);
+      for (let i = 0; i < 100 && (await health()) !== hashB; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(await health()).toBe(hashB);
+      await writeFile(file, Buffer.from('garbage, not a table'));
+      for (let i = 0; i < 100 && !gw.logs.some((l) => l.msg === 'table rejected; the previous table stays in service'); i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(await health()).toBe(hashB);
+      expect((await post(gw.url + '/v1/chat/completions', chat('x'))).status).toBe(200);
+    } finally {
+      await gw.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('close() drains: in-flight requests finish, new connections are refused', async () => {
+    const gw = await startGateway(yamlFor('p0/m1'));
+    mocks[0].setBehavior({ firstByteDelayMs: 300 });
+    try {
+      const inflight = post(gw.url + '/v1/chat/completions', chat('x'));
+      await new Promise((r) => setTimeout(r, 100));
+      const closed = gw.close();
+      await new Promise((r) => setTimeout(r, 20));
+      await expect(fetch(gw.url + '/health')).rejects.toThrow();
+      const r = await inflight;
+      expect(r.status).toBe(200);
+      await closed;
+    } finally {
+      mocks[0].setBehavior({});
+    }
+  });
+});
+
+describe('admin API (SPEC §6, §9)', () => {
+  const TOKEN = 'admin-secret';
+  const calls: unknown[][] = [];
+  let gw: Gateway;
+  let dir: string;
+  let tablePath: string;
+
+  const backend: AdminBackend = {
+    async upsertVirtualModel(body, ctx): Promise<AdminResult> {
+      calls.push(['upsert', body, ctx.table.hashHex]);
+      const b = body as { source?: string; target_model?: string };
+      if (typeof b?.source !== 'string') return { status: 400, body: { error: { type: 'invalid_request_error', message: 'source is required' } } };
+      const bytes = await buildTableFromYaml(yamlFor('p0/m1', `  ${b.source}: { target: ${b.target_model} }\n`));
+      return { status: 200, body: { source: b.source, target_model: b.target_model }, tableBytes: bytes };
+    },
+    async deleteVirtualModel(name) {
+      calls.push(['delete', name]);
+      return { status: 404, body: { error: { type: 'not_found_error', message: `no ${name}` } } };
+    },
+    async getNemoVirtualModel(workspace, name) {
+      calls.push(['nemo-get', workspace, name]);
+      return { status: 200, body: { workspace, name }, headers: { ETag: '"v1"' } };
+    },
+    async patchNemoVirtualModel(workspace, name, body, ifMatch) {
+      calls.push(['nemo-patch', workspace, name, body, ifMatch]);
+      return ifMatch === '"stale"' ? { status: 409, body: { detail: 'stale' } } : { status: 200, body: { workspace, name } };
+    },
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'vmc-admin-'));
+    tablePath = join(dir, 'table.vmct');
+    await writeFile(tablePath, await buildTableFromYaml(yamlFor('p0/m1')));
+    gw = await startGateway(yamlFor('p0/m1'), { adminToken: TOKEN, admin: backend, tablePath });
+  });
+  afterAll(async () => {
+    await gw.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const admin = (path: string, init: RequestInit = {}, token: string | null = TOKEN) =>
+    fetch(gw.url + path, { ...init, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json', ...(init.headers as Record<string, string>) } });
+
+  it('401 without or with a wrong bearer token', async () => {
+    expect((await admin('/admin/virtual-models', {}, null)).status).toBe(401);
+    expect((await admin('/admin/virtual-models', {}, 'wrong')).status).toBe(401);
+    const r = await admin('/admin/reload', { method: 'POST' }, 'admin-secreT');
+    expect(r.status).toBe(401);
+    expect(((await r.json()) as { error: { type: string } }).error.type).toBe('authentication_error');
+  });
+
+  it('404 when no admin token is configured', async () => {
+    const open = await startGateway(yamlFor('p0/m1'));
+    try {
+      expect((await fetch(open.url + '/admin/virtual-models', { headers: { authorization: 'Bearer x' } })).status).toBe(404);
+    } finally {
+      await open.close();
+    }
+  });
+
+  it('GET /admin/virtual-models returns GoModel views of the loaded table', async () => {
+    const r = await admin('/admin/virtual-models');
+    expect(r.status).toBe(200);
+    const views = (await r.json()) as Record<string, unknown>[];
+    expect(views).toEqual([
+      expect.objectContaining({ source: 'x', kind: 'redirect', model: 'p0/m1', provider_name: 'p0', provider_type: 'openai', enabled: true, user_paths: [], valid: true, targets: [{ provider: 'p0', model: 'm1', weight: 1 }] }),
+    ]);
+  });
+
+  it('PUT /admin/virtual-models goes to the backend and swaps the compiled table in', async () => {
+    const r = await admin('/admin/virtual-models', { method: 'PUT', body: JSON.stringify({ source: 'fresh', target_model: 'p1/m2' }) });
+    expect(r.status).toBe(200);
+    expect(calls.at(-1)![0]).toBe('upsert');
+    const served = await post(gw.url + '/v1/chat/completions', chat('fresh'));
+    expect(served.status).toBe(200);
+    expect(served.headers.get('x-vmc-target')).toBe('p1/m2');
+    const bad = await admin('/admin/virtual-models', { method: 'PUT', body: '{not json' });
+    expect(bad.status).toBe(400);
+  });
+
+  it('DELETE passes the URL-decoded name; NeMo GET/PATCH pass workspace, name, body and If-Match', async () => {
+    expect((await admin('/admin/virtual-models/' + encodeURIComponent('group/name'), { method: 'DELETE' })).status).toBe(404);
+    expect(calls.at(-1)).toEqual(['delete', 'group/name']);
+    const g = await admin('/apis/inference-gateway/v2/workspaces/ws1/virtual-models/vm1');
+    expect(g.status).toBe(200);
+    expect(g.headers.get('etag')).toBe('"v1"');
+    const p = await admin('/apis/inference-gateway/v2/workspaces/ws1/virtual-models/vm1', { method: 'PATCH', body: JSON.stringify({ description: null }), headers: { 'if-match': '"stale"' } });
+    expect(p.status).toBe(409);
+    expect(calls.at(-1)).toEqual(['nemo-patch', 'ws1', 'vm1', { description: null }, '"stale"']);
+  });
+
+  it('POST /admin/reload re-reads the table file; a corrupt file answers 422 and keeps the table', async () => {
+    await writeFile(tablePath, await buildTableFromYaml(yamlFor('p1/m1')));
+    const ok = await admin('/admin/reload', { method: 'POST' });
+    expect(ok.status).toBe(200);
+    const body = (await ok.json()) as { table_hash: string };
+    expect(body.table_hash).toBe(gw.server.table.hashHex);
+    expect((await post(gw.url + '/v1/chat/completions', chat('x'))).headers.get('x-vmc-target')).toBe('p1/m1');
+    await writeFile(tablePath, Buffer.from('VMCT but not really'));
+    const bad = await admin('/admin/reload', { method: 'POST' });
+    expect(bad.status).toBe(422);
+    expect(gw.server.table.hashHex).toBe(body.table_hash);
+  });
+});
