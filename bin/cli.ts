@@ -15,6 +15,7 @@ import { diffConfigs, renderDiff } from '../compiler/diff.js';
 import { TABLE_FILE } from '../compiler/emit-manifest.js';
 import { RoutingTable, TableFormatError } from '../runtime/table/reader.js';
 import { Progress } from './progress.js';
+import { cmdDemo, cmdServe } from './serve.js';
 
 const USAGE = `vmc — virtual model compiler and gateway
 
@@ -187,12 +188,9 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   explain: cmdExplain,
   diff: cmdDiff,
   fmt: cmdFmt,
+  serve: cmdServe,
+  demo: cmdDemo,
 };
-
-/** Register further commands (serve, demo) from modules that own them. */
-export function registerCommand(name: string, run: (args: string[]) => Promise<number>): void {
-  COMMANDS[name] = run;
-}
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
