@@ -131,3 +131,13 @@ describe('formatDiagnostics', () => {
     expect(formatDiagnostics([], 'json', sources)).toBe('[]\n');
   });
 });
+
+describe('docs/config.md', () => {
+  it('documents every catalogued code with its severity', async () => {
+    const { readFileSync } = await import('node:fs');
+    const doc = readFileSync('docs/config.md', 'utf8');
+    for (const [code, e] of Object.entries(DIAGNOSTIC_CATALOG)) {
+      expect(doc).toContain(`| ${code} | ${e.severity} |`);
+    }
+  });
+});
