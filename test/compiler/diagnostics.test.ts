@@ -1,5 +1,6 @@
 /** The diagnostics catalog, the shared log and the three output formats. */
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import {
   DIAGNOSTIC_CATALOG,
   DiagnosticLog,
@@ -133,8 +134,7 @@ describe('formatDiagnostics', () => {
 });
 
 describe('docs/config.md', () => {
-  it('documents every catalogued code with its severity', async () => {
-    const { readFileSync } = await import('node:fs');
+  it('documents every catalogued code with its severity', () => {
     const doc = readFileSync('docs/config.md', 'utf8');
     for (const [code, e] of Object.entries(DIAGNOSTIC_CATALOG)) {
       expect(doc).toContain(`| ${code} | ${e.severity} |`);
