@@ -6,16 +6,13 @@ import { readFile } from 'node:fs/promises';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { compile, writeArtifacts } from '../compiler/index.js';
-import { compileConfig } from '../compiler/frontend.js';
-import { formatDiagnostics } from '../compiler/diagnostics.js';
-import { formatNative } from '../compiler/format-native.js';
-import { explainRoute, renderExplain } from '../compiler/explain.js';
-import { diffConfigs, renderDiff } from '../compiler/diff.js';
-import { TABLE_FILE } from '../compiler/emit-manifest.js';
+import type { Diagnostic } from '../compiler/diagnostics.js';
 import { RoutingTable, TableFormatError } from '../runtime/table/reader.js';
 import { Progress } from './progress.js';
-import { cmdDemo, cmdServe } from './serve.js';
+import { TABLE_FILE } from '../compiler/emit-manifest.js';
+
+// Commands import what they need lazily: `explain` and `diff` read tables only and should
+// not pay for loading ts-morph, ajv and the rest of the compiler front-end.
 
 const USAGE = `vmc — virtual model compiler and gateway
 
@@ -46,7 +43,8 @@ function requireInputs(positionals: string[], cmd: string): string[] {
   return positionals;
 }
 
-async function printDiagnostics(result: { diagnostics: Parameters<typeof formatDiagnostics>[0]; sources: { path: string; text: string }[] }, format: Format): Promise<void> {
+async function printDiagnostics(result: { diagnostics: Diagnostic[]; sources: { path: string; text: string }[] }, format: Format): Promise<void> {
+  const { formatDiagnostics } = await import('../compiler/diagnostics.js');
   const sources = new Map(result.sources.map((s) => [s.path, s.text]));
   if (format === 'json') {
     process.stdout.write(formatDiagnostics(result.diagnostics, 'json', sources, process.cwd()) + '\n');
@@ -74,6 +72,7 @@ async function cmdBuild(args: string[]): Promise<number> {
   const inputs = requireInputs(positionals, 'build');
   const progress = new Progress(format !== 'json' && !values.quiet);
   const started = performance.now();
+  const { compile, writeArtifacts } = await import('../compiler/index.js');
   try {
     const result = await compile(inputs, { onPhase: (p) => progress.phase(p) });
     if (result.artifacts) {
@@ -103,6 +102,7 @@ async function cmdBuild(args: string[]): Promise<number> {
 async function cmdCheck(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { format: { type: 'string' } } });
   const format = formatOf(values.format);
+  const { compileConfig } = await import('../compiler/frontend.js');
   const result = await compileConfig(requireInputs(positionals, 'check'));
   await printDiagnostics(result, format);
   const failed = result.diagnostics.some((d) => d.severity === 'error');
@@ -141,6 +141,7 @@ async function cmdExplain(args: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('vmc explain: name exactly one model');
   if (!values.table) throw new UsageError('vmc explain: --table FILE is required');
   const table = await loadTable(values.table);
+  const { explainRoute, renderExplain } = await import('../compiler/explain.js');
   const headers = Object.fromEntries(Object.entries(pairs(values.header, '--header')).map(([k, v]) => [k.toLowerCase(), v]));
   const metaPairs = pairs(values.metadata, '--metadata');
   const draw = values.draw === undefined ? Math.random() : Number(values.draw);
@@ -166,6 +167,7 @@ async function cmdDiff(args: string[]): Promise<number> {
     process.stderr.write(`vmc diff: ${(err as Error).message}\n`);
     return 2;
   }
+  const { diffConfigs, renderDiff } = await import('../compiler/diff.js');
   const d = diffConfigs(a.toNormalized(), b.toNormalized());
   process.stdout.write(values.json ? JSON.stringify(d, null, 2) + '\n' : renderDiff(d));
   return d.identicalRouting ? 0 : 1;
@@ -173,6 +175,8 @@ async function cmdDiff(args: string[]): Promise<number> {
 
 async function cmdFmt(args: string[]): Promise<number> {
   const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
+  const { compileConfig } = await import('../compiler/frontend.js');
+  const { formatNative } = await import('../compiler/format-native.js');
   const result = await compileConfig(requireInputs(positionals, 'fmt'));
   if (result.diagnostics.some((d) => d.severity === 'error')) {
     await printDiagnostics(result, 'text');
@@ -188,8 +192,8 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   explain: cmdExplain,
   diff: cmdDiff,
   fmt: cmdFmt,
-  serve: cmdServe,
-  demo: cmdDemo,
+  serve: async (args) => (await import('./serve.js')).cmdServe(args),
+  demo: async (args) => (await import('./serve.js')).cmdDemo(args),
 };
 
 export async function main(argv: string[]): Promise<number> {

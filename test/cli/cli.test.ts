@@ -1,0 +1,151 @@
+/**
+ * The CLI as a user runs it: `node bin/vmc.js …` (the built dist/, as after `npm install`).
+ */
+import { describe, expect, it, beforeAll, afterAll } from 'vitest';
+import { execFile } from 'node:child_process';
+import { cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+
+const exec = promisify(execFile);
+const ROOT = resolve(__dirname, '../..');
+const VMC = join(ROOT, 'bin', 'vmc.js');
+
+async function vmc(args: string[], cwd = ROOT): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await exec(process.execPath, [VMC, ...args], { cwd, env: { ...process.env, NO_COLOR: '1' } });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+let tmp: string;
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'vmc-cli-'));
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+const artifacts = async (dir: string) => ({
+  table: await readFile(join(dir, 'table.vmct')),
+  client: await readFile(join(dir, 'client.ts'), 'utf8'),
+  manifest: await readFile(join(dir, 'manifest.json'), 'utf8'),
+});
+
+describe('vmc build', () => {
+  it('writes table, client and manifest and exits 0', async () => {
+    const r = await vmc(['build', 'fixtures/demo', '--out', join(tmp, 'demo')]);
+    expect(r.code).toBe(0);
+    const a = await artifacts(join(tmp, 'demo'));
+    expect(a.table.subarray(0, 4).toString()).toBe('VMCT');
+    expect(a.client.startsWith('// auto-generated')).toBe(true);
+    const m = JSON.parse(a.manifest);
+    expect(m.table.sha256).toHaveLength(64);
+    expect(m.sources).toEqual([{ path: 'vmc.yaml', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
+  });
+
+  it('is byte-identical whatever the file order, directory or working directory', async () => {
+    const files = (await readdir(join(ROOT, 'fixtures/features'))).filter((f) => f.endsWith('.yaml'));
+    const copyA = join(tmp, 'copy-a', 'features');
+    const copyB = join(tmp, 'somewhere', 'else', 'features');
+    await cp(join(ROOT, 'fixtures/features'), copyA, { recursive: true });
+    await cp(join(ROOT, 'fixtures/features'), copyB, { recursive: true });
+    const shuffled = [...files].reverse();
+    const r1 = await vmc(['build', ...files.map((f) => join(copyA, f)), '--out', join(tmp, 'out1')]);
+    const r2 = await vmc(['build', ...shuffled.map((f) => join(copyB, f)), '--out', join(tmp, 'out2')], tmp);
+    const r3 = await vmc(['build', 'features', '--out', join(tmp, 'out3')], join(tmp, 'copy-a'));
+    expect([r1.code, r2.code, r3.code]).toEqual([0, 0, 0]);
+    const [a, b, c] = await Promise.all([artifacts(join(tmp, 'out1')), artifacts(join(tmp, 'out2')), artifacts(join(tmp, 'out3'))]);
+    expect(a.table.equals(b.table) && a.table.equals(c.table)).toBe(true);
+    expect(b.client).toBe(a.client);
+    expect(c.client).toBe(a.client);
+    expect(b.manifest).toBe(a.manifest);
+    expect(c.manifest).toBe(a.manifest);
+  });
+
+  it('fails with positioned diagnostics and exit 1 on errors', async () => {
+    const r = await vmc(['build', 'fixtures/errors/vmc2001-unknown-target.yaml', '--out', join(tmp, 'bad')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/vmc2001-unknown-target\.yaml:\d+:\d+ - error VMC2001/);
+  });
+
+  it('prints GitHub Actions annotations with --format github', async () => {
+    const r = await vmc(['check', 'fixtures/errors/vmc2003-redirect-cycle.yaml', '--format', 'github']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^::error file=fixtures\/errors\/vmc2003-redirect-cycle\.yaml,line=\d+,col=\d+.*title=VMC2003::/m);
+  });
+
+  it('prints JSON diagnostics with --format json and exits 0 on warnings only', async () => {
+    const r = await vmc(['check', 'fixtures/errors/vmc2012-missing-api-key-env.yaml', '--format', 'json']);
+    expect(r.code).toBe(0);
+    const diags = JSON.parse(r.stdout);
+    expect(diags).toEqual([expect.objectContaining({ code: 'VMC2012', severity: 'warning', line: expect.any(Number), column: expect.any(Number) })]);
+  });
+
+  it('rejects bad usage with exit 2', async () => {
+    expect((await vmc(['build', 'fixtures/demo'])).code).toBe(2);
+    expect((await vmc(['nonsense'])).code).toBe(2);
+  });
+});
+
+describe('vmc explain', () => {
+  it('prints pool, shares, chosen target and fallback order from the table', async () => {
+    await vmc(['build', 'fixtures/demo', '--out', join(tmp, 'ex')]);
+    const r = await vmc(['explain', 'chat', '--table', join(tmp, 'ex', 'table.vmct'), '--draw', '0.9', '--json']);
+    expect(r.code).toBe(0);
+    const e = JSON.parse(r.stdout);
+    expect(e.virtualModel).toBe('demo/chat');
+    expect(e.targets.map((t: { target: string; share: number }) => [t.target, t.share])).toEqual([
+      ['openai-mock/gpt-4o', 0.7],
+      ['anthropic-mock/claude-sonnet-4-6', 0.3],
+    ]);
+    expect(e.chosen).toBe('anthropic-mock/claude-sonnet-4-6'); // draw 0.9 lands in the 30 % slice
+    expect(e.fallbackOrder).toEqual(['openai-mock/gpt-4o']);
+  });
+
+  it('answers 403 for a user path outside the policy, 404 for disabled and unknown names', async () => {
+    const t = join(tmp, 'ex', 'table.vmct');
+    const policy = JSON.parse((await vmc(['explain', 'openai-mock/gpt-4o', '--table', t, '--user-path', '/teams', '--json'])).stdout);
+    expect([policy.status, policy.httpStatus]).toEqual(['forbidden', 403]);
+    const ok = JSON.parse((await vmc(['explain', 'openai-mock/gpt-4o', '--table', t, '--user-path', '/team/a/x', '--json'])).stdout);
+    expect(ok.status).toBe('ok');
+    const disabled = await vmc(['explain', 'legacy', '--table', t]);
+    expect(disabled.code).toBe(1);
+    expect(disabled.stdout).toMatch(/HTTP 404 disabled/);
+    expect(JSON.parse((await vmc(['explain', 'nope', '--table', t, '--json'])).stdout).httpStatus).toBe(404);
+  });
+});
+
+describe('vmc diff', () => {
+  it('exits 0 for identical routing, 1 with the changed routes, 2 on trouble', async () => {
+    const base = await readFile(join(ROOT, 'fixtures/demo/vmc.yaml'), 'utf8');
+    await writeFile(join(tmp, 'changed.yaml'), base.replace('weight: 70', 'weight: 60'));
+    await vmc(['build', 'fixtures/demo', '--out', join(tmp, 'd1')]);
+    await vmc(['build', join(tmp, 'changed.yaml'), '--out', join(tmp, 'd2')]);
+    expect((await vmc(['diff', join(tmp, 'd1'), join(tmp, 'd1', 'table.vmct')])).code).toBe(0);
+    const r = await vmc(['diff', join(tmp, 'd1'), join(tmp, 'd2')]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('~ demo/chat');
+    expect(r.stdout).toContain('weight openai-mock/gpt-4o: 70 → 60');
+    await writeFile(join(tmp, 'garbage.vmct'), 'not a table at all, not even close to one');
+    expect((await vmc(['diff', join(tmp, 'd1'), join(tmp, 'garbage.vmct')])).code).toBe(2);
+  });
+});
+
+describe('vmc fmt', () => {
+  it('prints dialects in native form, and its output compiles to the same table', async () => {
+    const r = await vmc(['fmt', 'fixtures/truefoundry/seed-004.yaml']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toContain('routing_config');
+    expect(r.stdout).toContain('strategy: priority');
+    await writeFile(join(tmp, 'fmt.yaml'), r.stdout);
+    await vmc(['build', 'fixtures/truefoundry/seed-004.yaml', '--out', join(tmp, 'f1')]);
+    await vmc(['build', join(tmp, 'fmt.yaml'), '--out', join(tmp, 'f2')]);
+    const [a, b] = await Promise.all([readFile(join(tmp, 'f1', 'table.vmct')), readFile(join(tmp, 'f2', 'table.vmct'))]);
+    expect(a.equals(b)).toBe(true);
+  });
+});
