@@ -44,6 +44,22 @@ function target(t: NormTarget): Json {
   return out;
 }
 
+/** Can this target be written as a bare `target:` string (every per-target field at its default)? */
+function isPlain(t: NormTarget): boolean {
+  return (
+    t.weight === 1 &&
+    t.priority === 0 &&
+    t.fallbackCandidate &&
+    t.overrideParams === null &&
+    t.headersSet.length === 0 &&
+    t.headersRemove.length === 0 &&
+    t.metadataMatch.length === 0 &&
+    t.maxTtftMs === 0 &&
+    t.maxTimePerOutputTokenMs === 0 &&
+    t.backendFormat === null
+  );
+}
+
 /** One virtual model as a native body. */
 export function denormalizeVirtualModel(vm: NormVirtualModel): Json {
   const out: Json = {};
@@ -53,7 +69,14 @@ export function denormalizeVirtualModel(vm: NormVirtualModel): Json {
   out.enabled = vm.enabled;
   if (vm.userPaths.length) out.user_paths = [...vm.userPaths];
   // A policy has no target: its name is the catalogued model it gates.
-  if (vm.kind !== 'policy') {
+  if (vm.kind === 'redirect' && vm.targets.length === 1 && isPlain(vm.targets[0])) {
+    // The redirect form keeps kind `redirect`; its retry/fallback settings move to the vm.
+    const t = vm.targets[0];
+    out.target = `${t.provider}/${t.model}`;
+    if (vm.strategy !== 'weighted') out.strategy = vm.strategy;
+    out.retry = { attempts: t.retry.attempts, delay_ms: t.retry.delayMs, on_status: [...t.retry.onStatus] };
+    out.fallback_on = [...t.fallbackOn];
+  } else if (vm.kind !== 'policy') {
     out.strategy = vm.strategy;
     out.targets = vm.targets.map(target);
   }
