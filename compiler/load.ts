@@ -71,15 +71,23 @@ export async function loadInputs(inputs: string[], log: DiagnosticLog, cwd: stri
   if (inputs.length === 0) log.report('VMC1007', '', 0, 0, { detail: 'no input files given' });
 
   const sorted = [...paths].sort();
-  const texts = await Promise.all(sorted.map((p) => readFile(p, 'utf8')));
-  const files: LoadedFile[] = sorted.map((path, i) => ({
-    path,
-    text: texts[i],
-    sha256: createHash('sha256').update(texts[i]).digest('hex'),
-    kind: path.endsWith('.ts') ? 'ts' : 'yaml',
-    data: undefined,
-    locations: new LocationMap(),
-  }));
+  const read = await Promise.allSettled(sorted.map((p) => readFile(p, 'utf8')));
+  const files: LoadedFile[] = [];
+  sorted.forEach((path, i) => {
+    const r = read[i];
+    if (r.status === 'rejected') {
+      log.report('VMC1007', path, 0, 0, { detail: `cannot read ${path}: ${(r.reason as Error).message}` });
+      return;
+    }
+    files.push({
+      path,
+      text: r.value,
+      sha256: createHash('sha256').update(r.value).digest('hex'),
+      kind: path.endsWith('.ts') ? 'ts' : 'yaml',
+      data: undefined,
+      locations: new LocationMap(),
+    });
+  });
 
   for (const f of files) {
     if (f.kind !== 'yaml') continue;
@@ -107,7 +115,9 @@ async function collectDirectory(dir: string): Promise<string[]> {
     if (e.name.startsWith('.') || e.name === 'node_modules') continue;
     const p = join(dir, e.name);
     if (e.isDirectory()) out.push(...(await collectDirectory(p)));
-    else if (e.isFile() && isConfigFile(e.name)) out.push(p);
+    else if (!isConfigFile(e.name)) continue;
+    // Symlinked files are followed; symlinked directories are not (they could form a loop).
+    else if (e.isFile() || (e.isSymbolicLink() && (await stat(p).catch(() => undefined))?.isFile())) out.push(p);
   }
   return out.sort();
 }

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { rm, symlink } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { DiagnosticLog } from '../../compiler/diagnostics.js';
 import { compileConfig } from '../../compiler/frontend.js';
@@ -194,5 +194,15 @@ virtual_models:
     const log = new DiagnosticLog();
     loadYaml('f.yaml', 'providers:\n  p:\n    type: openai\n    type: anthropic\n', log);
     expect(log.items.map((d) => [d.code, d.start])).toEqual([['VMC1001', 37]]);
+  });
+});
+
+describe('inputs on disk', () => {
+  it('follows symlinked files in a directory', async () => {
+    await withTree({ 'real/a.yaml': 'version: 1\n', 'cfg/.keep': '' }, async (dir) => {
+      await symlink(join(dir, 'real/a.yaml'), join(dir, 'cfg/linked.yaml'));
+      const files = await loadInputs([join(dir, 'cfg')], new DiagnosticLog());
+      expect(files.map((f) => relative(dir, f.path))).toEqual(['cfg/linked.yaml']);
+    });
   });
 });
