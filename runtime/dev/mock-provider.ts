@@ -161,11 +161,12 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
       });
     }
     if (status >= 400) {
+      const type = errorType(status);
       const errBody =
         b.errorBody ??
         (anthropic
-          ? { type: 'error', error: { type: status === 429 ? 'rate_limit_error' : 'api_error', message: `mock ${name} status ${status}` } }
-          : { error: { message: `mock ${name} status ${status}`, type: status === 429 ? 'rate_limit_error' : 'server_error', param: null, code: null } });
+          ? { type: 'error', error: { type: status === 529 ? 'overloaded_error' : status >= 500 ? 'api_error' : type, message: `mock ${name} status ${status}` } }
+          : { error: { message: `mock ${name} status ${status}`, type: status >= 500 ? 'server_error' : type, param: null, code: null } });
       return sendJson(res, status, extra, b, errBody);
     }
     const text = b.content ?? `mock:${name} model=${model}`;
@@ -269,6 +270,21 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
     },
     close: closeServer,
   };
+}
+
+function errorType(status: number): string {
+  switch (status) {
+    case 401:
+      return 'authentication_error';
+    case 403:
+      return 'permission_error';
+    case 404:
+      return 'not_found_error';
+    case 429:
+      return 'rate_limit_error';
+    default:
+      return 'invalid_request_error';
+  }
 }
 
 type EndpointKind = 'chat' | 'completions' | 'embeddings' | 'responses' | 'messages';
