@@ -24,13 +24,28 @@ export type Part = 'key' | 'value';
 export class LocationMap {
   readonly #entries = new Map<string, Entry>();
 
-  /** Path keys stringify every segment: an array index and an object key never share a parent. */
+  /**
+   * A path as a map key: every segment stringified and prefixed with NUL (an array index and
+   * an object key never share a parent, and `[]` ≠ `['']`). `childKey` extends a key by one
+   * segment, so a loader walking a tree builds keys in O(1) per node.
+   */
   static keyOf(path: JsonPath): string {
-    return path.map(String).join('\u0000');
+    let k = '';
+    for (const seg of path) k = LocationMap.childKey(k, seg);
+    return k;
+  }
+
+  static childKey(parent: string, segment: string | number): string {
+    return `${parent}\u0000${segment}`;
   }
 
   set(path: JsonPath, value: Range, key?: Range): void {
-    this.#entries.set(LocationMap.keyOf(path), key ? { key, value } : { value });
+    this.setByKey(LocationMap.keyOf(path), value, key);
+  }
+
+  /** `set` with a key from `keyOf`/`childKey`. */
+  setByKey(pathKey: string, value: Range, key?: Range): void {
+    this.#entries.set(pathKey, key ? { key, value } : { value });
   }
 
   has(path: JsonPath): boolean {

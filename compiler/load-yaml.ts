@@ -69,7 +69,7 @@ class Walker {
    * Converts a node to plain data. `record` is false inside alias expansions: those values
    * have no location of their own and point at the alias (LocationMap.find walks up).
    */
-  walk(node: unknown, path: JsonPath, record = true): unknown {
+  walk(node: unknown, path: JsonPath, record = true, pathKey = LocationMap.keyOf(path)): unknown {
     if (isAlias(node)) {
       if (++this.#expansions > MAX_ALIAS_EXPANSIONS) {
         if (!this.failed) {
@@ -80,21 +80,21 @@ class Walker {
         return null;
       }
       const target = node.resolve(this.doc);
-      return target === undefined ? null : this.walk(target, path, false);
+      return target === undefined ? null : this.walk(target, path, false, pathKey);
     }
     if (isScalar(node)) return node.value ?? null;
     if (isSeq(node)) {
       return node.items.map((item, i) => {
-        const p = [...path, i];
-        if (record) this.locations.set(p, rangeOf(item as Node));
-        return this.walk(item, p, record);
+        const key = LocationMap.childKey(pathKey, i);
+        if (record) this.locations.setByKey(key, rangeOf(item as Node));
+        return this.walk(item, [...path, i], record, key);
       });
     }
-    if (isMap(node)) return this.#walkMap(node.items, path, record);
+    if (isMap(node)) return this.#walkMap(node.items, path, pathKey, record);
     return null;
   }
 
-  #walkMap(items: unknown[], path: JsonPath, record: boolean): Record<string, unknown> {
+  #walkMap(items: unknown[], path: JsonPath, pathKey: string, record: boolean): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     const firstKeyRange = new Map<string, Range>();
     for (const pair of items) {
@@ -109,7 +109,6 @@ class Walker {
         continue;
       }
       const key = String(keyNode === null ? '' : (keyNode.value ?? ''));
-      const p = [...path, key];
       // `key:` with nothing after it has no (or an empty) value node; point at the key instead.
       const own = pair.value ? rangeOf(pair.value as Node, keyRange) : keyRange;
       const valueRange = own.end > own.start ? own : keyRange;
@@ -119,14 +118,15 @@ class Walker {
         continue;
       }
       firstKeyRange.set(key, keyRange);
-      if (record) this.locations.set(p, valueRange, keyRange);
-      // Own-property write: a key named `__proto__` must stay data, not change the prototype.
-      Object.defineProperty(out, key, {
-        value: this.walk(pair.value, p, record),
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+      const childKey = LocationMap.childKey(pathKey, key);
+      if (record) this.locations.setByKey(childKey, valueRange, keyRange);
+      const value = this.walk(pair.value, [...path, key], record, childKey);
+      // A key named `__proto__` must stay data, not replace the prototype.
+      if (key === '__proto__') {
+        Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+      } else {
+        out[key] = value;
+      }
     }
     return out;
   }

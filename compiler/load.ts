@@ -11,7 +11,6 @@ import { extname, join, resolve } from 'node:path';
 import type { DiagnosticLog } from './diagnostics.js';
 import type { Dialect } from './dialects.js';
 import { LocationMap, type JsonPath, type Part, type Range } from './load-locations.js';
-import { loadTsConfigs } from './load-ts.js';
 import { loadYaml } from './load-yaml.js';
 import type { FileValidation } from './validate.js';
 
@@ -96,6 +95,9 @@ export async function loadInputs(inputs: string[], log: DiagnosticLog, cwd: stri
     f.locations = r.locations;
   }
   const tsFiles = files.filter((f) => f.kind === 'ts');
+  if (tsFiles.length === 0) return files;
+  // TypeScript (via ts-morph) takes a while to load; YAML-only builds never pay for it.
+  const { loadTsConfigs } = await import('./load-ts.js');
   const tsResults = await loadTsConfigs(tsFiles, log);
   for (const f of tsFiles) {
     const r = tsResults.get(f.path);
