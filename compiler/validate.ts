@@ -20,6 +20,7 @@ import { DIALECT_LABEL, detectDialect, type Dialect, type NativeModel } from './
 import { spanOf, type JsonPath, type LoadedFile } from './load.js';
 
 const SCHEMA_ID = schema.$id;
+const SHELL_ID = SCHEMA_ID.replace(/\.json$/, '.file-shell.json');
 
 const DIALECT_DEFINITION: Record<Dialect, string> = {
   native: 'NativeVirtualModel',
@@ -41,13 +42,22 @@ function getValidators(): Validators {
   // strictRequired is off: `not: {required: [target, targets]}` names keys defined elsewhere.
   const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, strictTypes: false, strictRequired: false, allowUnionTypes: true });
   ajv.addSchema(schema);
+  // The file "shell": the schema with virtual model bodies left open, since each body is
+  // validated against its own dialect (running the four-way union on every body would cost
+  // time and produce errors we would throw away).
+  const shell = {
+    ...schema,
+    $id: SHELL_ID,
+    properties: { ...schema.properties, virtual_models: { ...schema.properties.virtual_models, additionalProperties: true } },
+  };
+  ajv.addSchema(shell);
   const get = (def: string): ValidateFunction => {
     const v = ajv.getSchema(`${SCHEMA_ID}#/definitions/${def}`);
     if (!v) throw new Error(`internal: schema definition ${def} missing`);
     return v;
   };
   validators = {
-    root: ajv.getSchema(SCHEMA_ID)!,
+    root: ajv.getSchema(SHELL_ID)!,
     body: {
       native: get(DIALECT_DEFINITION.native),
       truefoundry: get(DIALECT_DEFINITION.truefoundry),
@@ -94,11 +104,7 @@ export function validateFile(file: LoadedFile, log: DiagnosticLog): FileValidati
   }
   result.data = data;
   const v = getValidators();
-  if (!v.root(data)) {
-    // Body errors come from the dialect union; bodies are validated one by one below.
-    const errors = (v.root.errors ?? []).filter((e) => !/^\/virtual_models\/[^/]+(\/|$)/.test(e.instancePath));
-    reportSchemaErrors(errors, file, [], data, log, result.invalid);
-  }
+  if (!v.root(data)) reportSchemaErrors(v.root.errors ?? [], file, [], data, log, result.invalid);
   const vms = data.virtual_models;
   if (isObject(vms)) {
     for (const [name, body] of Object.entries(vms)) validateBody(file, name, body, v, log, result);
