@@ -66,6 +66,15 @@ export function runChild(script, args, { nodeFlags = [], timeoutMs = 300_000, en
   });
 }
 
+/** count, mean and nearest-rank percentiles (p50 … p99.9, max) of latency samples in ms. */
+export function summarize(values) {
+  const s = Float64Array.from(values).sort();
+  const q = (p) => (s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]);
+  let sum = 0;
+  for (let i = 0; i < s.length; i++) sum += s[i];
+  return { count: s.length, mean: sum / s.length, p50: q(50), p90: q(90), p99: q(99), p999: q(99.9), max: s.length ? s[s.length - 1] : NaN };
+}
+
 export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -139,6 +148,18 @@ export function treeCpuMicros(pids) {
     }
   }
   return sum;
+}
+
+/** Machine-wide CPU ticks from /proc/stat: { busy, total } (busy excludes idle and iowait). */
+export function machineTicks() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - f[3] - (f[4] ?? 0), total, steal: f[7] ?? 0, hz: clockTicks() };
+}
+
+/** Cores kept busy machine-wide between two machineTicks() samples taken `wallMs` apart. */
+export function machineCoresBusy(a, b, wallMs) {
+  return ((b.busy - a.busy) / a.hz) / (wallMs / 1000);
 }
 
 export const fmt = {

@@ -56,7 +56,8 @@ export function poolOf(i, seed = 7) {
 const DEFAULT_RETRY = { attempts: 2, delayMs: 100, onStatus: [429, 500, 502, 503] };
 const DEFAULT_FALLBACK_ON = [401, 403, 404, 429, 500, 502, 503];
 
-function normTarget(t) {
+/** A NormTarget with SPEC §2 defaults from { provider, model, weight }. */
+export function normTarget(t) {
   return {
     provider: t.provider,
     model: t.model,
@@ -135,7 +136,7 @@ export function yamlFiles(n, files = 1) {
  * system + user + assistant + user messages, sampling params, a tool schema; the `model`
  * member comes first, as the official SDKs send it.
  */
-export function chatBody(model, i = 0, targetBytes = 2048) {
+export function chatBody(model, i = 0, targetBytes = 2048, stream = false) {
   const filler =
     'Summarize the following incident report for the on-call engineer, keeping every ' +
     'timestamp, service name and error code; answer in at most five bullet points. ';
@@ -150,7 +151,7 @@ export function chatBody(model, i = 0, targetBytes = 2048) {
     temperature: 0.2,
     top_p: 1,
     max_tokens: 512,
-    stream: false,
+    stream,
     tools: [
       {
         type: 'function',
