@@ -200,7 +200,15 @@ function reportSchemaErrors(
     if (e.schemaPath.includes('/propertyNames/')) continue;
     const rel = decodePointer(e.instancePath);
     const path = [...base, ...rel];
-    invalid.add(entryId(path));
+    // What the error is about: an unknown or misnamed key is its own (unused) entry, so a
+    // typo at the top level does not discard the whole file.
+    const subject =
+      e.keyword === 'additionalProperties'
+        ? [...path, String((e.params as { additionalProperty: string }).additionalProperty)]
+        : e.keyword === 'propertyNames'
+          ? [...path, String((e.params as { propertyName: string }).propertyName)]
+          : path;
+    invalid.add(entryId(subject));
     const value = valueAt(root, rel);
     const context = describePath(path, dialect);
     const report = (code: string, at: JsonPath, part: 'key' | 'value', args: Record<string, string | number>) => {

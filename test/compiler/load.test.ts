@@ -206,3 +206,28 @@ describe('inputs on disk', () => {
     });
   });
 });
+
+describe('schema faults stay local', () => {
+  it('an unknown top-level key does not discard the rest of the file', async () => {
+    const r = await withTree(
+      { 'a.yaml': `${PROVIDERS_YAML}virtual_model:\n  x: {}\nvirtual_models:\n  y: { target: openai/gpt-4o }\n` },
+      async (dir) => {
+        const res = await compileConfig([dir]);
+        return { ...res, pos: positions(res, dir) };
+      },
+    );
+    expect(r.pos).toEqual(['a.yaml:12:1 VMC1002']);
+    expect(r.diagnostics[0].hint).toContain('did you mean "virtual_models"');
+  });
+
+  it('a provider with a bad name does not hide the other providers', async () => {
+    const r = await withTree(
+      { 'a.yaml': `${PROVIDERS_YAML}  bad/name: { type: openai, base_url: https://x.example.com, api_key_env: K, models: [m] }\nvirtual_models:\n  y: { target: openai/gpt-4o }\n` },
+      async (dir) => {
+        const res = await compileConfig([dir]);
+        return { ...res, pos: positions(res, dir) };
+      },
+    );
+    expect(r.pos).toEqual(['a.yaml:12:3 VMC1003']);
+  });
+});
