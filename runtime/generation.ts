@@ -131,7 +131,7 @@ export class TargetRuntime {
     const mwRemove = mw.requestHeadersRemove;
     for (let i = 0; i < client.length; i += 2) {
       const name = client[i];
-      if (isDroppedRequestHeader(name)) continue;
+      if (isDroppedRequestHeader(name) || name === 'content-type') continue; // we always send JSON
       if (creds !== null && (name === 'authorization' || name === 'x-api-key')) continue;
       if (this.headersRemove.length > 0 && this.headersRemove.includes(name)) continue;
       if (mwRemove.length > 0 && mwRemove.includes(name)) continue;
@@ -144,7 +144,7 @@ export class TargetRuntime {
     if (creds !== null && !overridden(creds[0], this.headersSet)) out.push(creds[0], creds[1]);
     for (const [n, v] of this.headersSet) out.push(n, v);
     if (anthropicWire && !hasHeader(out, 'anthropic-version')) out.push('anthropic-version', DEFAULT_ANTHROPIC_VERSION);
-    if (!hasHeader(out, 'content-type')) out.push('content-type', 'application/json');
+    if (!overridden('content-type', this.headersSet) && !overridden('content-type', mwSet)) out.push('content-type', 'application/json');
     return out;
   }
 }

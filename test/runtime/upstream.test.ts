@@ -157,6 +157,11 @@ describe('headers (SPEC §3.6)', () => {
     expect(h['content-type']).toBe('application/json');
   });
 
+  it('the upstream always gets content-type: application/json (curl -d sends form encoding)', async () => {
+    await post(url, chat('plain'), { 'content-type': 'application/x-www-form-urlencoded' });
+    expect(last(mocks[2]).headers['content-type']).toBe('application/json');
+  });
+
   it('upstream framing headers are not passed back; upstream x-vmc-* cannot masquerade', async () => {
     mocks[2].setBehavior({ headers: { 'x-vmc-target': 'evil/one', 'x-upstream': 'yes' } });
     try {
