@@ -130,9 +130,12 @@ async function pumpRaw(res: HttpResponse, call: UpstreamCall, first: Buffer): Pr
   return RELAY_COMPLETE;
 }
 
-/** Streams SSE event-aligned; a break ends with `event: error`. */
+/**
+ * Streams SSE event-aligned; a break ends with `event: error`. Bytes after the last complete
+ * event wait in `held` (a list, so a long unterminated event costs O(n), not O(n²)).
+ */
 async function pumpSse(res: HttpResponse, call: UpstreamCall, first: Buffer, provider: string): Promise<number> {
-  let carry: Buffer | null = null;
+  const held: Buffer[] = [];
   let chunk: Buffer | null | undefined = first;
   for (;;) {
     if (res.finished) return RELAY_CLIENT_ABORTED;
@@ -142,10 +145,20 @@ async function pumpSse(res: HttpResponse, call: UpstreamCall, first: Buffer, pro
       continue;
     }
     if (chunk === null) break;
-    const buf: Buffer = carry === null ? chunk : Buffer.concat([carry, chunk]);
-    const e = lastEventEnd(buf);
-    carry = e < buf.length ? buf.subarray(e) : null;
-    if (e > 0) await res.write(e === buf.length ? buf : buf.subarray(0, e));
+    const e = eventEndIn(held, chunk);
+    if (e <= 0) {
+      if (chunk.length > 0) held.push(chunk);
+    } else {
+      let out: Buffer;
+      if (held.length === 0) out = e === chunk.length ? chunk : chunk.subarray(0, e);
+      else {
+        held.push(chunk.subarray(0, e));
+        out = Buffer.concat(held);
+        held.length = 0;
+      }
+      if (e < chunk.length) held.push(chunk.subarray(e));
+      await res.write(out);
+    }
     chunk = call.take();
   }
   if (res.finished) return RELAY_CLIENT_ABORTED;
@@ -153,8 +166,28 @@ async function pumpSse(res: HttpResponse, call: UpstreamCall, first: Buffer, pro
     res.end(streamBrokeEvent(call, provider));
     return RELAY_UPSTREAM_BROKE;
   }
-  res.end(carry ?? undefined); // a final event without the trailing blank line: pass it on
+  // a final event without the trailing blank line: pass it on as the provider sent it
+  res.end(held.length === 0 ? undefined : held.length === 1 ? held[0] : Buffer.concat(held));
   return RELAY_COMPLETE;
+}
+
+/**
+ * End offset in `chunk` of the last complete event, counting a terminator that starts in
+ * the held bytes before it (`\n` | `\n`, `\r\n\r` | `\n`, …); 0 when none ends in `chunk`.
+ */
+function eventEndIn(held: readonly Buffer[], chunk: Buffer): number {
+  if (held.length === 0) return lastEventEnd(chunk);
+  // up to 3 bytes from the end of the held parts, then the chunk
+  const tail: number[] = [];
+  for (let i = held.length - 1; i >= 0 && tail.length < 3; i--) {
+    const b = held[i];
+    for (let j = b.length - 1; j >= 0 && tail.length < 3; j--) tail.unshift(b[j]);
+  }
+  const probe = Buffer.concat([Buffer.from(tail), chunk.subarray(0, Math.min(chunk.length, 4))]);
+  const inChunk = lastEventEnd(chunk);
+  if (inChunk > 0) return inChunk;
+  const boundary = lastEventEnd(probe) - tail.length;
+  return boundary > 0 ? boundary : 0;
 }
 
 function streamBrokeEvent(call: UpstreamCall, provider: string): Buffer {
