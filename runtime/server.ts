@@ -122,6 +122,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     reloadFromFile,
   };
 
+  /** Access line for routes other than inference (which the engine logs itself). */
+  const logRoute = (req: HttpRequest, status: number, startedAt: number): void => {
+    log.request({ method: req.method, path: req.url, status, virtual_model: null, target: null, attempts: 0, ms: Math.round((performance.now() - startedAt) * 10) / 10 });
+  };
+
   const handler = (req: HttpRequest, res: HttpResponse): void | Promise<void> => {
     const url = req.url;
     const method = req.method;
@@ -140,20 +145,26 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       }
     } else if (method === 'GET') {
       switch (url) {
-        case '/v1/models':
-          return sendJson(res, 200, listModels(gen.table, req.header('x-vmc-user-path')));
-        case '/health':
+        case '/health': // probes: not access-logged
           return sendJson(res, 200, { status: 'ok', table_hash: gen.table.hashHex, virtual_models: gen.table.vmCount, loaded_at: new Date(gen.loadedAt).toISOString() });
-        case '/metrics':
+        case '/metrics': // scrapes: not access-logged
           res.respond(200, ['content-type', 'text/plain; version=0.0.4; charset=utf-8'], metrics.render());
           return;
+        case '/v1/models': {
+          const startedAt = performance.now();
+          sendJson(res, 200, listModels(gen.table, req.header('x-vmc-user-path')));
+          return logRoute(req, 200, startedAt);
+        }
       }
     }
-    if (isAdminPath(url)) return serveAdmin(adminHost, req, res);
-    const known = url === '/v1/models' || url === '/health' || url === '/metrics' || url.startsWith('/v1/');
-    const status = known && (url === '/v1/models' || url === '/health' || url === '/metrics' || isInferencePath(url)) ? 405 : 404;
+    const startedAt = performance.now();
+    if (isAdminPath(url)) {
+      return serveAdmin(adminHost, req, res).then(() => logRoute(req, res.status, startedAt));
+    }
+    const status = isInferencePath(url) || url === '/v1/models' || url === '/health' || url === '/metrics' ? 405 : 404;
     res.respond(status, JSON_HEADERS, gatewayErrorBody(status, status === 405 ? 'invalid_request_error' : 'not_found_error',
       status === 405 ? `method ${method} not allowed on ${url}` : `no route ${method} ${url}`));
+    logRoute(req, status, startedAt);
   };
 
   const http: HttpServer = await listenHttp({

@@ -121,6 +121,8 @@ export interface HttpResponse {
   readonly headersSent: boolean;
   /** True once `end`/`respond` ran or the client aborted. */
   readonly finished: boolean;
+  /** The status set by writeHead/respond (200 before either). */
+  readonly status: number;
   /** Registers the (single) callback run when the client aborts. */
   onAbort(cb: (() => void) | null): void;
   /**
@@ -350,6 +352,10 @@ class Exchange implements HttpRequest, HttpResponse {
   }
 
   // ---- HttpResponse ----
+
+  get status(): number {
+    return this.#status;
+  }
 
   onAbort(cb: (() => void) | null): void {
     this.#abortCb = cb;

@@ -19,7 +19,9 @@ class RecordingResponse implements HttpResponse {
   status = 0;
   headers: readonly HeaderValue[] = [];
   writes: Buffer[] = [];
-  onAbort(): void {}
+  onAbort(): void {
+    /* never aborts */
+  }
   writeHead(status: number, headers: readonly HeaderValue[]): void {
     this.status = status;
     this.headers = headers;

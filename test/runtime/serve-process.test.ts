@@ -103,6 +103,12 @@ async function serve(tablePath: string, port: number, workers = 1): Promise<Serv
 
 let mocks: MockProvider[];
 let dir: string;
+
+/** Waits until mock p0 has received `n` requests (bounded). */
+async function reachedUpstream(n: number): Promise<void> {
+  for (let i = 0; i < 500 && mocks[0].requests.length < n; i++) await new Promise((r) => setTimeout(r, 10));
+  expect(mocks[0].requests.length).toBeGreaterThanOrEqual(n);
+}
 let tablePath: string;
 const yaml = (target: string) => `version: 1\n${providersYaml(mocks, ['m1'])}virtual_models:\n  x: { target: ${target} }\n`;
 
@@ -126,9 +132,10 @@ describe('serve process', () => {
     try {
       const base = `http://127.0.0.1:${port}`;
       expect((await post(base + '/v1/chat/completions', chat('x'))).status).toBe(200);
+      const before = mocks[0].requests.length;
       const inflight = [post(base + '/v1/chat/completions', chat('x')), post(base + '/v1/chat/completions', chat('x'))];
       for (const p of inflight) p.catch(() => undefined); // asserted below; no unhandled rejection if the test fails early
-      await new Promise((r) => setTimeout(r, 150));
+      await reachedUpstream(before + 2); // in flight inside the gateway, not in the accept backlog
       s.child.kill('SIGTERM');
       await new Promise((r) => setTimeout(r, 100));
       expect(await connectRefused(port)).toBe(true); // the listen socket is closed
@@ -178,8 +185,9 @@ describe('serve process', () => {
       const listening = s.lines.filter((l) => l.msg === 'gateway listening');
       expect(listening).toHaveLength(2);
       mocks[0].setBehavior({ firstByteDelayMs: 400 });
+      const before = mocks[0].requests.length;
       const inflight = post(base + '/v1/chat/completions', chat('x'));
-      await new Promise((r) => setTimeout(r, 100));
+      await reachedUpstream(before + 1);
       s.child.kill('SIGTERM');
       expect((await inflight).status).toBe(200);
       expect(await s.exit).toBe(0);
