@@ -209,6 +209,7 @@ export class Engine {
       const tries = tr.retryAttempts;
       for (let k = 1; k <= tries; k++) {
         if (k > 1) {
+          if (health.inCooldown(t, Date.now())) break; // the last failure opened a cooldown: stop paying retries
           tr.series.retries++;
           if (tr.retryDelayMs > 0) await sleep(tr.retryDelayMs);
           if (res.finished) return this.#aborted(ex);

@@ -275,6 +275,15 @@ describe('cooldown (SPEC §3.10, §9)', () => {
     expect(mocks[0].requests).toHaveLength(3);
   });
 
+  it('the failure that opens a cooldown also ends the retries on that target', async () => {
+    const url = await gateway(`  one: { target: p0/m1, retry: { attempts: 5, delay_ms: 0 } }\n`, health);
+    mocks[0].setBehavior({ status: 503 });
+    const r = await post(url, chat('one'));
+    expect(r.status).toBe(503);
+    expect(r.headers.get('x-vmc-attempts')).toBe('2'); // threshold 2: no third try
+    expect(mocks[0].requests).toHaveLength(2);
+  });
+
   it('a cooled-down primary costs nothing: the request goes straight to the fallback', async () => {
     const url = await gateway(`  f:
     strategy: priority
