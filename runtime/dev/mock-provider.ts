@@ -81,6 +81,8 @@ export interface MockProvider {
   readonly name: string;
   /** Every request received, in order. */
   readonly requests: ReceivedRequest[];
+  /** TCP connections currently open to the mock (leak checks). */
+  readonly openConnections: number;
   /** Replaces the behaviour (a function is called per request). */
   setBehavior(b: MockBehavior | ((req: ReceivedRequest) => MockBehavior)): void;
   /** Closes the port: connections are refused until `reopen()`. */
@@ -260,6 +262,9 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
     port,
     name,
     requests,
+    get openConnections() {
+      return sockets.size;
+    },
     setBehavior(b) {
       behavior = b;
       sequenceIndex = 0;

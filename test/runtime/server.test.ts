@@ -180,6 +180,15 @@ describe('reload (SPEC §6)', () => {
     }
   });
 
+  it('close() closes the upstream pools: no connection to the provider is left open', async () => {
+    const gw = await startGateway(yamlFor('p0/m1'));
+    await Promise.all(Array.from({ length: 8 }, () => post(gw.url + '/v1/chat/completions', chat('x'))));
+    expect(mocks[0].openConnections).toBeGreaterThan(0); // keep-alive connections to the provider
+    await gw.close();
+    for (let i = 0; i < 100 && mocks[0].openConnections > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(mocks[0].openConnections).toBe(0);
+  });
+
   it('close() drains: in-flight requests finish, new connections are refused', async () => {
     const gw = await startGateway(yamlFor('p0/m1'));
     mocks[0].setBehavior({ firstByteDelayMs: 300 });
