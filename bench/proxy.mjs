@@ -36,7 +36,12 @@ const SELF = fileURLToPath(import.meta.url);
 const LOAD = fileURLToPath(new URL('./lib/load.mjs', import.meta.url));
 const MOCK = fileURLToPath(new URL('./lib/mock-upstream.mjs', import.meta.url));
 const FALLBACK_SERVE = fileURLToPath(new URL('./lib/serve-fallback.mjs', import.meta.url));
-const PORTKEY = join(ROOT, 'node_modules/@portkey-ai/gateway/build/start-server.js');
+/**
+ * Where the peer may be installed: the documented `npm install --no-save` puts it in the
+ * repo's node_modules (the next plain `npm install` prunes it again); a private prefix
+ * (`npm install --prefix bench/.tmp/peer --no-save @portkey-ai/gateway@1.15.2`) survives that.
+ */
+const PORTKEY_CANDIDATES = ['node_modules', 'bench/.tmp/peer/node_modules'].map((d) => join(ROOT, d, '@portkey-ai/gateway/build/start-server.js'));
 export const PORTKEY_INSTALL = 'npm install --no-save @portkey-ai/gateway@1.15.2';
 
 export const GOALS = { cpuMicrosPerReq: 30, rpsVsPortkey: 20, pacedDeltaP99Ms: 0.5 };
@@ -172,6 +177,7 @@ export async function runProxy({ quick = false, duration, rate, rounds, workers 
   const params = {
     duration: duration ?? (quick ? 2 : 4),
     warmup: quick ? 0.5 : 1,
+    prewarm: quick ? 1 : 2,
     rounds: rounds ?? (quick ? 1 : 2),
     connections: 32,
     rate: rate ?? 1000,
@@ -204,7 +210,8 @@ export async function runProxy({ quick = false, duration, rate, rounds, workers 
       },
     })),
   ];
-  const havePortkey = existsSync(PORTKEY);
+  const PORTKEY = PORTKEY_CANDIDATES.find((p) => existsSync(p));
+  const havePortkey = PORTKEY !== undefined;
   if (havePortkey) {
     targets.push({
       id: 'portkey',
@@ -243,6 +250,12 @@ export async function runProxy({ quick = false, duration, rate, rounds, workers 
         const text = await r.body.text();
         if (r.statusCode !== 200) throw new Error(`${t.label} ${kind}: status ${r.statusCode}: ${text.slice(0, 300)}`);
       }
+      // Prewarm (not measured): JIT, upstream connection pools and the cluster's workers must
+      // not bill their start-up to whichever case happens to run first.
+      for (const kind of t.streaming ? ['json', 'sse'] : ['json']) {
+        await runChild(LOAD, ['--mode', 'closed', '--url', g.url, '--body-file', bodies[`${t.model}:${kind}`], '--headers', JSON.stringify(g.headers), '--duration', String(params.prewarm), '--warmup', '0', '--connections', String(params.connections)], { timeoutMs: params.prewarm * 1000 + 60_000 });
+      }
+      progress(`proxy: ${t.label} up and prewarmed (${params.prewarm} s per body kind)`);
     }
     for (let round = 0; round < params.rounds; round++) {
       for (const mode of modes) {
@@ -259,9 +272,11 @@ export async function runProxy({ quick = false, duration, rate, rounds, workers 
             const wall0 = performance.now();
             const m0 = machineTicks();
             const cpu0 = treeCpuMicros(pids);
+            const user0 = treeCpuMicros(pids, 'user');
             const mock0 = procCpuMicros(mock.pid);
             const r = await runChild(LOAD, args, { timeoutMs: (params.duration + params.warmup) * 1000 + 90_000 });
             const cpu1 = treeCpuMicros(pids);
+            const user1 = treeCpuMicros(pids, 'user');
             const mock1 = procCpuMicros(mock.pid);
             const m1 = machineTicks();
             const wallMs = performance.now() - wall0;
@@ -269,7 +284,7 @@ export async function runProxy({ quick = false, duration, rate, rounds, workers 
             const machineBusy = machineCoresBusy(m0, m1, wallMs);
             let a = acc.get(key);
             if (a === undefined) {
-              a = { target: t.id, label: t.label, mode, kind, rate: r.rate, ok: 0, non2xx: 0, errors: 0, timeouts: 0, seconds: 0, answered: 0, gwCpu: 0, mockCpu: 0, loadCpu: 0, samples: [], ours: [], machine: [], processes: pids.length };
+              a = { target: t.id, label: t.label, mode, kind, rate: r.rate, ok: 0, non2xx: 0, errors: 0, timeouts: 0, seconds: 0, answered: 0, gwCpu: 0, gwUser: 0, mockCpu: 0, loadCpu: 0, samples: [], ours: [], machine: [], processes: pids.length };
               acc.set(key, a);
             }
             a.ok += r.ok;
@@ -279,6 +294,7 @@ export async function runProxy({ quick = false, duration, rate, rounds, workers 
             a.seconds += r.seconds;
             a.answered += r.answered;
             a.gwCpu += cpu1 - cpu0;
+            a.gwUser += user1 - user0;
             a.mockCpu += mock1 - mock0;
             a.loadCpu += r.loadCpuMicrosPerReq * r.answered;
             a.samples.push(samplesPath);
@@ -312,12 +328,13 @@ export async function runProxy({ quick = false, duration, rate, rounds, workers 
       all.set(p, at);
       at += p.length;
     }
-    const { samples, ours, machine, gwCpu, mockCpu, loadCpu, ...rest } = a;
+    const { samples, ours, machine, gwCpu, gwUser, mockCpu, loadCpu, ...rest } = a;
     return {
       ...rest,
       rps: a.ok / a.seconds,
       latency: summarize(all),
       gatewayCpuMicrosPerReq: a.target === 'direct' ? NaN : gwCpu / Math.max(1, a.answered),
+      gatewayUserMicrosPerReq: a.target === 'direct' ? NaN : gwUser / Math.max(1, a.answered),
       mockCpuMicrosPerReq: mockCpu / Math.max(1, a.answered),
       loadCpuMicrosPerReq: loadCpu / Math.max(1, a.answered),
       oursCoresBusy: median(ours),
@@ -357,7 +374,8 @@ function proxyGoals(cases, params) {
 export function proxyMarkdown({ params, useCli, cases }) {
   const lines = [];
   lines.push(
-    `Load: 2 KB chat body; ${params.rounds} interleaved round${params.rounds === 1 ? '' : 's'} per case, each ${params.duration} s after a ${params.warmup} s warm-up, ` +
+    `Load: 2 KB chat body; every gateway prewarmed ${params.prewarm} s per body kind after start (not measured); ` +
+      `${params.rounds} interleaved round${params.rounds === 1 ? '' : 's'} per case, each ${params.duration} s after a ${params.warmup} s warm-up, ` +
       `rounds merged (percentiles over all samples). Closed loop = autocannon, ${params.connections} connections; ` +
       `paced = open loop at ${params.rate} req/s (latency from the scheduled send time). ` +
       `Gateway started with ${useCli ? '`node bin/vmc.js serve`' : '`runServe` (bench/lib/serve-fallback.mjs)'}, \`VMC_LOG=warn\` (no per-request access line). ` +
@@ -367,7 +385,7 @@ export function proxyMarkdown({ params, useCli, cases }) {
   );
   for (const mode of ['closed', 'paced']) {
     lines.push(`**${mode === 'closed' ? 'Closed loop (max throughput)' : `Open loop, paced at ${params.rate} req/s`}**`, '');
-    lines.push('| target | body | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | Δp50 vs direct | Δp99 vs direct | req/s ÷ direct | req/s ÷ portkey | gateway CPU µs/req | mock CPU µs/req | machine busy | errors |');
+    lines.push('| target | body | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | Δp50 vs direct | Δp99 vs direct | req/s ÷ direct | req/s ÷ portkey | gateway CPU µs/req (user+sys) | mock CPU µs/req | machine busy | errors |');
     lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const kind of ['json', 'sse']) {
       const direct = cases.find((c) => c.target === 'direct' && c.mode === mode && c.kind === kind);
@@ -379,7 +397,7 @@ export function proxyMarkdown({ params, useCli, cases }) {
           `| ${c.label} | ${kind} | ${fmt.int(c.rps)} | ${fmt.f3(L.p50)} | ${fmt.f3(L.p90)} | ${fmt.f3(L.p99)} | ${fmt.f3(L.p999)} | ` +
             `${c.target === 'direct' || !d ? '—' : `+${fmt.f3(L.p50 - d.p50)}`} | ${c.target === 'direct' || !d ? '—' : `+${fmt.f3(L.p99 - d.p99)}`} | ` +
             `${direct ? fmt.f2(c.rps / direct.rps) : '—'} | ${pk && c.target !== 'portkey' ? fmt.ratio(c.rps / pk.rps) : '—'} | ` +
-            `${c.target === 'direct' ? '—' : fmt.f1(c.gatewayCpuMicrosPerReq)} | ${fmt.f1(c.mockCpuMicrosPerReq)} | ${fmt.f2(c.machineCoresBusy)} | ${c.non2xx + c.errors + c.timeouts} |`,
+            `${c.target === 'direct' ? '—' : `${fmt.f1(c.gatewayCpuMicrosPerReq)} (${fmt.f1(c.gatewayUserMicrosPerReq)} + ${fmt.f1(c.gatewayCpuMicrosPerReq - c.gatewayUserMicrosPerReq)})`} | ${fmt.f1(c.mockCpuMicrosPerReq)} | ${fmt.f2(c.machineCoresBusy)} | ${c.non2xx + c.errors + c.timeouts} |`,
         );
       }
     }

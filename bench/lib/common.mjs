@@ -95,11 +95,15 @@ export function machine() {
   return { cpu: model, cores: c.length, node: process.version, platform: `${process.platform}-${process.arch}`, date: new Date().toISOString() };
 }
 
-/** utime + stime of one process (all its threads), in µs, from /proc/PID/stat (Linux). */
-export function procCpuMicros(pid) {
+/**
+ * CPU time of one process (all its threads), in µs, from /proc/PID/stat (Linux):
+ * `which` = 'total' (utime + stime), 'user' or 'system'.
+ */
+export function procCpuMicros(pid, which = 'total') {
   const rest = statFields(pid);
   // utime and stime are fields 14 and 15 of /proc/PID/stat (11 and 12 after the command)
-  return ((Number(rest[11]) + Number(rest[12])) * 1e6) / clockTicks();
+  const ticks = which === 'user' ? Number(rest[11]) : which === 'system' ? Number(rest[12]) : Number(rest[11]) + Number(rest[12]);
+  return (ticks * 1e6) / clockTicks();
 }
 
 /** Fields of /proc/PID/stat after the parenthesised command name (field 3 onwards). */
@@ -138,11 +142,11 @@ export function processTree(pid) {
 }
 
 /** CPU µs summed over a list of pids (take the list once, sample before and after). */
-export function treeCpuMicros(pids) {
+export function treeCpuMicros(pids, which = 'total') {
   let sum = 0;
   for (const pid of pids) {
     try {
-      sum += procCpuMicros(pid);
+      sum += procCpuMicros(pid, which);
     } catch {
       /* exited */
     }

@@ -1,0 +1,51 @@
+/**
+ * The latency chart of bench/RESULTS.md: percentiles per target (direct, vmc 1 worker,
+ * vmc N workers, portkey), one panel per load (closed/paced × json/sse), as SVG.
+ * Vega-Lite compiles the spec, Vega renders it headlessly (renderer 'none' + toSVG: no
+ * canvas, no browser).
+ */
+import * as vega from 'vega';
+import { compile } from 'vega-lite';
+
+const PERCENTILES = [
+  ['p50', 'p50'],
+  ['p90', 'p90'],
+  ['p99', 'p99'],
+  ['p999', 'p99.9'],
+];
+
+/** SVG text for the proxy results ({ cases, params }) of bench/proxy.mjs. */
+export async function latencyChartSvg({ cases, params }) {
+  const targets = [...new Set(cases.map((c) => c.label))];
+  const panels = [];
+  const values = [];
+  for (const c of cases) {
+    const panel = `${c.mode === 'closed' ? 'closed loop (max throughput)' : `paced ${params.rate} req/s`}, ${c.kind === 'sse' ? 'SSE stream' : 'JSON'}`;
+    if (!panels.includes(panel)) panels.push(panel);
+    for (const [key, name] of PERCENTILES) {
+      const ms = c.latency[key];
+      if (Number.isFinite(ms)) values.push({ panel, target: c.label, percentile: name, ms: Math.max(ms, 0.01) });
+    }
+  }
+  const spec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: { text: 'Proxy latency percentiles by target (log scale; lower is better)', anchor: 'start' },
+    data: { values },
+    facet: { row: { field: 'panel', type: 'nominal', sort: panels, title: null, header: { labelAngle: 0, labelAlign: 'left', labelAnchor: 'start', labelFontWeight: 'bold' } } },
+    spec: {
+      width: 520,
+      height: 150,
+      mark: { type: 'bar', tooltip: true },
+      encoding: {
+        x: { field: 'percentile', type: 'nominal', sort: PERCENTILES.map((p) => p[1]), title: null, axis: { labelAngle: 0 } },
+        xOffset: { field: 'target', type: 'nominal', sort: targets },
+        y: { field: 'ms', type: 'quantitative', scale: { type: 'log' }, title: 'latency (ms)' },
+        color: { field: 'target', type: 'nominal', sort: targets, title: 'target' },
+      },
+    },
+    resolve: { scale: { y: 'independent' } },
+    config: { font: 'Helvetica, Arial, sans-serif', view: { stroke: null } },
+  };
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
+  return view.toSVG();
+}

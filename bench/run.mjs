@@ -1,0 +1,156 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench` — every benchmark of SPEC §7 in one run, then bench/RESULTS.md.
+ *
+ *   npm run bench [-- --quick] [-- --only resolve|proxy|compile[,…]]
+ *
+ * 1. builds dist/ when any source is newer than it (the benchmarks run the built code);
+ * 2. calibrates the machine (byte-loop and syscall cost) and samples its background load;
+ * 3. runs bench/resolve.mjs, bench/proxy.mjs, bench/compile.mjs (each case in a fresh
+ *    process; a progress line per case with the elapsed time);
+ * 4. stores the raw results in bench/results.json (per part: a part not run this time keeps
+ *    its previous results, with their own date) and renders bench/RESULTS.md and the
+ *    latency chart bench/latency.svg from it.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ROOT, fmt, machine, machineCoresBusy, machineTicks, parseFlags, progress, runChild } from './lib/common.mjs';
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const RESULTS_JSON = join(HERE, 'results.json');
+const RESULTS_MD = join(HERE, 'RESULTS.md');
+const CHART = join(HERE, 'latency.svg');
+const PARTS = ['resolve', 'proxy', 'compile'];
+
+function newestMtime(dir, exts) {
+  let newest = 0;
+  if (!existsSync(dir)) return newest;
+  for (const name of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, name.name);
+    if (name.isDirectory()) newest = Math.max(newest, newestMtime(p, exts));
+    else if (exts.some((e) => name.name.endsWith(e))) newest = Math.max(newest, statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+function ensureBuilt() {
+  const src = Math.max(...['compiler', 'runtime', 'bin', 'schemas'].map((d) => newestMtime(join(ROOT, d), ['.ts', '.json'])), statSync(join(ROOT, 'tsconfig.build.json')).mtimeMs);
+  const out = newestMtime(join(ROOT, 'dist'), ['.js']);
+  if (out >= src && existsSync(join(ROOT, 'dist/runtime/router.js'))) {
+    progress('dist/ is up to date');
+    return;
+  }
+  progress('dist/ is stale: npm run build …');
+  const r = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  if (r.status !== 0) progress(`build reported errors (exit ${r.status}); benchmarking what it emitted`);
+}
+
+const flags = parseFlags(process.argv.slice(2));
+const quick = Boolean(flags.quick);
+const only = typeof flags.only === 'string' ? flags.only.split(',') : PARTS;
+for (const p of only) if (!PARTS.includes(p)) throw new Error(`--only: unknown part ${p} (resolve, proxy, compile)`);
+
+const t0 = performance.now();
+ensureBuilt();
+const { runResolve, resolveMarkdown } = await import('./resolve.mjs');
+const { runProxy, proxyMarkdown, PORTKEY_INSTALL } = await import('./proxy.mjs');
+const { runCompile, compileMarkdown } = await import('./compile.mjs');
+const { latencyChartSvg } = await import('./lib/chart.mjs');
+
+const m0 = machineTicks();
+await new Promise((r) => setTimeout(r, 1000));
+const background = machineCoresBusy(m0, machineTicks(), 1000);
+const calibration = await runChild(join(HERE, 'lib/calibrate.mjs'), []);
+const env = { ...machine(), background, calibration, quick };
+progress(
+  `machine: ${env.cpu}, ${env.cores} cores, Node ${env.node}; background load ${fmt.f2(background)} cores busy; ` +
+    `byte loop ${fmt.f2(calibration.byteLoopNsPerByte)} ns/byte, write(2) ${fmt.int(calibration.writeSyscallNs)} ns`,
+);
+
+const results = existsSync(RESULTS_JSON) ? JSON.parse(readFileSync(RESULTS_JSON, 'utf8')) : {};
+for (const part of only) {
+  const started = performance.now();
+  progress(`── ${part} ──`);
+  let res;
+  if (part === 'resolve') res = await runResolve({ quick });
+  else if (part === 'proxy') res = await runProxy({ quick });
+  else res = await runCompile({ quick });
+  results[part] = { env, seconds: (performance.now() - started) / 1000, ...res };
+  progress(`── ${part} done in ${fmt.f1(results[part].seconds)} s ──`);
+  writeFileSync(RESULTS_JSON, JSON.stringify(results, null, 1) + '\n');
+}
+
+if (results.proxy) writeFileSync(CHART, await latencyChartSvg(results.proxy));
+writeFileSync(RESULTS_MD, renderMarkdown(results));
+progress(`wrote bench/RESULTS.md${results.proxy ? ', bench/latency.svg' : ''} and bench/results.json in ${fmt.f1((performance.now() - t0) / 1000)} s`);
+
+function envLine(e) {
+  return (
+    `${e.date.slice(0, 16).replace('T', ' ')} UTC · ${e.cpu}, ${e.cores} cores · Node ${e.node} (${e.platform}) · ` +
+    `background load before the run ${fmt.f2(e.background)} cores busy · byte loop ${fmt.f2(e.calibration.byteLoopNsPerByte)} ns/byte, ` +
+    `write(2) ${fmt.int(e.calibration.writeSyscallNs)} ns${e.quick ? ' · `--quick`' : ''}`
+  );
+}
+
+function goalRows(part, goals) {
+  return goals.map((g) => `| ${part} | ${g.goal} | ${g.value} | ${g.met === null ? 'n/a' : g.met ? '**met**' : '**not met**'} |`);
+}
+
+function renderMarkdown(r) {
+  const L = [];
+  L.push('# vmc benchmark results', '');
+  L.push(
+    '<!-- auto-generated by `npm run bench` (bench/run.mjs) from bench/results.json — do not edit; notes live in bench/run.mjs -->',
+    '',
+    'Produced by `npm run bench` (`-- --quick` for a short run, `-- --only resolve|proxy|compile`). Every case runs in a fresh process and is compared with its ' +
+      'baseline measured in the same run. The machine is a small shared VM: compare ratios, not absolute numbers, with other machines.',
+    '',
+  );
+  const totals = PARTS.filter((p) => r[p]).map((p) => `${p} ${fmt.f1(r[p].seconds)} s`).join(', ');
+  L.push(`Durations of the parts in their last runs: ${totals}.`, '');
+
+  L.push('## Goals', '', '| part | goal | measured | status |', '|---|---|---|---|');
+  if (r.resolve) L.push(...goalRows('resolve', r.resolve.goals));
+  if (r.proxy) L.push(...goalRows('proxy', r.proxy.goals));
+  L.push('');
+
+  if (r.resolve) {
+    L.push('## Resolution microbenchmark (`bench/resolve.mjs`)', '', `Run: ${envLine(r.resolve.env)}.`, '');
+    L.push(
+      '`lookup+pick` = `RoutingTable.lookup` on the name bytes in the body + `Router.plan` into a preallocated Int32Array (vmc) versus `Map.get` on the name ' +
+        'string + `Math.random()` over the pool\'s weights (baseline; its name string comes for free and keeps its cached hash, which flatters it). ' +
+        '`full` = the whole body → target step: `scanJsonBody` (validates the entire 2 KB body, finds `model`) + lookup + plan, versus ' +
+        '`JSON.parse(body.toString())` + `Map.get` + `Math.random()`. Tables of N weighted virtual models (pools of 2–4 targets) lowered in memory; ' +
+        '1024 pre-built 2 KB chat bodies naming random existing models, rotated.',
+      '',
+      resolveMarkdown(r.resolve),
+      '',
+    );
+  }
+  if (r.proxy) {
+    L.push('## Proxy overhead (`bench/proxy.mjs`)', '', `Run: ${envLine(r.proxy.env)}.`, '');
+    if (!r.proxy.havePortkey) L.push(`Peer gateway not installed in this run (\`${PORTKEY_INSTALL}\` adds the column).`, '');
+    L.push(proxyMarkdown(r.proxy), '', '![latency percentiles per target](latency.svg)', '');
+  }
+  if (r.compile) {
+    L.push('## Compile scaling (`bench/compile.mjs`)', '', `Run: ${envLine(r.compile.env)}.`, '', compileMarkdown(r.compile), '');
+  }
+  L.push('## Method notes', '');
+  L.push(
+    '- **Fresh processes.** Each resolve case (implementation × scope × size) is its own `node` process; each proxy load case is a fresh load-generator process ' +
+      'against gateways started once per run; each build is its own `vmc build` process.',
+    '- **Allocation** (resolve): after warm-up and two `gc()`, ≥ 10 M calls (time-bounded for the slow full-body cases) run under `v8.GCProfiler`; ' +
+      'bytes allocated = Σ(heap used before each GC − heap used after the previous one) + the final delta. A per-call allocation costs ≥ 12 bytes, so ' +
+      '< 1 B/op proves the steady state allocates nothing. The same method runs in `npm test` (test/bench/alloc.test.ts).',
+    '- **Latency** (proxy): closed loop = autocannon (per-response hrtime, not its 1 ms histogram); paced = open loop, each request scheduled at t0 + k/rate ' +
+      'and timed from its scheduled send time to its last body byte (no coordinated omission). Rounds of all targets are interleaved and merged.',
+    '- **CPU per request** (proxy): utime+stime of the gateway\'s process tree (cluster workers included) from /proc, over the load process\'s lifetime, ' +
+      '÷ responses it received (warm-up included). The gateway runs with `VMC_LOG=warn` (no access line per request).',
+    '- **Background load**: the machine is shared; each proxy row records how many cores were busy machine-wide. When that is near the core count, the ' +
+      'gateway was competing with other tenants for CPU and its latencies and req/s are pessimistic.',
+    '',
+  );
+  return L.join('\n');
+}
