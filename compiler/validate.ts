@@ -469,8 +469,9 @@ function checkSlug(
 ): void {
   const slug = m.body.slug;
   if (slug === undefined || slug === m.name) return;
-  const s = m.at(['slug']);
+  // Spans are computed only when reporting: positions are built lazily (load-yaml.ts).
   if (allNames.has(slug)) {
+    const s = m.at(['slug']);
     const other = byName.get(slug);
     const related = other ? [{ ...other.at([], 'key'), message: `virtual model "${slug}" is defined here` }] : [];
     log.report('VMC2005', s.file, s.start, s.end, { slug, name: m.name, usage: 'a name', other: slug }, related);
@@ -478,6 +479,7 @@ function checkSlug(
   }
   const prev = owners.get(slug);
   if (prev) {
+    const s = m.at(['slug']);
     log.report('VMC2005', s.file, s.start, s.end, { slug, name: m.name, usage: 'a slug', other: prev.name }, [
       { ...prev.at(['slug']), message: `slug of "${prev.name}"` },
     ]);
