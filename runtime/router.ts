@@ -85,7 +85,13 @@ export class Router {
   readonly health: HealthState;
   #pool: Int32Array;
   #others: Int32Array;
-  #rng: number;
+  /**
+   * xorshift32 state and the current draw live in typed arrays, not fields or arguments:
+   * a uint32 ≥ 2^30 stored in a field, or a double passed to a call V8 does not inline, is
+   * boxed as a HeapNumber (measured 24 B/plan by test/bench/alloc.test.ts).
+   */
+  readonly #rng = new Uint32Array(1);
+  readonly #draw = new Float64Array(1);
 
   constructor(table: RoutingTable, health: HealthState, seed = (Math.random() * 0xffffffff) >>> 0) {
     this.table = table;
@@ -93,30 +99,43 @@ export class Router {
     const n = Math.max(1, table.maxTargets);
     this.#pool = new Int32Array(n);
     this.#others = new Int32Array(n);
-    this.#rng = seed >>> 0 || 0x9e3779b9;
+    this.#rng[0] = seed >>> 0 || 0x9e3779b9;
   }
 
-  /** xorshift32 → [0, 1). Allocation-free, seedable for tests. */
+  /** xorshift32 step into the state array. Allocation-free, seedable for tests. */
+  #step(): void {
+    const rng = this.#rng;
+    rng[0] ^= rng[0] << 13;
+    rng[0] ^= rng[0] >>> 17;
+    rng[0] ^= rng[0] << 5;
+  }
+
+  /** A uniform draw in [0, 1) (cold convenience; the hot path keeps draws in #draw). */
   random(): number {
-    let x = this.#rng;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.#rng = x >>> 0;
-    return this.#rng / 4294967296;
+    this.#step();
+    return this.#rng[0] / 4294967296;
   }
 
-  /** HOT PATH: see planWith. Draws one random number. */
+  /** HOT PATH: allocation-free — plan with a fresh random draw. See planWith. */
   plan(vm: number, input: RouteInput, nowMs: number, out: Int32Array): number {
-    return this.planWith(vm, input, nowMs, this.random(), out);
+    this.#step();
+    this.#draw[0] = this.#rng[0] / 4294967296;
+    return this.#plan(vm, input, nowMs, out);
   }
 
   /**
-   * HOT PATH: allocation-free — change with care.
    * Fills `out` with global target ids in try order; returns the count (0 when no target
-   * is eligible for the request's metadata). `r` ∈ [0, 1) is the random draw.
+   * is eligible for the request's metadata). `r` ∈ [0, 1) is the random draw (tests,
+   * explain: a reproducible decision).
    */
   planWith(vm: number, input: RouteInput, nowMs: number, r: number, out: Int32Array): number {
+    this.#draw[0] = r;
+    return this.#plan(vm, input, nowMs, out);
+  }
+
+  /** HOT PATH: allocation-free — change with care. The draw is in #draw[0]. */
+  #plan(vm: number, input: RouteInput, nowMs: number, out: Int32Array): number {
+    const r = this.#draw[0];
     const table = this.table;
     const vms = table.vms;
     const targets = table.targets;

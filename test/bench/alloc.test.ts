@@ -101,13 +101,8 @@ describe('hot path allocates nothing (SPEC §4, bench/resolve.mjs)', () => {
     expect(bytesPerCall((i) => router.planWith(vms[i % N], input, 0, draws[i % D] as number, out) + out[0])).toBeLessThan(1);
   });
 
-  // KNOWN BUG (reported; runtime/router.ts is not ours to change): `Router.random()` stores
-  // a uint32 in the `#rng` field (values ≥ 2^30 are not Smis → a HeapNumber per store), and
-  // `plan()` passes the double draw to `planWith`, which is too big to inline, so the
-  // argument is boxed (a HeapNumber per call). Measured: 24 B/call. Fix: keep the state in
-  // a Uint32Array(1) and hand the draw over through a Float64Array(1) scratch slot (see
-  // bench/RESULTS.md). When fixed this `it.fails` fails: turn it into `it`.
-  it.fails('Router.plan (seeded random draw + planWith) allocates nothing', () => {
+  // Was a bug (24 B/call: boxed xorshift state and draw); fixed in runtime/router.ts.
+  it('Router.plan (seeded random draw + planWith) allocates nothing', () => {
     const router = new Router(table, new HealthState(table.targetCount), 1);
     const input = new RouteInput();
     const out = new Int32Array(table.maxTargets);
