@@ -34,7 +34,7 @@ import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import { applyBodyOps, mergeInto, runPostResponse } from './middleware.js';
 import { RELAY_CLIENT_ABORTED, RELAY_UPSTREAM_BROKE, relay, responseHeaders } from './relay.js';
-import { RouteInput } from './router.js';
+import { RouteInput, stickyKeyOf } from './router.js';
 import { FAIL_ABORTED, FAIL_NONE, FAIL_TIMEOUT, FAIL_TTFT, UpstreamCall } from './upstream.js';
 import { XLATE_CHAT_TO_MESSAGES, XLATE_NONE, chatToMessagesRequest, messagesToChatRequest } from './wire/translate.js';
 
@@ -164,7 +164,7 @@ export class Engine {
       }
       input.metadata = meta;
     }
-    if (vmr.stickyKeys.length > 0) input.stickyKey = stickyKey(vmr, req, input.metadata);
+    if (vmr.stickyKeys.length > 0) input.stickyKey = stickyKeyOf(vmr.stickyKeys, (name) => req.header(name), input.metadata);
     const maxTargets = table.vmTargetCount(vm);
     if (planScratch.length < maxTargets) planScratch = new Int32Array(maxTargets);
     const n = gen.router.plan(vm, input, Date.now(), planScratch);
@@ -457,15 +457,3 @@ export function parseMetadata(text: string): Record<string, string> | null {
   return v as Record<string, string>;
 }
 
-/** The session key of a sticky vm: its key values joined by NUL, or null if any is missing. */
-function stickyKey(vmr: VmRuntime, req: HttpRequest, metadata: Record<string, string> | null): string | null {
-  let key = '';
-  const keys = vmr.stickyKeys;
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i];
-    const v = k.source === 'header' ? req.header(k.key) : metadata !== null && Object.prototype.hasOwnProperty.call(metadata, k.key) ? metadata[k.key] : null;
-    if (v === null || v === undefined) return null;
-    key = i === 0 ? v : key + '\u0000' + v;
-  }
-  return key;
-}

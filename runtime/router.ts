@@ -326,20 +326,26 @@ function sortByLatency(a: Int32Array, n: number, first: number, h: HealthState, 
 }
 
 /**
- * The session key of a sticky virtual model for one request: the values of its sticky keys
- * (headers by lower-case name, or metadata keys) joined by '\u0000'; null when any is
- * absent (the request is then routed as if not sticky). Shared by the engine and explain.
+ * The session key of a sticky virtual model for one request: the values of ALL its sticky
+ * keys (headers by lower-case name, or metadata keys) joined by '\u0000', so several keys
+ * form one composite session id (e.g. user + conversation); null when any is absent or
+ * empty (the request is then routed as if not sticky). Shared by the engine and explain.
  */
 export function stickyKeyOf(
   keys: readonly { source: 'header' | 'metadata'; key: string }[],
-  header: (name: string) => string | undefined,
+  header: (name: string) => string | null | undefined,
   metadata: Record<string, string> | null,
 ): string | null {
   let out = '';
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i];
-    const v = k.source === 'header' ? header(k.key) : metadata?.[k.key];
-    if (v === undefined || v === '') return null;
+    const v =
+      k.source === 'header'
+        ? header(k.key)
+        : metadata !== null && Object.prototype.hasOwnProperty.call(metadata, k.key)
+          ? metadata[k.key]
+          : null;
+    if (v === null || v === undefined || v === '') return null;
     out = i === 0 ? v : out + '\u0000' + v;
   }
   return keys.length === 0 ? null : out;
