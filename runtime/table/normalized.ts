@@ -54,7 +54,7 @@ export interface NormTarget {
   model: string;
   /** ≥ 0. Outside `weighted` it only breaks ties among equal priorities. */
   weight: number;
-  /** Integer ≥ 0, lower first. 0 for every target when the strategy is not `priority`. */
+  /** Integer ≥ 0, lower first. Kept as configured under every strategy: it orders the fallback after the primary pool. */
   priority: number;
   retry: NormRetry;
   /** Sorted ascending, unique. */
