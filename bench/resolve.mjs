@@ -82,6 +82,7 @@ async function runCase(opts) {
   }
 
   let op; // (i) => number, one implementation per process: call sites stay monomorphic
+  const components = {}; // name → (n) => checksum: parts of the vmc step, measured separately
   let tableBytes = 0;
   if (impl === 'vmc') {
     const { RoutingTable } = await import('../dist/runtime/table/reader.js');
@@ -101,6 +102,39 @@ async function runCase(opts) {
       spans[2 * i] = scan.modelStart;
       spans[2 * i + 1] = scan.modelEnd;
       if (table.lookup(bodies[i], scan.modelStart, scan.modelEnd) < 0) throw new Error(`bench name not found: ${names[i]}`);
+    }
+    const M = BODIES - 1;
+    const vmIds = new Int32Array(BODIES);
+    for (let i = 0; i < BODIES; i++) vmIds[i] = table.lookup(bodies[i], spans[2 * i], spans[2 * i + 1]);
+    // planWith's draw as a tagged heap number (generic-elements array): a double computed per
+    // call would be boxed by the caller, billing the harness's allocation to planWith.
+    const draws = [{}, 0.05, 0.3, 0.55, 0.8, 0.95];
+    draws.shift();
+    if (scope === 'full') {
+      components.scanJsonBody = (n) => {
+        let s = 0;
+        for (let i = 0; i < n; i++) s = (s + (scanJsonBody(bodies[i & M], scan) ? scan.modelEnd : 0)) | 0;
+        return s;
+      };
+    } else {
+      components.lookup = (n) => {
+        let s = 0;
+        for (let i = 0; i < n; i++) {
+          const j = i & M;
+          s = (s + table.lookup(bodies[j], spans[2 * j], spans[2 * j + 1])) | 0;
+        }
+        return s;
+      };
+      components.plan = (n) => {
+        let s = 0;
+        for (let i = 0; i < n; i++) s = (s + router.plan(vmIds[i & M], input, 0, out) + out[0]) | 0;
+        return s;
+      };
+      components.planWith = (n) => {
+        let s = 0;
+        for (let i = 0; i < n; i++) s = (s + router.planWith(vmIds[i & M], input, 0, draws[i % 5], out) + out[0]) | 0;
+        return s;
+      };
     }
     if (scope === 'full') {
       op = (i) => {
@@ -172,12 +206,26 @@ async function runCase(opts) {
   // Sanity: every body resolves.
   for (let i = 0; i < BODIES; i++) if (op(i) < 0) throw new Error('resolution failed');
 
-  // Warm-up (JIT) and calibration: calls per round so that a round lasts ~roundMs.
+  const main = measure((n) => loop(op, n), { rounds, roundMs, allocCalls, allocMs });
+  // Breakdown of the vmc step into its parts, measured after the main case (each part has its
+  // own loop literal, so its call sites stay monomorphic): where the time and bytes go.
+  const parts = {};
+  for (const [name, run] of Object.entries(components)) {
+    parts[name] = measure(run, { rounds: 5, roundMs: Math.max(30, roundMs / 2), allocCalls: 1_000_000, allocMs: 3000 });
+  }
+  return { impl, scope, size, tableBytes, ...main, parts };
+}
+
+/**
+ * Times `run(n)` (n calls, returns an int checksum): calibration to ~roundMs per round,
+ * `rounds` timed rounds, then the allocation pass (method in the header comment).
+ */
+function measure(run, { rounds, roundMs, allocCalls, allocMs }) {
   let sink = 0;
   let calls = 1000;
   for (;;) {
     const t0 = performance.now();
-    sink ^= loop(op, calls);
+    sink ^= run(calls);
     const dt = performance.now() - t0;
     if (dt > 50 || calls >= 1 << 26) {
       calls = Math.max(1000, Math.round((calls * roundMs) / Math.max(dt, 0.001)));
@@ -185,25 +233,24 @@ async function runCase(opts) {
     }
     calls *= 4;
   }
-  sink ^= loop(op, calls);
+  sink ^= run(calls);
 
   const nsPerOp = [];
   for (let r = 0; r < rounds; r++) {
     const t0 = process.hrtime.bigint();
-    sink ^= loop(op, calls);
+    sink ^= run(calls);
     const t1 = process.hrtime.bigint();
     nsPerOp.push(Number(t1 - t0) / calls);
   }
   const med = median(nsPerOp);
 
-  // Allocation pass (method in the header comment).
   const n = Math.max(1, Math.min(allocCalls, Math.floor((allocMs * 1e6) / med)));
   globalThis.gc();
   globalThis.gc();
   const profiler = new v8.GCProfiler();
   profiler.start();
   const used0 = v8.getHeapStatistics().used_heap_size;
-  sink ^= loop(op, n);
+  sink ^= run(n);
   const used1 = v8.getHeapStatistics().used_heap_size;
   const { statistics } = profiler.stop();
   let allocated = 0;
@@ -213,12 +260,7 @@ async function runCase(opts) {
     prevAfter = s.afterGC.heapStatistics.usedHeapSize;
   }
   allocated += used1 - prevAfter;
-
   return {
-    impl,
-    scope,
-    size,
-    tableBytes,
     callsPerRound: calls,
     nsPerOp: med,
     nsMin: Math.min(...nsPerOp),
@@ -289,10 +331,16 @@ export async function runResolve({ quick = false, sizes = [10, 1000, 10_000, 100
       vmcFullBytesPerOp: vf.bytesPerOp,
       vmcFullAllocCalls: vf.allocCalls,
       baseFullBytesPerOp: bf.bytesPerOp,
+      parts: { ...(vl.parts ?? {}), ...(vf.parts ?? {}) },
     };
   });
+  return { params, cases, rows, goals: resolveGoals(rows) };
+}
+
+/** The goals of issue #4 part 1, judged on the per-size rows of a run. */
+export function resolveGoals(rows) {
   const big = rows.find((r) => r.size === 100_000) ?? rows[rows.length - 1];
-  const goals = [
+  return [
     {
       goal: `lookup+pick median ≤ ${GOALS.lookupNsAt100k} ns at ${fmt.int(big.size)} vms`,
       value: `${fmt.f1(big.vmcLookupNs)} ns (fastest round ${fmt.f1(big.vmcLookupMinNs)} ns)`,
@@ -319,7 +367,6 @@ export async function runResolve({ quick = false, sizes = [10, 1000, 10_000, 100
       met: rows.every((r) => r.lookupSpeedup >= GOALS.speedup),
     },
   ];
-  return { params, cases, rows, goals };
 }
 
 export function resolveMarkdown({ params, rows }) {
@@ -352,6 +399,21 @@ export function resolveMarkdown({ params, rows }) {
       `| ${fmt.int(r.size)} | ${fmt.int(r.vmcFullNs)} (${fmt.int(r.vmcFullMinNs)}) | ${fmt.int(r.baseFullNs)} | ${fmt.ratio(r.fullSpeedup)} | ` +
         `${fmt.f2(r.vmcFullBytesPerOp)} (${fmt.int(r.vmcFullAllocCalls)}) | ${fmt.int(r.baseFullBytesPerOp)} |`,
     );
+  }
+  const names = [...new Set(rows.flatMap((r) => Object.keys(r.parts ?? {})))];
+  if (names.length > 0) {
+    lines.push(
+      '',
+      '**Where the vmc time goes** (each part alone, in the same process after the main case; median ns/op and B/op over 1 M calls): ' +
+        '`lookup` = `RoutingTable.lookup` on the body bytes; `plan` = `Router.plan` (seeded draw + planner); `planWith` = the planner with a given draw; ' +
+        '`scanJsonBody` = validating the 2 KB body and locating `model`.',
+      '',
+      `| vms | ${names.map((n) => `${n} ns/op | ${n} B/op`).join(' | ')} |`,
+      `|---:|${names.map(() => '---:|---:').join('|')}|`,
+    );
+    for (const r of rows) {
+      lines.push(`| ${fmt.int(r.size)} | ${names.map((n) => (r.parts?.[n] ? `${fmt.f1(r.parts[n].nsPerOp)} | ${fmt.f2(r.parts[n].bytesPerOp)}` : '— | —')).join(' | ')} |`);
+    }
   }
   return lines.join('\n');
 }
