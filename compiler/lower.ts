@@ -95,8 +95,7 @@ import {
   type SectionPayload,
 } from '../runtime/table/format.js';
 import {
-  DEFAULT_FALLBACK_ON,
-  DEFAULT_RETRY,
+  defaultTarget,
   type NormConfig,
   type NormMiddlewareCall,
   type NormTarget,
@@ -231,24 +230,7 @@ function implicitVirtualModel(label: string, provider: string, model: string): N
     modelTypes: [],
     strategy: 'weighted',
     sticky: null,
-    targets: [
-      {
-        provider,
-        model,
-        weight: 1,
-        priority: 0,
-        retry: { ...DEFAULT_RETRY, onStatus: [...DEFAULT_RETRY.onStatus] },
-        fallbackOn: [...DEFAULT_FALLBACK_ON],
-        fallbackCandidate: true,
-        overrideParams: null,
-        headersSet: [],
-        headersRemove: [],
-        metadataMatch: [],
-        maxTtftMs: 0,
-        maxTimePerOutputTokenMs: 0,
-        backendFormat: null,
-      },
-    ],
+    targets: [defaultTarget(provider, model)],
     middleware: { request: [], response: [], postResponse: [] },
   };
 }

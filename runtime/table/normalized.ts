@@ -139,3 +139,23 @@ export const DEFAULT_RETRY: Readonly<NormRetry> = Object.freeze({
   onStatus: [429, 500, 502, 503],
 });
 export const DEFAULT_FALLBACK_ON: readonly number[] = Object.freeze([401, 403, 404, 429, 500, 502, 503]);
+
+/** A target with every SPEC §2 default (the one definition; lowering, tests and benches use it). */
+export function defaultTarget(provider: string, model: string): NormTarget {
+  return {
+    provider,
+    model,
+    weight: 1,
+    priority: 0,
+    retry: { attempts: DEFAULT_RETRY.attempts, delayMs: DEFAULT_RETRY.delayMs, onStatus: [...DEFAULT_RETRY.onStatus] },
+    fallbackOn: [...DEFAULT_FALLBACK_ON],
+    fallbackCandidate: true,
+    overrideParams: null,
+    headersSet: [],
+    headersRemove: [],
+    metadataMatch: [],
+    maxTtftMs: 0,
+    maxTimePerOutputTokenMs: 0,
+    backendFormat: null,
+  };
+}

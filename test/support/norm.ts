@@ -1,7 +1,6 @@
 /** Builders for normalized configs in tests (defaults of SPEC §2 filled in). */
 import {
-  DEFAULT_FALLBACK_ON,
-  DEFAULT_RETRY,
+  defaultTarget,
   type NormConfig,
   type NormProvider,
   type NormTarget,
@@ -10,23 +9,7 @@ import {
 
 export function target(label: string, extra: Partial<NormTarget> = {}): NormTarget {
   const slash = label.indexOf('/');
-  return {
-    provider: label.slice(0, slash),
-    model: label.slice(slash + 1),
-    weight: 1,
-    priority: 0,
-    retry: { ...DEFAULT_RETRY, onStatus: [...DEFAULT_RETRY.onStatus] },
-    fallbackOn: [...DEFAULT_FALLBACK_ON],
-    fallbackCandidate: true,
-    overrideParams: null,
-    headersSet: [],
-    headersRemove: [],
-    metadataMatch: [],
-    maxTtftMs: 0,
-    maxTimePerOutputTokenMs: 0,
-    backendFormat: null,
-    ...extra,
-  };
+  return { ...defaultTarget(label.slice(0, slash), label.slice(slash + 1)), ...extra };
 }
 
 export function vm(name: string, targets: NormTarget[], extra: Partial<NormVirtualModel> = {}): NormVirtualModel {
