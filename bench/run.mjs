@@ -86,6 +86,10 @@ for (const part of only) {
   writeFileSync(RESULTS_JSON, JSON.stringify(results, null, 1) + '\n');
 }
 
+if (only.length > 0) {
+  results.lastRun = { parts: only, quick, seconds: (performance.now() - t0) / 1000, date: new Date().toISOString() };
+  writeFileSync(RESULTS_JSON, JSON.stringify(results, null, 1) + '\n');
+}
 if (results.proxy) writeFileSync(CHART, await latencyChartSvg(results.proxy));
 writeFileSync(RESULTS_MD, renderMarkdown(results));
 progress(`wrote bench/RESULTS.md${results.proxy ? ', bench/latency.svg' : ''} and bench/results.json in ${fmt.f1((performance.now() - t0) / 1000)} s`);
@@ -113,7 +117,14 @@ function renderMarkdown(r) {
     '',
   );
   const totals = PARTS.filter((p) => r[p]).map((p) => `${p} ${fmt.f1(r[p].seconds)} s`).join(', ');
-  L.push(`Durations of the parts in their last runs: ${totals}.`, '');
+  L.push(`Durations of the parts in their last runs: ${totals}.`);
+  if (r.lastRun) {
+    L.push(
+      `Last invocation: \`npm run bench${r.lastRun.quick || r.lastRun.parts.length < PARTS.length ? ` --${r.lastRun.quick ? ' --quick' : ''}${r.lastRun.parts.length < PARTS.length ? ` --only ${r.lastRun.parts.join(',')}` : ''}` : ''}\` ` +
+        `took ${fmt.f1(r.lastRun.seconds)} s (build check, calibration and report included).`,
+    );
+  }
+  L.push('');
 
   L.push('## Goals', '', '| part | goal | measured | status |', '|---|---|---|---|');
   if (r.resolve) L.push(...goalRows('resolve', resolveGoals(r.resolve.rows)));
