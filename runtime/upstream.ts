@@ -337,6 +337,7 @@ export function isDroppedResponseHeader(name: string): boolean {
     case 'trailer':
     case 'upgrade':
     case 'proxy-connection':
+    case 'uwebsockets': // uWS writes its own on every response; an upstream's would repeat it
       return true;
     default:
       return false;

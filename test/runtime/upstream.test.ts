@@ -173,6 +173,16 @@ describe('headers (SPEC §3.6)', () => {
       mocks[2].setBehavior({});
     }
   });
+
+  it("an upstream's uWebSockets header is not repeated next to the gateway's own", async () => {
+    mocks[2].setBehavior({ headers: { uWebSockets: '20' } });
+    try {
+      const r = await post(url, chat('plain'));
+      expect(r.headers.get('uwebsockets')).toBe('20'); // one value, not "20, 20"
+    } finally {
+      mocks[2].setBehavior({});
+    }
+  });
 });
 
 describe('middleware pipelines (NeMo)', () => {
