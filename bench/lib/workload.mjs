@@ -8,6 +8,7 @@
  */
 
 /** Providers × models of the catalog every target is drawn from. */
+import { defaultTarget } from '../../dist/runtime/table/normalized.js';
 export const PROVIDERS = ['anthropic', 'azure', 'bedrock', 'google', 'groq', 'mistral', 'openai', 'together'];
 export const MODELS_PER_PROVIDER = 16;
 
@@ -53,27 +54,9 @@ export function poolOf(i, seed = 7) {
   return out;
 }
 
-const DEFAULT_RETRY = { attempts: 2, delayMs: 100, onStatus: [429, 500, 502, 503] };
-const DEFAULT_FALLBACK_ON = [401, 403, 404, 429, 500, 502, 503];
-
 /** A NormTarget with SPEC §2 defaults from { provider, model, weight }. */
 export function normTarget(t) {
-  return {
-    provider: t.provider,
-    model: t.model,
-    weight: t.weight,
-    priority: 0,
-    retry: { ...DEFAULT_RETRY, onStatus: [...DEFAULT_RETRY.onStatus] },
-    fallbackOn: [...DEFAULT_FALLBACK_ON],
-    fallbackCandidate: true,
-    overrideParams: null,
-    headersSet: [],
-    headersRemove: [],
-    metadataMatch: [],
-    maxTtftMs: 0,
-    maxTimePerOutputTokenMs: 0,
-    backendFormat: null,
-  };
+  return { ...defaultTarget(t.provider, t.model), weight: t.weight };
 }
 
 /** NormConfig with `n` weighted virtual models (invariants of runtime/table/normalized.ts hold). */
