@@ -7,8 +7,9 @@
  * two processes building "the table of size N" build byte-identical tables.
  */
 
-/** Providers × models of the catalog every target is drawn from. */
 import { defaultTarget } from '../../dist/runtime/table/normalized.js';
+
+/** Providers × models of the catalog every target is drawn from. */
 export const PROVIDERS = ['anthropic', 'azure', 'bedrock', 'google', 'groq', 'mistral', 'openai', 'together'];
 export const MODELS_PER_PROVIDER = 16;
 
