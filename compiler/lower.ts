@@ -145,16 +145,15 @@ class F64Builder {
 /** Interned UTF-8 string pool; ids in first-use order. */
 class StringPool {
   #ids = new Map<string, number>();
-  #chunks: Buffer[] = [];
+  #strings: string[] = [];
   #offsets: number[] = [0];
   #size = 0;
   id(s: string): number {
     let id = this.#ids.get(s);
     if (id === undefined) {
-      const b = Buffer.from(s, 'utf8');
-      id = this.#chunks.length;
-      this.#chunks.push(b);
-      this.#size += b.length;
+      id = this.#strings.length;
+      this.#strings.push(s);
+      this.#size += Buffer.byteLength(s, 'utf8');
       this.#offsets.push(this.#size);
       this.#ids.set(s, id);
     }
@@ -163,8 +162,15 @@ class StringPool {
   opt(s: string | null | undefined): number {
     return s === null || s === undefined ? NONE : this.id(s);
   }
+  /**
+   * All strings encoded at once (one Buffer.from per string cost 0.5 s at 100,000 models).
+   * A lone surrogate at a string boundary would pair up with its neighbour in the joined
+   * text; then the lengths disagree and each string is encoded on its own.
+   */
   bytes(): Uint8Array {
-    return Buffer.concat(this.#chunks, this.#size);
+    const joined = Buffer.from(this.#strings.join(''), 'utf8');
+    if (joined.length === this.#size) return joined;
+    return Buffer.concat(this.#strings.map((x) => Buffer.from(x, 'utf8')), this.#size);
   }
   offsets(): Uint8Array {
     return new Uint8Array(Uint32Array.from(this.#offsets).buffer);

@@ -88,6 +88,11 @@ function sortKeys(v: unknown): unknown {
 }
 
 function sortedUnique<T extends string | number>(xs: readonly T[]): T[] {
+  // Most lists (defaults, status codes as written) are already sorted and unique: a copy
+  // without the Set and the sort (measured: 0.5 s of a 100,000-model build).
+  let sorted = true;
+  for (let i = 1; i < xs.length && sorted; i++) sorted = xs[i - 1] < xs[i];
+  if (sorted) return xs.slice();
   return [...new Set(xs)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
