@@ -35,10 +35,11 @@ export async function latencyChartSvg({ cases, params }) {
     spec: {
       width: 520,
       height: 150,
-      mark: { type: 'bar', tooltip: true },
+      // Lines with points, not bars: bars on a log scale render with zero height in Vega-Lite 5
+      // (their baseline is 0, outside a log domain).
+      mark: { type: 'line', point: true, tooltip: true },
       encoding: {
         x: { field: 'percentile', type: 'nominal', sort: PERCENTILES.map((p) => p[1]), title: null, axis: { labelAngle: 0 } },
-        xOffset: { field: 'target', type: 'nominal', sort: targets },
         y: { field: 'ms', type: 'quantitative', scale: { type: 'log' }, title: 'latency (ms)' },
         color: { field: 'target', type: 'nominal', sort: targets, title: 'target' },
       },
