@@ -120,6 +120,14 @@ describe('routing table', () => {
     expect(() => RoutingTable.decode(Buffer.from('{"not":"a table"}'.padEnd(200)))).toThrow(/magic/);
   });
 
+  it('encodes lone surrogates at string boundaries like Buffer.from does, string by string', () => {
+    // Interned next to each other, 'a\uD800' + '\uDC00b' would fuse into one valid pair if
+    // encoded as one joined text; each must decode to U+FFFD on its own.
+    const t = RoutingTable.decode(lowerTable(config([vm('a\uD800', [target('p/x')]), vm('\uDC00b', [target('p/y')])])));
+    const names = [0, 1].map((i) => t.vmName(i)).sort();
+    expect(names).toEqual(['a\uFFFD', '\uFFFDb'].sort());
+  });
+
   it('fnv1aString agrees with fnv1a over UTF-8 bytes', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary' }), (s) => {
