@@ -38,12 +38,12 @@
  * any per-call allocation costs ≥ 12 bytes (the smallest heap object), so a total below
  * one byte per call proves none happens on the steady-state path.
  */
-import v8 from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TMP, fmt, median, parseFlags, progress, runChild } from './lib/common.mjs';
 import { chatBody, normConfig, poolOf, rng, vmName } from './lib/workload.mjs';
+import { countAllocatedBytes } from './lib/alloc.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const BODIES = 1024; // power of two: rotation is `i & (BODIES - 1)`
@@ -247,19 +247,9 @@ function measure(run, { rounds, roundMs, allocCalls, allocMs }) {
   const n = Math.max(1, Math.min(allocCalls, Math.floor((allocMs * 1e6) / med)));
   globalThis.gc();
   globalThis.gc();
-  const profiler = new v8.GCProfiler();
-  profiler.start();
-  const used0 = v8.getHeapStatistics().used_heap_size;
-  sink ^= run(n);
-  const used1 = v8.getHeapStatistics().used_heap_size;
-  const { statistics } = profiler.stop();
-  let allocated = 0;
-  let prevAfter = used0;
-  for (const s of statistics) {
-    allocated += s.beforeGC.heapStatistics.usedHeapSize - prevAfter;
-    prevAfter = s.afterGC.heapStatistics.usedHeapSize;
-  }
-  allocated += used1 - prevAfter;
+  const counted = countAllocatedBytes(() => run(n));
+  sink ^= counted.result;
+  const allocated = counted.allocated;
   return {
     callsPerRound: calls,
     nsPerOp: med,
@@ -269,7 +259,7 @@ function measure(run, { rounds, roundMs, allocCalls, allocMs }) {
     allocCalls: n,
     allocatedBytes: allocated,
     bytesPerOp: allocated / n,
-    gcs: statistics.length,
+    gcs: counted.gcs,
     sink,
   };
 }

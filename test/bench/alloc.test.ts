@@ -14,6 +14,7 @@ import { HealthState } from '../../runtime/health.js';
 import { RouteInput, Router } from '../../runtime/router.js';
 import { BodyScan, MODEL_STRING, scanJsonBody } from '../../runtime/json-scan.js';
 import { config, target, vm } from '../support/norm.js';
+import { countAllocatedBytes } from '../../bench/lib/alloc.mjs';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -30,19 +31,7 @@ function bytesPerCall(op: (i: number) => number, calls = CALLS): number {
   loop(calls / 4);
   gc();
   gc();
-  const profiler = new v8.GCProfiler();
-  profiler.start();
-  const used0 = v8.getHeapStatistics().used_heap_size;
-  const sink = loop(calls);
-  const used1 = v8.getHeapStatistics().used_heap_size;
-  const { statistics } = profiler.stop();
-  let allocated = 0;
-  let prevAfter = used0;
-  for (const s of statistics) {
-    allocated += s.beforeGC.heapStatistics.usedHeapSize - prevAfter;
-    prevAfter = s.afterGC.heapStatistics.usedHeapSize;
-  }
-  allocated += used1 - prevAfter;
+  const { result: sink, allocated } = countAllocatedBytes(() => loop(calls));
   expect(sink).not.toBeNaN();
   return allocated / calls;
 }
