@@ -10,90 +10,7 @@
  * in first-use order of one fixed walk, status sets are deduplicated in first-use order.
  */
 
-import {
-  CATALOG_STRIDE,
-  CF_LABEL,
-  CF_MODEL,
-  CF_PROVIDER,
-  FLAG_PASSTHROUGH,
-  FLAG_VIRTUAL_ONLY,
-  HASH_SLOT_STRIDE,
-  HS_HASH,
-  HS_KEY,
-  HS_VM,
-  KIND_CODES,
-  MW_CONFIG,
-  MW_CONFIG_ID,
-  MW_CONFIG_TYPE,
-  MW_NAME,
-  MW_STRIDE,
-  NONE,
-  PF_API_KEY_ENV,
-  PF_BASE_URL,
-  PF_CATALOG_COUNT,
-  PF_CATALOG_FIRST,
-  PF_NAME,
-  PF_TIMEOUT_MS,
-  PF_TYPE,
-  PROVIDER_STRIDE,
-  STATUS_MIN,
-  STATUS_SET_WORDS,
-  STICKY_SOURCE_CODES,
-  STRATEGY_CODES,
-  SectionId,
-  TARGET_STRIDE,
-  TF_FALLBACK_SET,
-  TF_FLAGS,
-  TF_HEADERS_REMOVE,
-  TF_HEADERS_REMOVE_COUNT,
-  TF_HEADERS_SET,
-  TF_HEADERS_SET_COUNT,
-  TF_LABEL,
-  TF_LABEL_HASH,
-  TF_MAX_TPOT_MS,
-  TF_MAX_TTFT_MS,
-  TF_METADATA,
-  TF_METADATA_COUNT,
-  TF_MODEL,
-  TF_OVERRIDE_PARAMS,
-  TF_PRIORITY,
-  TF_PROVIDER,
-  TF_RETRY_ATTEMPTS,
-  TF_RETRY_DELAY_MS,
-  TF_RETRY_SET,
-  TF_VM,
-  TGF_BACKEND_SHIFT,
-  TGF_FALLBACK_CANDIDATE,
-  VF_CUM,
-  VF_DESCRIPTION,
-  VF_FIRST_TARGET,
-  VF_FLAGS,
-  VF_MIDDLEWARE,
-  VF_MODEL_TYPES,
-  VF_MODEL_TYPE_COUNT,
-  VF_MW_COUNTS,
-  VF_NAME,
-  VF_ORDER,
-  VF_PRIMARY_COUNT,
-  VF_SLUG,
-  VF_STICKY_KEYS,
-  VF_STICKY_KEY_COUNT,
-  VF_STICKY_TTL,
-  VF_TARGET_COUNT,
-  VF_USER_PATHS,
-  VF_USER_PATH_COUNT,
-  VM_STRIDE,
-  VMF_ENABLED,
-  VMF_HAS_METADATA,
-  VMF_IMPLICIT,
-  VMF_KIND_SHIFT,
-  VMF_STICKY,
-  VMF_STRATEGY_SHIFT,
-  encodeTable,
-  fnv1aString,
-  hashSlotCount,
-  type SectionPayload,
-} from '../runtime/table/format.js';
+import * as fmt from '../runtime/table/format.js';
 import {
   defaultTarget,
   type NormConfig,
@@ -160,7 +77,7 @@ class StringPool {
     return id;
   }
   opt(s: string | null | undefined): number {
-    return s === null || s === undefined ? NONE : this.id(s);
+    return s === null || s === undefined ? fmt.NONE : this.id(s);
   }
   /**
    * All strings encoded at once (one Buffer.from per string cost 0.5 s at 100,000 models).
@@ -185,12 +102,12 @@ class StatusSets {
     const key = codes.join(',');
     let id = this.#ids.get(key);
     if (id === undefined) {
-      const words = new Array<number>(STATUS_SET_WORDS).fill(0);
+      const words = new Array<number>(fmt.STATUS_SET_WORDS).fill(0);
       for (const c of codes) {
-        const bit = c - STATUS_MIN;
+        const bit = c - fmt.STATUS_MIN;
         words[bit >>> 5] |= 1 << (bit & 31);
       }
-      id = this.#words.length / STATUS_SET_WORDS;
+      id = this.#words.length / fmt.STATUS_SET_WORDS;
       this.#words.push(...words);
       this.#ids.set(key, id);
     }
@@ -283,22 +200,22 @@ export function lowerTable(config: NormConfig): Uint8Array {
   const providerIndex = new Map<string, number>();
   config.providers.forEach((p, i) => {
     providerIndex.set(p.name, i);
-    const first = catalog.length / CATALOG_STRIDE;
+    const first = catalog.length / fmt.CATALOG_STRIDE;
     for (const m of p.models) {
-      const rec = new Array<number>(CATALOG_STRIDE);
-      rec[CF_PROVIDER] = i;
-      rec[CF_MODEL] = strings.id(m);
-      rec[CF_LABEL] = strings.id(`${p.name}/${m}`);
+      const rec = new Array<number>(fmt.CATALOG_STRIDE);
+      rec[fmt.CF_PROVIDER] = i;
+      rec[fmt.CF_MODEL] = strings.id(m);
+      rec[fmt.CF_LABEL] = strings.id(`${p.name}/${m}`);
       catalog.push(...rec);
     }
-    const rec = new Array<number>(PROVIDER_STRIDE);
-    rec[PF_NAME] = strings.id(p.name);
-    rec[PF_TYPE] = p.type === 'anthropic' ? 1 : 0;
-    rec[PF_BASE_URL] = strings.id(p.baseUrl);
-    rec[PF_API_KEY_ENV] = strings.opt(p.apiKeyEnv);
-    rec[PF_TIMEOUT_MS] = p.timeoutMs;
-    rec[PF_CATALOG_FIRST] = first;
-    rec[PF_CATALOG_COUNT] = p.models.length;
+    const rec = new Array<number>(fmt.PROVIDER_STRIDE);
+    rec[fmt.PF_NAME] = strings.id(p.name);
+    rec[fmt.PF_TYPE] = p.type === 'anthropic' ? 1 : 0;
+    rec[fmt.PF_BASE_URL] = strings.id(p.baseUrl);
+    rec[fmt.PF_API_KEY_ENV] = strings.opt(p.apiKeyEnv);
+    rec[fmt.PF_TIMEOUT_MS] = p.timeoutMs;
+    rec[fmt.PF_CATALOG_FIRST] = first;
+    rec[fmt.PF_CATALOG_COUNT] = p.models.length;
     providers.push(...rec);
   });
 
@@ -314,11 +231,11 @@ export function lowerTable(config: NormConfig): Uint8Array {
   };
   const pushMiddleware = (calls: readonly NormMiddlewareCall[]): void => {
     for (const c of calls) {
-      const rec = new Array<number>(MW_STRIDE);
-      rec[MW_NAME] = strings.id(c.name);
-      rec[MW_CONFIG_TYPE] = strings.id(c.configType);
-      rec[MW_CONFIG] = strings.opt(c.config);
-      rec[MW_CONFIG_ID] = strings.opt(c.configId);
+      const rec = new Array<number>(fmt.MW_STRIDE);
+      rec[fmt.MW_NAME] = strings.id(c.name);
+      rec[fmt.MW_CONFIG_TYPE] = strings.id(c.configType);
+      rec[fmt.MW_CONFIG] = strings.opt(c.config);
+      rec[fmt.MW_CONFIG_ID] = strings.opt(c.configId);
       middleware.push(...rec);
     }
   };
@@ -326,36 +243,36 @@ export function lowerTable(config: NormConfig): Uint8Array {
   const entries = tableVirtualModels(config);
   const indexKeys: { key: string; vm: number }[] = [];
   entries.forEach(({ vm, implicit }, vmIndex) => {
-    const firstTarget = targets.length / TARGET_STRIDE;
+    const firstTarget = targets.length / fmt.TARGET_STRIDE;
     let hasMetadata = false;
     for (const t of vm.targets) {
       const pIdx = providerIndex.get(t.provider);
       if (pIdx === undefined) throw new Error(`lower: unknown provider ${t.provider} (normalize must reject this)`);
       const label = `${t.provider}/${t.model}`;
       if (t.metadataMatch.length > 0) hasMetadata = true;
-      const rec = new Array<number>(TARGET_STRIDE);
-      rec[TF_PROVIDER] = pIdx;
-      rec[TF_MODEL] = strings.id(t.model);
-      rec[TF_LABEL] = strings.id(label);
-      rec[TF_VM] = vmIndex;
-      rec[TF_PRIORITY] = t.priority;
-      rec[TF_RETRY_ATTEMPTS] = t.retry.attempts;
-      rec[TF_RETRY_DELAY_MS] = t.retry.delayMs;
-      rec[TF_RETRY_SET] = statusSets.id(t.retry.onStatus);
-      rec[TF_FALLBACK_SET] = statusSets.id(t.fallbackOn);
-      rec[TF_FLAGS] =
-        (t.fallbackCandidate ? TGF_FALLBACK_CANDIDATE : 0) |
-        ((t.backendFormat ? BACKEND_CODE[t.backendFormat] : 0) << TGF_BACKEND_SHIFT);
-      rec[TF_OVERRIDE_PARAMS] = strings.opt(t.overrideParams);
-      rec[TF_HEADERS_SET] = pushPairs(t.headersSet);
-      rec[TF_HEADERS_SET_COUNT] = t.headersSet.length;
-      rec[TF_HEADERS_REMOVE] = pushSids(t.headersRemove);
-      rec[TF_HEADERS_REMOVE_COUNT] = t.headersRemove.length;
-      rec[TF_METADATA] = pushPairs(t.metadataMatch);
-      rec[TF_METADATA_COUNT] = t.metadataMatch.length;
-      rec[TF_MAX_TTFT_MS] = t.maxTtftMs;
-      rec[TF_MAX_TPOT_MS] = t.maxTimePerOutputTokenMs;
-      rec[TF_LABEL_HASH] = fnv1aString(label);
+      const rec = new Array<number>(fmt.TARGET_STRIDE);
+      rec[fmt.TF_PROVIDER] = pIdx;
+      rec[fmt.TF_MODEL] = strings.id(t.model);
+      rec[fmt.TF_LABEL] = strings.id(label);
+      rec[fmt.TF_VM] = vmIndex;
+      rec[fmt.TF_PRIORITY] = t.priority;
+      rec[fmt.TF_RETRY_ATTEMPTS] = t.retry.attempts;
+      rec[fmt.TF_RETRY_DELAY_MS] = t.retry.delayMs;
+      rec[fmt.TF_RETRY_SET] = statusSets.id(t.retry.onStatus);
+      rec[fmt.TF_FALLBACK_SET] = statusSets.id(t.fallbackOn);
+      rec[fmt.TF_FLAGS] =
+        (t.fallbackCandidate ? fmt.TGF_FALLBACK_CANDIDATE : 0) |
+        ((t.backendFormat ? BACKEND_CODE[t.backendFormat] : 0) << fmt.TGF_BACKEND_SHIFT);
+      rec[fmt.TF_OVERRIDE_PARAMS] = strings.opt(t.overrideParams);
+      rec[fmt.TF_HEADERS_SET] = pushPairs(t.headersSet);
+      rec[fmt.TF_HEADERS_SET_COUNT] = t.headersSet.length;
+      rec[fmt.TF_HEADERS_REMOVE] = pushSids(t.headersRemove);
+      rec[fmt.TF_HEADERS_REMOVE_COUNT] = t.headersRemove.length;
+      rec[fmt.TF_METADATA] = pushPairs(t.metadataMatch);
+      rec[fmt.TF_METADATA_COUNT] = t.metadataMatch.length;
+      rec[fmt.TF_MAX_TTFT_MS] = t.maxTtftMs;
+      rec[fmt.TF_MAX_TPOT_MS] = t.maxTimePerOutputTokenMs;
+      rec[fmt.TF_LABEL_HASH] = fmt.fnv1aString(label);
       targets.push(...rec);
       weights.push(t.weight);
     }
@@ -371,39 +288,39 @@ export function lowerTable(config: NormConfig): Uint8Array {
     }
 
     const stickyAt = lists.length;
-    for (const k of vm.sticky?.keys ?? []) lists.push(STICKY_SOURCE_CODES.indexOf(k.source), strings.id(k.key));
+    for (const k of vm.sticky?.keys ?? []) lists.push(fmt.STICKY_SOURCE_CODES.indexOf(k.source), strings.id(k.key));
 
-    const mwAt = middleware.length / MW_STRIDE;
+    const mwAt = middleware.length / fmt.MW_STRIDE;
     pushMiddleware(vm.middleware.request);
     pushMiddleware(vm.middleware.response);
     pushMiddleware(vm.middleware.postResponse);
 
-    const rec = new Array<number>(VM_STRIDE);
-    rec[VF_NAME] = strings.id(vm.name);
-    rec[VF_SLUG] = strings.opt(vm.slug);
-    rec[VF_DESCRIPTION] = strings.id(vm.description);
-    rec[VF_FLAGS] =
-      (vm.enabled ? VMF_ENABLED : 0) |
-      (implicit ? VMF_IMPLICIT : 0) |
-      (hasMetadata ? VMF_HAS_METADATA : 0) |
-      (vm.sticky ? VMF_STICKY : 0) |
-      (STRATEGY_CODES.indexOf(vm.strategy) << VMF_STRATEGY_SHIFT) |
-      (KIND_CODES.indexOf(vm.kind) << VMF_KIND_SHIFT);
-    rec[VF_FIRST_TARGET] = firstTarget;
-    rec[VF_TARGET_COUNT] = vm.targets.length;
-    rec[VF_USER_PATHS] = pushSids(vm.userPaths);
-    rec[VF_USER_PATH_COUNT] = vm.userPaths.length;
-    rec[VF_MODEL_TYPES] = pushSids(vm.modelTypes);
-    rec[VF_MODEL_TYPE_COUNT] = vm.modelTypes.length;
-    rec[VF_STICKY_TTL] = vm.sticky?.ttlSeconds ?? 0;
-    rec[VF_STICKY_KEYS] = stickyAt;
-    rec[VF_STICKY_KEY_COUNT] = vm.sticky?.keys.length ?? 0;
-    rec[VF_MIDDLEWARE] = mwAt;
-    rec[VF_MW_COUNTS] =
+    const rec = new Array<number>(fmt.VM_STRIDE);
+    rec[fmt.VF_NAME] = strings.id(vm.name);
+    rec[fmt.VF_SLUG] = strings.opt(vm.slug);
+    rec[fmt.VF_DESCRIPTION] = strings.id(vm.description);
+    rec[fmt.VF_FLAGS] =
+      (vm.enabled ? fmt.VMF_ENABLED : 0) |
+      (implicit ? fmt.VMF_IMPLICIT : 0) |
+      (hasMetadata ? fmt.VMF_HAS_METADATA : 0) |
+      (vm.sticky ? fmt.VMF_STICKY : 0) |
+      (fmt.STRATEGY_CODES.indexOf(vm.strategy) << fmt.VMF_STRATEGY_SHIFT) |
+      (fmt.KIND_CODES.indexOf(vm.kind) << fmt.VMF_KIND_SHIFT);
+    rec[fmt.VF_FIRST_TARGET] = firstTarget;
+    rec[fmt.VF_TARGET_COUNT] = vm.targets.length;
+    rec[fmt.VF_USER_PATHS] = pushSids(vm.userPaths);
+    rec[fmt.VF_USER_PATH_COUNT] = vm.userPaths.length;
+    rec[fmt.VF_MODEL_TYPES] = pushSids(vm.modelTypes);
+    rec[fmt.VF_MODEL_TYPE_COUNT] = vm.modelTypes.length;
+    rec[fmt.VF_STICKY_TTL] = vm.sticky?.ttlSeconds ?? 0;
+    rec[fmt.VF_STICKY_KEYS] = stickyAt;
+    rec[fmt.VF_STICKY_KEY_COUNT] = vm.sticky?.keys.length ?? 0;
+    rec[fmt.VF_MIDDLEWARE] = mwAt;
+    rec[fmt.VF_MW_COUNTS] =
       vm.middleware.request.length | (vm.middleware.response.length << 8) | (vm.middleware.postResponse.length << 16);
-    rec[VF_ORDER] = orderAt;
-    rec[VF_PRIMARY_COUNT] = primaryCount;
-    rec[VF_CUM] = cumAt;
+    rec[fmt.VF_ORDER] = orderAt;
+    rec[fmt.VF_PRIMARY_COUNT] = primaryCount;
+    rec[fmt.VF_CUM] = cumAt;
     vms.push(...rec);
 
     const reachable = vm.kind !== 'policy' || config.settings.passthrough;
@@ -414,38 +331,38 @@ export function lowerTable(config: NormConfig): Uint8Array {
   });
 
   // Hash index: open addressing, linear probing, load factor ≤ 0.5.
-  const slots = hashSlotCount(indexKeys.length);
-  const index = new Uint32Array(1 + slots * HASH_SLOT_STRIDE);
+  const slots = fmt.hashSlotCount(indexKeys.length);
+  const index = new Uint32Array(1 + slots * fmt.HASH_SLOT_STRIDE);
   index[0] = slots;
-  for (let s = 0; s < slots; s++) index[1 + s * HASH_SLOT_STRIDE + HS_KEY] = NONE;
+  for (let s = 0; s < slots; s++) index[1 + s * fmt.HASH_SLOT_STRIDE + fmt.HS_KEY] = fmt.NONE;
   const seen = new Set<string>();
   for (const { key, vm } of indexKeys) {
     if (seen.has(key)) throw new Error(`lower: duplicate index key ${JSON.stringify(key)} (validate must reject this)`);
     seen.add(key);
-    const h = fnv1aString(key);
+    const h = fmt.fnv1aString(key);
     let s = h & (slots - 1);
-    while (index[1 + s * HASH_SLOT_STRIDE + HS_KEY] !== NONE) s = (s + 1) & (slots - 1);
-    const at = 1 + s * HASH_SLOT_STRIDE;
-    index[at + HS_HASH] = h;
-    index[at + HS_KEY] = strings.id(key);
-    index[at + HS_VM] = vm;
+    while (index[1 + s * fmt.HASH_SLOT_STRIDE + fmt.HS_KEY] !== fmt.NONE) s = (s + 1) & (slots - 1);
+    const at = 1 + s * fmt.HASH_SLOT_STRIDE;
+    index[at + fmt.HS_HASH] = h;
+    index[at + fmt.HS_KEY] = strings.id(key);
+    index[at + fmt.HS_VM] = vm;
   }
 
   const flags =
-    (config.settings.passthrough ? FLAG_PASSTHROUGH : 0) | (config.settings.modelsEndpoint === 'virtual_only' ? FLAG_VIRTUAL_ONLY : 0);
-  const sections: SectionPayload[] = [
-    { id: SectionId.STR_BYTES, bytes: strings.bytes() },
-    { id: SectionId.STR_OFFSETS, bytes: strings.offsets() },
-    { id: SectionId.PROVIDERS, bytes: providers.bytes() },
-    { id: SectionId.CATALOG, bytes: catalog.bytes() },
-    { id: SectionId.VMS, bytes: vms.bytes() },
-    { id: SectionId.TARGETS, bytes: targets.bytes() },
-    { id: SectionId.WEIGHTS, bytes: weights.bytes() },
-    { id: SectionId.STATUS_SETS, bytes: statusSets.bytes() },
-    { id: SectionId.LISTS, bytes: lists.bytes() },
-    { id: SectionId.CUM_WEIGHTS, bytes: cum.bytes() },
-    { id: SectionId.HASH_INDEX, bytes: new Uint8Array(index.buffer) },
-    { id: SectionId.MIDDLEWARE, bytes: middleware.bytes() },
+    (config.settings.passthrough ? fmt.FLAG_PASSTHROUGH : 0) | (config.settings.modelsEndpoint === 'virtual_only' ? fmt.FLAG_VIRTUAL_ONLY : 0);
+  const sections: fmt.SectionPayload[] = [
+    { id: fmt.SectionId.STR_BYTES, bytes: strings.bytes() },
+    { id: fmt.SectionId.STR_OFFSETS, bytes: strings.offsets() },
+    { id: fmt.SectionId.PROVIDERS, bytes: providers.bytes() },
+    { id: fmt.SectionId.CATALOG, bytes: catalog.bytes() },
+    { id: fmt.SectionId.VMS, bytes: vms.bytes() },
+    { id: fmt.SectionId.TARGETS, bytes: targets.bytes() },
+    { id: fmt.SectionId.WEIGHTS, bytes: weights.bytes() },
+    { id: fmt.SectionId.STATUS_SETS, bytes: statusSets.bytes() },
+    { id: fmt.SectionId.LISTS, bytes: lists.bytes() },
+    { id: fmt.SectionId.CUM_WEIGHTS, bytes: cum.bytes() },
+    { id: fmt.SectionId.HASH_INDEX, bytes: new Uint8Array(index.buffer) },
+    { id: fmt.SectionId.MIDDLEWARE, bytes: middleware.bytes() },
   ];
-  return encodeTable(flags, sections);
+  return fmt.encodeTable(flags, sections);
 }
