@@ -92,6 +92,10 @@ class StringPool {
   offsets(): Uint8Array {
     return new Uint8Array(Uint32Array.from(this.#offsets).buffer);
   }
+  /** Byte offset and length of string `id` in bytes(). */
+  span(id: number): { offset: number; length: number } {
+    return { offset: this.#offsets[id], length: this.#offsets[id + 1] - this.#offsets[id] };
+  }
 }
 
 /** Deduplicated status-code bitsets. */
@@ -334,17 +338,19 @@ export function lowerTable(config: NormConfig): Uint8Array {
   const slots = fmt.hashSlotCount(indexKeys.length);
   const index = new Uint32Array(1 + slots * fmt.HASH_SLOT_STRIDE);
   index[0] = slots;
-  for (let s = 0; s < slots; s++) index[1 + s * fmt.HASH_SLOT_STRIDE + fmt.HS_KEY] = fmt.NONE;
+  for (let s = 0; s < slots; s++) index[1 + s * fmt.HASH_SLOT_STRIDE + fmt.HS_VM] = fmt.NONE;
   const seen = new Set<string>();
   for (const { key, vm } of indexKeys) {
     if (seen.has(key)) throw new Error(`lower: duplicate index key ${JSON.stringify(key)} (validate must reject this)`);
     seen.add(key);
     const h = fmt.fnv1aString(key);
     let s = h & (slots - 1);
-    while (index[1 + s * fmt.HASH_SLOT_STRIDE + fmt.HS_KEY] !== fmt.NONE) s = (s + 1) & (slots - 1);
+    while (index[1 + s * fmt.HASH_SLOT_STRIDE + fmt.HS_VM] !== fmt.NONE) s = (s + 1) & (slots - 1);
     const at = 1 + s * fmt.HASH_SLOT_STRIDE;
+    const span = strings.span(strings.id(key));
     index[at + fmt.HS_HASH] = h;
-    index[at + fmt.HS_KEY] = strings.id(key);
+    index[at + fmt.HS_KEY_OFFSET] = span.offset;
+    index[at + fmt.HS_KEY_LENGTH] = span.length;
     index[at + fmt.HS_VM] = vm;
   }
 

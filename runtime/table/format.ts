@@ -39,8 +39,10 @@
  *                   index relative to the vm's first target)
  *  10 CUM_WEIGHTS   f64 pool: per vm, cumulative weights over its precomputed primary pool
  *  11 HASH_INDEX    u32[0] = slot count S (power of two), then S × HASH_SLOT_STRIDE u32:
- *                   { hash u32, key sid (NONE = empty), vm u32 }; linear probing,
- *                   load factor ≤ 0.5; keys are vm names, slugs and implicit names
+ *                   { hash u32, key byte offset in STR_BYTES, key byte length, vm u32
+ *                   (NONE = empty slot) }; linear probing, load factor ≤ 0.5; keys are vm
+ *                   names, slugs and implicit names. The key's bytes are addressed directly
+ *                   (not through STR_OFFSETS) to save a dependent memory read per probe.
  *  12 MIDDLEWARE    u32 × MW_STRIDE per middleware call (MW_*), grouped per vm
  *
  * The hash function is FNV-1a 32 over the UTF-8 bytes of the name (`fnv1a`), chosen
@@ -52,7 +54,7 @@
 import { createHash } from 'node:crypto';
 
 export const MAGIC = 0x54434d56; // "VMCT" read as little-endian u32
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2; // 2: hash slots carry the key's byte offset and length
 export const HEADER_SIZE = 64;
 export const DIR_ENTRY_SIZE = 12;
 export const NONE = 0xffffffff;
@@ -155,10 +157,11 @@ export const STATUS_MIN = 100;
 export const STATUS_SET_WORDS = 16; // 512 bits cover 100..611
 
 // ── HASH_INDEX ──────────────────────────────────────────────────────────────────
-export const HASH_SLOT_STRIDE = 3;
+export const HASH_SLOT_STRIDE = 4;
 export const HS_HASH = 0;
-export const HS_KEY = 1;
-export const HS_VM = 2;
+export const HS_KEY_OFFSET = 1; // byte offset of the key in STR_BYTES
+export const HS_KEY_LENGTH = 2; // byte length of the key
+export const HS_VM = 3; // vm index; NONE marks an empty slot
 
 // ── MIDDLEWARE record ───────────────────────────────────────────────────────────
 export const MW_NAME = 0; // sid

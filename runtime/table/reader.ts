@@ -14,7 +14,8 @@ import {
   FLAG_VIRTUAL_ONLY,
   HASH_SLOT_STRIDE,
   HS_HASH,
-  HS_KEY,
+  HS_KEY_LENGTH,
+  HS_KEY_OFFSET,
   HS_VM,
   KIND_CODES,
   MW_CONFIG,
@@ -187,9 +188,9 @@ export class RoutingTable {
     if (!slots || slots & (slots - 1) || this.hashIndex.length !== 1 + slots * HASH_SLOT_STRIDE) fail('hash index size');
     for (let s = 0; s < slots; s++) {
       const at = 1 + s * HASH_SLOT_STRIDE;
-      if (this.hashIndex[at + HS_KEY] === NONE) continue;
-      sid(this.hashIndex[at + HS_KEY]);
+      if (this.hashIndex[at + HS_VM] === NONE) continue;
       if (this.hashIndex[at + HS_VM] >= this.vmCount) fail('hash index vm');
+      if (this.hashIndex[at + HS_KEY_OFFSET] + this.hashIndex[at + HS_KEY_LENGTH] > this.strBytes.length) fail('hash index key');
     }
     const setCount = this.statusSets.length / STATUS_SET_WORDS;
     for (let t = 0; t < this.targetCount; t++) {
@@ -236,18 +237,16 @@ export class RoutingTable {
     const mask = this.hashMask;
     const len = end - start;
     let s = h & mask;
+    const sb = this.strBytes;
     for (;;) {
       const at = 1 + s * HASH_SLOT_STRIDE;
-      const key = index[at + HS_KEY];
-      if (key === NONE) return -1;
-      if (index[at + HS_HASH] === h) {
-        const off = this.strOffsets[key];
-        if (this.strOffsets[key + 1] - off === len) {
-          const sb = this.strBytes;
-          let i = 0;
-          while (i < len && sb[off + i] === buf[start + i]) i++;
-          if (i === len) return index[at + HS_VM];
-        }
+      const vm = index[at + HS_VM];
+      if (vm === NONE) return -1;
+      if (index[at + HS_HASH] === h && index[at + HS_KEY_LENGTH] === len) {
+        const off = index[at + HS_KEY_OFFSET];
+        let i = 0;
+        while (i < len && sb[off + i] === buf[start + i]) i++;
+        if (i === len) return vm;
       }
       s = (s + 1) & mask;
     }
