@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { ROOT, TMP, fmt, parseFlags, progress, runChild } from './lib/common.mjs';
-import { chatBody, normTarget } from './lib/workload.mjs';
+import { benchChatConfig, chatBody } from './lib/workload.mjs';
 
 const LOAD = fileURLToPath(new URL('./lib/load.mjs', import.meta.url));
 const MOCK = fileURLToPath(new URL('./lib/mock-upstream.mjs', import.meta.url));
@@ -50,18 +50,7 @@ const { lowerTable } = await import('../dist/compiler/lower.js');
 const tablePath = join(dir, 'table.vmct');
 writeFileSync(
   tablePath,
-  lowerTable({
-    version: 1,
-    settings: { passthrough: true, modelsEndpoint: 'all' },
-    providers: [{ name: 'mock', type: 'openai', baseUrl: `http://127.0.0.1:${mockPort}/v1`, apiKeyEnv: 'VMC_BENCH_KEY', models: ['gpt-a', 'gpt-b'], timeoutMs: 0 }],
-    virtualModels: [
-      {
-        name: 'bench-chat', slug: null, description: '', kind: 'pool', enabled: true, userPaths: [], modelTypes: [], strategy: 'weighted', sticky: null,
-        targets: [normTarget({ provider: 'mock', model: 'gpt-a', weight: 70 }), normTarget({ provider: 'mock', model: 'gpt-b', weight: 30 })],
-        middleware: { request: [], response: [], postResponse: [] },
-      },
-    ],
-  }),
+  lowerTable(benchChatConfig(mockPort)),
 );
 const bodyPath = join(dir, `body-${kind}.json`);
 writeFileSync(bodyPath, chatBody('bench-chat', 0, 2048, kind === 'sse'));

@@ -30,7 +30,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { ROOT, TMP, fmt, machineCoresBusy, machineTicks, median, parseFlags, procCpuMicros, processTree, progress, runChild, summarize, treeCpuMicros } from './lib/common.mjs';
-import { chatBody, normTarget } from './lib/workload.mjs';
+import { benchChatConfig, chatBody } from './lib/workload.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const LOAD = fileURLToPath(new URL('./lib/load.mjs', import.meta.url));
@@ -128,26 +128,7 @@ async function startMock() {
 /** The routing table the gateway serves: one weighted vm over two mock models. */
 async function writeTable(mockPort) {
   const { lowerTable } = await import('../dist/compiler/lower.js');
-  const cfg = {
-    version: 1,
-    settings: { passthrough: true, modelsEndpoint: 'all' },
-    providers: [{ name: 'mock', type: 'openai', baseUrl: `http://127.0.0.1:${mockPort}/v1`, apiKeyEnv: 'VMC_BENCH_KEY', models: ['gpt-a', 'gpt-b'], timeoutMs: 0 }],
-    virtualModels: [
-      {
-        name: 'bench-chat',
-        slug: null,
-        description: 'proxy benchmark',
-        kind: 'pool',
-        enabled: true,
-        userPaths: [],
-        modelTypes: [],
-        strategy: 'weighted',
-        sticky: null,
-        targets: [normTarget({ provider: 'mock', model: 'gpt-a', weight: 70 }), normTarget({ provider: 'mock', model: 'gpt-b', weight: 30 })],
-        middleware: { request: [], response: [], postResponse: [] },
-      },
-    ],
-  };
+  const cfg = benchChatConfig(mockPort);
   mkdirSync(join(TMP, 'proxy'), { recursive: true });
   const path = join(TMP, 'proxy', 'table.vmct');
   writeFileSync(path, lowerTable(cfg));

@@ -60,6 +60,38 @@ export function normTarget(t) {
   return { ...defaultTarget(t.provider, t.model), weight: t.weight };
 }
 
+/** A weighted NormVirtualModel with defaults, from its name and NormTargets. */
+export function normVm(name, targets) {
+  return {
+    name,
+    slug: null,
+    description: '',
+    kind: 'pool',
+    enabled: true,
+    userPaths: [],
+    modelTypes: [],
+    strategy: 'weighted',
+    sticky: null,
+    targets,
+    middleware: { request: [], response: [], postResponse: [] },
+  };
+}
+
+/**
+ * The proxy benchmarks' config: one virtual model `bench-chat`, 70/30 over two models of
+ * the mock upstream on `mockPort` (bench/proxy.mjs and bench/profile.mjs).
+ */
+export function benchChatConfig(mockPort) {
+  return {
+    version: 1,
+    settings: { passthrough: true, modelsEndpoint: 'all' },
+    providers: [{ name: 'mock', type: 'openai', baseUrl: `http://127.0.0.1:${mockPort}/v1`, apiKeyEnv: 'VMC_BENCH_KEY', models: ['gpt-a', 'gpt-b'], timeoutMs: 0 }],
+    virtualModels: [
+      normVm('bench-chat', [normTarget({ provider: 'mock', model: 'gpt-a', weight: 70 }), normTarget({ provider: 'mock', model: 'gpt-b', weight: 30 })]),
+    ],
+  };
+}
+
 /** NormConfig with `n` weighted virtual models (invariants of runtime/table/normalized.ts hold). */
 export function normConfig(n) {
   const providers = PROVIDERS.map((name, p) => ({
@@ -72,19 +104,7 @@ export function normConfig(n) {
   }));
   const virtualModels = [];
   for (let i = 0; i < n; i++) {
-    virtualModels.push({
-      name: vmName(i),
-      slug: null,
-      description: '',
-      kind: 'pool',
-      enabled: true,
-      userPaths: [],
-      modelTypes: [],
-      strategy: 'weighted',
-      sticky: null,
-      targets: poolOf(i).map(normTarget),
-      middleware: { request: [], response: [], postResponse: [] },
-    });
+    virtualModels.push(normVm(vmName(i), poolOf(i).map(normTarget)));
   }
   virtualModels.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { version: 1, settings: { passthrough: true, modelsEndpoint: 'all' }, providers, virtualModels };
