@@ -86,8 +86,8 @@ async function runCase(opts) {
   let tableBytes = 0;
   if (impl === 'vmc') {
     const { RoutingTable } = await import('../dist/runtime/table/reader.js');
-    const { HealthState } = await import('../dist/runtime/health.js');
-    const { RouteInput, Router } = await import('../dist/runtime/router.js');
+    const { HealthState } = await import('../dist/runtime/routing/health.js');
+    const { RouteInput, Router } = await import('../dist/runtime/routing/router.js');
     const { BodyScan, MODEL_STRING, scanJsonBody } = await import('../dist/runtime/json-scan.js');
     const bytes = new Uint8Array(readFileSync(opts.table));
     tableBytes = bytes.byteLength;

@@ -38,7 +38,7 @@ function newestMtime(dir, exts) {
 function ensureBuilt() {
   const src = Math.max(...['compiler', 'runtime', 'bin', 'schemas'].map((d) => newestMtime(join(ROOT, d), ['.ts', '.json'])), statSync(join(ROOT, 'tsconfig.build.json')).mtimeMs);
   const out = newestMtime(join(ROOT, 'dist'), ['.js']);
-  if (out >= src && existsSync(join(ROOT, 'dist/runtime/router.js'))) {
+  if (out >= src && existsSync(join(ROOT, 'dist/runtime/routing/router.js'))) {
     progress('dist/ is up to date');
     return;
   }

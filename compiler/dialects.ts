@@ -20,7 +20,7 @@ import type {
   TrueFoundryTarget,
   TrueFoundryVirtualModel,
 } from './config-types.gen.js';
-import { spanOf, type JsonPath, type MergedConfig, type Part, type Span, type VirtualModelEntry } from './load.js';
+import type { JsonPath } from './load.js';
 
 export type Dialect = 'native' | 'truefoundry' | 'gomodel' | 'nemo';
 
@@ -298,31 +298,4 @@ export function rewriteNemo(src: NemoVirtualModel): Rewritten {
     out.middleware = middleware;
   }
   return { body: out, origin };
-}
-
-/** A virtual model in native form, still able to point back at its source. */
-export interface NativeModel {
-  name: string;
-  dialect: Dialect;
-  body: NativeVirtualModel;
-  entry: VirtualModelEntry;
-  /** Where the native node `sub` (a path inside `body`) was written; `[]` + 'key' = the name. */
-  at(sub: JsonPath, part?: Part): Span;
-}
-
-/** Rewrites every valid virtual model of a merged config (sorted by name) into native form. */
-export function rewriteEntries(merged: MergedConfig): NativeModel[] {
-  const out: NativeModel[] = [];
-  for (const entry of merged.virtualModels) {
-    if (!entry.valid || entry.dialect === undefined) continue;
-    const { body, origin } = rewriteBody(entry.dialect, entry.value);
-    out.push({
-      name: entry.name,
-      dialect: entry.dialect,
-      body,
-      entry,
-      at: (sub, part = 'value') => spanOf(entry.file, [...entry.path, ...origin.resolve(sub)], part),
-    });
-  }
-  return out;
 }

@@ -5,11 +5,11 @@
  */
 import { createRequire } from 'node:module';
 import { dirname, relative, sep } from 'node:path';
-import { FORMAT_VERSION } from '../runtime/table/format.js';
+import { FORMAT_VERSION, TABLE_FILE } from '../runtime/table/format.js';
 import type { RoutingTable } from '../runtime/table/reader.js';
 import type { NormConfig } from '../runtime/table/normalized.js';
 
-export const TABLE_FILE = 'table.vmct';
+export { TABLE_FILE };
 export const CLIENT_FILE = 'client.ts';
 export const MANIFEST_FILE = 'manifest.json';
 

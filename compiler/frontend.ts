@@ -14,8 +14,9 @@
  */
 import type { NormConfig } from '../runtime/table/normalized.js';
 import { compareDiagnostics, DiagnosticLog, type Diagnostic } from './diagnostics.js';
-import { rewriteEntries, type NativeModel } from './dialects.js';
-import { loadInputs, mergeFiles, type MergedConfig } from './load.js';
+import { loadInputs } from './load.js';
+import { mergeFiles, type MergedConfig } from './merge.js';
+import { rewriteEntries, type NativeModel } from './rewrite.js';
 import { normalizeConfig } from './normalize.js';
 import { checkModels, validateFile } from './validate.js';
 

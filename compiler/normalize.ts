@@ -26,8 +26,9 @@ import {
 } from '../runtime/table/normalized.js';
 import type { MiddlewareCall, NativeVirtualModel, ProviderConfig, TargetConfig } from './config-types.gen.js';
 import type { DiagnosticLog } from './diagnostics.js';
-import type { NativeModel } from './dialects.js';
-import type { JsonPath, MergedConfig, Span } from './load.js';
+import type { JsonPath, Span } from './load.js';
+import type { MergedConfig } from './merge.js';
+import type { NativeModel } from './rewrite.js';
 import { closest } from './validate.js';
 
 /** The catalogued models: provider name → its models. */

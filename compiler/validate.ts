@@ -15,9 +15,11 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import schema from '../schemas/vmc.schema.json' with { type: 'json' };
 import type { DiagnosticLog } from './diagnostics.js';
-import { BUILTIN_MIDDLEWARE } from '../runtime/middleware-catalog.js';
-import { DIALECT_LABEL, detectDialect, type Dialect, type NativeModel } from './dialects.js';
+import { BUILTIN_MIDDLEWARE } from '../runtime/table/middleware-catalog.js';
+import { DIALECT_LABEL, detectDialect, type Dialect } from './dialects.js';
 import { spanOf, type JsonPath, type LoadedFile } from './load.js';
+import type { FileValidation } from './merge.js';
+import type { NativeModel } from './rewrite.js';
 
 const SCHEMA_ID = schema.$id;
 const SHELL_ID = SCHEMA_ID.replace(/\.json$/, '.file-shell.json');
@@ -66,21 +68,6 @@ function getValidators(): Validators {
     },
   };
   return validators;
-}
-
-/** The outcome of validating one file. */
-export interface FileValidation {
-  file: LoadedFile;
-  /** The file's data as an object (`{}` when unusable). */
-  data: Record<string, unknown>;
-  /**
-   * Entries that failed validation, as `section/name` (`providers/openai`,
-   * `virtual_models/a`) or a top-level key (`settings`, `version`, `providers`, …).
-   * Later phases skip them, so one fault is not reported again as its consequences.
-   */
-  invalid: Set<string>;
-  /** Detected dialect of every virtual model body that is an object. */
-  dialects: Map<string, Dialect>;
 }
 
 /** Validates one loaded file against the schema and the per-file rules. */

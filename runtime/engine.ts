@@ -19,7 +19,8 @@
  * anything else is a success and feeds the latency EWMA with its time to first byte.
  */
 import { GATEWAY_PROVIDER, gatewayErrorBody, type GatewayErrorType } from './errors.js';
-import { ENDPOINT_PATHS, type Generation, type TargetRuntime, type VmRuntime } from './generation.js';
+import type { Generation, TargetRuntime, VmRuntime } from './generation.js';
+import { JSON_HEADERS } from './http/respond.js';
 import type { HeaderValue, HttpRequest, HttpResponse } from './http/uws.js';
 import {
   BodyScan,
@@ -30,12 +31,14 @@ import {
   modelName,
   scanJsonBody,
 } from './json-scan.js';
-import type { Logger } from './log.js';
+import { logAccess, type Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import { applyBodyOps, mergeInto, runPostResponse } from './middleware.js';
-import { RELAY_CLIENT_ABORTED, RELAY_UPSTREAM_BROKE, relay, responseHeaders } from './relay.js';
-import { RouteInput, stickyKeyOf } from './router.js';
+import { RELAY_CLIENT_ABORTED, RELAY_UPSTREAM_BROKE, RelayContext, relay, responseHeaders } from './relay.js';
+import { RouteInput, stickyKeyOf } from './routing/router.js';
 import { FAIL_ABORTED, FAIL_NONE, FAIL_TIMEOUT, FAIL_TTFT, UpstreamCall } from './upstream.js';
+import { ENDPOINT_PATHS } from './table/endpoints.js';
+import { normalizeUserPath } from './table/user-path.js';
 import { XLATE_CHAT_TO_MESSAGES, XLATE_NONE, chatToMessagesRequest, messagesToChatRequest } from './wire/translate.js';
 
 /** Error bodies kept from failed attempts (for "the last upstream response as sent"). */
@@ -43,8 +46,6 @@ const MAX_KEPT_ERROR_BODY = 1024 * 1024;
 
 /** Status logged for requests whose client went away (nginx's convention). */
 export const STATUS_CLIENT_CLOSED = 499;
-
-const JSON_HEADERS: readonly HeaderValue[] = ['content-type', 'application/json'];
 
 export interface EngineDeps {
   metrics: Metrics;
@@ -144,9 +145,7 @@ export class Engine {
     if (!table.vmEnabled(vm)) {
       return this.#rejectVm(req, res, startedAt, vmr, 404, 'not_found_error', `model '${vmr.name}' is disabled`, 'model');
     }
-    let userPath = req.header('x-vmc-user-path');
-    if (userPath === null || userPath === '') userPath = '/';
-    else if (userPath.charCodeAt(0) !== 47) userPath = '/' + userPath;
+    const userPath = normalizeUserPath(req.header('x-vmc-user-path'));
     if (!table.vmAllowsUserPath(vm, userPath)) {
       return this.#rejectVm(req, res, startedAt, vmr, 403, 'authentication_error', `user path '${userPath}' may not use model '${vmr.name}'`, 'model');
     }
@@ -329,7 +328,7 @@ export class Engine {
     ex.status = call.status;
     const xlate = tr.xlate[ex.endpoint];
     const clientJson = xlate === XLATE_NONE ? null : this.#clientJson(ex);
-    const outcome = await relay(ex.res, call, first, this.#extraHeaders(ex), ex.vmr.middleware.responseHeadersRemove, xlate, clientJson, tr.providerName);
+    const outcome = await relay(ex.res, call, first, new RelayContext(this.#extraHeaders(ex), ex.vmr.middleware.responseHeadersRemove, xlate, clientJson, tr.providerName));
     ex.call = null;
     if (outcome === RELAY_CLIENT_ABORTED) {
       ex.status = STATUS_CLIENT_CLOSED;
@@ -356,15 +355,7 @@ export class Engine {
   #finish(ex: Exchange): void {
     const ms = performance.now() - ex.startedAt;
     (ex.target?.series ?? ex.vmr.series).countRequest(ex.status);
-    this.#log.request({
-      method: ex.req.method,
-      path: ex.req.url,
-      status: ex.status,
-      virtual_model: ex.vmr.name,
-      target: ex.target?.label ?? null,
-      attempts: ex.attempts,
-      ms: Math.round(ms * 10) / 10,
-    });
+    logAccess(this.#log, ex.req, ex.status, ex.startedAt, ex.vmr.name, ex.target?.label ?? null, ex.attempts);
     const mw = ex.vmr.middleware;
     if (mw.logCalls.length > 0) {
       runPostResponse(mw, {
@@ -383,7 +374,7 @@ export class Engine {
   #reject(req: HttpRequest, res: HttpResponse, startedAt: number, status: number, type: GatewayErrorType, message: string, param: string | null): void {
     res.respond(status, JSON_HEADERS, gatewayErrorBody(status, type, message, param));
     this.#metrics.series('', '').countRequest(status);
-    this.#log.request({ method: req.method, path: req.url, status, virtual_model: null, target: null, attempts: 0, ms: Math.round((performance.now() - startedAt) * 10) / 10 });
+    logAccess(this.#log, req, status, startedAt);
   }
 
   /** 4xx after resolution: carries the x-vmc-* headers. */
@@ -393,7 +384,7 @@ export class Engine {
     for (let i = 0; i < set.length; i++) headers.push(set[i]);
     res.respond(status, headers, gatewayErrorBody(status, type, message, param));
     vmr.series.countRequest(status);
-    this.#log.request({ method: req.method, path: req.url, status, virtual_model: vmr.name, target: null, attempts: 0, ms: Math.round((performance.now() - startedAt) * 10) / 10 });
+    logAccess(this.#log, req, status, startedAt, vmr.name);
   }
 
   #clientJson(ex: Exchange): Record<string, unknown> {

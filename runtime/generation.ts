@@ -13,8 +13,8 @@ import type { Pool } from 'undici';
 import type { Logger } from './log.js';
 import type { Metrics, SeriesSet } from './metrics.js';
 import { compileMiddleware, type CompiledMiddleware } from './middleware.js';
-import { HealthState, type HealthOptions } from './health.js';
-import { Router } from './router.js';
+import { HealthState, type HealthOptions } from './routing/health.js';
+import { Router } from './routing/router.js';
 import type { RoutingTable } from './table/reader.js';
 import {
   DEFAULT_BODY_TIMEOUT_MS,
@@ -23,24 +23,8 @@ import {
   splitBaseUrl,
   type UpstreamPools,
 } from './upstream.js';
+import { ENDPOINT_COUNT, EP_CHAT, EP_MESSAGES, endpointMaskOf } from './table/endpoints.js';
 import { XLATE_CHAT_TO_MESSAGES, XLATE_MESSAGES_TO_CHAT, XLATE_NONE } from './wire/translate.js';
-
-/** Client-facing inference endpoints (SPEC §6), as small integers. */
-export const EP_CHAT = 0;
-export const EP_COMPLETIONS = 1;
-export const EP_EMBEDDINGS = 2;
-export const EP_RESPONSES = 3;
-export const EP_MESSAGES = 4;
-export const ENDPOINT_COUNT = 5;
-
-/**
- * `model_types` value each endpoint requires (schema enum). Chat and messages admit each
- * other: they are one operation in two wire formats, and the gateway translates between them.
- */
-export const ENDPOINT_MODEL_TYPES: readonly string[] = ['chat', 'completion', 'embedding', 'responses', 'messages'];
-
-/** Gateway paths by endpoint id. */
-export const ENDPOINT_PATHS: readonly string[] = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/responses', '/v1/messages'];
 
 const OPENAI_SUFFIX: readonly string[] = ['/chat/completions', '/completions', '/embeddings', '/responses', '/chat/completions'];
 
@@ -176,14 +160,7 @@ export class VmRuntime {
     this.stickyKeys = table.vmIsSticky(vm) ? table.vmStickyKeys(vm) : [];
     this.middleware = compileMiddleware(table.vmMiddleware(vm), this.name, log);
     this.modelTypes = table.vmModelTypes(vm);
-    let mask = 0;
-    for (let ep = 0; ep < ENDPOINT_COUNT; ep++) {
-      const need = ENDPOINT_MODEL_TYPES[ep];
-      const ok = this.modelTypes.length === 0 || this.modelTypes.includes(need) ||
-        (need === 'chat' && this.modelTypes.includes('messages')) || (need === 'messages' && this.modelTypes.includes('chat'));
-      if (ok) mask |= 1 << ep;
-    }
-    this.endpointMask = mask;
+    this.endpointMask = endpointMaskOf(this.modelTypes);
     this.series = metrics.series(this.name, '');
   }
 }

@@ -86,5 +86,29 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   };
 }
 
+/**
+ * Writes the access line of a finished request: `startedAt` is its `performance.now()` at
+ * arrival; routes that resolved no virtual model leave the routing fields at their defaults.
+ */
+export function logAccess(
+  log: Logger,
+  req: { readonly method: string; readonly url: string },
+  status: number,
+  startedAt: number,
+  virtualModel: string | null = null,
+  target: string | null = null,
+  attempts = 0,
+): void {
+  log.request({
+    method: req.method,
+    path: req.url,
+    status,
+    virtual_model: virtualModel,
+    target,
+    attempts,
+    ms: Math.round((performance.now() - startedAt) * 10) / 10,
+  });
+}
+
 /** A logger that drops everything (tests, benchmarks). */
 export const silentLogger: Logger = createLogger({ level: 'silent' });

@@ -21,7 +21,7 @@
  * an empty config and a warning is logged once per table.
  */
 import type { NormMiddleware, NormMiddlewareCall } from './table/normalized.js';
-import { BUILTIN_MIDDLEWARE } from './middleware-catalog.js';
+import { BUILTIN_MIDDLEWARE } from './table/middleware-catalog.js';
 import type { Logger } from './log.js';
 
 /** Names this module implements, by phase (a test checks them against the catalog). */

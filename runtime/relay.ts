@@ -82,30 +82,37 @@ function takeBuffered(call: UpstreamCall, first: Buffer): Buffer | null {
   return body;
 }
 
+/** How a committed answer is relayed: what the engine decided for this request and target. */
+export class RelayContext {
+  constructor(
+    /** x-vmc-* and response-middleware headers, appended to the upstream's. */
+    readonly extraHeaders: readonly HeaderValue[],
+    /** Response header names to leave out (response middleware). */
+    readonly removeHeaders: readonly string[],
+    /** XLATE_* mode: the wire-format translation of the answer, if any. */
+    readonly xlate: number,
+    /** The client's parsed request (stream translation needs it), or null. */
+    readonly clientBody: Record<string, unknown> | null,
+    /** Provider name, for error envelopes. */
+    readonly provider: string,
+  ) {}
+}
+
 /**
  * Relays a committed attempt whose first chunk (`first`, possibly empty for an empty body)
  * has been taken from `call`. Resolves with a RELAY_* code once the response is finished.
  */
-export async function relay(
-  res: HttpResponse,
-  call: UpstreamCall,
-  first: Buffer,
-  extraHeaders: readonly HeaderValue[],
-  removeHeaders: readonly string[],
-  xlate: number,
-  clientBody: Record<string, unknown> | null,
-  provider: string,
-): Promise<number> {
-  if (xlate !== XLATE_NONE) return relayTranslated(res, call, first, extraHeaders, removeHeaders, xlate, clientBody, provider);
+export async function relay(res: HttpResponse, call: UpstreamCall, first: Buffer, ctx: RelayContext): Promise<number> {
+  if (ctx.xlate !== XLATE_NONE) return relayTranslated(res, call, first, ctx);
   const status = call.status;
-  const { headers, contentType } = responseHeaders(call.rawHeaders, extraHeaders, removeHeaders, false);
+  const { headers, contentType } = responseHeaders(call.rawHeaders, ctx.extraHeaders, ctx.removeHeaders, false);
   const whole = takeBuffered(call, first);
   if (whole !== null) {
     res.respond(status, headers, whole);
     return RELAY_COMPLETE;
   }
   res.writeHead(status, headers);
-  return isSse(contentType) ? pumpSse(res, call, first, provider) : pumpRaw(res, call, first);
+  return isSse(contentType) ? pumpSse(res, call, first, ctx.provider) : pumpRaw(res, call, first);
 }
 
 /** Streams a non-SSE body chunk by chunk with backpressure. */
@@ -201,18 +208,10 @@ function streamBrokeEvent(call: UpstreamCall, provider: string): Buffer {
   );
 }
 
-async function relayTranslated(
-  res: HttpResponse,
-  call: UpstreamCall,
-  first: Buffer,
-  extraHeaders: readonly HeaderValue[],
-  removeHeaders: readonly string[],
-  xlate: number,
-  clientBody: Record<string, unknown> | null,
-  provider: string,
-): Promise<number> {
+async function relayTranslated(res: HttpResponse, call: UpstreamCall, first: Buffer, ctx: RelayContext): Promise<number> {
+  const { xlate, provider } = ctx;
   const status = call.status;
-  const { headers, contentType } = responseHeaders(call.rawHeaders, extraHeaders, removeHeaders, true);
+  const { headers, contentType } = responseHeaders(call.rawHeaders, ctx.extraHeaders, ctx.removeHeaders, true);
   if (status >= 400 || !isSse(contentType)) {
     // whole-body translation: error envelopes and JSON answers
     const rest = await call.readAll(MAX_TRANSLATED_BODY);
@@ -227,7 +226,7 @@ async function relayTranslated(
     res.respond(status, headers, out ?? body);
     return RELAY_COMPLETE;
   }
-  const tr = streamTranslator(xlate, clientBody);
+  const tr = streamTranslator(xlate, ctx.clientBody);
   headers.push('content-type', CT_SSE, 'cache-control', 'no-cache');
   res.writeHead(status, headers);
   let chunk: Buffer | null | undefined = first;

@@ -21,17 +21,19 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { Engine } from './engine.js';
 import { gatewayErrorBody } from './errors.js';
-import { EP_CHAT, EP_COMPLETIONS, EP_EMBEDDINGS, EP_MESSAGES, EP_RESPONSES, Generation } from './generation.js';
-import type { HealthOptions } from './health.js';
+import { Generation } from './generation.js';
 import { isAdminPath, serveAdmin, type AdminBackend, type AdminHost } from './http/admin.js';
-import { listenHttp, type HeaderValue, type HttpRequest, type HttpResponse, type HttpServer } from './http/uws.js';
-import { createLogger, type Logger } from './log.js';
+import { sendError, sendJson } from './http/respond.js';
+import { listenHttp, type HttpRequest, type HttpResponse, type HttpServer } from './http/uws.js';
+import { createLogger, logAccess, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
+import type { HealthOptions } from './routing/health.js';
+import { endpointOfPath } from './table/endpoints.js';
 import { RoutingTable } from './table/reader.js';
+import { normalizeUserPath } from './table/user-path.js';
 import { UpstreamPools } from './upstream.js';
 
 export type { AdminBackend, AdminContext, AdminResult } from './http/admin.js';
-export { runServe, type ServeOptions } from './http/cluster.js';
 
 /** SPEC §9 default for `--max-body`. */
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -122,28 +124,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     reloadFromFile,
   };
 
-  /** Access line for routes other than inference (which the engine logs itself). */
-  const logRoute = (req: HttpRequest, status: number, startedAt: number): void => {
-    log.request({ method: req.method, path: req.url, status, virtual_model: null, target: null, attempts: 0, ms: Math.round((performance.now() - startedAt) * 10) / 10 });
-  };
-
   const handler = (req: HttpRequest, res: HttpResponse): void | Promise<void> => {
     const url = req.url;
     const method = req.method;
-    if (method === 'POST') {
-      switch (url) {
-        case '/v1/chat/completions':
-          return engine.serve(gen, EP_CHAT, req, res);
-        case '/v1/messages':
-          return engine.serve(gen, EP_MESSAGES, req, res);
-        case '/v1/completions':
-          return engine.serve(gen, EP_COMPLETIONS, req, res);
-        case '/v1/embeddings':
-          return engine.serve(gen, EP_EMBEDDINGS, req, res);
-        case '/v1/responses':
-          return engine.serve(gen, EP_RESPONSES, req, res);
-      }
-    } else if (method === 'GET') {
+    const ep = endpointOfPath(url);
+    if (method === 'POST' && ep >= 0) return engine.serve(gen, ep, req, res);
+    if (method === 'GET') {
       switch (url) {
         case '/health': // probes: not access-logged
           return sendJson(res, 200, { status: 'ok', table_hash: gen.table.hashHex, virtual_models: gen.table.vmCount, loaded_at: new Date(gen.loadedAt).toISOString() });
@@ -153,18 +139,20 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         case '/v1/models': {
           const startedAt = performance.now();
           sendJson(res, 200, listModels(gen.table, req.header('x-vmc-user-path')));
-          return logRoute(req, 200, startedAt);
+          return logAccess(log, req, 200, startedAt);
         }
       }
     }
     const startedAt = performance.now();
     if (isAdminPath(url)) {
-      return serveAdmin(adminHost, req, res).then(() => logRoute(req, res.status, startedAt));
+      return serveAdmin(adminHost, req, res).then(() => logAccess(log, req, res.status, startedAt));
     }
-    const status = isInferencePath(url) || url === '/v1/models' || url === '/health' || url === '/metrics' ? 405 : 404;
-    res.respond(status, JSON_HEADERS, gatewayErrorBody(status, status === 405 ? 'invalid_request_error' : 'not_found_error',
-      status === 405 ? `method ${method} not allowed on ${url}` : `no route ${method} ${url}`));
-    logRoute(req, status, startedAt);
+    if (ep >= 0 || url === '/v1/models' || url === '/health' || url === '/metrics') {
+      sendError(res, 405, 'invalid_request_error', `method ${method} not allowed on ${url}`);
+      return logAccess(log, req, 405, startedAt);
+    }
+    sendError(res, 404, 'not_found_error', `no route ${method} ${url}`);
+    logAccess(log, req, 404, startedAt);
   };
 
   const http: HttpServer = await listenHttp({
@@ -249,16 +237,6 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   };
 }
 
-const JSON_HEADERS: HeaderValue[] = ['content-type', 'application/json'];
-
-function sendJson(res: HttpResponse, status: number, body: unknown): void {
-  res.respond(status, JSON_HEADERS, JSON.stringify(body));
-}
-
-function isInferencePath(url: string): boolean {
-  return url === '/v1/chat/completions' || url === '/v1/completions' || url === '/v1/embeddings' || url === '/v1/responses' || url === '/v1/messages';
-}
-
 /**
  * `GET /v1/models` (SPEC §9): configured virtual models by name and by slug, and — unless
  * `models_endpoint: virtual_only` — catalogued provider models as `provider/model` (the
@@ -268,8 +246,7 @@ function isInferencePath(url: string): boolean {
  * gate a provider model rather than define a new name (GoModel lists only redirects).
  */
 export function listModels(table: RoutingTable, userPathHeader: string | null): { object: 'list'; data: Record<string, unknown>[] } {
-  let userPath = userPathHeader === null || userPathHeader === '' ? '/' : userPathHeader;
-  if (userPath.charCodeAt(0) !== 47) userPath = '/' + userPath;
+  const userPath = normalizeUserPath(userPathHeader);
   const virtualOnly = table.modelsEndpoint === 'virtual_only';
   const data: Record<string, unknown>[] = [];
   const seen = new Set<string>();

@@ -12,7 +12,7 @@
  * Responses are pre-encoded once; per request the mock only scans the body for the stream
  * flag. Usage: `node bench/lib/mock-upstream.mjs [--port 0]` prints `{"port":N}` once listening.
  *
- * (runtime/dev/mock-provider.ts is the programmable mock of the tests; it runs on node:http
+ * (bench/sim/simulated-provider.ts is the programmable simulated provider of the tests; it runs on node:http
  * and records every request, which is exactly what a throughput baseline must not do.)
  */
 import { resolve } from 'node:path';

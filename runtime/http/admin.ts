@@ -12,9 +12,9 @@
  * loaded table unless the backend provides its own listing (e.g. with real timestamps).
  */
 import { timingSafeEqual } from 'node:crypto';
-import { gatewayErrorBody } from '../errors.js';
 import type { RoutingTable } from '../table/reader.js';
-import type { HeaderValue, HttpRequest, HttpResponse } from './uws.js';
+import { sendError, sendJson } from './respond.js';
+import type { HttpRequest, HttpResponse } from './uws.js';
 
 /** What a backend call returns. `tableBytes`, when present, are swapped in before answering. */
 export interface AdminResult {
@@ -64,22 +64,11 @@ export interface AdminHost {
   reloadFromFile(): Promise<RoutingTable>;
 }
 
-const JSON_HEADERS: HeaderValue[] = ['content-type', 'application/json'];
 const NEMO_PREFIX = '/apis/inference-gateway/v2/workspaces/';
 
 /** Is this path served by the admin router? */
 export function isAdminPath(url: string): boolean {
   return url.startsWith('/admin/') || url === '/admin' || url.startsWith(NEMO_PREFIX);
-}
-
-function sendJson(res: HttpResponse, status: number, body: unknown, extra?: Record<string, string>): void {
-  const headers: HeaderValue[] = [...JSON_HEADERS];
-  if (extra !== undefined) for (const [k, v] of Object.entries(extra)) headers.push(k.toLowerCase(), v);
-  res.respond(status, headers, body instanceof Uint8Array ? body : JSON.stringify(body));
-}
-
-function sendError(res: HttpResponse, status: number, type: Parameters<typeof gatewayErrorBody>[1], message: string): void {
-  res.respond(status, JSON_HEADERS, gatewayErrorBody(status, type, message));
 }
 
 function authorized(req: HttpRequest, token: string): boolean {
@@ -103,8 +92,7 @@ function parseBody(req: HttpRequest): { ok: true; value: unknown } | { ok: false
 export async function serveAdmin(host: AdminHost, req: HttpRequest, res: HttpResponse): Promise<void> {
   if (host.token === undefined || host.token === '') return sendError(res, 404, 'not_found_error', 'admin API is disabled (set VMC_ADMIN_TOKEN)');
   if (!authorized(req, host.token)) {
-    res.respond(401, [...JSON_HEADERS, 'www-authenticate', 'Bearer'], gatewayErrorBody(401, 'authentication_error', 'missing or invalid admin bearer token'));
-    return;
+    return sendError(res, 401, 'authentication_error', 'missing or invalid admin bearer token', null, { 'www-authenticate': 'Bearer' });
   }
   const url = req.url;
   const m = req.method;

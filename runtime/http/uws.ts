@@ -15,7 +15,7 @@
  *   callbacks bound once per exchange, not closures per write;
  * - streaming writes report backpressure: `write()` resolves when uWS has drained
  *   (`onWritable`), so callers pull from upstream only as fast as the client reads;
- * - per-request state lives in one fixed-shape class ({@link Exchange}); nothing is attached
+ * - per-request state lives in one fixed-shape class ({@link UwsExchange}); nothing is attached
  *   to uWS's `res`.
  *
  * Loading: the native binary is required directly (the package main silently falls back to a
@@ -220,7 +220,7 @@ class ServerState {
  * One request/response pair: the per-request state, in one fixed-shape object.
  * Implements both {@link HttpRequest} and {@link HttpResponse}.
  */
-class Exchange implements HttpRequest, HttpResponse {
+class UwsExchange implements HttpRequest, HttpResponse {
   method: string;
   url: string;
   query: string;
@@ -421,7 +421,7 @@ export function listenHttp(opts: HttpServerOptions): Promise<HttpServer> {
   const state = new ServerState();
 
   app.any('/*', (res, req) => {
-    const ex = new Exchange(res, req, state, opts);
+    const ex = new UwsExchange(res, req, state, opts);
     res.onAborted(() => ex.handleAbort());
     const cl = req.getHeader('content-length');
     const chunked = req.getHeader('transfer-encoding') !== '';
@@ -468,7 +468,7 @@ export function listenHttp(opts: HttpServerOptions): Promise<HttpServer> {
   });
 }
 
-function dispatch(ex: Exchange, opts: HttpServerOptions): void {
+function dispatch(ex: UwsExchange, opts: HttpServerOptions): void {
   let p: void | Promise<void>;
   try {
     p = opts.handler(ex, ex);
@@ -479,7 +479,7 @@ function dispatch(ex: Exchange, opts: HttpServerOptions): void {
   if (p !== undefined) p.then(undefined, (err) => fail(ex, opts, err));
 }
 
-function fail(ex: Exchange, opts: HttpServerOptions, err: unknown): void {
+function fail(ex: UwsExchange, opts: HttpServerOptions, err: unknown): void {
   opts.onError?.(err, ex);
   if (ex.finished) return;
   if (!ex.headersSent) ex.respond(500, ['content-type', 'application/json'], opts.internalErrorBody);

@@ -53,6 +53,9 @@
 
 import { createHash } from 'node:crypto';
 
+/** File name of the table in a build directory (`vmc build --out DIR`). */
+export const TABLE_FILE = 'table.vmct';
+
 export const MAGIC = 0x54434d56; // "VMCT" read as little-endian u32
 export const FORMAT_VERSION = 2; // 2: hash slots carry the key's byte offset and length
 export const HEADER_SIZE = 64;

@@ -99,6 +99,8 @@ import type {
   VirtualModelKind,
 } from './normalized.js';
 
+import { pathAdmits } from './user-path.js';
+
 export { TableFormatError } from './format.js';
 
 if (endianness() !== 'LE') throw new Error('vmc routing tables are read through native typed arrays: little-endian hosts only');
@@ -554,11 +556,4 @@ export class RoutingTable {
       virtualModels,
     };
   }
-}
-
-/** `allowed` admits `path` when equal or when path continues at a segment boundary. */
-export function pathAdmits(allowed: string, path: string): boolean {
-  if (allowed === '/') return true;
-  if (!path.startsWith(allowed)) return false;
-  return path.length === allowed.length || path.charCodeAt(allowed.length) === 47; /* '/' */
 }

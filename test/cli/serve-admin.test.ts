@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildTableFromYaml } from '../../compiler/testing.js';
-import { startMockProvider, type MockProvider } from '../../runtime/dev/mock-provider.js';
+import { startMockProvider, type MockProvider } from '../../bench/sim/simulated-provider.js';
 
 const ROOT = resolve(__dirname, '../..');
 const TOKEN = 'test-admin-token';

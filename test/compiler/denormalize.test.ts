@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileConfig } from '../../compiler/frontend.js';
-import { denormalize } from '../../compiler/denormalize.js';
+import { denormalize } from '../../compiler/tools/denormalize.js';
 
 const FIXTURES = [
   'fixtures/demo',

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createServer } from 'node:net';
 import { lowerTable } from '../../compiler/lower.js';
-import { startMockProvider, type MockProvider } from '../../runtime/dev/mock-provider.js';
+import { startMockProvider, type MockProvider } from '../../bench/sim/simulated-provider.js';
 import { createLogger } from '../../runtime/log.js';
 import { startServer, type RunningServer } from '../../runtime/server.js';
 import { RoutingTable } from '../../runtime/table/reader.js';

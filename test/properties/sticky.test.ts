@@ -13,8 +13,8 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { lowerTable } from '../../compiler/lower.js';
 import { RoutingTable } from '../../runtime/table/reader.js';
-import { HealthState } from '../../runtime/health.js';
-import { RouteInput, Router } from '../../runtime/router.js';
+import { HealthState } from '../../runtime/routing/health.js';
+import { RouteInput, Router } from '../../runtime/routing/router.js';
 import type { NormTarget } from '../../runtime/table/normalized.js';
 import { config, target, vm } from '../support/norm.js';
 

@@ -11,8 +11,8 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { lowerTable } from '../../compiler/lower.js';
 import { RoutingTable } from '../../runtime/table/reader.js';
-import { HealthState } from '../../runtime/health.js';
-import { RouteInput, Router } from '../../runtime/router.js';
+import { HealthState } from '../../runtime/routing/health.js';
+import { RouteInput, Router } from '../../runtime/routing/router.js';
 import { config, target, vm } from '../support/norm.js';
 
 const LABELS = ['p/a', 'p/b', 'q/c', 'q/d', 'r/e', 's/f'];

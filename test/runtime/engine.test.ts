@@ -4,7 +4,7 @@
  * final answers (last upstream response, 502, 504, 503), cooldown, SLA failover.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { MockProvider } from '../../runtime/dev/mock-provider.js';
+import type { MockProvider } from '../../bench/sim/simulated-provider.js';
 import { chat, closeAll, post, providersYaml, startGateway, startMocks, type Gateway } from './harness.js';
 
 let mocks: MockProvider[];

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { request } from 'undici';
 import { closeAll, providersYaml, startGateway, startMocks, type Gateway } from './harness.js';
-import type { MockProvider } from '../../runtime/dev/mock-provider.js';
+import type { MockProvider } from '../../bench/sim/simulated-provider.js';
 
 let mocks: MockProvider[];
 let gw: Gateway;

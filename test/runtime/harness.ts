@@ -3,7 +3,7 @@
  * ephemeral ports, configs compiled from YAML by the real compiler.
  */
 import { buildTableFromYaml } from '../../compiler/testing.js';
-import { startMockProvider, type MockBehavior, type MockProvider } from '../../runtime/dev/mock-provider.js';
+import { startMockProvider, type MockBehavior, type MockProvider } from '../../bench/sim/simulated-provider.js';
 import { createLogger, type Logger } from '../../runtime/log.js';
 import { startServer, type RunningServer, type ServerOptions } from '../../runtime/server.js';
 import { RoutingTable } from '../../runtime/table/reader.js';

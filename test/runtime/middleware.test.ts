@@ -1,6 +1,6 @@
 /** Middleware compilation and merge semantics (runtime/middleware.ts), and metrics rendering. */
 import { describe, expect, it } from 'vitest';
-import { BUILTIN_MIDDLEWARE } from '../../runtime/middleware-catalog.js';
+import { BUILTIN_MIDDLEWARE } from '../../runtime/table/middleware-catalog.js';
 import { IMPLEMENTED_MIDDLEWARE, NO_MIDDLEWARE, applyBodyOps, compileMiddleware, mergeInto } from '../../runtime/middleware.js';
 import { Metrics } from '../../runtime/metrics.js';
 import { captureLogger } from './harness.js';

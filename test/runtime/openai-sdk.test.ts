@@ -4,7 +4,7 @@
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MockProvider } from '../../runtime/dev/mock-provider.js';
+import type { MockProvider } from '../../bench/sim/simulated-provider.js';
 import { closeAll, providersYaml, startGateway, startMocks, type Gateway } from './harness.js';
 
 let mocks: MockProvider[];

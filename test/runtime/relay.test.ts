@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { HeaderValue, HttpResponse } from '../../runtime/http/uws.js';
-import { RELAY_COMPLETE, RELAY_UPSTREAM_BROKE, relay } from '../../runtime/relay.js';
+import { RELAY_COMPLETE, RELAY_UPSTREAM_BROKE, RelayContext, relay } from '../../runtime/relay.js';
 import { UpstreamCall } from '../../runtime/upstream.js';
 import { SseParser } from '../../runtime/wire/sse.js';
 import { XLATE_NONE } from '../../runtime/wire/translate.js';
@@ -63,7 +63,7 @@ async function run(stream: Buffer, cuts: number[], breakAt: number | null): Prom
   // feed the first piece, start relaying, then the rest asynchronously
   call.onData(pieces[0] ?? Buffer.alloc(0));
   const first = call.take() as Buffer;
-  const done = relay(res, call, first, [], [], XLATE_NONE, null, 'p');
+  const done = relay(res, call, first, new RelayContext([], [], XLATE_NONE, null, 'p'));
   for (const piece of pieces.slice(1)) {
     await Promise.resolve();
     call.onData(piece);

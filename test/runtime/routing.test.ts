@@ -5,7 +5,7 @@
  * gateway feeds it the right inputs (headers, metadata, measured latency).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MockProvider } from '../../runtime/dev/mock-provider.js';
+import type { MockProvider } from '../../bench/sim/simulated-provider.js';
 import { chat, closeAll, post, providersYaml, startGateway, startMocks, type Gateway } from './harness.js';
 
 let mocks: MockProvider[];

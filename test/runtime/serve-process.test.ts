@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTableFromYaml } from '../../compiler/testing.js';
-import type { MockProvider } from '../../runtime/dev/mock-provider.js';
+import type { MockProvider } from '../../bench/sim/simulated-provider.js';
 import { RoutingTable } from '../../runtime/table/reader.js';
 import { chat, closeAll, post, providersYaml, startMocks } from './harness.js';
 

@@ -5,7 +5,7 @@
  */
 import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { MockProvider } from '../../runtime/dev/mock-provider.js';
+import type { MockProvider } from '../../bench/sim/simulated-provider.js';
 import { SseParser } from '../../runtime/wire/sse.js';
 import { chat, closeAll, post, providersYaml, startGateway, startMocks, type Gateway } from './harness.js';
 

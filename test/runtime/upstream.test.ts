@@ -5,7 +5,7 @@
  * middleware (NeMo pipelines).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MockProvider } from '../../runtime/dev/mock-provider.js';
+import type { MockProvider } from '../../bench/sim/simulated-provider.js';
 import { splitBaseUrl } from '../../runtime/upstream.js';
 import { chat, closeAll, post, startGateway, startMocks, type Gateway } from './harness.js';
 

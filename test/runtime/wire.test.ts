@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MockProvider } from '../../runtime/dev/mock-provider.js';
+import type { MockProvider } from '../../bench/sim/simulated-provider.js';
 import { SseParser, formatSse, lastEventEnd, sseErrorEvent } from '../../runtime/wire/sse.js';
 import {
   ChatToMessagesStream,

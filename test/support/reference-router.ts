@@ -4,7 +4,7 @@
  * every input (test/table/router.test.ts, property-based).
  */
 import type { NormTarget, NormVirtualModel } from '../../runtime/table/normalized.js';
-import { LATENCY_TOLERANCE, LATENCY_TOLERANCE_MS, rendezvousScore } from '../../runtime/router.js';
+import { LATENCY_TOLERANCE, LATENCY_TOLERANCE_MS, rendezvousScore } from '../../runtime/routing/router.js';
 import { fnv1aString } from '../../runtime/table/format.js';
 
 export interface LatencyView {

@@ -1,58 +1,28 @@
 /**
- * `vmc serve` and `vmc demo` (SPEC §5, issue: "npm start on a fresh clone compiles the demo
- * config and serves it against local mock providers").
+ * `vmc demo` (`npm start`): compiles fixtures/demo and serves it against two local simulated
+ * providers, then prints commands to try.
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { runServe } from '../runtime/server.js';
-import { startMockProvider } from '../runtime/dev/mock-provider.js';
-import { createAdminBackend } from '../compiler/admin-backend.js';
-import { compile, writeArtifacts } from '../compiler/index.js';
-import { formatDiagnostics } from '../compiler/diagnostics.js';
-import { TABLE_FILE } from '../compiler/emit-manifest.js';
+import { startMockProvider } from '../../bench/sim/simulated-provider.js';
+import { formatDiagnostics } from '../../compiler/diagnostics.js';
+import { compile, writeArtifacts } from '../../compiler/index.js';
+import { createAdminBackend } from '../../compiler/tools/admin-backend.js';
+import { runServe } from '../../runtime/serve.js';
+import { TABLE_FILE } from '../../runtime/table/format.js';
+import { intFlag } from '../args.js';
 
-function intFlag(value: string | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw Object.assign(new Error(`${name} must be a non-negative integer (got ${value})`), { code: 'ERR_PARSE_ARGS_VMC' });
-  return n;
-}
+export const DEMO_USAGE = `usage: vmc demo [--port 8080]
 
-export async function cmdServe(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      table: { type: 'string', short: 't' },
-      host: { type: 'string' },
-      port: { type: 'string', short: 'p' },
-      workers: { type: 'string', short: 'w' },
-      'max-body': { type: 'string' },
-      'state-dir': { type: 'string' },
-      'no-watch': { type: 'boolean' },
-    },
-  });
-  if (!values.table) throw Object.assign(new Error('--table FILE is required'), { code: 'ERR_PARSE_ARGS_VMC' });
-  await runServe({
-    tablePath: values.table,
-    host: values.host ?? '127.0.0.1',
-    port: intFlag(values.port, '--port', 8080),
-    workers: intFlag(values.workers, '--workers', 1),
-    maxBody: intFlag(values['max-body'], '--max-body', 4 * 1024 * 1024),
-    stateDir: values['state-dir'],
-    watch: !values['no-watch'],
-    admin: ({ tablePath, stateDir }) => createAdminBackend({ tablePath, stateDir }),
-  });
-  // runServe owns the process from here: it exits 0 after a SIGTERM drain.
-  await new Promise<never>(() => undefined);
-  return 0;
-}
+Compiles the demo config, starts simulated providers on :9101 and :9102 and the gateway.
+`;
 
-const DEMO_CONFIG = fileURLToPath(new URL('../../fixtures/demo/', import.meta.url));
+const DEMO_CONFIG = fileURLToPath(new URL('../../../fixtures/demo/', import.meta.url));
 
-export async function cmdDemo(args: string[]): Promise<number> {
+export async function runDemo(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { port: { type: 'string', short: 'p' } } });
   const port = intFlag(values.port, '--port', 8080);
   const out = await mkdtemp(join(tmpdir(), 'vmc-demo-'));

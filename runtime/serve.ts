@@ -19,10 +19,10 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { readFile } from 'node:fs/promises';
-import { createLogger, type Logger } from '../log.js';
-import { RoutingTable } from '../table/reader.js';
-import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, startServer, type RunningServer } from '../server.js';
-import type { AdminBackend } from './admin.js';
+import { createLogger, type Logger } from './log.js';
+import { RoutingTable } from './table/reader.js';
+import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, startServer, type RunningServer } from './server.js';
+import type { AdminBackend } from './http/admin.js';
 
 /** Options of `vmc serve` (the CLI maps its flags onto these). */
 export interface ServeOptions {

@@ -6,7 +6,7 @@
  * admin changes, and recompiles through the normal front-end. Every value is written out
  * explicitly, so re-normalizing gives back the same routing (tested).
  */
-import type { NormConfig, NormMiddlewareCall, NormTarget, NormVirtualModel } from '../runtime/table/normalized.js';
+import type { NormConfig, NormMiddlewareCall, NormTarget, NormVirtualModel } from '../../runtime/table/normalized.js';
 
 type Json = Record<string, unknown>;
 

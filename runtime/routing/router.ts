@@ -37,8 +37,8 @@ import {
   VMF_HAS_METADATA,
   VMF_STRATEGY_SHIFT,
   fnv1aString,
-} from './table/format.js';
-import type { RoutingTable } from './table/reader.js';
+} from '../table/format.js';
+import type { RoutingTable } from '../table/reader.js';
 import type { HealthState } from './health.js';
 
 /** Near-tie tolerance of the latency strategy: within 20 % (+1 ms) of the fastest. */

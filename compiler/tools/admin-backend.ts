@@ -16,15 +16,15 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import type { AdminBackend, AdminContext, AdminResult } from '../runtime/server.js';
-import { virtualModelViews } from '../runtime/http/admin.js';
-import { RoutingTable } from '../runtime/table/reader.js';
-import type { NormVirtualModel } from '../runtime/table/normalized.js';
-import { compileConfig } from './frontend.js';
-import { emitArtifacts } from './index.js';
+import type { AdminBackend, AdminContext, AdminResult } from '../../runtime/server.js';
+import { virtualModelViews } from '../../runtime/http/admin.js';
+import { RoutingTable } from '../../runtime/table/reader.js';
+import type { NormVirtualModel } from '../../runtime/table/normalized.js';
+import { compileConfig } from '../frontend.js';
+import { emitArtifacts } from '../index.js';
 import { denormalize, denormalizeVirtualModel } from './denormalize.js';
-import { rewriteNemo } from './dialects.js';
-import type { Diagnostic } from './diagnostics.js';
+import { rewriteNemo } from '../dialects.js';
+import type { Diagnostic } from '../diagnostics.js';
 
 type Json = Record<string, unknown>;
 

@@ -9,7 +9,7 @@
  * again (after compiling it) gives the same text.
  */
 import { Document, isScalar, isSeq, visit } from 'yaml';
-import schema from '../schemas/vmc.schema.json' with { type: 'json' };
+import schema from '../../schemas/vmc.schema.json' with { type: 'json' };
 
 interface SchemaNode {
   $ref?: string;

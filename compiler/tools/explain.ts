@@ -2,9 +2,9 @@
  * `vmc explain`: the routing decision for one model name and one (imagined) request, read
  * from a built table by the runtime's own Router, without sending anything (SPEC §5).
  */
-import { HealthState } from '../runtime/health.js';
-import { RouteInput, Router, stickyKeyOf } from '../runtime/router.js';
-import type { RoutingTable } from '../runtime/table/reader.js';
+import { HealthState } from '../../runtime/routing/health.js';
+import { RouteInput, Router, stickyKeyOf } from '../../runtime/routing/router.js';
+import type { RoutingTable } from '../../runtime/table/reader.js';
 
 export interface ExplainRequest {
   /** Request headers, lower-case names. */

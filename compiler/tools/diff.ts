@@ -4,7 +4,7 @@
  * Exit codes (SPEC §9): 0 the tables route identically, 1 they differ, 2 trouble.
  */
 import { isDeepStrictEqual } from 'node:util';
-import type { NormConfig, NormTarget, NormVirtualModel } from '../runtime/table/normalized.js';
+import type { NormConfig, NormTarget, NormVirtualModel } from '../../runtime/table/normalized.js';
 
 export interface VmChange {
   name: string;
