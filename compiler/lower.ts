@@ -11,6 +11,7 @@
  */
 
 import * as fmt from '../runtime/table/format.js';
+import { providerTypeCode } from '../runtime/table/provider-types.js';
 import {
   defaultTarget,
   type NormConfig,
@@ -214,7 +215,7 @@ export function lowerTable(config: NormConfig): Uint8Array {
     }
     const rec = new Array<number>(fmt.PROVIDER_STRIDE);
     rec[fmt.PF_NAME] = strings.id(p.name);
-    rec[fmt.PF_TYPE] = p.type === 'anthropic' ? 1 : 0;
+    rec[fmt.PF_TYPE] = providerTypeCode(p.type);
     rec[fmt.PF_BASE_URL] = strings.id(p.baseUrl);
     rec[fmt.PF_API_KEY_ENV] = strings.opt(p.apiKeyEnv);
     rec[fmt.PF_TIMEOUT_MS] = p.timeoutMs;

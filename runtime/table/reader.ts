@@ -99,6 +99,7 @@ import type {
   VirtualModelKind,
 } from './normalized.js';
 
+import { PROVIDER_TYPE_CODES } from './provider-types.js';
 import { pathAdmits } from './user-path.js';
 
 export { TableFormatError } from './format.js';
@@ -106,7 +107,6 @@ export { TableFormatError } from './format.js';
 if (endianness() !== 'LE') throw new Error('vmc routing tables are read through native typed arrays: little-endian hosts only');
 
 const BACKENDS: BackendFormat[] = [null, 'openai', 'anthropic'];
-const PROVIDER_TYPES: ProviderType[] = ['openai', 'anthropic'];
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** A decoded routing table. Immutable; a reload builds a new one. */
@@ -459,7 +459,7 @@ export class RoutingTable {
     return this.str(this.providers[p * PROVIDER_STRIDE + PF_NAME]);
   }
   providerType(p: number): ProviderType {
-    return PROVIDER_TYPES[this.providers[p * PROVIDER_STRIDE + PF_TYPE]];
+    return PROVIDER_TYPE_CODES[this.providers[p * PROVIDER_STRIDE + PF_TYPE]];
   }
   providerBaseUrl(p: number): string {
     return this.str(this.providers[p * PROVIDER_STRIDE + PF_BASE_URL]);
