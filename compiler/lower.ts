@@ -14,6 +14,7 @@ import * as fmt from '../runtime/table/format.js';
 import { providerTypeCode } from '../runtime/table/provider-types.js';
 import {
   defaultTarget,
+  defaultVirtualModel,
   type NormConfig,
   type NormMiddlewareCall,
   type NormTarget,
@@ -147,22 +148,6 @@ export function strategyOrder(strategy: Strategy, targets: readonly Pick<NormTar
   return { order: idx, primaryCount: n };
 }
 
-function implicitVirtualModel(label: string, provider: string, model: string): NormVirtualModel {
-  return {
-    name: label,
-    slug: null,
-    description: '',
-    kind: 'redirect',
-    enabled: true,
-    userPaths: [],
-    modelTypes: [],
-    strategy: 'weighted',
-    sticky: null,
-    targets: [defaultTarget(provider, model)],
-    middleware: { request: [], response: [], postResponse: [] },
-  };
-}
-
 /**
  * The virtual models a table holds, in record order: configured ones (sorted by name), then
  * — when passthrough is on — one implicit entry per catalogued model not shadowed by a
@@ -177,7 +162,7 @@ export function tableVirtualModels(config: NormConfig): { vm: NormVirtualModel; 
     for (const p of config.providers) {
       for (const m of p.models) {
         const label = `${p.name}/${m}`;
-        if (!configured.has(label)) implicit.push(implicitVirtualModel(label, p.name, m));
+        if (!configured.has(label)) implicit.push(defaultVirtualModel(label, [defaultTarget(p.name, m)]));
       }
     }
     implicit.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

@@ -7,7 +7,7 @@
  * two processes building "the table of size N" build byte-identical tables.
  */
 
-import { defaultTarget } from '../../dist/runtime/table/normalized.js';
+import { defaultTarget, defaultVirtualModel } from '../../dist/runtime/table/normalized.js';
 
 /** Providers × models of the catalog every target is drawn from. */
 export const PROVIDERS = ['anthropic', 'azure', 'bedrock', 'google', 'groq', 'mistral', 'openai', 'together'];
@@ -62,19 +62,7 @@ export function normTarget(t) {
 
 /** A weighted NormVirtualModel with defaults, from its name and NormTargets. */
 export function normVm(name, targets) {
-  return {
-    name,
-    slug: null,
-    description: '',
-    kind: 'pool',
-    enabled: true,
-    userPaths: [],
-    modelTypes: [],
-    strategy: 'weighted',
-    sticky: null,
-    targets,
-    middleware: { request: [], response: [], postResponse: [] },
-  };
+  return { ...defaultVirtualModel(name, targets), kind: 'pool' };
 }
 
 /**

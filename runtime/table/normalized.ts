@@ -159,3 +159,24 @@ export function defaultTarget(provider: string, model: string): NormTarget {
     backendFormat: null,
   };
 }
+
+/**
+ * A virtual model with every default: enabled, open to every user path, weighted, not sticky,
+ * no middleware; `redirect` for one target, else `pool` (the one definition; lowering's implicit
+ * passthrough entries, tests and benches use it).
+ */
+export function defaultVirtualModel(name: string, targets: NormTarget[]): NormVirtualModel {
+  return {
+    name,
+    slug: null,
+    description: '',
+    kind: targets.length > 1 ? 'pool' : 'redirect',
+    enabled: true,
+    userPaths: [],
+    modelTypes: [],
+    strategy: 'weighted',
+    sticky: null,
+    targets,
+    middleware: { request: [], response: [], postResponse: [] },
+  };
+}

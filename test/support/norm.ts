@@ -1,6 +1,7 @@
 /** Builders for normalized configs in tests (defaults of SPEC §2 filled in). */
 import {
   defaultTarget,
+  defaultVirtualModel,
   type NormConfig,
   type NormProvider,
   type NormTarget,
@@ -13,20 +14,7 @@ export function target(label: string, extra: Partial<NormTarget> = {}): NormTarg
 }
 
 export function vm(name: string, targets: NormTarget[], extra: Partial<NormVirtualModel> = {}): NormVirtualModel {
-  return {
-    name,
-    slug: null,
-    description: '',
-    kind: targets.length > 1 ? 'pool' : 'redirect',
-    enabled: true,
-    userPaths: [],
-    modelTypes: [],
-    strategy: 'weighted',
-    sticky: null,
-    targets,
-    middleware: { request: [], response: [], postResponse: [] },
-    ...extra,
-  };
+  return { ...defaultVirtualModel(name, targets), ...extra };
 }
 
 export function provider(name: string, models: string[], extra: Partial<NormProvider> = {}): NormProvider {
