@@ -12,60 +12,28 @@ import { UsageError } from './args.js';
 interface Command {
   /** One line for the overview. */
   summary: string;
+  /** Loads the command's module: its usage text and its entry point. */
   load(): Promise<{ usage: string; run: (args: string[]) => Promise<number> }>;
 }
 
+const command = (summary: string, load: Command['load']): Command => ({ summary, load });
+
 /** The commands, in the order `vmc --help` lists them. Add a command: one module + one entry. */
 const COMMANDS: Record<string, Command> = {
-  build: {
-    summary: 'vmc build <files|dirs...> --out DIR [--format text|json|github]',
-    load: async () => {
-      const m = await import('./commands/build.js');
-      return { usage: m.BUILD_USAGE, run: m.runBuild };
-    },
-  },
-  check: {
-    summary: 'vmc check <files|dirs...> [--format text|json|github]',
-    load: async () => {
-      const m = await import('./commands/build.js');
-      return { usage: m.CHECK_USAGE, run: m.runCheck };
-    },
-  },
-  explain: {
-    summary: 'vmc explain <model> --table FILE [--header k=v]... [--metadata k=v]... [--user-path P] [--draw R] [--json]',
-    load: async () => {
-      const m = await import('./commands/explain.js');
-      return { usage: m.EXPLAIN_USAGE, run: m.runExplain };
-    },
-  },
-  diff: {
-    summary: 'vmc diff OLD NEW [--json]          (tables, or build directories holding table.vmct)',
-    load: async () => {
-      const m = await import('./commands/diff.js');
-      return { usage: m.DIFF_USAGE, run: m.runDiff };
-    },
-  },
-  fmt: {
-    summary: 'vmc fmt <files|dirs...>            (prints the config in native form)',
-    load: async () => {
-      const m = await import('./commands/fmt.js');
-      return { usage: m.FMT_USAGE, run: m.runFmt };
-    },
-  },
-  serve: {
-    summary: 'vmc serve --table FILE [--host 127.0.0.1] [--port 8080] [--workers N] [--max-body BYTES] [--state-dir DIR]',
-    load: async () => {
-      const m = await import('./commands/serve.js');
-      return { usage: m.SERVE_USAGE, run: m.runServeCommand };
-    },
-  },
-  demo: {
-    summary: 'vmc demo [--port 8080]             (compiles fixtures/demo, starts simulated providers and the gateway)',
-    load: async () => {
-      const m = await import('./commands/demo.js');
-      return { usage: m.DEMO_USAGE, run: m.runDemo };
-    },
-  },
+  build: command('vmc build <files|dirs...> --out DIR [--format text|json|github]', () =>
+    import('./commands/build.js').then((m) => ({ usage: m.BUILD_USAGE, run: m.runBuild }))),
+  check: command('vmc check <files|dirs...> [--format text|json|github]', () =>
+    import('./commands/build.js').then((m) => ({ usage: m.CHECK_USAGE, run: m.runCheck }))),
+  explain: command('vmc explain <model> --table FILE [--header k=v]... [--metadata k=v]... [--user-path P] [--draw R] [--json]', () =>
+    import('./commands/explain.js').then((m) => ({ usage: m.EXPLAIN_USAGE, run: m.runExplain }))),
+  diff: command('vmc diff OLD NEW [--json]          (tables, or build directories holding table.vmct)', () =>
+    import('./commands/diff.js').then((m) => ({ usage: m.DIFF_USAGE, run: m.runDiff }))),
+  fmt: command('vmc fmt <files|dirs...>            (prints the config in native form)', () =>
+    import('./commands/fmt.js').then((m) => ({ usage: m.FMT_USAGE, run: m.runFmt }))),
+  serve: command('vmc serve --table FILE [--host 127.0.0.1] [--port 8080] [--workers N] [--max-body BYTES] [--state-dir DIR]', () =>
+    import('./commands/serve.js').then((m) => ({ usage: m.SERVE_USAGE, run: m.runServeCommand }))),
+  demo: command('vmc demo [--port 8080]             (compiles fixtures/demo, starts simulated providers and the gateway)', () =>
+    import('./commands/demo.js').then((m) => ({ usage: m.DEMO_USAGE, run: m.runDemo }))),
 };
 
 const USAGE = `vmc — virtual model compiler and gateway
@@ -90,12 +58,12 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(COMPILER_VERSION + '\n');
     return 0;
   }
-  const command = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
-  if (command === undefined) {
+  const found = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
+  if (found === undefined) {
     process.stderr.write(`vmc: unknown command ${JSON.stringify(cmd)}\n\n${USAGE}`);
     return 2;
   }
-  const { usage, run } = await command.load();
+  const { usage, run } = await found.load();
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(usage);
     return 0;
