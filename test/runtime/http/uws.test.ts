@@ -5,7 +5,7 @@
  */
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { listenHttp, loadUws, type HttpHandler, type HttpServer } from '../../runtime/http/uws.js';
+import { listenHttp, loadUws, type HttpHandler, type HttpServer } from '../../../runtime/http/uws.js';
 
 let server: HttpServer | undefined;
 afterEach(() => {
