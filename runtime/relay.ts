@@ -16,7 +16,7 @@
  * - when the target speaks the other wire format, bodies, errors and streams are translated
  *   (wire/translate.ts).
  */
-import type { HeaderValue, HttpResponse } from './http/uws.js';
+import { headerIndex, type HeaderValue, type HttpResponse } from './http/uws.js';
 import { FAIL_ABORTED, FAIL_NONE, FAIL_TIMEOUT, FAIL_TTFT, isDroppedResponseHeader, type UpstreamCall } from './upstream.js';
 import { lastEventEnd, sseErrorEvent } from './wire/sse.js';
 import { XLATE_NONE, streamTranslator, translateErrorBody, translateResponseBody } from './wire/translate.js';
@@ -53,17 +53,12 @@ export function responseHeaders(raw: Buffer[] | null, extra: readonly HeaderValu
       }
       if (name.startsWith('x-vmc-')) continue; // ours win; an upstream vmc must not masquerade
       if (remove.length > 0 && remove.includes(name)) continue;
-      if (overriddenBy(name, extra)) continue;
+      if (headerIndex(extra, name) >= 0) continue;
       out.push(name, raw[i + 1]);
     }
   }
   for (let i = 0; i < extra.length; i++) out.push(extra[i]);
   return { headers: out, contentType };
-}
-
-function overriddenBy(name: string, extra: readonly HeaderValue[]): boolean {
-  for (let i = 0; i < extra.length; i += 2) if (extra[i] === name) return true;
-  return false;
 }
 
 function isSse(contentType: string): boolean {

@@ -2,11 +2,16 @@
  * Everything the engine needs about one target (a provider model inside a virtual model),
  * derived once per table generation: its upstream pool and paths, credentials, header and body
  * rules, timeouts, retry settings and metric series.
+ *
+ * What a provider type means (URL rule, translation, credential placement, default headers)
+ * comes from its module in runtime/providers/; this class only applies it to one target.
  */
 import type { Pool } from 'undici';
+import { headerIndex } from './http/uws.js';
 import type { CompiledMiddleware } from './middleware.js';
 import type { Metrics, SeriesSet } from './metrics.js';
-import { ENDPOINT_COUNT, EP_CHAT, EP_MESSAGES } from './table/endpoints.js';
+import { credentialHeaders, providerModule, routingModule, type WireFormat } from './providers/index.js';
+import { ENDPOINT_COUNT } from './table/endpoints.js';
 import type { RoutingTable } from './table/reader.js';
 import {
   DEFAULT_BODY_TIMEOUT_MS,
@@ -15,19 +20,15 @@ import {
   splitBaseUrl,
   type UpstreamPools,
 } from './upstream.js';
-import { XLATE_CHAT_TO_MESSAGES, XLATE_MESSAGES_TO_CHAT, XLATE_NONE } from './wire/translate.js';
-
-const OPENAI_SUFFIX: readonly string[] = ['/chat/completions', '/completions', '/embeddings', '/responses', '/chat/completions'];
-
-/** Anthropic's API version header value sent when the client sent none. */
-export const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
+import { XLATE_NONE } from './wire/translate.js';
 
 export class TargetRuntime {
   readonly id: number;
   readonly label: string;
   readonly model: string;
   readonly providerName: string;
-  readonly wire: 'openai' | 'anthropic';
+  /** Wire format spoken upstream: `backend_format`, else the provider type's. */
+  readonly wire: WireFormat;
   readonly pool: Pool;
   /** Upstream path by client endpoint; null = this target cannot serve that endpoint. */
   readonly paths: (string | null)[];
@@ -41,6 +42,8 @@ export class TargetRuntime {
   readonly headersRemove: readonly string[];
   /** Credential headers `[name, value, …]` when the provider's key env var is set, else null. */
   readonly credentials: string[] | null;
+  /** `[name, value]` pairs sent when no other source set the name (the wire module's). */
+  readonly defaultHeaders: readonly (readonly [string, string])[];
   readonly headersTimeoutMs: number;
   readonly bodyTimeoutMs: number;
   readonly maxTtftMs: number;
@@ -54,23 +57,20 @@ export class TargetRuntime {
     this.label = table.targetLabel(t);
     this.model = table.targetModel(t);
     this.providerName = table.providerName(p);
-    this.wire = table.targetWireFormat(t);
+    const type = table.providerType(p);
+    const routing = routingModule(type, table.targetBackendFormat(t));
+    this.wire = routing.wire;
     const { origin, prefix, query } = splitBaseUrl(table.providerBaseUrl(p));
     this.pool = pools.get(origin);
     this.paths = [];
     this.xlate = [];
+    const upstream = { prefix, query, model: this.model };
     for (let ep = 0; ep < ENDPOINT_COUNT; ep++) {
-      if (this.wire === 'openai') {
-        this.paths.push(prefix + OPENAI_SUFFIX[ep] + query);
-        this.xlate.push(ep === EP_MESSAGES ? XLATE_MESSAGES_TO_CHAT : XLATE_NONE);
-      } else if (ep === EP_MESSAGES || ep === EP_CHAT) {
-        this.paths.push(prefix + (prefix.endsWith('/v1') ? '/messages' : '/v1/messages') + query);
-        this.xlate.push(ep === EP_CHAT ? XLATE_CHAT_TO_MESSAGES : XLATE_NONE);
-      } else {
-        this.paths.push(null);
-        this.xlate.push(XLATE_NONE);
-      }
+      const route = routing.route(ep, upstream);
+      this.paths.push(route === null ? null : route.path);
+      this.xlate.push(route === null ? XLATE_NONE : route.xlate);
     }
+    this.defaultHeaders = routing.defaultHeaders;
     this.modelJsonBytes = Buffer.from(JSON.stringify(this.model).slice(1, -1), 'utf8');
     const ov = table.targetOverrideParams(t);
     this.overrides = ov === null ? null : (JSON.parse(ov) as Record<string, unknown>);
@@ -78,11 +78,8 @@ export class TargetRuntime {
     this.headersRemove = table.targetHeadersRemove(t);
     const keyEnv = table.providerApiKeyEnv(p);
     const key = keyEnv === null ? undefined : process.env[keyEnv];
-    if (key !== undefined && key !== '') {
-      this.credentials = table.providerType(p) === 'anthropic' ? ['x-api-key', key] : ['authorization', `Bearer ${key}`];
-    } else {
-      this.credentials = null;
-    }
+    // credentials follow the provider type, even when backend_format changes the wire format
+    this.credentials = key !== undefined && key !== '' ? credentialHeaders(providerModule(type).auth, key) : null;
     const timeout = table.providerTimeoutMs(p);
     this.headersTimeoutMs = timeout > 0 ? timeout : DEFAULT_HEADERS_TIMEOUT_MS;
     this.bodyTimeoutMs = timeout > 0 ? timeout : DEFAULT_BODY_TIMEOUT_MS;
@@ -96,9 +93,11 @@ export class TargetRuntime {
    * Upstream request headers from the client's (SPEC §3.6). Order of precedence, lowest
    * first: client headers (minus hop-by-hop and x-vmc-*), virtual-model `set-headers`
    * middleware, provider credentials (the client's `authorization`/`x-api-key` are dropped
-   * when the provider has a key), target `headers` overrides (explicit config wins).
+   * when the provider has a key), target `headers` overrides (explicit config wins); then the
+   * wire module's default headers where no source set them, and `content-type`.
+   * The third parameter is no longer read (the defaults come from {@link defaultHeaders}).
    */
-  buildHeaders(client: readonly string[], mw: CompiledMiddleware, anthropicWire: boolean): string[] {
+  buildHeaders(client: readonly string[], mw: CompiledMiddleware, _anthropicWire?: boolean): string[] {
     const out: string[] = [];
     const creds = this.credentials;
     const mwSet = mw.requestHeadersSet;
@@ -115,9 +114,12 @@ export class TargetRuntime {
     for (const [n, v] of mwSet) {
       if (!overridden(n, this.headersSet) && !this.headersRemove.includes(n)) out.push(n, v);
     }
-    if (creds !== null && !overridden(creds[0], this.headersSet)) out.push(creds[0], creds[1]);
+    if (creds !== null) {
+      for (let i = 0; i < creds.length; i += 2) if (!overridden(creds[i], this.headersSet)) out.push(creds[i], creds[i + 1]);
+    }
     for (const [n, v] of this.headersSet) out.push(n, v);
-    if (anthropicWire && !hasHeader(out, 'anthropic-version')) out.push('anthropic-version', DEFAULT_ANTHROPIC_VERSION);
+    const defaults = this.defaultHeaders;
+    for (let i = 0; i < defaults.length; i++) if (headerIndex(out, defaults[i][0]) < 0) out.push(defaults[i][0], defaults[i][1]);
     if (!overridden('content-type', this.headersSet) && !overridden('content-type', mwSet)) out.push('content-type', 'application/json');
     return out;
   }
@@ -125,11 +127,6 @@ export class TargetRuntime {
 
 function overridden(name: string, set: readonly [string, string][]): boolean {
   for (let i = 0; i < set.length; i++) if (set[i][0] === name) return true;
-  return false;
-}
-
-function hasHeader(flat: readonly string[], name: string): boolean {
-  for (let i = 0; i < flat.length; i += 2) if (flat[i] === name) return true;
   return false;
 }
 

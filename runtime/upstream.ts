@@ -15,12 +15,9 @@
  * `onComplete`/`onError`) rather than the controller API: they are what the HTTP/1.1 client
  * calls natively, so no adapter object and no parsed-header object is allocated per call.
  *
- * URL rule (documented in docs/runtime.md): the upstream URL is the provider's `base_url`
- * followed by the endpoint suffix of the wire format the target speaks:
- *   openai    — base_url (e.g. `https://api.openai.com/v1`) + `/chat/completions`,
- *               `/completions`, `/embeddings` or `/responses`;
- *   anthropic — base_url (e.g. `https://api.anthropic.com`) + `/v1/messages`, or + `/messages`
- *               when base_url already ends in `/v1`.
+ * Where a request goes (the path per client endpoint) and which credentials it carries is
+ * the provider type's rule, in its module under runtime/providers/; this module only moves
+ * bytes to the origin it is given.
  */
 import { Pool } from 'undici';
 

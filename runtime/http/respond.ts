@@ -3,10 +3,9 @@
  * JSON body and the SPEC §3 error envelope's wire form.
  */
 import { gatewayErrorBody, type GatewayErrorType } from '../errors.js';
-import type { HeaderValue, HttpResponse } from './uws.js';
+import { JSON_HEADERS, type HeaderValue, type HttpResponse } from './uws.js';
 
-/** `content-type: application/json`, as a flat header list (shared, never mutated). */
-export const JSON_HEADERS: readonly HeaderValue[] = Object.freeze(['content-type', 'application/json']);
+export { JSON_HEADERS };
 
 /** Sends `body` (serialized unless already bytes) as JSON, with optional extra headers. */
 export function sendJson(res: HttpResponse, status: number, body: unknown, extra?: Record<string, string>): void {

@@ -144,6 +144,18 @@ export interface HttpResponse {
 /** A header name or value in a flat header list: names are strings, values may be bytes. */
 export type HeaderValue = string | Uint8Array;
 
+/**
+ * Index of the first `name` in a flat `[name, value, …]` list (names lower-case), or -1.
+ * A linear scan: header lists are short, and a Map would cost more to build than it saves.
+ */
+export function headerIndex(flat: readonly HeaderValue[], name: string): number {
+  for (let i = 0; i < flat.length; i += 2) if (flat[i] === name) return i;
+  return -1;
+}
+
+/** `content-type: application/json`, as a flat header list (shared, never mutated). */
+export const JSON_HEADERS: readonly HeaderValue[] = Object.freeze(['content-type', 'application/json']);
+
 /** Request handler; a rejection is logged and answered with 500 if nothing was sent yet. */
 export type HttpHandler = (req: HttpRequest, res: HttpResponse) => void | Promise<void>;
 
@@ -334,7 +346,7 @@ class UwsExchange implements HttpRequest, HttpResponse {
 
   #reject413(): void {
     this.#status = 413;
-    this.#head = ['content-type', 'application/json'];
+    this.#head = JSON_HEADERS;
     // close the connection: the unread rest of the body must not be parsed as a request
     this.#res.cork(() => {
       this.#flushHead();
@@ -346,9 +358,8 @@ class UwsExchange implements HttpRequest, HttpResponse {
   // ---- HttpRequest ----
 
   header(name: string): string | null {
-    const h = this.headers;
-    for (let i = 0; i < h.length; i += 2) if (h[i] === name) return h[i + 1];
-    return null;
+    const i = headerIndex(this.headers, name);
+    return i < 0 ? null : this.headers[i + 1];
   }
 
   // ---- HttpResponse ----
@@ -482,6 +493,6 @@ function dispatch(ex: UwsExchange, opts: HttpServerOptions): void {
 function fail(ex: UwsExchange, opts: HttpServerOptions, err: unknown): void {
   opts.onError?.(err, ex);
   if (ex.finished) return;
-  if (!ex.headersSent) ex.respond(500, ['content-type', 'application/json'], opts.internalErrorBody);
+  if (!ex.headersSent) ex.respond(500, JSON_HEADERS, opts.internalErrorBody);
   else ex.close();
 }

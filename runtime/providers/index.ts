@@ -1,0 +1,46 @@
+/**
+ * The provider-type registry: one module per type name of runtime/table/provider-types.ts
+ * (a test checks both lists match). See ./provider.ts for what a module holds.
+ *
+ * Provider type vs wire format: a type says where requests go and how they are
+ * authenticated; its module's `wire` says what the bodies look like. NeMo's target-level
+ * `backend_format` overrides the wire format: such a target speaks that format to its
+ * provider's base URL, i.e. it takes the URL rule, translation and default headers of the
+ * module that natively speaks the format ({@link WIRE_MODULES}), and keeps its provider
+ * type's credentials (see {@link routingModule}).
+ */
+import type { BackendFormat, ProviderType } from '../table/normalized.js';
+import { ANTHROPIC } from './anthropic.js';
+import { OPENAI } from './openai.js';
+import type { ProviderModule, WireFormat } from './provider.js';
+
+/** Every provider type's module, by type name. */
+export const PROVIDER_MODULES: Readonly<Record<ProviderType, ProviderModule>> = {
+  openai: OPENAI,
+  anthropic: ANTHROPIC,
+};
+
+/** The module that speaks a wire format as-is: used for `backend_format` overrides. */
+export const WIRE_MODULES: Readonly<Record<WireFormat, ProviderModule>> = {
+  openai: OPENAI,
+  anthropic: ANTHROPIC,
+};
+
+/** The module of a provider type (throws on a name no module serves: a table/runtime mismatch). */
+export function providerModule(type: ProviderType): ProviderModule {
+  const m = PROVIDER_MODULES[type];
+  if (m === undefined) throw new Error(`no runtime module for provider type '${type}'`);
+  return m;
+}
+
+/**
+ * The module whose URL rule, translation and default headers a target uses: its provider
+ * type's own, unless `backendFormat` names another wire format than the type's.
+ */
+export function routingModule(type: ProviderType, backendFormat: BackendFormat): ProviderModule {
+  const own = providerModule(type);
+  return backendFormat === null || backendFormat === own.wire ? own : WIRE_MODULES[backendFormat];
+}
+
+export type { AuthPlacement, ProviderModule, UpstreamRoute, UpstreamTarget, WireFormat } from './provider.js';
+export { credentialHeaders } from './provider.js';
