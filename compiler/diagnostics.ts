@@ -11,22 +11,25 @@
  *        are appended. Tests assert codes and positions, never the English wording.
  */
 import { relative, isAbsolute } from 'node:path';
+import { compareStrings } from '../runtime/table/util.js';
 
 export type Severity = 'error' | 'warning';
 
-export interface RelatedLocation {
+/** A source range: UTF-16 offsets `start`..`end` into the text of `file` (see above). */
+export interface Span {
   file: string;
   start: number;
   end: number;
+}
+
+/** A second place a diagnostic points at ("first defined here"). */
+export interface RelatedLocation extends Span {
   message: string;
 }
 
-export interface Diagnostic {
-  code: string;
+export interface Diagnostic extends Span {
+  code: DiagnosticCode;
   severity: Severity;
-  file: string;
-  start: number;
-  end: number;
   message: string;
   hint: string;
   related?: RelatedLocation[];
@@ -162,7 +165,8 @@ export const DIAGNOSTIC_CATALOG = {
     severity: 'error',
     title: 'unknown provider type',
     message: 'unknown provider type {value}',
-    hint: 'use `openai` or `anthropic`',
+    // {allowed}: the provider types of runtime/table/provider-types.ts, e.g. `openai` or `anthropic`.
+    hint: 'use {allowed}',
   },
   VMC2012: {
     severity: 'warning',
@@ -220,16 +224,23 @@ export const DIAGNOSTIC_CATALOG = {
   },
 } as const satisfies Record<string, CatalogEntry>;
 
+/** A catalogued code: `report()` takes only these, so a misspelt code does not compile. */
 export type DiagnosticCode = keyof typeof DIAGNOSTIC_CATALOG;
 
-type Args = Record<string, string | number>;
+/** Whether `s` names a catalogued code (for codes that arrive as text, e.g. from the CLI). */
+export function isDiagnosticCode(s: string): s is DiagnosticCode {
+  return Object.hasOwn(DIAGNOSTIC_CATALOG, s);
+}
+
+/** Values for a catalog entry's `{placeholders}`. */
+export type DiagnosticArgs = Record<string, string | number>;
 
 /**
  * Fills a template: `{name}` → args.name; an optional `[...]` segment is kept only when
  * every placeholder inside it has an argument. Missing placeholders outside segments render
  * as `?` so a forgotten argument is visible rather than silently empty.
  */
-export function renderTemplate(template: string, args: Args = {}): string {
+export function renderTemplate(template: string, args: DiagnosticArgs = {}): string {
   const fill = (text: string, strict: boolean): string | null => {
     let missing = false;
     const out = text.replace(/\{(\w+)\}/g, (_, name: string) => {
@@ -253,10 +264,10 @@ export function renderTemplate(template: string, args: Args = {}): string {
 export class DiagnosticLog {
   readonly #items: Diagnostic[] = [];
   readonly #seen = new Set<string>();
-  readonly #ignored: ReadonlySet<string>;
+  readonly #ignored: ReadonlySet<DiagnosticCode>;
 
-  /** @param opts.ignoreWarnings warning codes to drop; errors cannot be silenced. */
-  constructor(opts: { ignoreWarnings?: Iterable<string> } = {}) {
+  /** @param opts.ignoreWarnings warning codes to drop; errors cannot be silenced (listed error codes are kept). */
+  constructor(opts: { ignoreWarnings?: Iterable<DiagnosticCode> } = {}) {
     this.#ignored = new Set(opts.ignoreWarnings ?? []);
   }
 
@@ -264,7 +275,7 @@ export class DiagnosticLog {
     return this.#items;
   }
 
-  /** Records a fully formed diagnostic (used for TypeScript's own messages). */
+  /** Records a fully formed diagnostic. */
   add(d: Diagnostic): void {
     if (d.severity === 'warning' && this.#ignored.has(d.code)) return;
     const key = `${d.code}\0${d.file}\0${d.start}\0${d.end}`;
@@ -273,17 +284,15 @@ export class DiagnosticLog {
     this.#items.push(d);
   }
 
-  /** Records a catalogued diagnostic; `args` fill the message and hint templates. */
-  report(
-    code: string,
-    file: string,
-    start: number,
-    end: number,
-    args: Args = {},
-    related?: RelatedLocation[],
-  ): void {
-    const entry = (DIAGNOSTIC_CATALOG as Record<string, CatalogEntry>)[code];
-    if (!entry) throw new Error(`internal: unknown diagnostic code ${code}`);
+  /**
+   * Records a catalogued diagnostic at `span`; `args` fill the message and hint templates,
+   * `related` are further places it concerns.
+   */
+  report(code: DiagnosticCode, span: Span, args: DiagnosticArgs = {}, related?: RelatedLocation[]): void {
+    // The type admits catalogued codes only; the check stays for callers from plain JS.
+    if (!isDiagnosticCode(code)) throw new Error(`internal: unknown diagnostic code ${String(code)}`);
+    const entry: CatalogEntry = DIAGNOSTIC_CATALOG[code];
+    const { file, start, end } = span;
     const d: Diagnostic = {
       code,
       severity: entry.severity,
@@ -305,12 +314,12 @@ export class DiagnosticLog {
 /** Orders diagnostics by file, position and code, so output never depends on phase order. */
 export function compareDiagnostics(a: Diagnostic, b: Diagnostic): number {
   return (
-    cmp(a.file, b.file) || a.start - b.start || a.end - b.end || cmp(a.code, b.code) || cmp(a.message, b.message)
+    compareStrings(a.file, b.file) ||
+    a.start - b.start ||
+    a.end - b.end ||
+    compareStrings(a.code, b.code) ||
+    compareStrings(a.message, b.message)
   );
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * The compiler: phases in order (STYLE.md "Compiler as phases").
  *
- *   load → validate → normalize   (compiler/frontend.ts: files → NormConfig + diagnostics)
+ *   load → validate → merge → rewrite → normalize
+ *                                 (compiler/frontend.ts: files → NormConfig + diagnostics)
  *   lower                         (compiler/lower.ts: NormConfig → routing table bytes)
  *   emit-client, emit-manifest    (compiler/emit-*.ts)
  *
@@ -10,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { compileConfig, type SourceFile } from './frontend.js';
+import { compileConfig, type FrontendOptions, type SourceFile } from './frontend.js';
 import type { Diagnostic } from './diagnostics.js';
 import { lowerTable } from './lower.js';
 import { emitClient } from './emit-client.js';
@@ -49,10 +50,13 @@ export function emitArtifacts(config: NormConfig, sources: readonly { path: stri
   return { table, client, manifest };
 }
 
-/** Run every phase on config files/directories. */
-export async function compile(inputs: string[], opts: { cwd?: string; onPhase?: PhaseListener } = {}): Promise<CompileResult> {
+/** Run every phase on config files/directories (`opts` as for compileConfig). */
+export async function compile(
+  inputs: string[],
+  opts: FrontendOptions & { cwd?: string; onPhase?: PhaseListener } = {},
+): Promise<CompileResult> {
   opts.onPhase?.('load');
-  const front = await compileConfig(inputs, { cwd: opts.cwd });
+  const front = await compileConfig(inputs, { cwd: opts.cwd, ignoreWarnings: opts.ignoreWarnings });
   const hasErrors = front.diagnostics.some((d) => d.severity === 'error');
   if (hasErrors || front.config === null) {
     return { diagnostics: front.diagnostics, sources: front.sources, config: null, artifacts: null };

@@ -14,7 +14,7 @@ import { unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Project, ts } from 'ts-morph';
-import type { DiagnosticLog } from './diagnostics.js';
+import type { DiagnosticLog, Span } from './diagnostics.js';
 import { LocationMap, type JsonPath, type Range } from './load-locations.js';
 
 export interface TsLoadInput {
@@ -83,7 +83,8 @@ export async function loadTsConfigs(inputs: TsLoadInput[], log: DiagnosticLog): 
     for (const d of tsDiags) {
       const start = d.getStart() ?? 0;
       const detail = ts.flattenDiagnosticMessageText(d.compilerObject.messageText, ' ');
-      log.report('VMC1005', path, start, start + (d.getLength() ?? 0), { detail: `TS${d.getCode()}: ${detail}` });
+      const span = { file: path, start, end: start + (d.getLength() ?? 0) };
+      log.report('VMC1005', span, { detail: `TS${d.getCode()}: ${detail}` });
     }
     if (tsDiags.length > 0) {
       results.set(path, { data: undefined, locations });
@@ -104,9 +105,10 @@ async function evaluate(
   log: DiagnosticLog,
 ): Promise<unknown> {
   const whole = { start: 0, end: text.length };
+  const at = (r: Range): Span => ({ file: path, start: r.start, end: r.end });
   const defaultExport = sf.statements.find((s) => ts.isExportAssignment(s) && !s.isExportEquals);
   if (!defaultExport) {
-    log.report('VMC1006', path, 0, 0, { detail: 'the file has no default export' });
+    log.report('VMC1006', at({ start: 0, end: 0 }), { detail: 'the file has no default export' });
     return undefined;
   }
   const js = ts.transpileModule(text, {
@@ -131,8 +133,7 @@ async function evaluate(
       };
     }
   } catch (err) {
-    const r = rangeOfNode(sf, defaultExport) ?? whole;
-    log.report('VMC1006', path, r.start, r.end, { detail: err instanceof Error ? err.message : String(err) });
+    log.report('VMC1006', at(rangeOfNode(sf, defaultExport) ?? whole), { detail: err instanceof Error ? err.message : String(err) });
     return undefined;
   } finally {
     if (tmp) await unlink(tmp).catch(() => undefined);
@@ -140,12 +141,11 @@ async function evaluate(
   const problem: { path?: JsonPath; detail?: string } = {};
   const data = toPlainData(mod.default, [], problem);
   if (problem.path) {
-    const r = locations.find(problem.path);
-    log.report('VMC1006', path, r.start, r.end, { detail: problem.detail ?? 'not plain data' });
+    log.report('VMC1006', at(locations.find(problem.path)), { detail: problem.detail ?? 'not plain data' });
     return undefined;
   }
   if (data === undefined) {
-    log.report('VMC1006', path, 0, 0, { detail: 'the default export is undefined' });
+    log.report('VMC1006', at({ start: 0, end: 0 }), { detail: 'the default export is undefined' });
     return undefined;
   }
   return data;

@@ -8,7 +8,7 @@
  */
 import { isAlias, isMap, isPair, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
 import jsYaml from 'js-yaml';
-import { DiagnosticLog } from './diagnostics.js';
+import { DiagnosticLog, type Span } from './diagnostics.js';
 import { LocationMap, type JsonPath, type Range } from './load-locations.js';
 
 /** Upper bound on alias expansions per file (a "billion laughs" document stops here). */
@@ -93,7 +93,7 @@ export function loadYamlFull(file: string, text: string, log: DiagnosticLog): Ya
   const doc = parseDocument(text, { uniqueKeys: false, prettyErrors: false, version: '1.2' });
   const problems = [...doc.errors, ...doc.warnings];
   for (const e of problems) {
-    log.report('VMC1001', file, e.pos[0], e.pos[1], { detail: firstLine(e.message) });
+    log.report('VMC1001', { file, start: e.pos[0], end: e.pos[1] }, { detail: firstLine(e.message) });
   }
   if (doc.errors.length > 0) return { data: undefined, locations };
   const walker = new Walker(doc, file, log, locations);
@@ -107,6 +107,10 @@ export function loadYamlFull(file: string, text: string, log: DiagnosticLog): Ya
 function firstLine(s: string): string {
   const i = s.indexOf('\n');
   return i === -1 ? s : s.slice(0, i);
+}
+
+function spanIn(file: string, r: Range): Span {
+  return { file, start: r.start, end: r.end };
 }
 
 function rangeOf(node: { range?: readonly number[] | null } | null | undefined, fallback?: Range): Range {
@@ -141,8 +145,7 @@ class Walker {
     if (isAlias(node)) {
       if (++this.#expansions > MAX_ALIAS_EXPANSIONS) {
         if (!this.failed) {
-          const r = rangeOf(node);
-          this.log.report('VMC1001', this.file, r.start, r.end, { detail: 'too many alias expansions' });
+          this.log.report('VMC1001', spanIn(this.file, rangeOf(node)), { detail: 'too many alias expansions' });
         }
         this.failed = true;
         return null;
@@ -170,9 +173,7 @@ class Walker {
       const keyNode = pair.key;
       const keyRange = rangeOf(keyNode as Node);
       if (keyNode !== null && !isScalar(keyNode)) {
-        this.log.report('VMC1001', this.file, keyRange.start, keyRange.end, {
-          detail: 'keys must be plain scalars',
-        });
+        this.log.report('VMC1001', spanIn(this.file, keyRange), { detail: 'keys must be plain scalars' });
         this.failed = true;
         continue;
       }
@@ -201,13 +202,13 @@ class Walker {
 
   #reportDuplicate(path: JsonPath, key: string, at: Range, first: Range): void {
     const code = duplicateCode(path);
-    const related = [{ file: this.file, start: first.start, end: first.end, message: 'first defined here' }];
+    const related = [{ ...spanIn(this.file, first), message: 'first defined here' }];
     if (code === 'VMC1001') {
-      this.log.report(code, this.file, at.start, at.end, { detail: `duplicate key "${key}"` }, related);
+      this.log.report(code, spanIn(this.file, at), { detail: `duplicate key "${key}"` }, related);
       this.failed = true;
     } else {
       // The first definition wins; the file stays usable so the rest of it is still checked.
-      this.log.report(code, this.file, at.start, at.end, { name: key }, related);
+      this.log.report(code, spanIn(this.file, at), { name: key }, related);
     }
   }
 }

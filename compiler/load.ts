@@ -1,36 +1,47 @@
 /**
- * Phase 1 — load: input paths → parsed files with source locations (SPEC §2).
+ * Phase 1 — load: config documents → parsed files with source locations (SPEC §2).
  *
- * Inputs are files and directories; a directory contributes every `*.yaml`, `*.yml` and `*.ts`
- * below it (recursively, skipping node_modules, dotfiles and `*.d.ts`). Files are de-duplicated
- * and sorted by absolute path, so the result never depends on the order of the inputs.
+ * Two steps, so that text which never was a file (the admin API's config, tests) takes the
+ * same path as files on disk:
+ *   readInputs     input paths → documents. Inputs are files and directories; a directory
+ *                  contributes every `*.yaml`, `*.yml` and `*.ts` below it (recursively,
+ *                  skipping node_modules, dotfiles and `*.d.ts`).
+ *   loadDocuments  documents → parsed files (YAML with positions; TypeScript type-checked and
+ *                  evaluated, see load-ts.ts).
+ * Input paths are de-duplicated and documents sorted by path, so the result never depends on
+ * the order of the inputs.
  */
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
-import type { DiagnosticLog } from './diagnostics.js';
+import type { DiagnosticLog, Span } from './diagnostics.js';
 import { LocationMap, type JsonPath, type Part, type Range } from './load-locations.js';
 import { loadYaml } from './load-yaml.js';
+import { compareStrings } from '../runtime/table/util.js';
 
 export { LocationMap, type JsonPath, type Part, type Range } from './load-locations.js';
 
+export type DocumentKind = 'yaml' | 'ts';
+
+/** One config text and the name diagnostics give it. */
+export interface ConfigDocument {
+  /** Absolute path of a file, or a label for text that is not a file (e.g. the admin state file). */
+  path: string;
+  text: string;
+  /** How to read `text`; by default from the extension of `path` (see {@link documentKind}). */
+  kind?: DocumentKind;
+}
+
 export interface LoadedFile {
-  /** Absolute path. */
+  /** Absolute path, or the document's label. */
   path: string;
   text: string;
   /** Hex SHA-256 of `text` (UTF-8). */
   sha256: string;
-  kind: 'yaml' | 'ts';
+  kind: DocumentKind;
   /** The file's data; `undefined` when it could not be parsed or evaluated (already reported). */
   data: unknown;
   locations: LocationMap;
-}
-
-/** A source position for diagnostics. */
-export interface Span {
-  file: string;
-  start: number;
-  end: number;
 }
 
 /** Where `path` (a JSON path inside `file`) was written. */
@@ -39,52 +50,80 @@ export function spanOf(file: LoadedFile, path: JsonPath, part: Part = 'value'): 
   return { file: file.path, start: r.start, end: r.end };
 }
 
-const CONFIG_EXTENSIONS = new Set(['.yaml', '.yml', '.ts']);
+/** The whole-file span used for faults about a file as such (VMC1007). */
+function fileSpan(path: string): Span {
+  return { file: path, start: 0, end: 0 };
+}
 
-function isConfigFile(name: string): boolean {
-  return CONFIG_EXTENSIONS.has(extname(name)) && !name.endsWith('.d.ts');
+const KIND_OF_EXTENSION: Readonly<Record<string, DocumentKind>> = { '.yaml': 'yaml', '.yml': 'yaml', '.ts': 'ts' };
+
+/** `.yaml`/`.yml` → yaml, `.ts` → ts (declaration files `.d.ts` are not configs), else undefined. */
+export function documentKind(name: string): DocumentKind | undefined {
+  if (name.endsWith('.d.ts')) return undefined;
+  const ext = extname(name);
+  return Object.hasOwn(KIND_OF_EXTENSION, ext) ? KIND_OF_EXTENSION[ext] : undefined;
 }
 
 /**
- * Reads and parses every config file named by `inputs` (resolved against `cwd`). Missing
- * inputs and directories without config files are VMC1007.
+ * Reads every config file named by `inputs` (resolved against `cwd`) into documents, sorted
+ * by path. Missing inputs, unreadable files and directories without config files are VMC1007.
  */
-export async function loadInputs(inputs: string[], log: DiagnosticLog, cwd: string = process.cwd()): Promise<LoadedFile[]> {
+export async function readInputs(inputs: string[], log: DiagnosticLog, cwd: string = process.cwd()): Promise<ConfigDocument[]> {
   const paths = new Set<string>();
-  for (const input of [...inputs].map((i) => resolve(cwd, i)).sort()) {
+  for (const input of [...inputs].map((i) => resolve(cwd, i)).sort(compareStrings)) {
     const st = await stat(input).catch(() => undefined);
     if (!st) {
-      log.report('VMC1007', input, 0, 0, { detail: `input not found: ${input}` });
+      log.report('VMC1007', fileSpan(input), { detail: `input not found: ${input}` });
     } else if (st.isDirectory()) {
       const found = await collectDirectory(input);
-      if (found.length === 0) log.report('VMC1007', input, 0, 0, { detail: `no config files in directory ${input}` });
+      if (found.length === 0) log.report('VMC1007', fileSpan(input), { detail: `no config files in directory ${input}` });
       for (const f of found) paths.add(f);
-    } else if (isConfigFile(input)) {
+    } else if (documentKind(input) !== undefined) {
       paths.add(input);
     } else {
-      log.report('VMC1007', input, 0, 0, { detail: `not a config file (expected .yaml, .yml or .ts): ${input}` });
+      log.report('VMC1007', fileSpan(input), { detail: `not a config file (expected .yaml, .yml or .ts): ${input}` });
     }
   }
-  if (inputs.length === 0) log.report('VMC1007', '', 0, 0, { detail: 'no input files given' });
+  if (inputs.length === 0) log.report('VMC1007', fileSpan(''), { detail: 'no input files given' });
 
-  const sorted = [...paths].sort();
+  const sorted = [...paths].sort(compareStrings);
   const read = await Promise.allSettled(sorted.map((p) => readFile(p, 'utf8')));
-  const files: LoadedFile[] = [];
+  const docs: ConfigDocument[] = [];
   sorted.forEach((path, i) => {
     const r = read[i];
     if (r.status === 'rejected') {
-      log.report('VMC1007', path, 0, 0, { detail: `cannot read ${path}: ${(r.reason as Error).message}` });
+      log.report('VMC1007', fileSpan(path), { detail: `cannot read ${path}: ${(r.reason as Error).message}` });
       return;
     }
+    docs.push({ path, text: r.value });
+  });
+  return docs;
+}
+
+/**
+ * Parses documents (sorted by path; two documents may not share a path). A document whose
+ * kind is neither given nor known from its extension is VMC1007.
+ */
+export async function loadDocuments(docs: readonly ConfigDocument[], log: DiagnosticLog): Promise<LoadedFile[]> {
+  const files: LoadedFile[] = [];
+  for (const doc of [...docs].sort((a, b) => compareStrings(a.path, b.path))) {
+    if (files.length > 0 && files[files.length - 1].path === doc.path) {
+      throw new Error(`internal: two config documents named ${doc.path}`);
+    }
+    const kind = doc.kind ?? documentKind(doc.path);
+    if (kind === undefined) {
+      log.report('VMC1007', fileSpan(doc.path), { detail: `not a config file (expected .yaml, .yml or .ts): ${doc.path}` });
+      continue;
+    }
     files.push({
-      path,
-      text: r.value,
-      sha256: createHash('sha256').update(r.value).digest('hex'),
-      kind: path.endsWith('.ts') ? 'ts' : 'yaml',
+      path: doc.path,
+      text: doc.text,
+      sha256: createHash('sha256').update(doc.text).digest('hex'),
+      kind,
       data: undefined,
       locations: new LocationMap(),
     });
-  });
+  }
 
   for (const f of files) {
     if (f.kind !== 'yaml') continue;
@@ -107,6 +146,11 @@ export async function loadInputs(inputs: string[], log: DiagnosticLog, cwd: stri
   return files;
 }
 
+/** {@link readInputs} then {@link loadDocuments}, into one log. */
+export async function loadInputs(inputs: string[], log: DiagnosticLog, cwd: string = process.cwd()): Promise<LoadedFile[]> {
+  return loadDocuments(await readInputs(inputs, log, cwd), log);
+}
+
 /** Config files below `dir`, sorted; node_modules and dot-entries are skipped. */
 async function collectDirectory(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -115,9 +159,9 @@ async function collectDirectory(dir: string): Promise<string[]> {
     if (e.name.startsWith('.') || e.name === 'node_modules') continue;
     const p = join(dir, e.name);
     if (e.isDirectory()) out.push(...(await collectDirectory(p)));
-    else if (!isConfigFile(e.name)) continue;
+    else if (documentKind(e.name) === undefined) continue;
     // Symlinked files are followed; symlinked directories are not (they could form a loop).
     else if (e.isFile() || (e.isSymbolicLink() && (await stat(p).catch(() => undefined))?.isFile())) out.push(p);
   }
-  return out.sort();
+  return out.sort(compareStrings);
 }

@@ -66,10 +66,8 @@ export function mergeFiles(validations: FileValidation[], log: DiagnosticLog): M
     if ('version' in data) {
       if (!version) version = { value: data.version, file };
       else if (JSON.stringify(data.version) !== JSON.stringify(version.value)) {
-        const s = spanOf(file, ['version']);
-        const r = spanOf(version.file, ['version']);
-        log.report('VMC1008', s.file, s.start, s.end, { version: String(data.version), other: String(version.value) }, [
-          { ...r, message: `version ${String(version.value)} declared here` },
+        log.report('VMC1008', spanOf(file, ['version']), { version: String(data.version), other: String(version.value) }, [
+          { ...spanOf(version.file, ['version']), message: `version ${String(version.value)} declared here` },
         ]);
       }
     }
@@ -81,10 +79,8 @@ export function mergeFiles(validations: FileValidation[], log: DiagnosticLog): M
         const prev = merged.settings[key];
         if (!prev) (merged.settings as Record<string, ConfigEntry>)[key] = entry;
         else if (prev.value !== entry.value) {
-          const s = spanOf(file, entry.path);
-          const r = spanOf(prev.file, prev.path);
-          log.report('VMC2020', s.file, s.start, s.end, { key, value: String(entry.value), other: String(prev.value) }, [
-            { ...r, message: `set to ${String(prev.value)} here` },
+          log.report('VMC2020', spanOf(file, entry.path), { key, value: String(entry.value), other: String(prev.value) }, [
+            { ...spanOf(prev.file, prev.path), message: `set to ${String(prev.value)} here` },
           ]);
         }
       }
@@ -99,9 +95,8 @@ export function mergeFiles(validations: FileValidation[], log: DiagnosticLog): M
         const path = [section, name];
         const prev = target.get(name);
         if (prev) {
-          const s = spanOf(file, path, 'key');
-          const r = spanOf(prev.file, prev.path, 'key');
-          log.report(code, s.file, s.start, s.end, { name }, [{ ...r, message: 'first defined here' }]);
+          const first = { ...spanOf(prev.file, prev.path, 'key'), message: 'first defined here' };
+          log.report(code, spanOf(file, path, 'key'), { name }, [first]);
           continue;
         }
         const entry = { name, value, file, path, valid: !invalid.has(`${section}/${name}`), dialect: dialects.get(name) };

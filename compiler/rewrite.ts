@@ -4,7 +4,8 @@
  */
 import type { NativeVirtualModel } from './config-types.gen.js';
 import { rewriteBody, type Dialect } from './dialects.js';
-import { spanOf, type JsonPath, type Part, type Span } from './load.js';
+import type { Span } from './diagnostics.js';
+import { spanOf, type JsonPath, type Part } from './load.js';
 import type { MergedConfig, VirtualModelEntry } from './merge.js';
 
 /** A virtual model in native form, still able to point back at its source. */

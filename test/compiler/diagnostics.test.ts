@@ -1,13 +1,16 @@
 /** The diagnostics catalog, the shared log and the three output formats. */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import {
   DIAGNOSTIC_CATALOG,
   DiagnosticLog,
   formatDiagnostics,
+  isDiagnosticCode,
   lineColumn,
   renderTemplate,
   type Diagnostic,
+  type DiagnosticCode,
+  type Span,
 } from '../../compiler/diagnostics.js';
 
 describe('lineColumn', () => {
@@ -54,25 +57,57 @@ describe('catalog', () => {
 });
 
 describe('DiagnosticLog', () => {
+  const at = (start: number, end: number): Span => ({ file: 'f', start, end });
+
   it('keeps one of identical reports and tells errors from warnings', () => {
     const log = new DiagnosticLog();
-    log.report('VMC2012', 'f', 1, 2, { name: 'p' });
+    log.report('VMC2012', at(1, 2), { name: 'p' });
     expect(log.hasErrors()).toBe(false);
-    log.report('VMC2001', 'f', 3, 4, { target: 'x' });
-    log.report('VMC2001', 'f', 3, 4, { target: 'x' });
-    expect(log.items.map((d) => d.code)).toEqual(['VMC2012', 'VMC2001']);
+    log.report('VMC2001', at(3, 4), { target: 'x' });
+    log.report('VMC2001', at(3, 4), { target: 'x' });
+    expect(log.items.map((d) => [d.code, d.file, d.start, d.end])).toEqual([
+      ['VMC2012', 'f', 1, 2],
+      ['VMC2001', 'f', 3, 4],
+    ]);
     expect(log.hasErrors()).toBe(true);
+  });
+
+  it('takes the severity from the catalog and never lets a range end before it starts', () => {
+    const log = new DiagnosticLog();
+    log.report('VMC2019', at(9, 3), { target: 't', name: 'n' }, [{ ...at(1, 2), message: 'first' }]);
+    expect(log.items).toEqual([
+      expect.objectContaining({ code: 'VMC2019', severity: 'warning', start: 9, end: 9, related: [{ file: 'f', start: 1, end: 2, message: 'first' }] }),
+    ]);
   });
 
   it('silences chosen warnings but never errors', () => {
     const log = new DiagnosticLog({ ignoreWarnings: ['VMC2012', 'VMC2001'] });
-    log.report('VMC2012', 'f', 0, 0, { name: 'p' });
-    log.report('VMC2001', 'f', 0, 0, { target: 'x' });
+    log.report('VMC2012', at(0, 0), { name: 'p' });
+    log.report('VMC2001', at(0, 0), { target: 'x' });
     expect(log.items.map((d) => d.code)).toEqual(['VMC2001']);
   });
 
-  it('refuses uncatalogued codes', () => {
-    expect(() => new DiagnosticLog().report('VMC9999', 'f', 0, 0)).toThrow();
+  it('takes catalogued codes only: a misspelt code does not compile', () => {
+    // `npx tsc -p tsconfig.json --noEmit` type-checks this file: were `report` to accept any
+    // string, the directive below would be unused, which is itself a compile error.
+    // @ts-expect-error 'VMC9999' is not a DiagnosticCode
+    expect(() => new DiagnosticLog().report('VMC9999', at(0, 0))).toThrow();
+    expectTypeOf<Parameters<DiagnosticLog['report']>[0]>().toEqualTypeOf<DiagnosticCode>();
+    expectTypeOf<'VMC2001'>().toExtend<DiagnosticCode>();
+    expectTypeOf<'VMC2O01'>().not.toExtend<DiagnosticCode>();
+  });
+});
+
+describe('isDiagnosticCode', () => {
+  it.each([
+    ['VMC2012', true],
+    ['VMC1001', true],
+    ['VMC9999', false],
+    ['vmc2012', false],
+    ['toString', false],
+    ['', false],
+  ])('%s → %s', (text, want) => {
+    expect(isDiagnosticCode(text)).toBe(want);
   });
 });
 
