@@ -19,6 +19,7 @@
  * Requests rejected before a virtual model was resolved (400, 404, 413) carry empty
  * `virtual_model` and `target` labels.
  */
+import { compareStrings } from './table/util.js';
 
 /** Histogram bucket bounds in seconds; LLM latencies span milliseconds to minutes. */
 export const LATENCY_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
@@ -77,9 +78,7 @@ export class Metrics {
 
   /** Prometheus text exposition. */
   render(): string {
-    const all = [...this.#series.values()].sort((a, b) =>
-      a.virtualModel < b.virtualModel ? -1 : a.virtualModel > b.virtualModel ? 1 : a.target < b.target ? -1 : a.target > b.target ? 1 : 0,
-    );
+    const all = [...this.#series.values()].sort((a, b) => compareStrings(a.virtualModel, b.virtualModel) || compareStrings(a.target, b.target));
     const out: string[] = [];
     const pair = (s: SeriesSet) => `virtual_model="${esc(s.virtualModel)}",target="${esc(s.target)}"`;
 

@@ -23,6 +23,7 @@
 import type { NormMiddleware, NormMiddlewareCall } from './table/normalized.js';
 import { BUILTIN_MIDDLEWARE } from './table/middleware-catalog.js';
 import type { Logger } from './log.js';
+import { isObject } from './table/util.js';
 
 /** Names this module implements, by phase (a test checks them against the catalog). */
 export const IMPLEMENTED_MIDDLEWARE = {
@@ -81,7 +82,7 @@ function parseConfig(call: NormMiddlewareCall, vmName: string, log: Logger): Rec
   }
   try {
     const v = JSON.parse(call.config);
-    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+    return isObject(v) ? v : {};
   } catch {
     log.warn('middleware config is not valid JSON; ignored', { virtual_model: vmName, middleware: call.name });
     return {};
@@ -89,9 +90,9 @@ function parseConfig(call: NormMiddlewareCall, vmName: string, log: Logger): Rec
 }
 
 function headerMap(v: unknown): [string, string][] {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return [];
+  if (!isObject(v)) return [];
   const out: [string, string][] = [];
-  for (const [k, val] of Object.entries(v as Record<string, unknown>)) out.push([k.toLowerCase(), String(val)]);
+  for (const [k, val] of Object.entries(v)) out.push([k.toLowerCase(), String(val)]);
   return out;
 }
 
@@ -188,10 +189,6 @@ export function applyBodyOps(body: Record<string, unknown>, ops: readonly BodyOp
   }
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
 /**
  * Merges `over` into `base` (mutating `base`): plain objects merge recursively, everything
  * else (arrays, scalars, null) replaces. Used by `set-params` and `override_params`
@@ -202,8 +199,8 @@ export function mergeInto(base: Record<string, unknown>, over: Record<string, un
     if (k === '__proto__') continue;
     const v = over[k];
     const cur = base[k];
-    if (isPlainObject(v) && isPlainObject(cur)) mergeInto(cur, v);
-    else base[k] = isPlainObject(v) ? structuredClone(v) : Array.isArray(v) ? structuredClone(v) : v;
+    if (isObject(v) && isObject(cur)) mergeInto(cur, v);
+    else base[k] = isObject(v) || Array.isArray(v) ? structuredClone(v) : v;
   }
   return base;
 }

@@ -18,7 +18,7 @@
  */
 import { headerIndex, type HeaderValue, type HttpResponse } from './http/uws.js';
 import { FAIL_ABORTED, FAIL_NONE, FAIL_TIMEOUT, FAIL_TTFT, isDroppedResponseHeader, type UpstreamCall } from './upstream.js';
-import { lastEventEnd, sseErrorEvent } from './wire/sse.js';
+import { SSE_CONTENT_TYPE, isEventStream, lastEventEnd, sseErrorEvent } from './wire/sse.js';
 import { XLATE_NONE, streamTranslator, translateErrorBody, translateResponseBody } from './wire/translate.js';
 
 /** Largest upstream body the gateway buffers for translation. */
@@ -32,7 +32,6 @@ export const RELAY_UPSTREAM_BROKE = 1;
 export const RELAY_CLIENT_ABORTED = 2;
 
 const CT_JSON = 'application/json';
-const CT_SSE = 'text/event-stream';
 
 /**
  * Client response headers from the upstream's raw headers: hop-by-hop and framing headers
@@ -59,10 +58,6 @@ export function responseHeaders(raw: Buffer[] | null, extra: readonly HeaderValu
   }
   for (let i = 0; i < extra.length; i++) out.push(extra[i]);
   return { headers: out, contentType };
-}
-
-function isSse(contentType: string): boolean {
-  return contentType.length >= 17 && contentType.slice(0, 17).toLowerCase() === CT_SSE;
 }
 
 /** Drains what `call` has buffered; returns the chunks, or null if more is still to come. */
@@ -107,7 +102,7 @@ export async function relay(res: HttpResponse, call: UpstreamCall, first: Buffer
     return RELAY_COMPLETE;
   }
   res.writeHead(status, headers);
-  return isSse(contentType) ? pumpSse(res, call, first, ctx.provider) : pumpRaw(res, call, first);
+  return isEventStream(contentType) ? pumpSse(res, call, first, ctx.provider) : pumpRaw(res, call, first);
 }
 
 /** Streams a non-SSE body chunk by chunk with backpressure. */
@@ -163,14 +158,8 @@ async function pumpSse(res: HttpResponse, call: UpstreamCall, first: Buffer, pro
     }
     chunk = call.take();
   }
-  if (res.finished) return RELAY_CLIENT_ABORTED;
-  if (call.failure !== FAIL_NONE && call.failure !== FAIL_ABORTED) {
-    res.end(streamBrokeEvent(call, provider));
-    return RELAY_UPSTREAM_BROKE;
-  }
   // a final event without the trailing blank line: pass it on as the provider sent it
-  res.end(held.length === 0 ? undefined : held.length === 1 ? held[0] : Buffer.concat(held));
-  return RELAY_COMPLETE;
+  return endSse(res, call, provider, () => (held.length === 0 ? undefined : held.length === 1 ? held[0] : Buffer.concat(held)));
 }
 
 /**
@@ -192,6 +181,20 @@ function eventEndIn(held: readonly Buffer[], chunk: Buffer): number {
   return boundary > 0 ? boundary : 0;
 }
 
+/**
+ * Ends a relayed SSE stream once the upstream is done: with the gateway's `event: error` when
+ * the upstream broke after the response started (SPEC §3.9), else with `tail()`.
+ */
+function endSse(res: HttpResponse, call: UpstreamCall, provider: string, tail: () => Buffer | undefined): number {
+  if (res.finished) return RELAY_CLIENT_ABORTED;
+  if (call.failure !== FAIL_NONE && call.failure !== FAIL_ABORTED) {
+    res.end(streamBrokeEvent(call, provider));
+    return RELAY_UPSTREAM_BROKE;
+  }
+  res.end(tail());
+  return RELAY_COMPLETE;
+}
+
 function streamBrokeEvent(call: UpstreamCall, provider: string): Buffer {
   const timeout = call.failure === FAIL_TIMEOUT || call.failure === FAIL_TTFT;
   const why = call.error?.message ?? 'connection lost';
@@ -207,7 +210,7 @@ async function relayTranslated(res: HttpResponse, call: UpstreamCall, first: Buf
   const { xlate, provider } = ctx;
   const status = call.status;
   const { headers, contentType } = responseHeaders(call.rawHeaders, ctx.extraHeaders, ctx.removeHeaders, true);
-  if (status >= 400 || !isSse(contentType)) {
+  if (status >= 400 || !isEventStream(contentType)) {
     // whole-body translation: error envelopes and JSON answers
     const rest = await call.readAll(MAX_TRANSLATED_BODY);
     if (res.finished) return RELAY_CLIENT_ABORTED;
@@ -222,7 +225,7 @@ async function relayTranslated(res: HttpResponse, call: UpstreamCall, first: Buf
     return RELAY_COMPLETE;
   }
   const tr = streamTranslator(xlate, ctx.clientBody);
-  headers.push('content-type', CT_SSE, 'cache-control', 'no-cache');
+  headers.push('content-type', SSE_CONTENT_TYPE, 'cache-control', 'no-cache');
   res.writeHead(status, headers);
   let chunk: Buffer | null | undefined = first;
   for (;;) {
@@ -237,11 +240,5 @@ async function relayTranslated(res: HttpResponse, call: UpstreamCall, first: Buf
     if (out.length > 0) await res.write(Buffer.from(out));
     chunk = call.take();
   }
-  if (res.finished) return RELAY_CLIENT_ABORTED;
-  if (call.failure !== FAIL_NONE && call.failure !== FAIL_ABORTED) {
-    res.end(streamBrokeEvent(call, provider));
-    return RELAY_UPSTREAM_BROKE;
-  }
-  res.end(Buffer.from(tr.end()));
-  return RELAY_COMPLETE;
+  return endSse(res, call, provider, () => Buffer.from(tr.end()));
 }

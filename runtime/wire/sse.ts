@@ -6,6 +6,14 @@
 import type { GatewayErrorType } from '../errors.js';
 import { gatewayError } from '../errors.js';
 
+/** Content type of an SSE stream. */
+export const SSE_CONTENT_TYPE = 'text/event-stream';
+
+/** Is this response content type an SSE stream? (parameters such as `; charset=utf-8` allowed) */
+export function isEventStream(contentType: string): boolean {
+  return contentType.length >= 17 && contentType.slice(0, 17).toLowerCase() === SSE_CONTENT_TYPE;
+}
+
 /** One parsed event: `event` defaults to `message` as in the EventSource spec. */
 export interface SseEvent {
   event: string;

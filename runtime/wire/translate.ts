@@ -13,6 +13,7 @@
  * and top_p, usage, finish/stop reasons, error envelopes. Other endpoints (`/v1/completions`,
  * `/v1/embeddings`, `/v1/responses`) have no Anthropic equivalent: such targets are skipped.
  */
+import { isObject } from '../table/util.js';
 import { SseParser, formatSse } from './sse.js';
 
 /** Translation modes by (client endpoint, target wire format). */
@@ -27,7 +28,6 @@ export const DEFAULT_ANTHROPIC_MAX_TOKENS = 4096;
 
 type Json = Record<string, unknown>;
 
-const isObj = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
 const str = (v: unknown): string => (typeof v === 'string' ? v : v === undefined || v === null ? '' : JSON.stringify(v));
 
 function parseArgs(s: unknown): unknown {
@@ -43,15 +43,15 @@ function parseArgs(s: unknown): unknown {
 
 function textOf(content: unknown): string {
   if (typeof content === 'string') return content;
-  if (Array.isArray(content)) return content.map((p) => (isObj(p) && typeof p.text === 'string' ? p.text : '')).join('');
+  if (Array.isArray(content)) return content.map((p) => (isObject(p) && typeof p.text === 'string' ? p.text : '')).join('');
   return '';
 }
 
 function openaiPartToAnthropic(p: unknown): Json | null {
-  if (!isObj(p)) return null;
+  if (!isObject(p)) return null;
   if (p.type === 'text') return { type: 'text', text: str(p.text) };
   if (p.type === 'image_url') {
-    const url = isObj(p.image_url) ? str(p.image_url.url) : str(p.image_url);
+    const url = isObject(p.image_url) ? str(p.image_url.url) : str(p.image_url);
     const m = /^data:([^;,]+);base64,(.*)$/s.exec(url);
     return m ? { type: 'image', source: { type: 'base64', media_type: m[1], data: m[2] } } : { type: 'image', source: { type: 'url', url } };
   }
@@ -71,7 +71,7 @@ export function chatToMessagesRequest(body: Json): Json {
   const system: string[] = [];
   const messages: Json[] = [];
   for (const m of Array.isArray(body.messages) ? body.messages : []) {
-    if (!isObj(m)) continue;
+    if (!isObject(m)) continue;
     const role = m.role;
     if (role === 'system' || role === 'developer') {
       system.push(textOf(m.content));
@@ -83,7 +83,7 @@ export function chatToMessagesRequest(body: Json): Json {
       if (text !== '') blocks.push({ type: 'text', text });
       if (Array.isArray(m.tool_calls)) {
         for (const tc of m.tool_calls) {
-          if (!isObj(tc) || !isObj(tc.function)) continue;
+          if (!isObject(tc) || !isObject(tc.function)) continue;
           blocks.push({ type: 'tool_use', id: str(tc.id), name: str(tc.function.name), input: parseArgs(tc.function.arguments) });
         }
       }
@@ -110,10 +110,10 @@ export function chatToMessagesRequest(body: Json): Json {
   if (typeof body.user === 'string') out.metadata = { user_id: body.user };
   if (Array.isArray(body.tools)) {
     out.tools = body.tools
-      .filter((t): t is Json => isObj(t) && isObj(t.function))
+      .filter((t): t is Json => isObject(t) && isObject(t.function))
       .map((t) => {
         const f = t.function as Json;
-        const tool: Json = { name: f.name, input_schema: isObj(f.parameters) ? f.parameters : { type: 'object', properties: {} } };
+        const tool: Json = { name: f.name, input_schema: isObject(f.parameters) ? f.parameters : { type: 'object', properties: {} } };
         if (typeof f.description === 'string') tool.description = f.description;
         return tool;
       });
@@ -122,7 +122,7 @@ export function chatToMessagesRequest(body: Json): Json {
   if (tc === 'auto') out.tool_choice = { type: 'auto' };
   else if (tc === 'required') out.tool_choice = { type: 'any' };
   else if (tc === 'none') out.tool_choice = { type: 'none' };
-  else if (isObj(tc) && isObj(tc.function)) out.tool_choice = { type: 'tool', name: tc.function.name };
+  else if (isObject(tc) && isObject(tc.function)) out.tool_choice = { type: 'tool', name: tc.function.name };
   return out;
 }
 
@@ -131,9 +131,9 @@ function anthropicBlocksToOpenaiContent(content: unknown): string | Json[] {
   const parts: Json[] = [];
   let allText = true;
   for (const b of Array.isArray(content) ? content : []) {
-    if (!isObj(b)) continue;
+    if (!isObject(b)) continue;
     if (b.type === 'text') parts.push({ type: 'text', text: str(b.text) });
-    else if (b.type === 'image' && isObj(b.source)) {
+    else if (b.type === 'image' && isObject(b.source)) {
       allText = false;
       const s = b.source;
       const url = s.type === 'base64' ? `data:${str(s.media_type)};base64,${str(s.data)}` : str(s.url);
@@ -150,8 +150,8 @@ export function messagesToChatRequest(body: Json): Json {
   if (typeof sys === 'string' && sys !== '') messages.push({ role: 'system', content: sys });
   else if (Array.isArray(sys)) messages.push({ role: 'system', content: textOf(sys) });
   for (const m of Array.isArray(body.messages) ? body.messages : []) {
-    if (!isObj(m)) continue;
-    const blocks = Array.isArray(m.content) ? (m.content as unknown[]).filter(isObj) : null;
+    if (!isObject(m)) continue;
+    const blocks = Array.isArray(m.content) ? (m.content as unknown[]).filter(isObject) : null;
     if (m.role === 'assistant') {
       const msg: Json = { role: 'assistant', content: blocks === null ? str(m.content) : textOf(blocks.filter((b) => b.type === 'text')) || null };
       const calls = (blocks ?? []).filter((b) => b.type === 'tool_use');
@@ -177,15 +177,15 @@ export function messagesToChatRequest(body: Json): Json {
     out.stream = true;
     out.stream_options = { include_usage: true };
   }
-  if (isObj(body.metadata) && typeof body.metadata.user_id === 'string') out.user = body.metadata.user_id;
+  if (isObject(body.metadata) && typeof body.metadata.user_id === 'string') out.user = body.metadata.user_id;
   if (Array.isArray(body.tools)) {
-    out.tools = body.tools.filter(isObj).map((t) => ({
+    out.tools = body.tools.filter(isObject).map((t) => ({
       type: 'function',
       function: { name: t.name, ...(typeof t.description === 'string' ? { description: t.description } : {}), parameters: t.input_schema ?? { type: 'object' } },
     }));
   }
   const tc = body.tool_choice;
-  if (isObj(tc)) {
+  if (isObject(tc)) {
     if (tc.type === 'auto') out.tool_choice = 'auto';
     else if (tc.type === 'any') out.tool_choice = 'required';
     else if (tc.type === 'none') out.tool_choice = 'none';
@@ -219,13 +219,13 @@ export function messagesToChatResponse(msg: Json): Json {
   let text = '';
   const toolCalls: Json[] = [];
   for (const b of Array.isArray(msg.content) ? msg.content : []) {
-    if (!isObj(b)) continue;
+    if (!isObject(b)) continue;
     if (b.type === 'text') text += str(b.text);
     else if (b.type === 'tool_use') toolCalls.push({ id: str(b.id), type: 'function', function: { name: str(b.name), arguments: JSON.stringify(b.input ?? {}) } });
   }
   const message: Json = { role: 'assistant', content: text === '' && toolCalls.length > 0 ? null : text, refusal: null };
   if (toolCalls.length > 0) message.tool_calls = toolCalls;
-  const u = isObj(msg.usage) ? msg.usage : {};
+  const u = isObject(msg.usage) ? msg.usage : {};
   const input = Number(u.input_tokens ?? 0);
   const output = Number(u.output_tokens ?? 0);
   return {
@@ -240,17 +240,17 @@ export function messagesToChatResponse(msg: Json): Json {
 
 /** OpenAI chat.completion → Anthropic message. */
 export function chatToMessagesResponse(res: Json): Json {
-  const choice = Array.isArray(res.choices) && isObj(res.choices[0]) ? res.choices[0] : {};
-  const m = isObj(choice.message) ? choice.message : {};
+  const choice = Array.isArray(res.choices) && isObject(res.choices[0]) ? res.choices[0] : {};
+  const m = isObject(choice.message) ? choice.message : {};
   const content: Json[] = [];
   const text = textOf(m.content);
   if (text !== '') content.push({ type: 'text', text });
   if (Array.isArray(m.tool_calls)) {
     for (const tc of m.tool_calls) {
-      if (isObj(tc) && isObj(tc.function)) content.push({ type: 'tool_use', id: str(tc.id), name: str(tc.function.name), input: parseArgs(tc.function.arguments) });
+      if (isObject(tc) && isObject(tc.function)) content.push({ type: 'tool_use', id: str(tc.id), name: str(tc.function.name), input: parseArgs(tc.function.arguments) });
     }
   }
-  const u = isObj(res.usage) ? res.usage : {};
+  const u = isObject(res.usage) ? res.usage : {};
   return {
     id: str(res.id) || `msg_${Date.now()}`,
     type: 'message',
@@ -273,6 +273,16 @@ const ANTHROPIC_TO_OPENAI_ERROR: Record<string, string> = {
   overloaded_error: 'server_error',
 };
 
+/** OpenAI's error envelope (what OpenAI SDKs parse). */
+function openaiError(type: string, message: string): Json {
+  return { error: { message, type, param: null, code: null } };
+}
+
+/** Anthropic's error envelope (what Anthropic SDKs parse). */
+function anthropicError(type: string, message: string): Json {
+  return { type: 'error', error: { type, message } };
+}
+
 /** Error body of the target's format → the client's format (status unchanged). */
 export function translateErrorBody(mode: number, status: number, body: Buffer): Buffer {
   let v: unknown;
@@ -281,15 +291,15 @@ export function translateErrorBody(mode: number, status: number, body: Buffer): 
   } catch {
     v = null;
   }
-  const e = isObj(v) && isObj(v.error) ? v.error : null;
+  const e = isObject(v) && isObject(v.error) ? v.error : null;
   const message = e !== null ? str(e.message) : body.toString('utf8').slice(0, 2000) || `upstream status ${status}`;
   if (mode === XLATE_CHAT_TO_MESSAGES) {
     const type = ANTHROPIC_TO_OPENAI_ERROR[str(e?.type)] ?? (status === 429 ? 'rate_limit_error' : status >= 500 ? 'server_error' : 'invalid_request_error');
-    return Buffer.from(JSON.stringify({ error: { message, type, param: null, code: null } }));
+    return Buffer.from(JSON.stringify(openaiError(type, message)));
   }
   const type = status === 429 ? 'rate_limit_error' : status === 401 ? 'authentication_error' : status === 403 ? 'permission_error'
     : status === 404 ? 'not_found_error' : status >= 500 ? 'api_error' : 'invalid_request_error';
-  return Buffer.from(JSON.stringify({ type: 'error', error: { type, message } }));
+  return Buffer.from(JSON.stringify(anthropicError(type, message)));
 }
 
 /** Translates a complete success body; returns null when the body is not the expected JSON. */
@@ -300,7 +310,7 @@ export function translateResponseBody(mode: number, body: Buffer): Buffer | null
   } catch {
     return null;
   }
-  if (!isObj(v)) return null;
+  if (!isObject(v)) return null;
   const out = mode === XLATE_CHAT_TO_MESSAGES ? messagesToChatResponse(v) : chatToMessagesResponse(v);
   return Buffer.from(JSON.stringify(out));
 }
@@ -354,14 +364,14 @@ export class MessagesToChatStream implements StreamTranslator {
     const type = str(d.type) || event;
     switch (type) {
       case 'message_start': {
-        const m = isObj(d.message) ? d.message : {};
+        const m = isObject(d.message) ? d.message : {};
         if (typeof m.id === 'string') this.#id = m.id;
         this.#model = str(m.model);
-        if (isObj(m.usage)) this.#input = Number(m.usage.input_tokens ?? 0);
+        if (isObject(m.usage)) this.#input = Number(m.usage.input_tokens ?? 0);
         return this.#chunk({ role: 'assistant', content: '' });
       }
       case 'content_block_start': {
-        const b = isObj(d.content_block) ? d.content_block : {};
+        const b = isObject(d.content_block) ? d.content_block : {};
         if (b.type === 'tool_use') {
           const idx = this.#tools++;
           this.#toolIndexByBlock.set(Number(d.index), idx);
@@ -370,7 +380,7 @@ export class MessagesToChatStream implements StreamTranslator {
         return '';
       }
       case 'content_block_delta': {
-        const delta = isObj(d.delta) ? d.delta : {};
+        const delta = isObject(d.delta) ? d.delta : {};
         if (delta.type === 'text_delta') return this.#chunk({ content: str(delta.text) });
         if (delta.type === 'input_json_delta') {
           const idx = this.#toolIndexByBlock.get(Number(d.index)) ?? 0;
@@ -379,17 +389,17 @@ export class MessagesToChatStream implements StreamTranslator {
         return '';
       }
       case 'message_delta': {
-        const delta = isObj(d.delta) ? d.delta : {};
-        if (isObj(d.usage)) this.#output = Number(d.usage.output_tokens ?? 0);
+        const delta = isObject(d.delta) ? d.delta : {};
+        if (isObject(d.usage)) this.#output = Number(d.usage.output_tokens ?? 0);
         this.#finish = STOP_TO_FINISH[str(delta.stop_reason)] ?? 'stop';
         return this.#chunk({}, this.#finish);
       }
       case 'message_stop':
         return this.#finishStream();
       case 'error': {
-        const e = isObj(d.error) ? d.error : {};
+        const e = isObject(d.error) ? d.error : {};
         this.#done = true;
-        return formatSse('error', JSON.stringify({ error: { message: str(e.message), type: ANTHROPIC_TO_OPENAI_ERROR[str(e.type)] ?? 'server_error', param: null, code: null } }));
+        return formatSse('error', JSON.stringify(openaiError(ANTHROPIC_TO_OPENAI_ERROR[str(e.type)] ?? 'server_error', str(e.message))));
       }
       default:
         return ''; // ping, content_block_stop, thinking deltas
@@ -453,19 +463,19 @@ export class ChatToMessagesStream implements StreamTranslator {
     } catch {
       return '';
     }
-    if (event === 'error' || (isObj(c.error) && !Array.isArray(c.choices))) {
-      const e = isObj(c.error) ? c.error : {};
+    if (event === 'error' || (isObject(c.error) && !Array.isArray(c.choices))) {
+      const e = isObject(c.error) ? c.error : {};
       this.#done = true;
-      return formatSse('error', JSON.stringify({ type: 'error', error: { type: 'api_error', message: str(e.message) } }));
+      return formatSse('error', JSON.stringify(anthropicError('api_error', str(e.message))));
     }
     let out = this.#start(c);
-    if (isObj(c.usage)) {
+    if (isObject(c.usage)) {
       this.#input = Number(c.usage.prompt_tokens ?? 0);
       this.#output = Number(c.usage.completion_tokens ?? 0);
     }
-    const choice = Array.isArray(c.choices) && isObj(c.choices[0]) ? c.choices[0] : null;
+    const choice = Array.isArray(c.choices) && isObject(c.choices[0]) ? c.choices[0] : null;
     if (choice === null) return out;
-    const delta = isObj(choice.delta) ? choice.delta : {};
+    const delta = isObject(choice.delta) ? choice.delta : {};
     if (typeof delta.content === 'string' && delta.content !== '') {
       if (this.#block < 0 || !this.#blockIsText) {
         out += this.#close();
@@ -477,9 +487,9 @@ export class ChatToMessagesStream implements StreamTranslator {
     }
     if (Array.isArray(delta.tool_calls)) {
       for (const tc of delta.tool_calls) {
-        if (!isObj(tc)) continue;
+        if (!isObject(tc)) continue;
         const ti = Number(tc.index ?? 0);
-        const f = isObj(tc.function) ? tc.function : {};
+        const f = isObject(tc.function) ? tc.function : {};
         let block = this.#toolBlocks.get(ti);
         if (block === undefined) {
           out += this.#close();
@@ -518,7 +528,7 @@ export class ChatToMessagesStream implements StreamTranslator {
 /** Creates the stream translator for a mode. */
 export function streamTranslator(mode: number, body: Json | null): StreamTranslator {
   if (mode === XLATE_CHAT_TO_MESSAGES) {
-    const so = body !== null && isObj(body.stream_options) ? body.stream_options : null;
+    const so = body !== null && isObject(body.stream_options) ? body.stream_options : null;
     return new MessagesToChatStream(so !== null && so.include_usage === true);
   }
   return new ChatToMessagesStream();
