@@ -229,7 +229,22 @@ export function rewriteGoModel(src: GoModelVirtualModel): Rewritten {
   return { body: out, origin };
 }
 
-const NEMO_FORMAT = { OPENAI_CHAT: 'openai', ANTHROPIC_MESSAGES: 'anthropic' } as const;
+/** NeMo `backend_format` → native `backend_format` (docs/config.md "NeMo"). */
+export const NEMO_BACKEND_FORMAT = { OPENAI_CHAT: 'openai', ANTHROPIC_MESSAGES: 'anthropic' } as const;
+
+type Inverse<T extends Record<string, string>> = { [K in keyof T as T[K]]: K };
+
+/** Native `backend_format` → NeMo's name for it (the admin API's NeMo views): the inverse of the map above. */
+export const NATIVE_TO_NEMO_BACKEND_FORMAT = Object.fromEntries(
+  Object.entries(NEMO_BACKEND_FORMAT).map(([nemo, native]) => [native, nemo]),
+) as Inverse<typeof NEMO_BACKEND_FORMAT>;
+
+/** Native middleware phase ↔ NeMo's key for its list. */
+export const NEMO_MIDDLEWARE_KEYS = [
+  ['request', 'request_middleware'],
+  ['response', 'response_middleware'],
+  ['post_response', 'post_response_middleware'],
+] as const;
 
 /**
  * NeMo → native. `default_model_entity` is the first target; every other distinct `models[]`
@@ -245,7 +260,7 @@ export function rewriteNemo(src: NemoVirtualModel): Rewritten {
   const models = src.models ?? [];
   const formatOf = (i: number) => {
     const f = models[i].backend_format;
-    return f ? NEMO_FORMAT[f] : null;
+    return f ? NEMO_BACKEND_FORMAT[f] : null;
   };
   const def = src.default_model_entity ?? undefined;
   if (def !== undefined) {
@@ -282,19 +297,14 @@ export function rewriteNemo(src: NemoVirtualModel): Rewritten {
   }
 
   const middleware: NonNullable<NativeVirtualModel['middleware']> = {};
-  const phases = [
-    ['request', 'request_middleware'],
-    ['response', 'response_middleware'],
-    ['post_response', 'post_response_middleware'],
-  ] as const;
-  for (const [phase, key] of phases) {
+  for (const [phase, key] of NEMO_MIDDLEWARE_KEYS) {
     const calls = src[key];
     if (!calls || calls.length === 0) continue;
     origin.add(['middleware', phase], [key]);
     middleware[phase] = calls.map((c): MiddlewareCall => ({ ...c }));
   }
   if (Object.keys(middleware).length > 0) {
-    origin.add(['middleware'], [phases.find(([p]) => middleware[p])![1]]);
+    origin.add(['middleware'], [NEMO_MIDDLEWARE_KEYS.find(([p]) => middleware[p])![1]]);
     out.middleware = middleware;
   }
   return { body: out, origin };

@@ -6,24 +6,26 @@
  *   { upserts: name → virtual-model body (native, or a GoModel body as PUT sent it),
  *     deletes: [name] }
  * persisted as JSON in the state file (`<table>.admin.json` beside the table, or in
- * `--state-dir`). Every change recompiles base + overlay through the normal front-end; on
- * success the state is written (atomically) and the new table is swapped in. The overlay is
+ * `--state-dir`). Every change recompiles base + overlay through the normal front end, in
+ * memory (`compileDocuments`: no temporary files); on success the state is written
+ * (atomically) and the new table is swapped in. The overlay is
  * re-applied whenever the table file is (re)loaded, so changes survive restarts and CI
  * rebuilds; when it no longer compiles against a new base, that reload is rejected and the
  * previous table stays in service.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { AdminBackend, AdminContext, AdminResult } from '../../runtime/server.js';
+import { gatewayError, type GatewayErrorType } from '../../runtime/errors.js';
 import { virtualModelViews } from '../../runtime/http/admin.js';
 import { RoutingTable } from '../../runtime/table/reader.js';
 import type { NormVirtualModel } from '../../runtime/table/normalized.js';
-import { compileConfig } from '../frontend.js';
+import { isObject } from '../../runtime/table/util.js';
+import { compileDocuments } from '../frontend.js';
 import { emitArtifacts } from '../index.js';
-import { denormalize, denormalizeVirtualModel } from './denormalize.js';
-import { rewriteNemo } from '../dialects.js';
+import { denormalize, denormalizeMiddlewareCall, denormalizeVirtualModel } from './denormalize.js';
+import { NATIVE_TO_NEMO_BACKEND_FORMAT, NEMO_MIDDLEWARE_KEYS, rewriteNemo } from '../dialects.js';
 import type { Diagnostic } from '../diagnostics.js';
 
 type Json = Record<string, unknown>;
@@ -38,23 +40,24 @@ export interface AdminState {
 
 const emptyState = (): AdminState => ({ version: 1, upserts: {}, deletes: [], updatedAt: {} });
 
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-const NEMO_FORMAT = { openai: 'OPENAI_CHAT', anthropic: 'ANTHROPIC_MESSAGES' } as const;
-const NEMO_PHASES = [
-  ['request_middleware', 'request'],
-  ['response_middleware', 'response'],
-  ['post_response_middleware', 'post_response'],
-] as const;
-const NEMO_PATCH_KEYS = new Set(['default_model_entity', 'models', 'request_middleware', 'response_middleware', 'post_response_middleware', 'override_proxy', 'autoprovisioned']);
+/** The fields a NeMo PATCH may carry (override_proxy and autoprovisioned are accepted and have no effect). */
+const NEMO_PATCH_KEYS = new Set([
+  'default_model_entity',
+  'models',
+  ...NEMO_MIDDLEWARE_KEYS.map(([, key]) => key),
+  'override_proxy',
+  'autoprovisioned',
+]);
 
 /** Strong ETag of one virtual model's routing definition. */
 export function etagOf(vm: NormVirtualModel): string {
   return '"' + createHash('sha256').update(JSON.stringify(vm)).digest('hex').slice(0, 20) + '"';
 }
 
-function error(status: number, type: string, message: string, extra: Json = {}): AdminResult {
-  return { status, body: { error: { type, message, code: null, param: null, provider: 'vmc', status_code: status, ...extra } } };
+/** A SPEC §3 error envelope; `diagnostics` (the compiler's) are added to it when given. */
+function error(status: number, type: GatewayErrorType, message: string, extra: { param?: string; diagnostics?: unknown[] } = {}): AdminResult {
+  const body = gatewayError(status, type, message, extra.param ?? null);
+  return { status, body: extra.diagnostics ? { error: { ...body.error, diagnostics: extra.diagnostics } } : body };
 }
 
 export interface AdminBackendOptions {
@@ -106,19 +109,12 @@ export class CompilerAdminBackend implements AdminBackend {
     const vms = native.virtual_models as Json;
     for (const name of state.deletes) delete vms[name];
     for (const [name, body] of Object.entries(state.upserts)) vms[name] = body;
-    const dir = await mkdtemp(join(tmpdir(), 'vmc-admin-'));
-    try {
-      // JSON is YAML: the front-end loads it with positions like any config file.
-      const file = join(dir, 'admin.yaml');
-      await writeFile(file, JSON.stringify(native, null, 1));
-      const front = await compileConfig([file]);
-      if (front.config === null || front.diagnostics.some((d) => d.severity === 'error')) {
-        return { diagnostics: front.diagnostics.filter((d) => d.severity === 'error') };
-      }
-      return { bytes: emitArtifacts(front.config, front.sources).table };
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    // JSON is YAML: the front end reads this text with positions like any config file. It is
+    // named after the state file, where the admin changes it carries are kept.
+    const doc = { path: this.#file, text: JSON.stringify(native, null, 1), kind: 'yaml' as const };
+    const front = await compileDocuments([doc]);
+    if (front.config === null) return { diagnostics: front.diagnostics.filter((d) => d.severity === 'error') };
+    return { bytes: emitArtifacts(front.config, front.sources).table };
   }
 
   /** AdminBackend.overlay: applied to every table read from disk. */
@@ -157,6 +153,15 @@ export class CompilerAdminBackend implements AdminBackend {
     return structuredClone(this.#state);
   }
 
+  /** The state with `name` defined by `body` (no longer deleted), stamped now. */
+  #withUpsert(name: string, body: Json): AdminState {
+    const next = this.#clone();
+    next.upserts[name] = body;
+    next.deletes = next.deletes.filter((n) => n !== name);
+    next.updatedAt[name] = new Date().toISOString();
+    return next;
+  }
+
   #goModelView(table: RoutingTable, name: string): unknown {
     const view = virtualModelViews(table).find((v) => v.source === name) ?? { source: name };
     const at = this.#state.updatedAt[name];
@@ -169,18 +174,13 @@ export class CompilerAdminBackend implements AdminBackend {
         return error(400, 'invalid_request_error', 'body must be a GoModel upsert object with a non-empty string "source"', { param: 'source' });
       }
       const name = body.source;
-      const next = this.#clone();
-      next.upserts[name] = body;
-      next.deletes = next.deletes.filter((n) => n !== name);
-      next.updatedAt[name] = new Date().toISOString();
-      return this.#apply(next, ctx, 200, (t) => this.#goModelView(t, name), 400);
+      return this.#apply(this.#withUpsert(name, body), ctx, 200, (t) => this.#goModelView(t, name), 400);
     });
   }
 
   deleteVirtualModel(name: string, ctx: AdminContext): Promise<AdminResult> {
     return this.#serial(async () => {
-      const vm = ctx.table.lookupString(name);
-      if (vm < 0 || ctx.table.vmIsImplicit(vm) || ctx.table.vmName(vm) !== name) {
+      if (this.#configured(ctx.table, name) === null) {
         return error(404, 'not_found_error', `virtual model ${JSON.stringify(name)} not found`);
       }
       const next = this.#clone();
@@ -202,8 +202,9 @@ export class CompilerAdminBackend implements AdminBackend {
   /** NeMo `VirtualModel` view of one of our virtual models. */
   #nemoView(workspace: string, name: string, vm: NormVirtualModel): Json {
     const full = `${workspace}/${name}`;
+    // NeMo always shows `config_type`, even when empty (the native form leaves it out then).
     const calls = (list: NormVirtualModel['middleware']['request']) =>
-      list.map((c) => ({ name: c.name, config_type: c.configType, ...(c.config !== null ? { config: JSON.parse(c.config) } : {}), ...(c.configId !== null ? { config_id: c.configId } : {}) }));
+      list.map((c) => ({ name: c.name, config_type: c.configType, ...denormalizeMiddlewareCall(c) }));
     const id = createHash('sha256').update(full).digest('hex').slice(0, 32);
     const at = this.#state.updatedAt[full] ?? new Date(0).toISOString();
     return {
@@ -216,7 +217,10 @@ export class CompilerAdminBackend implements AdminBackend {
       description: vm.description,
       default_model_entity: vm.kind === 'policy' ? null : `${vm.targets[0].provider}/${vm.targets[0].model}`,
       autoprovisioned: false,
-      models: vm.targets.map((t) => ({ model: `${t.provider}/${t.model}`, backend_format: t.backendFormat === null ? null : NEMO_FORMAT[t.backendFormat] })),
+      models: vm.targets.map((t) => ({
+        model: `${t.provider}/${t.model}`,
+        backend_format: t.backendFormat === null ? null : NATIVE_TO_NEMO_BACKEND_FORMAT[t.backendFormat],
+      })),
       request_middleware: calls(vm.middleware.request),
       response_middleware: calls(vm.middleware.response),
       post_response_middleware: calls(vm.middleware.postResponse),
@@ -260,7 +264,7 @@ export class CompilerAdminBackend implements AdminBackend {
         for (const k of ['target', 'targets', 'strategy', 'retry', 'fallback_on', 'sticky']) delete native[k];
         for (const k of ['target', 'targets', 'strategy']) if (k in rewritten) native[k] = rewritten[k];
       }
-      for (const [key, phase] of NEMO_PHASES) {
+      for (const [phase, key] of NEMO_MIDDLEWARE_KEYS) {
         if (!(key in body)) continue;
         const value = body[key];
         if (value !== null && !Array.isArray(value)) return error(422, 'invalid_request_error', `${key} must be a list or null`);
@@ -270,12 +274,8 @@ export class CompilerAdminBackend implements AdminBackend {
         if (Object.keys(mw).length) native.middleware = mw;
         else delete native.middleware;
       }
-      const next = this.#clone();
-      next.upserts[full] = native;
-      next.deletes = next.deletes.filter((n) => n !== full);
-      next.updatedAt[full] = new Date().toISOString();
       return this.#apply(
-        next,
+        this.#withUpsert(full, native),
         ctx,
         200,
         (t) => this.#nemoView(workspace, name, this.#configured(t, full)!),

@@ -3,21 +3,24 @@
  *
  * Used where a config must be edited without its source files: the gateway's admin API
  * decodes the served table (`RoutingTable.toNormalized()`), denormalizes it, applies the
- * admin changes, and recompiles through the normal front-end. Every value is written out
+ * admin changes, and recompiles through the normal front end. Every value is written out
  * explicitly, so re-normalizing gives back the same routing (tested).
  */
 import type { NormConfig, NormMiddlewareCall, NormTarget, NormVirtualModel } from '../../runtime/table/normalized.js';
 
 type Json = Record<string, unknown>;
 
+/** One middleware call in native form (fields at their defaults left out). */
+export function denormalizeMiddlewareCall(c: NormMiddlewareCall): Json {
+  const out: Json = { name: c.name };
+  if (c.configType !== '') out.config_type = c.configType;
+  if (c.config !== null) out.config = JSON.parse(c.config);
+  if (c.configId !== null) out.config_id = c.configId;
+  return out;
+}
+
 function middlewareCalls(calls: NormMiddlewareCall[]): Json[] {
-  return calls.map((c) => {
-    const out: Json = { name: c.name };
-    if (c.configType !== '') out.config_type = c.configType;
-    if (c.config !== null) out.config = JSON.parse(c.config);
-    if (c.configId !== null) out.config_id = c.configId;
-    return out;
-  });
+  return calls.map(denormalizeMiddlewareCall);
 }
 
 function target(t: NormTarget): Json {
