@@ -10,7 +10,7 @@ import type { Pool } from 'undici';
 import { headerIndex } from './http/uws.js';
 import type { CompiledMiddleware } from './middleware.js';
 import type { Metrics, SeriesSet } from './metrics.js';
-import { credentialHeaders, providerModule, routingModule, type WireFormat } from './providers/index.js';
+import { CREDENTIAL_HEADER_NAMES, credentialHeaders, providerModule, routingModule, type WireFormat } from './providers/index.js';
 import { ENDPOINT_COUNT } from './table/endpoints.js';
 import type { RoutingTable } from './table/reader.js';
 import {
@@ -92,9 +92,10 @@ export class TargetRuntime {
   /**
    * Upstream request headers from the client's (SPEC §3.6). Order of precedence, lowest
    * first: client headers (minus hop-by-hop and x-vmc-*), virtual-model `set-headers`
-   * middleware, provider credentials (the client's `authorization`/`x-api-key` are dropped
-   * when the provider has a key), target `headers` overrides (explicit config wins); then the
-   * wire module's default headers where no source set them, and `content-type`.
+   * middleware, provider credentials (the client's credential headers — every type's, see
+   * CREDENTIAL_HEADER_NAMES — are dropped when the provider has a key), target `headers`
+   * overrides (explicit config wins); then the wire module's default headers where no source
+   * set them, and `content-type`.
    * The third parameter is no longer read (the defaults come from {@link defaultHeaders}).
    */
   buildHeaders(client: readonly string[], mw: CompiledMiddleware, _anthropicWire?: boolean): string[] {
@@ -105,7 +106,7 @@ export class TargetRuntime {
     for (let i = 0; i < client.length; i += 2) {
       const name = client[i];
       if (isDroppedRequestHeader(name) || name === 'content-type') continue; // we always send JSON
-      if (creds !== null && (name === 'authorization' || name === 'x-api-key')) continue;
+      if (creds !== null && CREDENTIAL_HEADER_NAMES.includes(name)) continue;
       if (this.headersRemove.length > 0 && this.headersRemove.includes(name)) continue;
       if (mwRemove.length > 0 && mwRemove.includes(name)) continue;
       if (overridden(name, this.headersSet) || overridden(name, mwSet)) continue;

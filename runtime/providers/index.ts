@@ -26,6 +26,13 @@ export const WIRE_MODULES: Readonly<Record<WireFormat, ProviderModule>> = {
   anthropic: ANTHROPIC,
 };
 
+/**
+ * Header names that carry a key under some provider type (`authorization`, `x-api-key`): a
+ * client's are not forwarded to a provider that has its own key (SPEC §3.6), whatever the
+ * provider's type, so a client's key for one provider never leaks to another.
+ */
+export const CREDENTIAL_HEADER_NAMES: readonly string[] = [...new Set(Object.values(PROVIDER_MODULES).map((m) => m.auth.name))];
+
 /** The module of a provider type (throws on a name no module serves: a table/runtime mismatch). */
 export function providerModule(type: ProviderType): ProviderModule {
   const m = PROVIDER_MODULES[type];

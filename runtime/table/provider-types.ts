@@ -3,8 +3,10 @@
  * names and their codes. A code is the index in {@link PROVIDER_TYPE_CODES}; codes are written
  * into tables, so the list is append-only (a new type gets the next code).
  *
- * What a type means at run time (wire format, URL rule, credential placement, translation)
- * lives in its module under runtime/providers/.
+ * What a type means at run time (wire format, URL rule, credential placement, default
+ * headers, translation) lives in its module under runtime/providers/, registered by this
+ * name in runtime/providers/index.ts (a test checks both lists match). Adding a type:
+ * docs/runtime.md, "Adding a provider type".
  */
 import type { ProviderType } from './normalized.js';
 

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockProvider, type MockProvider } from '../../../bench/sim/simulated-provider.js';
-import { PROVIDER_MODULES, WIRE_MODULES, providerModule, routingModule } from '../../../runtime/providers/index.js';
+import { CREDENTIAL_HEADER_NAMES, PROVIDER_MODULES, WIRE_MODULES, providerModule, routingModule } from '../../../runtime/providers/index.js';
 import { credentialHeaders } from '../../../runtime/providers/provider.js';
 import { ENDPOINT_COUNT, EP_MESSAGES } from '../../../runtime/table/endpoints.js';
 import type { ProviderType } from '../../../runtime/table/normalized.js';
@@ -29,6 +29,11 @@ describe('registry', () => {
   it.each(modules)('%s: its wire format has a module that speaks it as is', (_name, m) => {
     expect(WIRE_MODULES[m.wire]).toBeDefined();
     expect(WIRE_MODULES[m.wire].wire).toBe(m.wire);
+  });
+
+  it("every type's credential header is one a client's key is dropped from", () => {
+    expect(CREDENTIAL_HEADER_NAMES).toEqual(expect.arrayContaining(['authorization', 'x-api-key']));
+    for (const [, m] of modules) expect(CREDENTIAL_HEADER_NAMES).toContain(m.auth.name);
   });
 
   it('an unknown type name is a clear error', () => {
