@@ -10,7 +10,7 @@ import type { Pool } from 'undici';
 import { headerIndex } from './http/uws.js';
 import type { CompiledMiddleware } from './middleware.js';
 import type { Metrics, SeriesSet } from './metrics.js';
-import { CREDENTIAL_HEADER_NAMES, credentialHeaders, providerModule, routingModule, type WireFormat } from './providers/index.js';
+import { CREDENTIAL_HEADER_NAMES, credentialHeaders, providerModule, wireModule, type WireFormat } from './providers/index.js';
 import { ENDPOINT_COUNT } from './table/endpoints.js';
 import type { RoutingTable } from './table/reader.js';
 import {
@@ -58,19 +58,19 @@ export class TargetRuntime {
     this.model = table.targetModel(t);
     this.providerName = table.providerName(p);
     const type = table.providerType(p);
-    const routing = routingModule(type, table.targetBackendFormat(t));
-    this.wire = routing.wire;
+    const speaks = wireModule(type, table.targetBackendFormat(t));
+    this.wire = speaks.wire;
     const { origin, prefix, query } = splitBaseUrl(table.providerBaseUrl(p));
     this.pool = pools.get(origin);
     this.paths = [];
     this.xlate = [];
     const upstream = { prefix, query, model: this.model };
     for (let ep = 0; ep < ENDPOINT_COUNT; ep++) {
-      const route = routing.route(ep, upstream);
+      const route = speaks.route(ep, upstream);
       this.paths.push(route === null ? null : route.path);
       this.xlate.push(route === null ? XLATE_NONE : route.xlate);
     }
-    this.defaultHeaders = routing.defaultHeaders;
+    this.defaultHeaders = speaks.defaultHeaders;
     this.modelJsonBytes = Buffer.from(JSON.stringify(this.model).slice(1, -1), 'utf8');
     const ov = table.targetOverrideParams(t);
     this.overrides = ov === null ? null : (JSON.parse(ov) as Record<string, unknown>);

@@ -7,7 +7,7 @@
  * `backend_format` overrides the wire format: such a target speaks that format to its
  * provider's base URL, i.e. it takes the URL rule, translation and default headers of the
  * module that natively speaks the format ({@link WIRE_MODULES}), and keeps its provider
- * type's credentials (see {@link routingModule}).
+ * type's credentials (see {@link wireModule}).
  */
 import type { BackendFormat, ProviderType } from '../table/normalized.js';
 import { ANTHROPIC } from './anthropic.js';
@@ -44,7 +44,7 @@ export function providerModule(type: ProviderType): ProviderModule {
  * The module whose URL rule, translation and default headers a target uses: its provider
  * type's own, unless `backendFormat` names another wire format than the type's.
  */
-export function routingModule(type: ProviderType, backendFormat: BackendFormat): ProviderModule {
+export function wireModule(type: ProviderType, backendFormat: BackendFormat): ProviderModule {
   const own = providerModule(type);
   return backendFormat === null || backendFormat === own.wire ? own : WIRE_MODULES[backendFormat];
 }

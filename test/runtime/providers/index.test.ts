@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockProvider, type MockProvider } from '../../../bench/sim/simulated-provider.js';
-import { CREDENTIAL_HEADER_NAMES, PROVIDER_MODULES, WIRE_MODULES, providerModule, routingModule } from '../../../runtime/providers/index.js';
+import { CREDENTIAL_HEADER_NAMES, PROVIDER_MODULES, WIRE_MODULES, providerModule, wireModule } from '../../../runtime/providers/index.js';
 import { credentialHeaders } from '../../../runtime/providers/provider.js';
 import { ENDPOINT_COUNT, EP_MESSAGES } from '../../../runtime/table/endpoints.js';
 import type { ProviderType } from '../../../runtime/table/normalized.js';
@@ -69,13 +69,13 @@ describe('rules every module keeps', () => {
 
 describe('backend_format (NeMo): a target-level wire override', () => {
   it.each(modules)('%s: no override, or one naming its own format, keeps the type module', (name, m) => {
-    expect(routingModule(name as ProviderType, null)).toBe(m);
-    expect(routingModule(name as ProviderType, m.wire)).toBe(m);
+    expect(wireModule(name as ProviderType, null)).toBe(m);
+    expect(wireModule(name as ProviderType, m.wire)).toBe(m);
   });
 
   it('another format takes the module that speaks it', () => {
-    expect(routingModule('openai', 'anthropic')).toBe(PROVIDER_MODULES.anthropic);
-    expect(routingModule('anthropic', 'openai')).toBe(PROVIDER_MODULES.openai);
+    expect(wireModule('openai', 'anthropic')).toBe(PROVIDER_MODULES.anthropic);
+    expect(wireModule('anthropic', 'openai')).toBe(PROVIDER_MODULES.openai);
   });
 });
 
