@@ -57,8 +57,7 @@ export async function compile(
 ): Promise<CompileResult> {
   opts.onPhase?.('load');
   const front = await compileConfig(inputs, { cwd: opts.cwd, ignoreWarnings: opts.ignoreWarnings });
-  const hasErrors = front.diagnostics.some((d) => d.severity === 'error');
-  if (hasErrors || front.config === null) {
+  if (front.config === null) {
     return { diagnostics: front.diagnostics, sources: front.sources, config: null, artifacts: null };
   }
   const artifacts = emitArtifacts(front.config, front.sources, opts.onPhase);

@@ -1,34 +1,67 @@
 /** `vmc build` and `vmc check` (SPEC §5). */
 import { parseArgs } from 'node:util';
+import { DIAGNOSTIC_CATALOG, isDiagnosticCode, type DiagnosticCode } from '../../compiler/diagnostics.js';
 import { Progress } from '../progress.js';
 import { UsageError, formatOf, printDiagnostics, requireInputs, summary } from '../args.js';
 
-export const BUILD_USAGE = `usage: vmc build <files|dirs...> --out DIR [--format text|json|github] [-q]
+/** The codes `--ignore-warning` accepts: the catalog's warnings. */
+const WARNING_CODES = (Object.keys(DIAGNOSTIC_CATALOG) as DiagnosticCode[]).filter((c) => DIAGNOSTIC_CATALOG[c].severity === 'warning');
+
+const IGNORE_WARNING_HELP = `--ignore-warning CODE leaves warning CODE out (repeatable; warnings: ${WARNING_CODES.join(', ')}).
+Errors cannot be silenced.`;
+
+export const BUILD_USAGE = `usage: vmc build <files|dirs...> --out DIR [--format text|json|github] [--ignore-warning CODE]... [-q]
 
 Validates the config and writes table.vmct, client.ts and manifest.json to DIR.
+${IGNORE_WARNING_HELP}
 exit codes: 0 ok (warnings allowed), 1 errors, 2 usage.
 `;
 
-export const CHECK_USAGE = `usage: vmc check <files|dirs...> [--format text|json|github]
+export const CHECK_USAGE = `usage: vmc check <files|dirs...> [--format text|json|github] [--ignore-warning CODE]...
 
 Validates the config only.
+${IGNORE_WARNING_HELP}
 exit codes: 0 ok (warnings allowed), 1 errors, 2 usage.
 `;
+
+const IGNORE_WARNING_OPTION = { 'ignore-warning': { type: 'string', multiple: true } } as const;
+
+/**
+ * `--ignore-warning` values → codes. A code outside the catalog, or the code of an error, is a
+ * usage error (STYLE.md: errors cannot be silenced; warnings can).
+ */
+export function ignoredWarnings(values: readonly string[] | undefined): DiagnosticCode[] {
+  return (values ?? []).map((code) => {
+    if (!isDiagnosticCode(code)) {
+      throw new UsageError(`--ignore-warning: unknown diagnostic code ${JSON.stringify(code)} (warnings: ${WARNING_CODES.join(', ')})`);
+    }
+    if (DIAGNOSTIC_CATALOG[code].severity === 'error') {
+      throw new UsageError(`--ignore-warning ${code}: errors cannot be silenced (${code} is an error)`);
+    }
+    return code;
+  });
+}
 
 export async function runBuild(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { out: { type: 'string', short: 'o' }, format: { type: 'string' }, quiet: { type: 'boolean', short: 'q' } },
+    options: {
+      out: { type: 'string', short: 'o' },
+      format: { type: 'string' },
+      quiet: { type: 'boolean', short: 'q' },
+      ...IGNORE_WARNING_OPTION,
+    },
   });
   const format = formatOf(values.format);
   if (!values.out) throw new UsageError('vmc build: --out DIR is required');
+  const ignoreWarnings = ignoredWarnings(values['ignore-warning']);
   const inputs = requireInputs(positionals, 'build');
   const progress = new Progress(format !== 'json' && !values.quiet);
   const started = performance.now();
   const { compile, writeArtifacts } = await import('../../compiler/index.js');
   try {
-    const result = await compile(inputs, { onPhase: (p) => progress.phase(p) });
+    const result = await compile(inputs, { onPhase: (p) => progress.phase(p), ignoreWarnings });
     if (result.artifacts) {
       progress.phase('write');
       await writeArtifacts(values.out, result.artifacts);
@@ -54,10 +87,16 @@ export async function runBuild(args: string[]): Promise<number> {
 }
 
 export async function runCheck(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { format: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { format: { type: 'string' }, ...IGNORE_WARNING_OPTION },
+  });
   const format = formatOf(values.format);
+  const ignoreWarnings = ignoredWarnings(values['ignore-warning']);
+  const inputs = requireInputs(positionals, 'check');
   const { compileConfig } = await import('../../compiler/frontend.js');
-  const result = await compileConfig(requireInputs(positionals, 'check'));
+  const result = await compileConfig(inputs, { ignoreWarnings });
   await printDiagnostics(result, format);
   const failed = result.diagnostics.some((d) => d.severity === 'error');
   if (format === 'text') process.stderr.write(`vmc check: ${failed ? 'failed' : 'ok'} (${summary(result.diagnostics)})\n`);

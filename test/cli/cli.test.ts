@@ -92,6 +92,48 @@ describe('vmc build', () => {
   });
 });
 
+describe('--ignore-warning', () => {
+  // One provider without api_key_env (VMC2012) and one target listed twice (VMC2019).
+  const twoWarnings = `version: 1
+providers:
+  p: { type: openai, base_url: https://p.example/v1, models: [m] }
+virtual_models:
+  pool: { targets: [{ target: p/m }, { target: p/m }] }
+`;
+  const codesOf = (stdout: string): string[] => JSON.parse(stdout).map((d: { code: string }) => d.code);
+
+  it('leaves the named warnings out of check and build, and may be repeated', async () => {
+    const cfg = join(tmp, 'two-warnings.yaml');
+    await writeFile(cfg, twoWarnings);
+    const all = await vmc(['check', cfg, '--format', 'json']);
+    expect([all.code, codesOf(all.stdout)]).toEqual([0, ['VMC2012', 'VMC2019']]);
+    const one = await vmc(['check', cfg, '--format', 'json', '--ignore-warning', 'VMC2012']);
+    expect([one.code, codesOf(one.stdout)]).toEqual([0, ['VMC2019']]);
+    const both = await vmc(['check', cfg, '--format', 'json', '--ignore-warning', 'VMC2019', '--ignore-warning', 'VMC2012']);
+    expect([both.code, codesOf(both.stdout)]).toEqual([0, []]);
+    const built = await vmc(['build', cfg, '--out', join(tmp, 'quiet'), '--format', 'json', '--ignore-warning', 'VMC2019']);
+    expect([built.code, codesOf(built.stdout)]).toEqual([0, ['VMC2012']]);
+    expect((await artifacts(join(tmp, 'quiet'))).table.subarray(0, 4).toString()).toBe('VMCT');
+  });
+
+  it('does not touch errors: they still fail the run', async () => {
+    const r = await vmc(['check', 'fixtures/errors/vmc2001-unknown-target.yaml', '--format', 'json', '--ignore-warning', 'VMC2012']);
+    expect([r.code, codesOf(r.stdout)]).toEqual([1, ['VMC2001']]);
+  });
+
+  it('refuses a code that is not in the catalog, or that of an error, with exit 2', async () => {
+    for (const cmd of [['check'], ['build', '--out', join(tmp, 'never')]]) {
+      const unknown = await vmc([...cmd, 'fixtures/demo', '--ignore-warning', 'VMC2O12']);
+      expect(unknown.code).toBe(2);
+      expect(unknown.stderr).toContain('"VMC2O12"');
+      const error = await vmc([...cmd, 'fixtures/demo', '--ignore-warning', 'VMC2001']);
+      expect(error.code).toBe(2);
+      expect(error.stderr).toContain('errors cannot be silenced');
+    }
+    await expect(readdir(join(tmp, 'never'))).rejects.toThrow();
+  });
+});
+
 describe('vmc explain', () => {
   it('prints pool, shares, chosen target and fallback order from the table', async () => {
     await vmc(['build', 'fixtures/demo', '--out', join(tmp, 'ex')]);
