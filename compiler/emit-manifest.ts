@@ -8,6 +8,7 @@ import { dirname, relative, sep } from 'node:path';
 import { FORMAT_VERSION, TABLE_FILE } from '../runtime/table/format.js';
 import type { RoutingTable } from '../runtime/table/reader.js';
 import type { NormConfig } from '../runtime/table/normalized.js';
+import { compareStrings } from '../runtime/table/util.js';
 
 export { TABLE_FILE };
 export const CLIENT_FILE = 'client.ts';
@@ -72,7 +73,7 @@ export function emitManifest(
     },
     sources: sources
       .map((s) => ({ path: relative(base, s.path).split(sep).join('/'), sha256: s.sha256 }))
-      .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+      .sort((a, b) => compareStrings(a.path, b.path)),
   };
   return JSON.stringify(manifest, null, 2) + '\n';
 }

@@ -16,21 +16,13 @@
  */
 import type { NormConfig } from '../runtime/table/normalized.js';
 import { compareDiagnostics, DiagnosticLog, type Diagnostic, type DiagnosticCode } from './diagnostics.js';
-import { loadDocuments, readInputs, type ConfigDocument } from './load.js';
+import { loadDocuments, readInputs, type ConfigDocument, type SourceFile } from './load.js';
 import { mergeFiles, type MergedConfig } from './merge.js';
 import { rewriteEntries, type NativeModel } from './rewrite.js';
 import { normalizeConfig } from './normalize.js';
 import { checkModels, validateFile } from './validate.js';
 
-export type { ConfigDocument } from './load.js';
-
-export interface SourceFile {
-  /** Absolute path (or the document's label). */
-  path: string;
-  text: string;
-  /** Hex SHA-256 of `text`. */
-  sha256: string;
-}
+export type { ConfigDocument, SourceFile } from './load.js';
 
 export interface FrontendResult {
   /** null iff there are errors. */

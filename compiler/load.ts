@@ -32,12 +32,16 @@ export interface ConfigDocument {
   kind?: DocumentKind;
 }
 
-export interface LoadedFile {
+/** A config text as the build saw it (the manifest lists these). */
+export interface SourceFile {
   /** Absolute path, or the document's label. */
   path: string;
   text: string;
   /** Hex SHA-256 of `text` (UTF-8). */
   sha256: string;
+}
+
+export interface LoadedFile extends SourceFile {
   kind: DocumentKind;
   /** The file's data; `undefined` when it could not be parsed or evaluated (already reported). */
   data: unknown;

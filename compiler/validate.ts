@@ -25,6 +25,7 @@ import { closest } from './suggest.js';
 const SCHEMA_ID = schema.$id;
 const SHELL_ID = SCHEMA_ID.replace(/\.json$/, '.file-shell.json');
 
+/** The schema definition each dialect's bodies are validated against. */
 const DIALECT_DEFINITION: Record<Dialect, string> = {
   native: 'NativeVirtualModel',
   truefoundry: 'TrueFoundryVirtualModel',
@@ -61,12 +62,7 @@ function getValidators(): Validators {
   };
   validators = {
     root: ajv.getSchema(SHELL_ID)!,
-    body: {
-      native: get(DIALECT_DEFINITION.native),
-      truefoundry: get(DIALECT_DEFINITION.truefoundry),
-      gomodel: get(DIALECT_DEFINITION.gomodel),
-      nemo: get(DIALECT_DEFINITION.nemo),
-    },
+    body: Object.fromEntries(Object.entries(DIALECT_DEFINITION).map(([d, def]) => [d, get(def)])) as Record<Dialect, ValidateFunction>,
   };
   return validators;
 }

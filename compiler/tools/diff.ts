@@ -5,6 +5,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { NormConfig, NormTarget, NormVirtualModel } from '../../runtime/table/normalized.js';
+import { compareStrings } from '../../runtime/table/util.js';
 
 export interface VmChange {
   name: string;
@@ -96,7 +97,7 @@ export function diffConfigs(a: NormConfig, b: NormConfig): TableDiff {
     if (details.length > 0) result.virtualModels.push({ name, change: 'changed', details });
     if (routing) routingChanged = true;
   }
-  result.virtualModels.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+  result.virtualModels.sort((x, y) => compareStrings(x.name, y.name));
   result.identicalRouting = !routingChanged;
   return result;
 }

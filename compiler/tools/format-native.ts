@@ -10,6 +10,7 @@
  */
 import { Document, isScalar, isSeq, visit } from 'yaml';
 import schema from '../../schemas/vmc.schema.json' with { type: 'json' };
+import { compareStrings, isObject } from '../../runtime/table/util.js';
 
 interface SchemaNode {
   $ref?: string;
@@ -74,18 +75,10 @@ function shape(value: unknown, node: SchemaNode | undefined): unknown {
   }
   const entryNode = typeof s?.additionalProperties === 'object' ? s.additionalProperties : undefined;
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value).sort(byCodeUnits)) {
+  for (const key of Object.keys(value).sort(compareStrings)) {
     out[key] = shape(value[key], entryNode);
   }
   return out;
-}
-
-function byCodeUnits(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function deepEqual(a: unknown, b: unknown): boolean {
