@@ -1,8 +1,9 @@
 /**
  * What the provider receives (SPEC §3.6): model rewritten, override params merged (overrides
  * win), header overrides, hop-by-hop and x-vmc-* headers dropped, provider credentials from
- * the environment instead of the client's, the upstream URL rule; plus request/response
- * middleware (NeMo pipelines).
+ * the environment instead of the client's, the base URL split into pool origin, path prefix
+ * and query; plus request/response middleware (NeMo pipelines). The URL rule and credential
+ * placement of each provider type: test/runtime/providers/.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MockProvider } from '../../bench/sim/simulated-provider.js';
@@ -217,7 +218,7 @@ describe('middleware pipelines (NeMo)', () => {
   });
 });
 
-describe('upstream URL rule', () => {
+describe('base URL → pool origin, path prefix, query (splitBaseUrl)', () => {
   it.each([
     ['https://api.openai.com/v1', 'https://api.openai.com', '/v1', ''],
     ['https://api.openai.com/v1/', 'https://api.openai.com', '/v1', ''],
