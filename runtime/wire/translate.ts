@@ -30,6 +30,15 @@ type Json = Record<string, unknown>;
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : v === undefined || v === null ? '' : JSON.stringify(v));
 
+/** `JSON.parse`, or undefined for text that is not JSON. */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 function parseArgs(s: unknown): unknown {
   if (typeof s !== 'string' || s === '') return {};
   try {
@@ -285,12 +294,7 @@ function anthropicError(type: string, message: string): Json {
 
 /** Error body of the target's format → the client's format (status unchanged). */
 export function translateErrorBody(mode: number, status: number, body: Buffer): Buffer {
-  let v: unknown;
-  try {
-    v = JSON.parse(body.toString('utf8'));
-  } catch {
-    v = null;
-  }
+  const v = parseJson(body.toString('utf8'));
   const e = isObject(v) && isObject(v.error) ? v.error : null;
   const message = e !== null ? str(e.message) : body.toString('utf8').slice(0, 2000) || `upstream status ${status}`;
   if (mode === XLATE_CHAT_TO_MESSAGES) {
@@ -304,18 +308,23 @@ export function translateErrorBody(mode: number, status: number, body: Buffer): 
 
 /** Translates a complete success body; returns null when the body is not the expected JSON. */
 export function translateResponseBody(mode: number, body: Buffer): Buffer | null {
-  let v: unknown;
-  try {
-    v = JSON.parse(body.toString('utf8'));
-  } catch {
-    return null;
-  }
+  const v = parseJson(body.toString('utf8'));
   if (!isObject(v)) return null;
   const out = mode === XLATE_CHAT_TO_MESSAGES ? messagesToChatResponse(v) : chatToMessagesResponse(v);
   return Buffer.from(JSON.stringify(out));
 }
 
 // ───────────────────────────── streams ─────────────────────────────
+
+/**
+ * An event's JSON data as an object: null when it is not JSON (the event is skipped); JSON
+ * that is not an object (`null`, a number…) reads as `{}`, so no field access can throw.
+ */
+function eventData(data: string): Json | null {
+  const v = parseJson(data);
+  if (v === undefined) return null;
+  return isObject(v) ? v : {};
+}
 
 /** Incremental stream translator: raw upstream bytes in, client-format SSE text out. */
 export interface StreamTranslator {
@@ -355,12 +364,8 @@ export class MessagesToChatStream implements StreamTranslator {
   }
 
   #event(event: string, data: string): string {
-    let d: Json;
-    try {
-      d = JSON.parse(data) as Json;
-    } catch {
-      return '';
-    }
+    const d = eventData(data);
+    if (d === null) return '';
     const type = str(d.type) || event;
     switch (type) {
       case 'message_start': {
@@ -457,12 +462,8 @@ export class ChatToMessagesStream implements StreamTranslator {
 
   #event(event: string, data: string): string {
     if (data === '[DONE]') return this.#finishStream();
-    let c: Json;
-    try {
-      c = JSON.parse(data) as Json;
-    } catch {
-      return '';
-    }
+    const c = eventData(data);
+    if (c === null) return '';
     if (event === 'error' || (isObject(c.error) && !Array.isArray(c.choices))) {
       const e = isObject(c.error) ? c.error : {};
       this.#done = true;

@@ -223,6 +223,16 @@ describe('stream translation', () => {
       expect(run(cuts.sort((a, b) => a - b))).toBe(whole);
     }), { numRuns: 100 });
   });
+
+  it('event data that is not JSON is skipped; JSON that is not an object (null, 5, "x") never throws', () => {
+    const junk = formatSse(null, 'not json') + formatSse(null, 'null') + formatSse('message_delta', '5') + formatSse(null, '"x"') + formatSse(null, '[]');
+    const a = new MessagesToChatStream(false);
+    const outA = a.push(enc.encode(junk + anthropicStream)) + a.end();
+    expect(new SseParser().push(enc.encode(outA)).at(-1)!.data).toBe('[DONE]');
+    const o = new ChatToMessagesStream();
+    const outO = o.push(enc.encode(junk + formatSse(null, JSON.stringify({ id: 'c', choices: [{ index: 0, delta: { content: 'x' } }] })))) + o.end();
+    expect(new SseParser().push(enc.encode(outO)).map((e) => e.event).at(-1)).toBe('message_stop');
+  });
 });
 
 describe('translated requests end to end', () => {
