@@ -2,7 +2,8 @@
  * Phase: lower. NormConfig → routing table bytes (format: runtime/table/format.ts).
  *
  * Everything the runtime would otherwise compute per request is precomputed here:
- * strategy orders, the primary pool of the metadata-free case, cumulative weights,
+ * strategy orders and the pick set of the metadata-free case (each strategy's rules live in
+ * runtime/table/strategies/<name>.ts), cumulative weights,
  * status-code bitsets, the name/slug hash index and the FNV hash of every target label
  * (sticky rendezvous hashing).
  *
@@ -17,10 +18,12 @@ import {
   defaultVirtualModel,
   type NormConfig,
   type NormMiddlewareCall,
+  type NormProvider,
   type NormTarget,
   type NormVirtualModel,
-  type Strategy,
 } from '../runtime/table/normalized.js';
+import { strategyByName } from '../runtime/table/strategies/index.js';
+import { compareStrings } from '../runtime/table/util.js';
 
 /** Growable u32 buffer. */
 class U32Builder {
@@ -125,30 +128,6 @@ class StatusSets {
 }
 
 /**
- * The order in which a vm's targets are considered, and how many of them form the primary
- * pool when no metadata condition applies (SPEC §3.5, §3.7):
- *   weighted — weight desc, then configured order; the pool is every target;
- *   priority — priority asc, weight desc, configured order; the pool is the lowest tier;
- *   latency  — priority asc, weight desc, configured order (the runtime re-sorts the pool
- *              by measured latency); the pool is every target.
- * Exported so the reference router and `vmc explain` share the one definition.
- */
-export function strategyOrder(strategy: Strategy, targets: readonly Pick<NormTarget, 'weight' | 'priority'>[]): { order: number[]; primaryCount: number } {
-  const idx = targets.map((_, i) => i);
-  const byWeight = (a: number, b: number): number => targets[b].weight - targets[a].weight || a - b;
-  if (strategy === 'weighted') {
-    idx.sort(byWeight);
-    return { order: idx, primaryCount: idx.length };
-  }
-  idx.sort((a, b) => targets[a].priority - targets[b].priority || byWeight(a, b));
-  if (strategy === 'latency') return { order: idx, primaryCount: idx.length };
-  const top = targets[idx[0]].priority;
-  let n = 0;
-  while (n < idx.length && targets[idx[n]].priority === top) n++;
-  return { order: idx, primaryCount: n };
-}
-
-/**
  * The virtual models a table holds, in record order: configured ones (sorted by name), then
  * — when passthrough is on — one implicit entry per catalogued model not shadowed by a
  * configured name. Access policies (kind `policy`) gate passthrough, so without passthrough
@@ -165,7 +144,7 @@ export function tableVirtualModels(config: NormConfig): { vm: NormVirtualModel; 
         if (!configured.has(label)) implicit.push(defaultVirtualModel(label, [defaultTarget(p.name, m)]));
       }
     }
-    implicit.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    implicit.sort((a, b) => compareStrings(a.name, b.name));
     for (const vm of implicit) out.push({ vm, implicit: true });
   }
   return out;
@@ -173,160 +152,197 @@ export function tableVirtualModels(config: NormConfig): { vm: NormVirtualModel; 
 
 const BACKEND_CODE = { openai: 1, anthropic: 2 } as const;
 
-/** Lower a normalized config into routing table bytes. Throws only on compiler bugs. */
-export function lowerTable(config: NormConfig): Uint8Array {
-  const strings = new StringPool();
-  strings.id(''); // sid 0 is always the empty string
-  const statusSets = new StatusSets();
-  const lists = new U32Builder();
-  const cum = new F64Builder();
-  const providers = new U32Builder();
-  const catalog = new U32Builder();
-  const vms = new U32Builder();
-  const targets = new U32Builder();
-  const weights = new F64Builder();
-  const middleware = new U32Builder();
+/**
+ * The builders of one table's sections, and the list helpers every record uses. Strings are
+ * interned and status sets deduplicated in the order of the one fixed walk of lowerTable.
+ */
+class TableWriter {
+  readonly strings = new StringPool();
+  readonly statusSets = new StatusSets();
+  readonly lists = new U32Builder();
+  readonly cum = new F64Builder();
+  readonly providers = new U32Builder();
+  readonly catalog = new U32Builder();
+  readonly vms = new U32Builder();
+  readonly targets = new U32Builder();
+  readonly weights = new F64Builder();
+  readonly middleware = new U32Builder();
 
+  constructor() {
+    this.strings.id(''); // sid 0 is always the empty string
+  }
+
+  /** (sid, sid) pairs into LISTS; returns their LISTS index. */
+  pushPairs(pairs: readonly (readonly [string, string])[]): number {
+    const at = this.lists.length;
+    for (const [k, v] of pairs) this.lists.push(this.strings.id(k), this.strings.id(v));
+    return at;
+  }
+
+  /** sids into LISTS; returns their LISTS index. */
+  pushSids(values: readonly string[]): number {
+    const at = this.lists.length;
+    for (const v of values) this.lists.push(this.strings.id(v));
+    return at;
+  }
+
+  pushMiddleware(calls: readonly NormMiddlewareCall[]): void {
+    for (const c of calls) {
+      const rec = new Array<number>(fmt.MW_STRIDE);
+      rec[fmt.MW_NAME] = this.strings.id(c.name);
+      rec[fmt.MW_CONFIG_TYPE] = this.strings.id(c.configType);
+      rec[fmt.MW_CONFIG] = this.strings.opt(c.config);
+      rec[fmt.MW_CONFIG_ID] = this.strings.opt(c.configId);
+      this.middleware.push(...rec);
+    }
+  }
+
+  /** The twelve sections, hash index included. */
+  sections(hashIndex: Uint32Array): fmt.SectionPayload[] {
+    return [
+      { id: fmt.SectionId.STR_BYTES, bytes: this.strings.bytes() },
+      { id: fmt.SectionId.STR_OFFSETS, bytes: this.strings.offsets() },
+      { id: fmt.SectionId.PROVIDERS, bytes: this.providers.bytes() },
+      { id: fmt.SectionId.CATALOG, bytes: this.catalog.bytes() },
+      { id: fmt.SectionId.VMS, bytes: this.vms.bytes() },
+      { id: fmt.SectionId.TARGETS, bytes: this.targets.bytes() },
+      { id: fmt.SectionId.WEIGHTS, bytes: this.weights.bytes() },
+      { id: fmt.SectionId.STATUS_SETS, bytes: this.statusSets.bytes() },
+      { id: fmt.SectionId.LISTS, bytes: this.lists.bytes() },
+      { id: fmt.SectionId.CUM_WEIGHTS, bytes: this.cum.bytes() },
+      { id: fmt.SectionId.HASH_INDEX, bytes: new Uint8Array(hashIndex.buffer) },
+      { id: fmt.SectionId.MIDDLEWARE, bytes: this.middleware.bytes() },
+    ];
+  }
+}
+
+/** PROVIDERS and CATALOG records; returns provider name → index. */
+function lowerProviders(w: TableWriter, providers: readonly NormProvider[]): Map<string, number> {
   const providerIndex = new Map<string, number>();
-  config.providers.forEach((p, i) => {
+  providers.forEach((p, i) => {
     providerIndex.set(p.name, i);
-    const first = catalog.length / fmt.CATALOG_STRIDE;
+    const first = w.catalog.length / fmt.CATALOG_STRIDE;
     for (const m of p.models) {
       const rec = new Array<number>(fmt.CATALOG_STRIDE);
       rec[fmt.CF_PROVIDER] = i;
-      rec[fmt.CF_MODEL] = strings.id(m);
-      rec[fmt.CF_LABEL] = strings.id(`${p.name}/${m}`);
-      catalog.push(...rec);
+      rec[fmt.CF_MODEL] = w.strings.id(m);
+      rec[fmt.CF_LABEL] = w.strings.id(`${p.name}/${m}`);
+      w.catalog.push(...rec);
     }
     const rec = new Array<number>(fmt.PROVIDER_STRIDE);
-    rec[fmt.PF_NAME] = strings.id(p.name);
+    rec[fmt.PF_NAME] = w.strings.id(p.name);
     rec[fmt.PF_TYPE] = providerTypeCode(p.type);
-    rec[fmt.PF_BASE_URL] = strings.id(p.baseUrl);
-    rec[fmt.PF_API_KEY_ENV] = strings.opt(p.apiKeyEnv);
+    rec[fmt.PF_BASE_URL] = w.strings.id(p.baseUrl);
+    rec[fmt.PF_API_KEY_ENV] = w.strings.opt(p.apiKeyEnv);
     rec[fmt.PF_TIMEOUT_MS] = p.timeoutMs;
     rec[fmt.PF_CATALOG_FIRST] = first;
     rec[fmt.PF_CATALOG_COUNT] = p.models.length;
-    providers.push(...rec);
+    w.providers.push(...rec);
   });
+  return providerIndex;
+}
 
-  const pushPairs = (pairs: readonly (readonly [string, string])[]): number => {
-    const at = lists.length;
-    for (const [k, v] of pairs) lists.push(strings.id(k), strings.id(v));
-    return at;
-  };
-  const pushSids = (values: readonly string[]): number => {
-    const at = lists.length;
-    for (const v of values) lists.push(strings.id(v));
-    return at;
-  };
-  const pushMiddleware = (calls: readonly NormMiddlewareCall[]): void => {
-    for (const c of calls) {
-      const rec = new Array<number>(fmt.MW_STRIDE);
-      rec[fmt.MW_NAME] = strings.id(c.name);
-      rec[fmt.MW_CONFIG_TYPE] = strings.id(c.configType);
-      rec[fmt.MW_CONFIG] = strings.opt(c.config);
-      rec[fmt.MW_CONFIG_ID] = strings.opt(c.configId);
-      middleware.push(...rec);
-    }
-  };
+/** One TARGETS record and its weight. */
+function lowerTarget(w: TableWriter, t: NormTarget, vmIndex: number, providerIndex: ReadonlyMap<string, number>): void {
+  const pIdx = providerIndex.get(t.provider);
+  if (pIdx === undefined) throw new Error(`lower: unknown provider ${t.provider} (normalize must reject this)`);
+  const label = `${t.provider}/${t.model}`;
+  const rec = new Array<number>(fmt.TARGET_STRIDE);
+  rec[fmt.TF_PROVIDER] = pIdx;
+  rec[fmt.TF_MODEL] = w.strings.id(t.model);
+  rec[fmt.TF_LABEL] = w.strings.id(label);
+  rec[fmt.TF_VM] = vmIndex;
+  rec[fmt.TF_PRIORITY] = t.priority;
+  rec[fmt.TF_RETRY_ATTEMPTS] = t.retry.attempts;
+  rec[fmt.TF_RETRY_DELAY_MS] = t.retry.delayMs;
+  rec[fmt.TF_RETRY_SET] = w.statusSets.id(t.retry.onStatus);
+  rec[fmt.TF_FALLBACK_SET] = w.statusSets.id(t.fallbackOn);
+  rec[fmt.TF_FLAGS] =
+    (t.fallbackCandidate ? fmt.TGF_FALLBACK_CANDIDATE : 0) | ((t.backendFormat ? BACKEND_CODE[t.backendFormat] : 0) << fmt.TGF_BACKEND_SHIFT);
+  rec[fmt.TF_OVERRIDE_PARAMS] = w.strings.opt(t.overrideParams);
+  rec[fmt.TF_HEADERS_SET] = w.pushPairs(t.headersSet);
+  rec[fmt.TF_HEADERS_SET_COUNT] = t.headersSet.length;
+  rec[fmt.TF_HEADERS_REMOVE] = w.pushSids(t.headersRemove);
+  rec[fmt.TF_HEADERS_REMOVE_COUNT] = t.headersRemove.length;
+  rec[fmt.TF_METADATA] = w.pushPairs(t.metadataMatch);
+  rec[fmt.TF_METADATA_COUNT] = t.metadataMatch.length;
+  rec[fmt.TF_MAX_TTFT_MS] = t.maxTtftMs;
+  rec[fmt.TF_MAX_TPOT_MS] = t.maxTimePerOutputTokenMs;
+  rec[fmt.TF_LABEL_HASH] = fmt.fnv1aString(label);
+  w.targets.push(...rec);
+  w.weights.push(t.weight);
+}
 
-  const entries = tableVirtualModels(config);
-  const indexKeys: { key: string; vm: number }[] = [];
-  entries.forEach(({ vm, implicit }, vmIndex) => {
-    const firstTarget = targets.length / fmt.TARGET_STRIDE;
-    let hasMetadata = false;
-    for (const t of vm.targets) {
-      const pIdx = providerIndex.get(t.provider);
-      if (pIdx === undefined) throw new Error(`lower: unknown provider ${t.provider} (normalize must reject this)`);
-      const label = `${t.provider}/${t.model}`;
-      if (t.metadataMatch.length > 0) hasMetadata = true;
-      const rec = new Array<number>(fmt.TARGET_STRIDE);
-      rec[fmt.TF_PROVIDER] = pIdx;
-      rec[fmt.TF_MODEL] = strings.id(t.model);
-      rec[fmt.TF_LABEL] = strings.id(label);
-      rec[fmt.TF_VM] = vmIndex;
-      rec[fmt.TF_PRIORITY] = t.priority;
-      rec[fmt.TF_RETRY_ATTEMPTS] = t.retry.attempts;
-      rec[fmt.TF_RETRY_DELAY_MS] = t.retry.delayMs;
-      rec[fmt.TF_RETRY_SET] = statusSets.id(t.retry.onStatus);
-      rec[fmt.TF_FALLBACK_SET] = statusSets.id(t.fallbackOn);
-      rec[fmt.TF_FLAGS] =
-        (t.fallbackCandidate ? fmt.TGF_FALLBACK_CANDIDATE : 0) |
-        ((t.backendFormat ? BACKEND_CODE[t.backendFormat] : 0) << fmt.TGF_BACKEND_SHIFT);
-      rec[fmt.TF_OVERRIDE_PARAMS] = strings.opt(t.overrideParams);
-      rec[fmt.TF_HEADERS_SET] = pushPairs(t.headersSet);
-      rec[fmt.TF_HEADERS_SET_COUNT] = t.headersSet.length;
-      rec[fmt.TF_HEADERS_REMOVE] = pushSids(t.headersRemove);
-      rec[fmt.TF_HEADERS_REMOVE_COUNT] = t.headersRemove.length;
-      rec[fmt.TF_METADATA] = pushPairs(t.metadataMatch);
-      rec[fmt.TF_METADATA_COUNT] = t.metadataMatch.length;
-      rec[fmt.TF_MAX_TTFT_MS] = t.maxTtftMs;
-      rec[fmt.TF_MAX_TPOT_MS] = t.maxTimePerOutputTokenMs;
-      rec[fmt.TF_LABEL_HASH] = fmt.fnv1aString(label);
-      targets.push(...rec);
-      weights.push(t.weight);
-    }
+/**
+ * The strategy's build-time order into LISTS and the cumulative weights of its precomputed
+ * pick set into CUM_WEIGHTS (the rules: runtime/table/strategies/<name>.ts).
+ */
+function lowerStrategyOrder(w: TableWriter, vm: NormVirtualModel): { orderAt: number; primaryCount: number; cumAt: number } {
+  const rules = strategyByName(vm.strategy);
+  const order = rules.order(vm.targets);
+  const primaryCount = rules.precomputedPickCount(vm.targets, order);
+  const orderAt = w.lists.length;
+  for (const i of order) w.lists.push(i);
+  const cumAt = w.cum.length;
+  let acc = 0;
+  for (let k = 0; k < primaryCount; k++) {
+    acc += vm.targets[order[k]].weight;
+    w.cum.push(acc);
+  }
+  return { orderAt, primaryCount, cumAt };
+}
 
-    const { order, primaryCount } = strategyOrder(vm.strategy, vm.targets);
-    const orderAt = lists.length;
-    for (const i of order) lists.push(i);
-    const cumAt = cum.length;
-    let acc = 0;
-    for (let k = 0; k < primaryCount; k++) {
-      acc += vm.targets[order[k]].weight;
-      cum.push(acc);
-    }
+/** One VMS record with its targets, order, sticky keys and middleware. */
+function lowerVirtualModel(w: TableWriter, vm: NormVirtualModel, implicit: boolean, vmIndex: number, providerIndex: ReadonlyMap<string, number>): void {
+  const firstTarget = w.targets.length / fmt.TARGET_STRIDE;
+  for (const t of vm.targets) lowerTarget(w, t, vmIndex, providerIndex);
+  const hasMetadata = vm.targets.some((t) => t.metadataMatch.length > 0);
+  const { orderAt, primaryCount, cumAt } = lowerStrategyOrder(w, vm);
 
-    const stickyAt = lists.length;
-    for (const k of vm.sticky?.keys ?? []) lists.push(fmt.STICKY_SOURCE_CODES.indexOf(k.source), strings.id(k.key));
+  const stickyAt = w.lists.length;
+  for (const k of vm.sticky?.keys ?? []) w.lists.push(fmt.STICKY_SOURCE_CODES.indexOf(k.source), w.strings.id(k.key));
 
-    const mwAt = middleware.length / fmt.MW_STRIDE;
-    pushMiddleware(vm.middleware.request);
-    pushMiddleware(vm.middleware.response);
-    pushMiddleware(vm.middleware.postResponse);
+  const mwAt = w.middleware.length / fmt.MW_STRIDE;
+  w.pushMiddleware(vm.middleware.request);
+  w.pushMiddleware(vm.middleware.response);
+  w.pushMiddleware(vm.middleware.postResponse);
 
-    const rec = new Array<number>(fmt.VM_STRIDE);
-    rec[fmt.VF_NAME] = strings.id(vm.name);
-    rec[fmt.VF_SLUG] = strings.opt(vm.slug);
-    rec[fmt.VF_DESCRIPTION] = strings.id(vm.description);
-    rec[fmt.VF_FLAGS] =
-      (vm.enabled ? fmt.VMF_ENABLED : 0) |
-      (implicit ? fmt.VMF_IMPLICIT : 0) |
-      (hasMetadata ? fmt.VMF_HAS_METADATA : 0) |
-      (vm.sticky ? fmt.VMF_STICKY : 0) |
-      (fmt.STRATEGY_CODES.indexOf(vm.strategy) << fmt.VMF_STRATEGY_SHIFT) |
-      (fmt.KIND_CODES.indexOf(vm.kind) << fmt.VMF_KIND_SHIFT);
-    rec[fmt.VF_FIRST_TARGET] = firstTarget;
-    rec[fmt.VF_TARGET_COUNT] = vm.targets.length;
-    rec[fmt.VF_USER_PATHS] = pushSids(vm.userPaths);
-    rec[fmt.VF_USER_PATH_COUNT] = vm.userPaths.length;
-    rec[fmt.VF_MODEL_TYPES] = pushSids(vm.modelTypes);
-    rec[fmt.VF_MODEL_TYPE_COUNT] = vm.modelTypes.length;
-    rec[fmt.VF_STICKY_TTL] = vm.sticky?.ttlSeconds ?? 0;
-    rec[fmt.VF_STICKY_KEYS] = stickyAt;
-    rec[fmt.VF_STICKY_KEY_COUNT] = vm.sticky?.keys.length ?? 0;
-    rec[fmt.VF_MIDDLEWARE] = mwAt;
-    rec[fmt.VF_MW_COUNTS] =
-      vm.middleware.request.length | (vm.middleware.response.length << 8) | (vm.middleware.postResponse.length << 16);
-    rec[fmt.VF_ORDER] = orderAt;
-    rec[fmt.VF_PRIMARY_COUNT] = primaryCount;
-    rec[fmt.VF_CUM] = cumAt;
-    vms.push(...rec);
+  const rec = new Array<number>(fmt.VM_STRIDE);
+  rec[fmt.VF_NAME] = w.strings.id(vm.name);
+  rec[fmt.VF_SLUG] = w.strings.opt(vm.slug);
+  rec[fmt.VF_DESCRIPTION] = w.strings.id(vm.description);
+  rec[fmt.VF_FLAGS] =
+    (vm.enabled ? fmt.VMF_ENABLED : 0) |
+    (implicit ? fmt.VMF_IMPLICIT : 0) |
+    (hasMetadata ? fmt.VMF_HAS_METADATA : 0) |
+    (vm.sticky ? fmt.VMF_STICKY : 0) |
+    (strategyByName(vm.strategy).code << fmt.VMF_STRATEGY_SHIFT) |
+    (fmt.KIND_CODES.indexOf(vm.kind) << fmt.VMF_KIND_SHIFT);
+  rec[fmt.VF_FIRST_TARGET] = firstTarget;
+  rec[fmt.VF_TARGET_COUNT] = vm.targets.length;
+  rec[fmt.VF_USER_PATHS] = w.pushSids(vm.userPaths);
+  rec[fmt.VF_USER_PATH_COUNT] = vm.userPaths.length;
+  rec[fmt.VF_MODEL_TYPES] = w.pushSids(vm.modelTypes);
+  rec[fmt.VF_MODEL_TYPE_COUNT] = vm.modelTypes.length;
+  rec[fmt.VF_STICKY_TTL] = vm.sticky?.ttlSeconds ?? 0;
+  rec[fmt.VF_STICKY_KEYS] = stickyAt;
+  rec[fmt.VF_STICKY_KEY_COUNT] = vm.sticky?.keys.length ?? 0;
+  rec[fmt.VF_MIDDLEWARE] = mwAt;
+  rec[fmt.VF_MW_COUNTS] = vm.middleware.request.length | (vm.middleware.response.length << 8) | (vm.middleware.postResponse.length << 16);
+  rec[fmt.VF_ORDER] = orderAt;
+  rec[fmt.VF_PRIMARY_COUNT] = primaryCount;
+  rec[fmt.VF_CUM] = cumAt;
+  w.vms.push(...rec);
+}
 
-    const reachable = vm.kind !== 'policy' || config.settings.passthrough;
-    if (reachable) {
-      indexKeys.push({ key: vm.name, vm: vmIndex });
-      if (vm.slug !== null) indexKeys.push({ key: vm.slug, vm: vmIndex });
-    }
-  });
-
-  // Hash index: open addressing, linear probing, load factor ≤ 0.5.
-  const slots = fmt.hashSlotCount(indexKeys.length);
+/** HASH_INDEX: open addressing, linear probing, load factor ≤ 0.5. Keys must already be interned. */
+function lowerHashIndex(strings: StringPool, keys: readonly { key: string; vm: number }[]): Uint32Array {
+  const slots = fmt.hashSlotCount(keys.length);
   const index = new Uint32Array(1 + slots * fmt.HASH_SLOT_STRIDE);
   index[0] = slots;
   for (let s = 0; s < slots; s++) index[1 + s * fmt.HASH_SLOT_STRIDE + fmt.HS_VM] = fmt.NONE;
   const seen = new Set<string>();
-  for (const { key, vm } of indexKeys) {
+  for (const { key, vm } of keys) {
     if (seen.has(key)) throw new Error(`lower: duplicate index key ${JSON.stringify(key)} (validate must reject this)`);
     seen.add(key);
     const h = fmt.fnv1aString(key);
@@ -339,22 +355,23 @@ export function lowerTable(config: NormConfig): Uint8Array {
     index[at + fmt.HS_KEY_LENGTH] = span.length;
     index[at + fmt.HS_VM] = vm;
   }
+  return index;
+}
 
+/** Lower a normalized config into routing table bytes. Throws only on compiler bugs. */
+export function lowerTable(config: NormConfig): Uint8Array {
+  const w = new TableWriter();
+  const providerIndex = lowerProviders(w, config.providers);
+  const indexKeys: { key: string; vm: number }[] = [];
+  tableVirtualModels(config).forEach(({ vm, implicit }, vmIndex) => {
+    lowerVirtualModel(w, vm, implicit, vmIndex, providerIndex);
+    // access policies gate passthrough: without it they are not reachable (tableVirtualModels)
+    if (vm.kind !== 'policy' || config.settings.passthrough) {
+      indexKeys.push({ key: vm.name, vm: vmIndex });
+      if (vm.slug !== null) indexKeys.push({ key: vm.slug, vm: vmIndex });
+    }
+  });
   const flags =
     (config.settings.passthrough ? fmt.FLAG_PASSTHROUGH : 0) | (config.settings.modelsEndpoint === 'virtual_only' ? fmt.FLAG_VIRTUAL_ONLY : 0);
-  const sections: fmt.SectionPayload[] = [
-    { id: fmt.SectionId.STR_BYTES, bytes: strings.bytes() },
-    { id: fmt.SectionId.STR_OFFSETS, bytes: strings.offsets() },
-    { id: fmt.SectionId.PROVIDERS, bytes: providers.bytes() },
-    { id: fmt.SectionId.CATALOG, bytes: catalog.bytes() },
-    { id: fmt.SectionId.VMS, bytes: vms.bytes() },
-    { id: fmt.SectionId.TARGETS, bytes: targets.bytes() },
-    { id: fmt.SectionId.WEIGHTS, bytes: weights.bytes() },
-    { id: fmt.SectionId.STATUS_SETS, bytes: statusSets.bytes() },
-    { id: fmt.SectionId.LISTS, bytes: lists.bytes() },
-    { id: fmt.SectionId.CUM_WEIGHTS, bytes: cum.bytes() },
-    { id: fmt.SectionId.HASH_INDEX, bytes: new Uint8Array(index.buffer) },
-    { id: fmt.SectionId.MIDDLEWARE, bytes: middleware.bytes() },
-  ];
-  return fmt.encodeTable(flags, sections);
+  return fmt.encodeTable(flags, w.sections(lowerHashIndex(w.strings, indexKeys)));
 }

@@ -35,10 +35,16 @@ import { logAccess, type Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import { applyBodyOps, mergeInto, runPostResponse } from './middleware.js';
 import { RELAY_CLIENT_ABORTED, RELAY_UPSTREAM_BROKE, RelayContext, relay, responseHeaders } from './relay.js';
-import { RouteInput, stickyKeyOf } from './routing/router.js';
+import {
+  RESOLVE_HTTP_STATUS,
+  RESOLVE_OK,
+  ROUTER_DRAW,
+  Resolution,
+  resolutionMessage,
+  resolveRequest,
+} from './routing/resolve.js';
 import { FAIL_ABORTED, FAIL_NONE, FAIL_TIMEOUT, FAIL_TTFT, UpstreamCall } from './upstream.js';
 import { ENDPOINT_PATHS } from './table/endpoints.js';
-import { normalizeUserPath } from './table/user-path.js';
 import { XLATE_CHAT_TO_MESSAGES, XLATE_NONE, chatToMessagesRequest, messagesToChatRequest } from './wire/translate.js';
 
 /** Error bodies kept from failed attempts (for "the last upstream response as sent"). */
@@ -55,8 +61,19 @@ export interface EngineDeps {
 // Resolution scratch. Everything from scan to plan runs synchronously before the first
 // await, so one instance of each serves every request.
 const scan = new BodyScan();
-const routeInput = new RouteInput();
-let planScratch = new Int32Array(16);
+const resolution = new Resolution();
+
+/** Error type and `param` of a refused resolution, by RESOLVE_* code (routing/resolve.ts). */
+const RESOLVE_ERROR_TYPE: readonly GatewayErrorType[] = [
+  'invalid_request_error', // ok (unused)
+  'not_found_error', // not found
+  'not_found_error', // disabled
+  'authentication_error', // user path (GoModel's type for access refusals)
+  'invalid_request_error', // model_types
+  'invalid_request_error', // bad x-vmc-metadata
+  'invalid_request_error', // no eligible target
+];
+const RESOLVE_PARAM: readonly (string | null)[] = [null, 'model', 'model', 'model', 'model', null, null];
 
 /** An upstream response kept while trying further targets. */
 class KeptResponse {
@@ -142,35 +159,12 @@ export class Engine {
       return this.#reject(req, res, startedAt, 404, 'not_found_error', `model '${modelName(body, scan)}' does not exist`, 'model');
     }
     const vmr = gen.vm(vm);
-    if (!table.vmEnabled(vm)) {
-      return this.#rejectVm(req, res, startedAt, vmr, 404, 'not_found_error', `model '${vmr.name}' is disabled`, 'model');
+    const r = resolution;
+    if (resolveRequest(table, gen.router, vm, vmr, ep, req, Date.now(), ROUTER_DRAW, r) !== RESOLVE_OK) {
+      return this.#rejectVm(req, res, startedAt, vmr, RESOLVE_HTTP_STATUS[r.status], RESOLVE_ERROR_TYPE[r.status],
+        resolutionMessage(table, vm, ep, r, vmr.name), RESOLVE_PARAM[r.status]);
     }
-    const userPath = normalizeUserPath(req.header('x-vmc-user-path'));
-    if (!table.vmAllowsUserPath(vm, userPath)) {
-      return this.#rejectVm(req, res, startedAt, vmr, 403, 'authentication_error', `user path '${userPath}' may not use model '${vmr.name}'`, 'model');
-    }
-    if ((vmr.endpointMask & (1 << ep)) === 0) {
-      return this.#rejectVm(req, res, startedAt, vmr, 400, 'invalid_request_error',
-        `model '${vmr.name}' does not support ${ENDPOINT_PATHS[ep]} (model_types: ${vmr.modelTypes.join(', ')})`, 'model');
-    }
-    const input = routeInput;
-    input.reset();
-    const metaHeader = req.header('x-vmc-metadata');
-    if (metaHeader !== null) {
-      const meta = parseMetadata(metaHeader);
-      if (meta === null) {
-        return this.#rejectVm(req, res, startedAt, vmr, 400, 'invalid_request_error', 'header x-vmc-metadata must be a JSON object of strings', null);
-      }
-      input.metadata = meta;
-    }
-    if (vmr.stickyKeys.length > 0) input.stickyKey = stickyKeyOf(vmr.stickyKeys, (name) => req.header(name), input.metadata);
-    const maxTargets = table.vmTargetCount(vm);
-    if (planScratch.length < maxTargets) planScratch = new Int32Array(maxTargets);
-    const n = gen.router.plan(vm, input, Date.now(), planScratch);
-    if (n === 0) {
-      return this.#rejectVm(req, res, startedAt, vmr, 400, 'invalid_request_error', `no target of model '${vmr.name}' matches the request metadata`, null);
-    }
-    const plan = planScratch.slice(0, n); // survives the awaits below
+    const plan = r.plan.slice(0, r.count); // survives the awaits below
     const ex = new Exchange(gen, ep, req, res, vm, vmr, scan.modelStart, scan.modelEnd, startedAt);
     res.onAbort(ex.onAbort);
     await this.#attempts(ex, plan);
@@ -434,17 +428,3 @@ export class Engine {
     return h;
   }
 }
-
-/** Parses `x-vmc-metadata`: a JSON object whose values are all strings, else null. Cold. */
-export function parseMetadata(text: string): Record<string, string> | null {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return null;
-  for (const k in v as Record<string, unknown>) if (typeof (v as Record<string, unknown>)[k] !== 'string') return null;
-  return v as Record<string, string>;
-}
-

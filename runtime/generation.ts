@@ -13,14 +13,15 @@ import type { Logger } from './log.js';
 import type { Metrics, SeriesSet } from './metrics.js';
 import { compileMiddleware, type CompiledMiddleware } from './middleware.js';
 import { HealthState, type HealthOptions } from './routing/health.js';
+import type { VmFacts } from './routing/resolve.js';
 import { Router } from './routing/router.js';
 import type { RoutingTable } from './table/reader.js';
 import { TargetRuntime } from './target.js';
 import type { UpstreamPools } from './upstream.js';
 import { endpointMaskOf } from './table/endpoints.js';
 
-/** Per-virtual-model runtime data. */
-export class VmRuntime {
+/** Per-virtual-model runtime data (and the facts resolution reads, routing/resolve.ts). */
+export class VmRuntime implements VmFacts {
   readonly name: string;
   /** Sticky session keys; empty = not sticky. */
   readonly stickyKeys: readonly { source: 'header' | 'metadata'; key: string }[];
@@ -46,6 +47,11 @@ export interface GenerationDeps {
   metrics: Metrics;
   log: Logger;
   health?: HealthOptions;
+  /**
+   * Seed of every generation's router (tests only: the same seed gives the same sequence
+   * of draws, so a test knows the draw of a fresh table's first plan). Default: random.
+   */
+  routerSeed?: number;
 }
 
 export { TargetRuntime };
@@ -65,7 +71,7 @@ export class Generation {
     this.table = table;
     this.#deps = deps;
     this.health = new HealthState(table.targetCount, deps.health);
-    this.router = new Router(table, this.health);
+    this.router = new Router(table, this.health, deps.routerSeed);
     this.#targets = new Array(table.targetCount);
     this.#vms = new Array(table.vmCount);
     // target id → owning vm id (targets are laid out per vm, contiguously)

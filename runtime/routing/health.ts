@@ -9,7 +9,11 @@
  *   body byte, measured by this runtime (SPEC §9).
  *
  * State is per table: a reload starts fresh (target ids change with the table).
+ *
+ * The latency strategy (runtime/table/strategies/latency.ts) reads the latency part through
+ * the contract's {@link LatencyState} interface, which this class implements.
  */
+import type { LatencyState } from '../table/strategies/types.js';
 
 export interface HealthOptions {
   /** Consecutive failed attempts that open the cooldown. Default 3. */
@@ -22,7 +26,7 @@ export interface HealthOptions {
   staleMs?: number;
 }
 
-export class HealthState {
+export class HealthState implements LatencyState {
   readonly failureThreshold: number;
   readonly cooldownMs: number;
   readonly alpha: number;
@@ -31,7 +35,7 @@ export class HealthState {
   readonly ttfbEwma: Float64Array;
   /** Number of latency samples so far. */
   readonly samples: Uint32Array;
-  /** Time of the last latency sample, ms since epoch. */
+  /** Time of the last latency sample (or latency probe claim), ms since epoch. */
   readonly lastSampleAt: Float64Array;
   readonly consecutiveFailures: Uint32Array;
   /** Cooldown end, ms since epoch; 0 = not cooling down. */

@@ -52,6 +52,7 @@
  */
 
 import { createHash } from 'node:crypto';
+import { STRATEGY_FIELD_BITS, STRATEGY_NAMES } from './strategies/index.js';
 
 /** File name of the table in a build directory (`vmc build --out DIR`). */
 export const TABLE_FILE = 'table.vmct';
@@ -123,9 +124,12 @@ export const VMF_ENABLED = 1 << 0;
 export const VMF_IMPLICIT = 1 << 1; // passthrough entry for a catalogued model
 export const VMF_HAS_METADATA = 1 << 2; // some target has a metadata_match
 export const VMF_STICKY = 1 << 3;
-export const VMF_STRATEGY_SHIFT = 8; // 2 bits: Strategy code
+export const VMF_STRATEGY_SHIFT = 8; // STRATEGY_FIELD_BITS (2) bits: strategy code
+export const VMF_STRATEGY_MASK = (1 << STRATEGY_FIELD_BITS) - 1; // of the field, after the shift
 export const VMF_KIND_SHIFT = 10; // 2 bits: Kind code
-export const STRATEGY_CODES = ['weighted', 'priority', 'latency'] as const;
+/** Strategy names by code: derived from the registry (./strategies/index.ts), never listed here. */
+export const STRATEGY_CODES = STRATEGY_NAMES;
+if (VMF_STRATEGY_SHIFT + STRATEGY_FIELD_BITS > VMF_KIND_SHIFT) throw new Error('VMF_FLAGS: the strategy field overlaps the kind field');
 export const KIND_CODES = ['redirect', 'pool', 'policy'] as const;
 export const STICKY_SOURCE_CODES = ['header', 'metadata'] as const;
 

@@ -18,8 +18,11 @@
  * - header names are lower-case; status codes are integers 100..599.
  */
 
+import type { StrategyName } from './strategies/index.js';
+
 export type ProviderType = 'openai' | 'anthropic';
-export type Strategy = 'weighted' | 'priority' | 'latency';
+/** A routing strategy's config name; the list is the registry in ./strategies/index.ts. */
+export type Strategy = StrategyName;
 /** Wire format a target speaks; `null` means "the provider's type decides". (NeMo backend_format) */
 export type BackendFormat = 'openai' | 'anthropic' | null;
 export type ModelsEndpointMode = 'all' | 'virtual_only';

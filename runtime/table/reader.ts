@@ -45,6 +45,7 @@ import {
   TF_HEADERS_SET,
   TF_HEADERS_SET_COUNT,
   TF_LABEL,
+  TF_LABEL_HASH,
   TF_MAX_TPOT_MS,
   TF_MAX_TTFT_MS,
   TF_METADATA,
@@ -79,6 +80,7 @@ import {
   VMF_IMPLICIT,
   VMF_KIND_SHIFT,
   VMF_STICKY,
+  VMF_STRATEGY_MASK,
   VMF_STRATEGY_SHIFT,
   decodeSections,
   f64View,
@@ -100,6 +102,7 @@ import type {
 } from './normalized.js';
 
 import { PROVIDER_TYPE_CODES } from './provider-types.js';
+import type { StrategyTable } from './strategies/types.js';
 import { pathAdmits } from './user-path.js';
 
 export { TableFormatError } from './format.js';
@@ -110,7 +113,7 @@ const BACKENDS: BackendFormat[] = [null, 'openai', 'anthropic'];
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** A decoded routing table. Immutable; a reload builds a new one. */
-export class RoutingTable {
+export class RoutingTable implements StrategyTable {
   readonly hashHex: string;
   readonly bytes: Uint8Array;
   readonly passthrough: boolean;
@@ -211,6 +214,8 @@ export class RoutingTable {
       const first = this.vms[r + VF_FIRST_TARGET];
       const n = this.vms[r + VF_TARGET_COUNT];
       if (n < 1 || first + n > this.targetCount) fail('vm targets');
+      // the router's strategy switch trusts the code
+      if (((this.vms[r + VF_FLAGS] >>> VMF_STRATEGY_SHIFT) & VMF_STRATEGY_MASK) >= STRATEGY_CODES.length) fail('strategy code');
     }
   }
 
@@ -280,7 +285,11 @@ export class RoutingTable {
     return (this.vmFlags(vm) & VMF_ENABLED) !== 0;
   }
   vmStrategy(vm: number): Strategy {
-    return STRATEGY_CODES[(this.vmFlags(vm) >>> VMF_STRATEGY_SHIFT) & 3];
+    return STRATEGY_CODES[this.vmStrategyCode(vm)];
+  }
+  /** Table code of the vm's strategy (index into STRATEGY_CODES; ./strategies/index.ts). */
+  vmStrategyCode(vm: number): number {
+    return (this.vmFlags(vm) >>> VMF_STRATEGY_SHIFT) & VMF_STRATEGY_MASK;
   }
   vmKind(vm: number): VirtualModelKind {
     return KIND_CODES[(this.vmFlags(vm) >>> VMF_KIND_SHIFT) & 3];
@@ -378,6 +387,10 @@ export class RoutingTable {
   }
   targetPriority(t: number): number {
     return this.targets[t * TARGET_STRIDE + TF_PRIORITY];
+  }
+  /** FNV-1a of the target's label (precomputed by lowering; sticky rendezvous hashing). */
+  targetLabelHash(t: number): number {
+    return this.targets[t * TARGET_STRIDE + TF_LABEL_HASH];
   }
   targetRetryAttempts(t: number): number {
     return this.targets[t * TARGET_STRIDE + TF_RETRY_ATTEMPTS];

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { lowerTable } from '../../compiler/lower.js';
-import { RoutingTable, TableFormatError } from '../../runtime/table/reader.js';
-import { fnv1a, fnv1aString, HEADER_SIZE } from '../../runtime/table/format.js';
-import { config, provider, target, vm } from '../support/norm.js';
-import type { NormConfig } from '../../runtime/table/normalized.js';
+import { lowerTable } from '../../../compiler/lower.js';
+import { RoutingTable, TableFormatError } from '../../../runtime/table/reader.js';
+import { fnv1a, fnv1aString, HEADER_SIZE } from '../../../runtime/table/format.js';
+import { config, provider, target, vm } from '../../support/norm.js';
+import type { NormConfig } from '../../../runtime/table/normalized.js';
 
 const rich: NormConfig = config(
   [

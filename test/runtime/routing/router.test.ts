@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { lowerTable } from '../../compiler/lower.js';
-import { RoutingTable } from '../../runtime/table/reader.js';
-import { HealthState } from '../../runtime/routing/health.js';
-import { RouteInput, Router } from '../../runtime/routing/router.js';
-import { config, target, vm } from '../support/norm.js';
-import { referencePlan } from '../support/reference-router.js';
-import type { NormVirtualModel, Strategy } from '../../runtime/table/normalized.js';
+import { lowerTable } from '../../../compiler/lower.js';
+import { RoutingTable } from '../../../runtime/table/reader.js';
+import { HealthState } from '../../../runtime/routing/health.js';
+import { RouteInput, Router } from '../../../runtime/routing/router.js';
+import { config, target, vm } from '../../support/norm.js';
+import { referencePlan } from '../../support/reference-router.js';
+import type { NormVirtualModel, Strategy } from '../../../runtime/table/normalized.js';
 
 const MODELS = ['p/a', 'p/b', 'q/c', 'q/d', 'r/e'];
 
