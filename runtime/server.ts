@@ -21,13 +21,14 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { Engine } from './engine.js';
 import { gatewayErrorBody } from './errors.js';
-import { Generation } from './generation.js';
+import { Generation, type GenerationDeps } from './generation.js';
 import { isAdminPath, serveAdmin, type AdminBackend, type AdminHost } from './http/admin.js';
 import { sendError, sendJson } from './http/respond.js';
 import { listenHttp, type HttpRequest, type HttpResponse, type HttpServer } from './http/uws.js';
 import { createLogger, logAccess, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import type { HealthOptions } from './routing/health.js';
+import { RESOLVE_OK, visibility } from './routing/resolve.js';
 import { endpointOfPath } from './table/endpoints.js';
 import { RoutingTable } from './table/reader.js';
 import { normalizeUserPath } from './table/user-path.js';
@@ -61,6 +62,11 @@ export interface ServerOptions {
   health?: HealthOptions;
   /** Called after every successful swap (cluster mode tells the other workers). */
   onSwap?: (table: RoutingTable, reason: string) => void;
+  /**
+   * Seed of the router's random draws, for every table generation (tests only: explain's
+   * property test knows the draw of a fresh table's first plan). Default: random.
+   */
+  routerSeed?: number;
 }
 
 export interface RunningServer {
@@ -75,59 +81,88 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Starts the gateway. Resolves once it listens. */
-export async function startServer(opts: ServerOptions): Promise<RunningServer> {
-  const log = opts.log ?? createLogger();
-  const metrics = new Metrics();
-  const pools = new UpstreamPools();
-  const engine = new Engine({ metrics, log });
-  const deps = { pools, metrics, log, health: opts.health };
-  let gen = new Generation(opts.table, deps);
-  let watcher: FSWatcher | null = null;
-  let debounce: NodeJS.Timeout | null = null;
-  let closing: Promise<void> | null = null;
-  let lastFileBytes: Buffer | null = null;
+/**
+ * The generation in service and the ways to replace it (SPEC §6 reload): decode first, swap
+ * one reference only when the bytes are valid; a rejected table is logged and counted.
+ */
+class GenerationSlot {
+  gen: Generation;
+  /** Set by close(): the watcher's late events no longer reload. */
+  closing = false;
+  /** Bytes of the table file last loaded, to ignore touches that change nothing. */
+  #lastFileBytes: Buffer | null = null;
+  readonly #opts: ServerOptions;
+  readonly #deps: GenerationDeps;
 
-  function swap(bytes: Uint8Array, reason: string): RoutingTable {
+  constructor(opts: ServerOptions, deps: GenerationDeps) {
+    this.#opts = opts;
+    this.#deps = deps;
+    this.gen = new Generation(opts.table, deps);
+  }
+
+  swap(bytes: Uint8Array, reason: string): RoutingTable {
+    const { metrics, log } = this.#deps;
     let table: RoutingTable;
     try {
       table = RoutingTable.decode(bytes);
     } catch (err) {
       metrics.reloadsRejected++;
-      log.error('table rejected; the previous table stays in service', { reason, error: (err as Error).message, table_hash: gen.table.hashHex });
+      log.error('table rejected; the previous table stays in service', { reason, error: (err as Error).message, table_hash: this.gen.table.hashHex });
       throw err;
     }
-    const previous = gen.table.hashHex;
-    gen = new Generation(table, deps);
+    const previous = this.gen.table.hashHex;
+    this.gen = new Generation(table, this.#deps);
     metrics.reloadsOk++;
     log.info('table loaded', { reason, table_hash: table.hashHex, previous_hash: previous, virtual_models: table.vmCount });
-    opts.onSwap?.(table, reason);
+    this.#opts.onSwap?.(table, reason);
     return table;
   }
 
-  async function reloadFromFile(): Promise<RoutingTable> {
-    if (opts.tablePath === undefined) throw new Error('no table file configured');
-    const file = await readFile(opts.tablePath);
-    const bytes = opts.admin?.overlay !== undefined ? await opts.admin.overlay(file) : file;
-    const table = swap(bytes, 'file');
-    lastFileBytes = file;
+  /** The table file's bytes through the admin backend's overlay, if any. */
+  async #overlaid(file: Buffer): Promise<Uint8Array> {
+    const admin = this.#opts.admin;
+    return admin?.overlay !== undefined ? admin.overlay(file) : file;
+  }
+
+  async reloadFromFile(): Promise<RoutingTable> {
+    if (this.#opts.tablePath === undefined) throw new Error('no table file configured');
+    const file = await readFile(this.#opts.tablePath);
+    const table = this.swap(await this.#overlaid(file), 'file');
+    this.#lastFileBytes = file;
     return table;
   }
 
-  const adminHost: AdminHost = {
-    token: opts.adminToken,
-    backend: opts.admin,
-    table: () => gen.table,
-    swap: (bytes, reason) => {
-      swap(bytes, reason);
-    },
-    reloadFromFile,
-  };
+  /** Remembers the file's current bytes (the watcher's baseline). */
+  async rememberFile(): Promise<void> {
+    this.#lastFileBytes = this.#opts.tablePath === undefined ? null : await readFile(this.#opts.tablePath).catch(() => null);
+  }
 
-  const handler = (req: HttpRequest, res: HttpResponse): void | Promise<void> => {
+  /** Watcher event: reload when the file's bytes changed. Never throws. */
+  async reloadIfChanged(): Promise<void> {
+    if (this.closing || this.#opts.tablePath === undefined) return;
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(this.#opts.tablePath);
+    } catch {
+      return; // mid-rename or deleted: the next event (or SIGHUP) brings it back
+    }
+    if (this.#lastFileBytes !== null && this.#lastFileBytes.equals(bytes)) return; // touched, not changed
+    this.#lastFileBytes = bytes;
+    try {
+      this.swap(await this.#overlaid(bytes), 'watch');
+    } catch {
+      // logged and counted by swap(); a half-written file is followed by another event
+    }
+  }
+}
+
+/** Routes one request by method and path (SPEC §6). */
+function requestHandler(slot: GenerationSlot, engine: Engine, adminHost: AdminHost, metrics: Metrics, log: Logger): (req: HttpRequest, res: HttpResponse) => void | Promise<void> {
+  return (req, res) => {
     const url = req.url;
     const method = req.method;
     const ep = endpointOfPath(url);
+    const gen = slot.gen;
     if (method === 'POST' && ep >= 0) return engine.serve(gen, ep, req, res);
     if (method === 'GET') {
       switch (url) {
@@ -154,84 +189,104 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     sendError(res, 404, 'not_found_error', `no route ${method} ${url}`);
     logAccess(log, req, 404, startedAt);
   };
+}
+
+/**
+ * Watches the table file's directory, not the file: deploys replace the file by atomic
+ * rename, which detaches a watch on the old inode. Events are debounced.
+ */
+function watchTableFile(path: string, debounceMs: number, onChange: () => void, log: Logger): { close(): void } {
+  const file = basename(path);
+  let debounce: NodeJS.Timeout | null = null;
+  const watcher: FSWatcher = fsWatch(dirname(path), (_event, name) => {
+    if (name !== null && name !== file) return;
+    if (debounce !== null) clearTimeout(debounce);
+    debounce = setTimeout(() => {
+      debounce = null;
+      onChange();
+    }, debounceMs);
+  });
+  watcher.on('error', (err) => log.warn('table watcher failed', { error: err.message }));
+  return {
+    close() {
+      watcher.close();
+      if (debounce !== null) clearTimeout(debounce);
+    },
+  };
+}
+
+/** Drain (SPEC §6): stop accepting, wait for in-flight requests (bounded), close sockets and pools. */
+async function drain(http: HttpServer, pools: UpstreamPools, log: Logger, timeoutMs: number): Promise<void> {
+  http.stopListening();
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = await Promise.race([
+    http.whenIdle().then(() => false),
+    new Promise<boolean>((r) => {
+      timer = setTimeout(() => r(true), timeoutMs);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (timedOut) log.warn('drain timeout: closing with requests in flight', { in_flight: http.inFlight, drain_timeout_ms: timeoutMs });
+  http.closeAll();
+  if (timedOut) await pools.destroy();
+  else await pools.close();
+  log.info('gateway closed', { port: http.port });
+}
+
+/** Starts the gateway. Resolves once it listens. */
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const log = opts.log ?? createLogger();
+  const metrics = new Metrics();
+  const pools = new UpstreamPools();
+  const engine = new Engine({ metrics, log });
+  const slot = new GenerationSlot(opts, { pools, metrics, log, health: opts.health, routerSeed: opts.routerSeed });
+  const reloadFromFile = (): Promise<RoutingTable> => slot.reloadFromFile();
+  const adminHost: AdminHost = {
+    token: opts.adminToken,
+    backend: opts.admin,
+    table: () => slot.gen.table,
+    swap: (bytes, reason) => {
+      slot.swap(bytes, reason);
+    },
+    reloadFromFile,
+  };
 
   const http: HttpServer = await listenHttp({
     host: opts.host,
     port: opts.port,
     maxBodyBytes: opts.maxBodyBytes,
-    handler,
+    handler: requestHandler(slot, engine, adminHost, metrics, log),
     payloadTooLargeBody: gatewayErrorBody(413, 'invalid_request_error', `request body exceeds ${opts.maxBodyBytes} bytes`),
     internalErrorBody: gatewayErrorBody(500, 'provider_error', 'internal gateway error'),
     onError: (err, req) => log.error('request handler failed', { method: req.method, path: req.url, error: err instanceof Error ? err.stack ?? err.message : String(err) }),
   });
 
+  let watcher: { close(): void } | null = null;
   if (opts.watch === true && opts.tablePath !== undefined) {
-    lastFileBytes = await readFile(opts.tablePath).catch(() => null);
-    const file = basename(opts.tablePath);
-    // Watch the directory, not the file: deploys replace the file by atomic rename, which
-    // detaches a watch on the old inode.
-    watcher = fsWatch(dirname(opts.tablePath), (_event, name) => {
-      if (name !== null && name !== file) return;
-      if (debounce !== null) clearTimeout(debounce);
-      debounce = setTimeout(() => {
-        debounce = null;
-        void reloadIfChanged();
-      }, opts.watchDebounceMs ?? 150);
-    });
-    watcher.on('error', (err) => log.warn('table watcher failed', { error: err.message }));
+    await slot.rememberFile();
+    watcher = watchTableFile(opts.tablePath, opts.watchDebounceMs ?? 150, () => void slot.reloadIfChanged(), log);
   }
 
-  async function reloadIfChanged(): Promise<void> {
-    if (closing !== null) return;
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(opts.tablePath!);
-    } catch {
-      return; // mid-rename or deleted: the next event (or SIGHUP) brings it back
-    }
-    if (lastFileBytes !== null && lastFileBytes.equals(bytes)) return; // touched, not changed
-    lastFileBytes = bytes;
-    try {
-      swap(opts.admin?.overlay !== undefined ? await opts.admin.overlay(bytes) : bytes, 'watch');
-    } catch {
-      // logged and counted by swap(); a half-written file is followed by another event
-    }
-  }
+  log.info('gateway listening', { host: opts.host, port: http.port, table_hash: slot.gen.table.hashHex, virtual_models: slot.gen.table.vmCount });
 
-  log.info('gateway listening', { host: opts.host, port: http.port, table_hash: gen.table.hashHex, virtual_models: gen.table.vmCount });
-
+  let closing: Promise<void> | null = null;
   return {
     get port() {
       return http.port;
     },
     get table() {
-      return gen.table;
+      return slot.gen.table;
     },
     reload(bytes: Uint8Array) {
-      swap(bytes, 'api');
+      slot.swap(bytes, 'api');
     },
     reloadFromFile,
     close() {
-      if (closing !== null) return closing;
-      closing = (async () => {
+      if (closing === null) {
+        slot.closing = true;
         watcher?.close();
-        if (debounce !== null) clearTimeout(debounce);
-        http.stopListening();
-        const timeoutMs = opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
-        let timer: NodeJS.Timeout | undefined;
-        const timedOut = await Promise.race([
-          http.whenIdle().then(() => false),
-          new Promise<boolean>((r) => {
-            timer = setTimeout(() => r(true), timeoutMs);
-          }),
-        ]);
-        clearTimeout(timer);
-        if (timedOut) log.warn('drain timeout: closing with requests in flight', { in_flight: http.inFlight, drain_timeout_ms: timeoutMs });
-        http.closeAll();
-        if (timedOut) await pools.destroy();
-        else await pools.close();
-        log.info('gateway closed', { port: http.port });
-      })();
+        closing = drain(http, pools, log, opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
+      }
       return closing;
     },
   };
@@ -256,7 +311,7 @@ export function listModels(table: RoutingTable, userPathHeader: string | null): 
     data.push({ id, object: 'model', created: 0, owned_by: ownedBy, ...extra });
   };
   for (let vm = 0; vm < table.vmCount; vm++) {
-    if (!table.vmEnabled(vm) || !table.vmAllowsUserPath(vm, userPath)) continue;
+    if (visibility(table, vm, userPath) !== RESOLVE_OK) continue;
     const implicit = table.vmIsImplicit(vm);
     if (virtualOnly && (implicit || table.vmKind(vm) === 'policy')) continue;
     const name = table.vmName(vm);
