@@ -253,7 +253,7 @@ function noteFor(pick: ExplainPick, strategy: string, summary: string, measured:
     case 'random':
       return measured
         ? `${how}. The pick depends on the gateway's measurements: pass a sticky key or --draw R to see one`
-        : 'the pick is random, by the shares above: pass a sticky key or --draw R to fix it';
+        : 'the pick is random (a fresh draw per request): pass a sticky key or --draw R to fix it';
     default:
       return measured ? how : null;
   }
@@ -273,11 +273,11 @@ export function renderExplain(r: ExplainResult): string {
   lines.push(`  strategy:  ${r.strategy}`);
   lines.push(`  endpoint:  ${r.endpoint}${r.modelTypes.length ? ` (model_types: ${r.modelTypes.join(', ')})` : ''}`);
   lines.push(`  user path: ${r.userPath}${r.userPaths.length ? ` (allowed: ${r.userPaths.join(', ')})` : ''}`);
-  if (r.sticky) lines.push(`  sticky:    ${r.sticky.keys.join(', ')} → session key ${r.sticky.sessionKey === null ? '(absent: not sticky for this request)' : JSON.stringify(r.sticky.sessionKey)}`);
   if (r.status !== 'ok' && r.status !== 'no_eligible_target') {
     lines.push(`  decision:  HTTP ${r.httpStatus} ${r.status} — ${r.message}`);
     return lines.join('\n') + '\n';
   }
+  if (r.sticky) lines.push(`  sticky:    ${r.sticky.keys.join(', ')} → session key ${r.sticky.sessionKey === null ? '(absent: not sticky for this request)' : JSON.stringify(r.sticky.sessionKey)}`);
   lines.push('  targets:');
   for (const t of r.targets) {
     const tags = [t.primary ? 'primary' : t.eligible ? 'eligible' : 'not eligible', t.fallbackCandidate ? null : 'no fallback'].filter(Boolean).join(', ');
@@ -294,7 +294,7 @@ export function renderExplain(r: ExplainResult): string {
     lines.push('  chosen:    (random, by the shares above)');
     lines.push(`  fallback:  ${r.fallbackOrder.length ? `${r.fallbackOrder.join(' → ')}, without the picked target` : '(none)'}`);
   } else {
-    const why = r.pick === 'draw' ? `draw ${r.draw}` : r.pick === 'sticky' ? 'session key' : r.pick === 'explore' ? 'explored first' : 'the only choice';
+    const why = r.pick === 'draw' ? `draw ${r.draw}` : r.pick === 'sticky' ? 'session key' : r.pick === 'explore' ? 'explored first' : 'the only target that can be picked';
     lines.push(`  chosen:    ${r.chosen}   (${why})`);
     lines.push(`  fallback:  ${r.fallbackOrder.length ? r.fallbackOrder.join(' → ') : '(none)'}`);
   }
