@@ -50,7 +50,7 @@ beforeAll(async () => {
     host: '127.0.0.1',
     port: 0,
     maxBodyBytes: 1 << 20,
-    log: createLogger({ level: 'error', sink: () => {} }),
+    log: createLogger({ level: 'silent', sink: () => {} }),
     drainTimeoutMs: 2000,
     routerSeed: SEED,
   });
