@@ -31,6 +31,16 @@ export async function writeTree(files: Record<string, string>): Promise<string> 
   return dir;
 }
 
+/** Runs `fn` on a temp directory holding `files` (removed afterwards). */
+export async function withTree<T>(files: Record<string, string>, fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await writeTree(files);
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 /** Compiles `files` from a temp directory (removed afterwards). */
 export async function compileFiles(files: Record<string, string>, inputs?: string[]): Promise<FrontendResult & { dir: string }> {
   const dir = await writeTree(files);

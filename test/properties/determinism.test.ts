@@ -6,20 +6,16 @@
  * scrambled layout of the same config — entries spread over several files with other names
  * (so the path order differs), every mapping's keys shuffled, every list whose order carries
  * no meaning shuffled (models, status codes, header removals, user paths, model types),
- * header names in random case — must compile (compiler/frontend.ts `compileConfig`, then
+ * header names in random case — must compile (compiler/frontend.ts `compileDocuments`, then
  * compiler/lower.ts) to byte-identical routing tables. Target order and sticky key order
  * carry meaning (tie-breaks, session key) and are kept.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { compileConfig } from '../../compiler/frontend.js';
+import { compileDocuments } from '../../compiler/frontend.js';
 import { lowerTable } from '../../compiler/lower.js';
-
-const TMP = join('test', '.tmp', `prop-determinism-${process.pid}`);
-afterAll(() => rmSync(TMP, { recursive: true, force: true }));
+import { isObject } from '../../runtime/table/util.js';
 
 const PROVIDERS = ['alpha', 'beta', 'gamma'];
 const MODELS = ['m1', 'm2', 'gpt-x', 'claude-y', 'llama/70b'];
@@ -137,8 +133,8 @@ function scramble(v: unknown, r: () => number, key = ''): unknown {
     if (ORDERED_LISTS.has(key)) return items;
     return shuffle(key === 'remove' ? items.map((h) => randomCase(String(h), r)) : items, r);
   }
-  if (typeof v === 'object' && v !== null) {
-    const entries = Object.entries(v as Obj).map(([k, x]) => [key === 'set' ? randomCase(k, r) : k, scramble(x, r, k)] as const);
+  if (isObject(v)) {
+    const entries = Object.entries(v).map(([k, x]) => [key === 'set' ? randomCase(k, r) : k, scramble(x, r, k)] as const);
     return Object.fromEntries(shuffle(entries, r));
   }
   return v;
@@ -164,12 +160,9 @@ function scrambledFiles(cfg: { providers: Obj; virtual_models: Obj }, seed: numb
   });
 }
 
-let runNo = 0;
+/** Compiles the files in memory (the front end sorts documents by path, as it sorts files). */
 async function tableOf(files: { name: string; text: string }[]): Promise<Buffer> {
-  const dir = join(TMP, String(runNo++));
-  mkdirSync(dir, { recursive: true });
-  for (const f of files) writeFileSync(join(dir, f.name), f.text);
-  const res = await compileConfig([dir]);
+  const res = await compileDocuments(files.map((f) => ({ path: `/config/${f.name}`, text: f.text })));
   const errors = res.diagnostics.filter((d) => d.severity === 'error');
   expect(errors, files.map((f) => `# ${f.name}\n${f.text}`).join('\n')).toEqual([]);
   return Buffer.from(lowerTable(res.config!));

@@ -10,8 +10,8 @@ import fc from 'fast-check';
 import { lowerTable } from '../../compiler/lower.js';
 import { RoutingTable } from '../../runtime/table/reader.js';
 import type { NormConfig, NormMiddlewareCall, NormProvider, NormTarget, NormVirtualModel } from '../../runtime/table/normalized.js';
+import { compareStrings as cmp } from '../../runtime/table/util.js';
 
-const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const sortedUnique = (xs: string[]): string[] => [...new Set(xs)].sort(cmp);
 
 /** Any well-formed Unicode (no lone surrogates: names travel as UTF-8). */

@@ -1,9 +1,9 @@
 /** `vmc fmt`: native form, stable order, defaults omitted, a fixed point that compiles the same. */
 import { describe, expect, it } from 'vitest';
 import { resolve } from 'node:path';
-import { formatNative } from '../../compiler/tools/format-native.js';
-import { compileConfig } from '../../compiler/frontend.js';
-import { compileFiles } from './support.js';
+import { formatNative } from '../../../compiler/tools/format-native.js';
+import { compileConfig } from '../../../compiler/frontend.js';
+import { compileFiles } from '../support.js';
 
 const CONFIGS = [
   ['demo', ['fixtures/demo']],
