@@ -12,6 +12,8 @@ import { lowerTable } from '../../compiler/lower.js';
 import { RoutingTable } from '../../runtime/table/reader.js';
 import { HealthState } from '../../runtime/routing/health.js';
 import { RouteInput, Router } from '../../runtime/routing/router.js';
+import { ROUTER_DRAW, Resolution, resolveRequest, vmFactsOf } from '../../runtime/routing/resolve.js';
+import { EP_CHAT } from '../../runtime/table/endpoints.js';
 import { BodyScan, MODEL_STRING, scanJsonBody } from '../../runtime/json-scan.js';
 import { config, target, vm } from '../support/norm.js';
 import { countAllocatedBytes } from '../../bench/lib/alloc.mjs';
@@ -105,6 +107,15 @@ describe('hot path allocates nothing (SPEC §4, bench/resolve.mjs)', () => {
     draws.shift();
     const D = draws.length;
     expect(bytesPerCall((i) => router.planWith(vms[i % N], input, 0, draws[i % D] as number, out) + out[0])).toBeLessThan(1);
+  });
+
+  it("resolveRequest (the engine's resolution: visibility, model_types, plan) allocates nothing", () => {
+    const router = new Router(table, new HealthState(table.targetCount), 1);
+    const facts = Array.from(vms, (id) => vmFactsOf(table, id));
+    const out = new Resolution();
+    // a request without x-vmc-* headers, as the engine's HttpRequest answers them
+    const req = { header: (_name: string): string | null => null };
+    expect(bytesPerCall((i) => resolveRequest(table, router, vms[i % N], facts[i % N], EP_CHAT, req, 0, ROUTER_DRAW, out) + out.plan[0])).toBeLessThan(1);
   });
 
   // Was a bug (24 B/call: boxed xorshift state and draw); fixed in runtime/router.ts.

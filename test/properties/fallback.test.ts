@@ -7,7 +7,7 @@
  * run for the whole property; each run lowers a fresh table and swaps it in with reload()
  * (which also resets health state). Strategy `priority` with distinct priorities makes the
  * plan deterministic, so the property is about the attempt loop, not the pick (the pick is
- * covered by test/table/router.test.ts). Cooldown is disabled (threshold out of reach).
+ * covered by test/runtime/routing/router.test.ts). Cooldown is disabled (threshold out of reach).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';

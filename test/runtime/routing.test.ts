@@ -1,7 +1,7 @@
 /**
  * Target selection through the gateway (SPEC §3.4–3.5): metadata primary pool, weighted
  * shares, priority, latency (measured by this runtime), sticky sessions. The router's exact
- * decisions are property-tested in test/table/router.test.ts; here we check that the
+ * decisions are property-tested in test/runtime/routing/router.test.ts; here we check that the
  * gateway feeds it the right inputs (headers, metadata, measured latency).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
