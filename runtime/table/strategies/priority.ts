@@ -8,7 +8,7 @@
  *   pick      weighted random over the tier (sticky: weighted rendezvous), ./pick.ts.
  */
 import { byPriority } from './pick.js';
-import type { PickSet, RankedTarget, StrategyRules, StrategyTable } from './types.js';
+import type { LatencyView, PickSet, RankedTarget, StrategyRules, StrategyTable } from './types.js';
 
 /** Table code (VMF_FLAGS strategy field). Written into tables: never renumber. */
 export const PRIORITY_CODE = 1;
@@ -31,7 +31,7 @@ export const priority = {
     return targets.map((_, i) => i).sort(byPriority(targets));
   },
   precomputedPickCount: topTier,
-  pickSet(pool: readonly number[], targets: readonly RankedTarget[]): PickSet {
+  pickSet(pool: readonly number[], targets: readonly RankedTarget[], _latency: LatencyView): PickSet {
     const sorted = [...pool].sort(byPriority(targets));
     return { pool: sorted, pick: sorted.slice(0, topTier(targets, sorted)), explore: null };
   },

@@ -8,7 +8,7 @@
  *             the table's cumulative weights.
  */
 import { byWeight } from './pick.js';
-import type { PickSet, RankedTarget, StrategyRules } from './types.js';
+import type { LatencyView, PickSet, RankedTarget, StrategyRules } from './types.js';
 
 /** Table code (VMF_FLAGS strategy field). Written into tables: never renumber. */
 export const WEIGHTED_CODE = 0;
@@ -24,7 +24,7 @@ export const weighted = {
   precomputedPickCount(_targets: readonly RankedTarget[], order: readonly number[]): number {
     return order.length;
   },
-  pickSet(pool: readonly number[], targets: readonly RankedTarget[]): PickSet {
+  pickSet(pool: readonly number[], targets: readonly RankedTarget[], _latency: LatencyView): PickSet {
     const sorted = [...pool].sort(byWeight(targets));
     return { pool: sorted, pick: sorted, explore: null };
   },
