@@ -30,7 +30,7 @@ import type { JsonPath } from './load.js';
 import type { MergedConfig } from './merge.js';
 import type { NativeModel } from './rewrite.js';
 import { closest } from './suggest.js';
-import { compareStrings } from '../runtime/table/util.js';
+import { compareStrings, isObject } from '../runtime/table/util.js';
 import { normalizeConfigUserPath } from '../runtime/table/user-path.js';
 
 /** The catalogued models: provider name → its models. */
@@ -80,10 +80,10 @@ export function canonicalJson(value: unknown): string {
 
 function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys);
-  if (typeof v === 'object' && v !== null) {
+  if (isObject(v)) {
     const out: Record<string, unknown> = {};
-    for (const k of Object.keys(v).sort()) {
-      Object.defineProperty(out, k, { value: sortKeys((v as Record<string, unknown>)[k]), enumerable: true });
+    for (const k of Object.keys(v).sort(compareStrings)) {
+      Object.defineProperty(out, k, { value: sortKeys(v[k]), enumerable: true });
     }
     return out;
   }
