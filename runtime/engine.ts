@@ -1,9 +1,10 @@
 /**
  * The per-request engine: resolution (SPEC §3.1–3.5) and the attempt loop (§3.7, §9).
  *
- *   body ──scanJsonBody──▶ model span ──table.lookup──▶ vm ──checks──▶ router.plan ──▶ [t0, t1, …]
- *                                                                                      │
- *   for each target in plan order:                                                     ▼
+ *   body ──scanJsonBody──▶ model span ──table.lookup──▶ vm ──resolveRequest──▶ [t0, t1, …]
+ *     (routing/resolve.ts: enabled, user path, model_types, metadata,           │
+ *      sticky key, router plan — the same function `vmc explain` runs)          │
+ *   for each target in plan order:                                              ▼
  *     cooled down?            → skip (treated as failed, SPEC §9)
  *     for try = 1..attempts:  → send; on a status in retry.on_status, a network error or a
  *                               timeout: wait delay_ms and retry (SPEC §3.7)
@@ -308,14 +309,7 @@ export class Engine {
 
   /** x-vmc-* response headers (SPEC §3.8, §9) plus response middleware headers. */
   #extraHeaders(ex: Exchange): HeaderValue[] {
-    const out: HeaderValue[] = [
-      'x-vmc-virtual-model', ex.vmr.name,
-      'x-vmc-target', ex.target?.label ?? '',
-      'x-vmc-attempts', String(ex.attempts),
-    ];
-    const set = ex.vmr.middleware.responseHeadersSet;
-    for (let i = 0; i < set.length; i++) out.push(set[i]);
-    return out;
+    return vmcHeaders(ex.vmr, ex.target?.label ?? '', ex.attempts);
   }
 
   async #commit(ex: Exchange, tr: TargetRuntime, call: UpstreamCall, first: Buffer): Promise<void> {
@@ -373,9 +367,7 @@ export class Engine {
 
   /** 4xx after resolution: carries the x-vmc-* headers. */
   #rejectVm(req: HttpRequest, res: HttpResponse, startedAt: number, vmr: VmRuntime, status: number, type: GatewayErrorType, message: string, param: string | null): void {
-    const headers: HeaderValue[] = ['x-vmc-virtual-model', vmr.name, 'x-vmc-target', '', 'x-vmc-attempts', '0', 'content-type', 'application/json'];
-    const set = vmr.middleware.responseHeadersSet;
-    for (let i = 0; i < set.length; i++) headers.push(set[i]);
+    const headers = vmcHeaders(vmr, '', 0, true);
     res.respond(status, headers, gatewayErrorBody(status, type, message, param));
     vmr.series.countRequest(status);
     logAccess(this.#log, req, status, startedAt, vmr.name);
@@ -427,4 +419,16 @@ export class Engine {
     ex.headers = h;
     return h;
   }
+}
+
+/**
+ * x-vmc-* response headers (SPEC §3.8, §9), `content-type: application/json` when `json`,
+ * then the virtual model's response middleware headers: a fresh array the caller may extend.
+ */
+function vmcHeaders(vmr: VmRuntime, target: string, attempts: number, json = false): HeaderValue[] {
+  const out: HeaderValue[] = ['x-vmc-virtual-model', vmr.name, 'x-vmc-target', target, 'x-vmc-attempts', String(attempts)];
+  if (json) out.push('content-type', 'application/json');
+  const set = vmr.middleware.responseHeadersSet;
+  for (let i = 0; i < set.length; i++) out.push(set[i]);
+  return out;
 }

@@ -129,12 +129,6 @@ const STATUS_NAMES: Record<number, ExplainStatus> = {
   [RESOLVE_NO_ELIGIBLE_TARGET]: 'no_eligible_target',
 };
 
-function codesOf(table: RoutingTable, t: number, pred: (t: number, code: number) => boolean): number[] {
-  const out: number[] = [];
-  for (let c = 100; c < 600; c++) if (pred.call(table, t, c)) out.push(c);
-  return out;
-}
-
 /** The request's headers as resolution reads them: `--user-path` and `--metadata` folded in. */
 function requestHeaders(req: ExplainRequest): RequestHeaders {
   const headers: Record<string, string> = { ...req.headers };
@@ -214,8 +208,8 @@ export function explainRoute(table: RoutingTable, model: string, req: ExplainReq
       share: rules.measured ? null : k >= 0 ? shares[k] : 0,
       fallbackCandidate: table.targetIsFallbackCandidate(t),
       metadataMatch: Object.fromEntries(table.targetMetadataMatch(t)),
-      retry: { attempts: table.targetRetryAttempts(t), delayMs: table.targetRetryDelayMs(t), onStatus: codesOf(table, t, table.targetRetriesOn) },
-      fallbackOn: codesOf(table, t, table.targetFallsBackOn),
+      retry: { attempts: table.targetRetryAttempts(t), delayMs: table.targetRetryDelayMs(t), onStatus: table.targetRetryStatuses(t) },
+      fallbackOn: table.targetFallbackStatuses(t),
       maxTtftMs: table.targetMaxTtftMs(t),
       overrideParams: params === null ? null : JSON.parse(params),
       headers: { set: Object.fromEntries(table.targetHeadersSet(t)), remove: table.targetHeadersRemove(t) },

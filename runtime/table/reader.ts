@@ -416,6 +416,14 @@ export class RoutingTable implements StrategyTable {
   targetFallsBackOn(t: number, status: number): boolean {
     return this.#inSet(this.targets[t * TARGET_STRIDE + TF_FALLBACK_SET], status);
   }
+  /** `retry.on_status` of target t, ascending (cold). */
+  targetRetryStatuses(t: number): number[] {
+    return this.#setCodes(this.targets[t * TARGET_STRIDE + TF_RETRY_SET]);
+  }
+  /** `fallback_on` of target t, ascending (cold). */
+  targetFallbackStatuses(t: number): number[] {
+    return this.#setCodes(this.targets[t * TARGET_STRIDE + TF_FALLBACK_SET]);
+  }
   targetIsFallbackCandidate(t: number): boolean {
     return (this.targets[t * TARGET_STRIDE + TF_FLAGS] & TGF_FALLBACK_CANDIDATE) !== 0;
   }
@@ -513,9 +521,9 @@ export class RoutingTable implements StrategyTable {
       retry: {
         attempts: this.targetRetryAttempts(t),
         delayMs: this.targetRetryDelayMs(t),
-        onStatus: this.#setCodes(this.targets[r + TF_RETRY_SET]),
+        onStatus: this.targetRetryStatuses(t),
       },
-      fallbackOn: this.#setCodes(this.targets[r + TF_FALLBACK_SET]),
+      fallbackOn: this.targetFallbackStatuses(t),
       fallbackCandidate: this.targetIsFallbackCandidate(t),
       overrideParams: this.targetOverrideParams(t),
       headersSet: this.targetHeadersSet(t),
