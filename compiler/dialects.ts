@@ -14,6 +14,7 @@ import type {
   GoModelVirtualModel,
   MiddlewareCall,
   NativeVirtualModel,
+  NemoModelConfig,
   NemoVirtualModel,
   TargetConfig,
   TrueFoundryStatusCode,
@@ -229,8 +230,14 @@ export function rewriteGoModel(src: GoModelVirtualModel): Rewritten {
   return { body: out, origin };
 }
 
-/** NeMo `backend_format` → native `backend_format` (docs/config.md "NeMo"). */
-export const NEMO_BACKEND_FORMAT = { OPENAI_CHAT: 'openai', ANTHROPIC_MESSAGES: 'anthropic' } as const;
+/**
+ * NeMo `backend_format` → native `backend_format` (docs/config.md "NeMo"). Checked against the
+ * schema's types: a NeMo format added to the schema does not compile until it is mapped here.
+ */
+export const NEMO_BACKEND_FORMAT = {
+  OPENAI_CHAT: 'openai',
+  ANTHROPIC_MESSAGES: 'anthropic',
+} as const satisfies Record<NonNullable<NemoModelConfig['backend_format']>, NonNullable<TargetConfig['backend_format']>>;
 
 type Inverse<T extends Record<string, string>> = { [K in keyof T as T[K]]: K };
 
