@@ -22,6 +22,8 @@ import { startServer, type RunningServer } from '../../runtime/server.js';
 import { ENDPOINT_COUNT, ENDPOINT_PATHS, EP_EMBEDDINGS, EP_MESSAGES } from '../../runtime/table/endpoints.js';
 import type { NormConfig, NormVirtualModel, Strategy } from '../../runtime/table/normalized.js';
 import { RoutingTable } from '../../runtime/table/reader.js';
+import { STRATEGY_NAMES } from '../../runtime/table/strategies/index.js';
+import { compareStrings } from '../../runtime/table/util.js';
 import { provider, target, vm } from '../support/norm.js';
 
 const SEED = 20260417;
@@ -38,7 +40,7 @@ function configOf(vms: NormVirtualModel[]): NormConfig {
     version: 1,
     settings: { passthrough: true, modelsEndpoint: 'all' },
     providers: mocks.map((m) => provider(m.name, MODELS, { baseUrl: `${m.url}/v1` })),
-    virtualModels: [...vms].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+    virtualModels: [...vms].sort((a, b) => compareStrings(a.name, b.name)),
   };
 }
 
@@ -73,7 +75,7 @@ const arbTarget = fc.record({
 });
 
 const arbVm = fc.record({
-  strategy: fc.constantFrom<Strategy>('weighted', 'priority', 'latency'),
+  strategy: fc.constantFrom<Strategy>(...STRATEGY_NAMES),
   targets: fc.uniqueArray(arbTarget, { minLength: 2, maxLength: 5, selector: (t) => t.label }),
   sticky: weighted([3, 'none'], [1, 'header'], [1, 'metadata'], [1, 'both']),
   userPaths: weighted<string[]>([10, []], [1, ['/team']], [1, ['/ops', '/team/a']]),

@@ -6,6 +6,7 @@ import { HealthState } from '../../../runtime/routing/health.js';
 import { RouteInput, Router } from '../../../runtime/routing/router.js';
 import { config, target, vm } from '../../support/norm.js';
 import { referencePlan } from '../../support/reference-router.js';
+import { STRATEGY_NAMES } from '../../../runtime/table/strategies/index.js';
 import type { NormVirtualModel, Strategy } from '../../../runtime/table/normalized.js';
 
 const MODELS = ['p/a', 'p/b', 'q/c', 'q/d', 'r/e'];
@@ -19,7 +20,7 @@ const arbTarget = fc.record({
 });
 
 const arbVm = fc.record({
-  strategy: fc.constantFrom<Strategy>('weighted', 'priority', 'latency'),
+  strategy: fc.constantFrom<Strategy>(...STRATEGY_NAMES),
   targets: fc.array(arbTarget, { minLength: 1, maxLength: 6 }),
   sticky: fc.boolean(),
 });
