@@ -57,7 +57,14 @@ function build(dir, out) {
       if (poll) clearInterval(poll);
       const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
       const phases = [...stderr.matchAll(/^vmc: ([\w-]+)… ([\d.]+)s$/gm)].map((m) => ({ phase: m[1], at: Number(m[2]) }));
-      resolve({ code: code ?? signal, wallMs, peakRssKiB: rss ? Number(rss[1]) : hwm, phases, stderr: stderr.slice(-3000), stdout: stdout.slice(-1000) });
+      resolve({
+        code: code ?? signal,
+        wallMs,
+        peakRssKiB: rss ? Number(rss[1]) : hwm,
+        phases,
+        stderr: stderr.slice(-3000),
+        stdout: stdout.slice(-1000),
+      });
     });
   });
 }
@@ -148,7 +155,7 @@ function phaseText(phases, wallMs) {
 export function compileMarkdown({ rows }) {
   const lines = [
     'Each build is `node bin/vmc.js build <dir> --out <dir>` in its own process; decode = `RoutingTable.decode` of the written table in a fresh process ' +
-      '(cold = first call, warm = median of 7 more). Phase times are the gaps between the CLI\'s progress marks; the CLI prints its first mark after one ' +
+      "(cold = first call, warm = median of 7 more). Phase times are the gaps between the CLI's progress marks; the CLI prints its first mark after one " +
       'second, so "start…X" covers every phase up to and including X; the last phase runs until exit.',
     '',
     '| vms | YAML files | source | wall time | peak RSS | table | client.ts | manifest | decode cold | decode warm | phases |',
@@ -156,7 +163,9 @@ export function compileMarkdown({ rows }) {
   ];
   for (const r of rows) {
     if (r.failed !== undefined) {
-      lines.push(`| ${fmt.int(r.size)} | ${r.files} | ${fmt.int(r.sourceBytes / 1024)} KiB | FAILED (${r.failed}) after ${fmt.f1(r.wallMs / 1000)} s | ${fmt.int(r.peakRssKiB / 1024)} MiB | | | | | | |`);
+      lines.push(
+        `| ${fmt.int(r.size)} | ${r.files} | ${fmt.int(r.sourceBytes / 1024)} KiB | FAILED (${r.failed}) after ${fmt.f1(r.wallMs / 1000)} s | ${fmt.int(r.peakRssKiB / 1024)} MiB | | | | | | |`,
+      );
       continue;
     }
     lines.push(

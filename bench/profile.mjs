@@ -48,20 +48,21 @@ const mockPort = await new Promise((resolve) => {
 // table + body
 const { lowerTable } = await import('../dist/compiler/lower.js');
 const tablePath = join(dir, 'table.vmct');
-writeFileSync(
-  tablePath,
-  lowerTable(benchChatConfig(mockPort)),
-);
+writeFileSync(tablePath, lowerTable(benchChatConfig(mockPort)));
 const bodyPath = join(dir, `body-${kind}.json`);
 writeFileSync(bodyPath, chatBody('bench-chat', 0, 2048, kind === 'sse'));
 
 // gateway under the profiler
 const port = 20_000 + Math.floor(Math.random() * 20_000);
-const gw = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, 'bin/vmc.js', 'serve', '--table', tablePath, '--port', String(port), '--workers', '1'], {
-  cwd: ROOT,
-  env: { ...process.env, VMC_LOG: 'warn', VMC_BENCH_KEY: 'bench' },
-  stdio: 'ignore',
-});
+const gw = spawn(
+  process.execPath,
+  ['--cpu-prof', `--cpu-prof-dir=${dir}`, 'bin/vmc.js', 'serve', '--table', tablePath, '--port', String(port), '--workers', '1'],
+  {
+    cwd: ROOT,
+    env: { ...process.env, VMC_LOG: 'warn', VMC_BENCH_KEY: 'bench' },
+    stdio: 'ignore',
+  },
+);
 const url = `http://127.0.0.1:${port}/v1/chat/completions`;
 for (let i = 0; ; i++) {
   try {
@@ -72,7 +73,20 @@ for (let i = 0; ; i++) {
     await sleep(100);
   }
 }
-const loadArgs = (d) => ['--mode', 'closed', '--url', url, '--body-file', bodyPath, '--duration', String(d), '--warmup', '0', '--connections', String(connections)];
+const loadArgs = (d) => [
+  '--mode',
+  'closed',
+  '--url',
+  url,
+  '--body-file',
+  bodyPath,
+  '--duration',
+  String(d),
+  '--warmup',
+  '0',
+  '--connections',
+  String(connections),
+];
 progress('profile: prewarming 3 s');
 await runChild(LOAD, loadArgs(3));
 const from = Number(process.hrtime.bigint() / 1000n);
@@ -106,12 +120,19 @@ for (let i = 0; i < prof.samples.length; i++) {
   busy += dt;
   const key = `${name}  ${where(n)}${n.callFrame.url ? `:${n.callFrame.lineNumber + 1}` : ''}`;
   selfUs.set(key, (selfUs.get(key) ?? 0) + dt);
-  const group = n.callFrame.url === '' ? (name.startsWith('(') ? name : '(native)') : where(n).replace(/^(node_modules\/[^/]+|node:[^/]+|dist\/runtime(\/[^/]+)?).*$/, '$1');
+  const group =
+    n.callFrame.url === ''
+      ? name.startsWith('(')
+        ? name
+        : '(native)'
+      : where(n).replace(/^(node_modules\/[^/]+|node:[^/]+|dist\/runtime(\/[^/]+)?).*$/, '$1');
   fileUs.set(group, (fileUs.get(group) ?? 0) + dt);
 }
 const per = (us) => us / Math.max(1, r.answered);
 const lines = [];
-lines.push(`gateway main thread, ${kind}, closed loop ${connections} connections, ${fmt.int(r.rps)} req/s: ${fmt.f1(per(busy))} µs busy + ${fmt.f1(per(idle))} µs idle per request`);
+lines.push(
+  `gateway main thread, ${kind}, closed loop ${connections} connections, ${fmt.int(r.rps)} req/s: ${fmt.f1(per(busy))} µs busy + ${fmt.f1(per(idle))} µs idle per request`,
+);
 lines.push('', 'by file (self time, µs/request):');
 for (const [k, v] of [...fileUs].sort((a, b) => b[1] - a[1])) lines.push(`  ${fmt.f2(per(v)).padStart(8)}  ${k}`);
 lines.push('', `top ${TOP} functions (self time, µs/request):`);

@@ -29,7 +29,21 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
-import { ROOT, TMP, fmt, machineCoresBusy, machineTicks, median, parseFlags, procCpuMicros, processTree, progress, runChild, summarize, treeCpuMicros } from './lib/common.mjs';
+import {
+  ROOT,
+  TMP,
+  fmt,
+  machineCoresBusy,
+  machineTicks,
+  median,
+  parseFlags,
+  procCpuMicros,
+  processTree,
+  progress,
+  runChild,
+  summarize,
+  treeCpuMicros,
+} from './lib/common.mjs';
 import { benchChatConfig, chatBody } from './lib/workload.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -41,7 +55,9 @@ const FALLBACK_SERVE = fileURLToPath(new URL('./lib/serve-fallback.mjs', import.
  * repo's node_modules (the next plain `npm install` prunes it again); a private prefix
  * (`npm install --prefix bench/.tmp/peer --no-save @portkey-ai/gateway@1.15.2`) survives that.
  */
-const PORTKEY_CANDIDATES = ['node_modules', 'bench/.tmp/peer/node_modules'].map((d) => join(ROOT, d, '@portkey-ai/gateway/build/start-server.js'));
+const PORTKEY_CANDIDATES = ['node_modules', 'bench/.tmp/peer/node_modules'].map((d) =>
+  join(ROOT, d, '@portkey-ai/gateway/build/start-server.js'),
+);
 export const PORTKEY_INSTALL = 'npm install --no-save @portkey-ai/gateway@1.15.2';
 
 export const GOALS = { cpuMicrosPerReq: 30, rpsVsPortkey: 20, pacedDeltaP99Ms: 0.5 };
@@ -139,7 +155,12 @@ function writeBodies() {
   const dir = join(TMP, 'proxy');
   mkdirSync(dir, { recursive: true });
   const files = {};
-  for (const [model, stream] of [['bench-chat', false], ['bench-chat', true], ['gpt-a', false], ['gpt-a', true]]) {
+  for (const [model, stream] of [
+    ['bench-chat', false],
+    ['bench-chat', true],
+    ['gpt-a', false],
+    ['gpt-a', true],
+  ]) {
     const path = join(dir, `body-${model}-${stream ? 'sse' : 'json'}.json`);
     writeFileSync(path, chatBody(model, 0, 2048, stream));
     files[`${model}:${stream ? 'sse' : 'json'}`] = path;
@@ -154,7 +175,15 @@ function writeBodies() {
  * are merged: latency percentiles over all samples, req/s and CPU over all requests.
  * Returns { params, useCli, havePortkey, cases, goals }.
  */
-export async function runProxy({ quick = false, duration, rate, rounds, workers = cpus().length, only = null, modes = ['closed', 'paced'] } = {}) {
+export async function runProxy({
+  quick = false,
+  duration,
+  rate,
+  rounds,
+  workers = cpus().length,
+  only = null,
+  modes = ['closed', 'paced'],
+} = {}) {
   const params = {
     duration: duration ?? (quick ? 2 : 4),
     warmup: quick ? 0.5 : 1,
@@ -172,24 +201,39 @@ export async function runProxy({ quick = false, duration, rate, rounds, workers 
     useCli
       ? ['bin/vmc.js', 'serve', '--table', tablePath, '--port', String(port), '--workers', String(n)]
       : [FALLBACK_SERVE, '--table', tablePath, '--port', String(port), '--workers', String(n)];
-  progress(`proxy: mock upstream on 127.0.0.1:${mock.port}; gateway via ${useCli ? 'node bin/vmc.js serve' : 'runServe (bench/lib/serve-fallback.mjs: the CLI has no serve command yet)'}`);
+  progress(
+    `proxy: mock upstream on 127.0.0.1:${mock.port}; gateway via ${useCli ? 'node bin/vmc.js serve' : 'runServe (bench/lib/serve-fallback.mjs: the CLI has no serve command yet)'}`,
+  );
 
   const direct = `http://127.0.0.1:${mock.port}/v1/chat/completions`;
   let targets = [
-    { id: 'direct', label: 'direct', model: 'gpt-a', streaming: true, start: async () => ({ url: direct, pid: mock.pid, headers: { authorization: 'Bearer bench' }, stop: async () => {} }) },
-    ...[1, workers].filter((n, i, a) => a.indexOf(n) === i).map((n) => ({
-      id: `vmc-${n}`,
-      label: `vmc ${n} worker${n === 1 ? '' : 's'}`,
-      model: 'bench-chat',
+    {
+      id: 'direct',
+      label: 'direct',
+      model: 'gpt-a',
       streaming: true,
-      start: async () => {
-        const port = await freePort();
-        const srv = spawnServer(`vmc-${n}`, serveArgs(port, n), { VMC_LOG: 'warn', VMC_BENCH_KEY: 'bench', VMC_ADMIN_TOKEN: '' });
-        await waitHttp(`http://127.0.0.1:${port}/health`);
-        await sleep(300 * n); // cluster: let every worker come up
-        return { url: `http://127.0.0.1:${port}/v1/chat/completions`, pid: srv.pid, headers: { authorization: 'Bearer client-key' }, stop: () => srv.stop() };
-      },
-    })),
+      start: async () => ({ url: direct, pid: mock.pid, headers: { authorization: 'Bearer bench' }, stop: async () => {} }),
+    },
+    ...[1, workers]
+      .filter((n, i, a) => a.indexOf(n) === i)
+      .map((n) => ({
+        id: `vmc-${n}`,
+        label: `vmc ${n} worker${n === 1 ? '' : 's'}`,
+        model: 'bench-chat',
+        streaming: true,
+        start: async () => {
+          const port = await freePort();
+          const srv = spawnServer(`vmc-${n}`, serveArgs(port, n), { VMC_LOG: 'warn', VMC_BENCH_KEY: 'bench', VMC_ADMIN_TOKEN: '' });
+          await waitHttp(`http://127.0.0.1:${port}/health`);
+          await sleep(300 * n); // cluster: let every worker come up
+          return {
+            url: `http://127.0.0.1:${port}/v1/chat/completions`,
+            pid: srv.pid,
+            headers: { authorization: 'Bearer client-key' },
+            stop: () => srv.stop(),
+          };
+        },
+      })),
   ];
   const PORTKEY = PORTKEY_CANDIDATES.find((p) => existsSync(p));
   const havePortkey = PORTKEY !== undefined;
@@ -207,7 +251,11 @@ export async function runProxy({ quick = false, duration, rate, rounds, workers 
         return {
           url: `http://127.0.0.1:${port}/v1/chat/completions`,
           pid: srv.pid,
-          headers: { authorization: 'Bearer bench', 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `http://127.0.0.1:${mock.port}/v1` },
+          headers: {
+            authorization: 'Bearer bench',
+            'x-portkey-provider': 'openai',
+            'x-portkey-custom-host': `http://127.0.0.1:${mock.port}/v1`,
+          },
           stop: () => srv.stop(),
         };
       },
@@ -215,7 +263,9 @@ export async function runProxy({ quick = false, duration, rate, rounds, workers 
   } else {
     progress(`proxy: @portkey-ai/gateway not installed — peer column skipped (${PORTKEY_INSTALL})`);
   }
-  targets = targets.filter((x) => only === null || only.includes(x.id) || (x.id.startsWith('vmc-') && only.includes(x.id === 'vmc-1' ? 'vmc-1' : 'vmc-N')));
+  targets = targets.filter(
+    (x) => only === null || only.includes(x.id) || (x.id.startsWith('vmc-') && only.includes(x.id === 'vmc-1' ? 'vmc-1' : 'vmc-N')),
+  );
 
   const running = new Map();
   const acc = new Map(); // key → merged rounds
@@ -227,14 +277,37 @@ export async function runProxy({ quick = false, duration, rate, rounds, workers 
       running.set(t.id, g);
       // Sanity: one request of each kind answers 200 through this target.
       for (const kind of t.streaming ? ['json', 'sse'] : ['json']) {
-        const r = await request(g.url, { method: 'POST', headers: { 'content-type': 'application/json', ...g.headers }, body: chatBody(t.model, 0, 2048, kind === 'sse') });
+        const r = await request(g.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...g.headers },
+          body: chatBody(t.model, 0, 2048, kind === 'sse'),
+        });
         const text = await r.body.text();
         if (r.statusCode !== 200) throw new Error(`${t.label} ${kind}: status ${r.statusCode}: ${text.slice(0, 300)}`);
       }
       // Prewarm (not measured): JIT, upstream connection pools and the cluster's workers must
       // not bill their start-up to whichever case happens to run first.
       for (const kind of t.streaming ? ['json', 'sse'] : ['json']) {
-        await runChild(LOAD, ['--mode', 'closed', '--url', g.url, '--body-file', bodies[`${t.model}:${kind}`], '--headers', JSON.stringify(g.headers), '--duration', String(params.prewarm), '--warmup', '0', '--connections', String(params.connections)], { timeoutMs: params.prewarm * 1000 + 60_000 });
+        await runChild(
+          LOAD,
+          [
+            '--mode',
+            'closed',
+            '--url',
+            g.url,
+            '--body-file',
+            bodies[`${t.model}:${kind}`],
+            '--headers',
+            JSON.stringify(g.headers),
+            '--duration',
+            String(params.prewarm),
+            '--warmup',
+            '0',
+            '--connections',
+            String(params.connections),
+          ],
+          { timeoutMs: params.prewarm * 1000 + 60_000 },
+        );
       }
       progress(`proxy: ${t.label} up and prewarmed (${params.prewarm} s per body kind)`);
     }
@@ -246,7 +319,22 @@ export async function runProxy({ quick = false, duration, rate, rounds, workers 
             const g = running.get(t.id);
             const key = `${t.id}|${mode}|${kind}`;
             const samplesPath = join(sampleDir, `${t.id}-${mode}-${kind}-${round}.f64`);
-            const args = ['--mode', mode, '--url', g.url, '--body-file', bodies[`${t.model}:${kind}`], '--headers', JSON.stringify(g.headers), '--duration', String(params.duration), '--warmup', String(params.warmup), '--samples-out', samplesPath];
+            const args = [
+              '--mode',
+              mode,
+              '--url',
+              g.url,
+              '--body-file',
+              bodies[`${t.model}:${kind}`],
+              '--headers',
+              JSON.stringify(g.headers),
+              '--duration',
+              String(params.duration),
+              '--warmup',
+              String(params.warmup),
+              '--samples-out',
+              samplesPath,
+            ];
             if (mode === 'closed') args.push('--connections', String(params.connections));
             else args.push('--rate', String(params.rate));
             const pids = processTree(g.pid);
@@ -265,7 +353,27 @@ export async function runProxy({ quick = false, duration, rate, rounds, workers 
             const machineBusy = machineCoresBusy(m0, m1, wallMs);
             let a = acc.get(key);
             if (a === undefined) {
-              a = { target: t.id, label: t.label, mode, kind, rate: r.rate, ok: 0, non2xx: 0, errors: 0, timeouts: 0, seconds: 0, answered: 0, gwCpu: 0, gwUser: 0, mockCpu: 0, loadCpu: 0, samples: [], ours: [], machine: [], processes: pids.length };
+              a = {
+                target: t.id,
+                label: t.label,
+                mode,
+                kind,
+                rate: r.rate,
+                ok: 0,
+                non2xx: 0,
+                errors: 0,
+                timeouts: 0,
+                seconds: 0,
+                answered: 0,
+                gwCpu: 0,
+                gwUser: 0,
+                mockCpu: 0,
+                loadCpu: 0,
+                samples: [],
+                ours: [],
+                machine: [],
+                processes: pids.length,
+              };
               acc.set(key, a);
             }
             a.ok += r.ok;
@@ -282,7 +390,8 @@ export async function runProxy({ quick = false, duration, rate, rounds, workers 
             a.ours.push(ours);
             a.machine.push(machineBusy);
             const L = r.latency;
-            const cpuText = t.id === 'direct' ? `mock CPU ${fmt.f1((mock1 - mock0) / r.answered)}` : `gateway CPU ${fmt.f1((cpu1 - cpu0) / r.answered)}`;
+            const cpuText =
+              t.id === 'direct' ? `mock CPU ${fmt.f1((mock1 - mock0) / r.answered)}` : `gateway CPU ${fmt.f1((cpu1 - cpu0) / r.answered)}`;
             progress(
               `proxy r${round + 1}/${params.rounds} ${t.label.padEnd(15)} ${mode.padEnd(6)} ${kind.padEnd(4)}: ${fmt.int(r.rps).padStart(7)} req/s ` +
                 `p50 ${fmt.f2(L.p50)} p90 ${fmt.f2(L.p90)} p99 ${fmt.f2(L.p99)} p99.9 ${fmt.f2(L.p999)} ms, ${cpuText} µs/req; ` +
@@ -332,7 +441,12 @@ export function proxyGoals(cases, params) {
   const v1 = (mode, kind) => get('vmc-1', mode, kind);
   for (const kind of ['json', 'sse']) {
     const c = v1('closed', kind);
-    if (c) goals.push({ goal: `vmc gateway CPU ≤ ${GOALS.cpuMicrosPerReq} µs/req (1 worker, closed loop, ${kind})`, value: `${fmt.f1(c.gatewayCpuMicrosPerReq)} µs/req`, met: c.gatewayCpuMicrosPerReq <= GOALS.cpuMicrosPerReq });
+    if (c)
+      goals.push({
+        goal: `vmc gateway CPU ≤ ${GOALS.cpuMicrosPerReq} µs/req (1 worker, closed loop, ${kind})`,
+        value: `${fmt.f1(c.gatewayCpuMicrosPerReq)} µs/req`,
+        met: c.gatewayCpuMicrosPerReq <= GOALS.cpuMicrosPerReq,
+      });
   }
   const pk = get('portkey', 'closed', 'json');
   for (const id of ['vmc-1', `vmc-${params.workers}`]) {
@@ -348,13 +462,18 @@ export function proxyGoals(cases, params) {
       });
     }
   }
-  if (!pk) goals.push({ goal: `closed-loop req/s ≥ ${GOALS.rpsVsPortkey}× Portkey`, value: `peer not installed (${PORTKEY_INSTALL})`, met: null });
+  if (!pk)
+    goals.push({ goal: `closed-loop req/s ≥ ${GOALS.rpsVsPortkey}× Portkey`, value: `peer not installed (${PORTKEY_INSTALL})`, met: null });
   for (const kind of ['json', 'sse']) {
     const d = get('direct', 'paced', kind);
     const v = v1('paced', kind);
     if (d && v) {
       const delta = v.latency.p99 - d.latency.p99;
-      goals.push({ goal: `paced ${params.rate} req/s Δp99 vs direct ≤ ${GOALS.pacedDeltaP99Ms} ms (vmc 1 worker, ${kind})`, value: `${fmt.f3(delta)} ms (${fmt.f3(v.latency.p99)} vs ${fmt.f3(d.latency.p99)})`, met: delta <= GOALS.pacedDeltaP99Ms });
+      goals.push({
+        goal: `paced ${params.rate} req/s Δp99 vs direct ≤ ${GOALS.pacedDeltaP99Ms} ms (vmc 1 worker, ${kind})`,
+        value: `${fmt.f3(delta)} ms (${fmt.f3(v.latency.p99)} vs ${fmt.f3(d.latency.p99)})`,
+        met: delta <= GOALS.pacedDeltaP99Ms,
+      });
     }
   }
   return goals;
@@ -374,7 +493,9 @@ export function proxyMarkdown({ params, useCli, cases }) {
   );
   for (const mode of ['closed', 'paced']) {
     lines.push(`**${mode === 'closed' ? 'Closed loop (max throughput)' : `Open loop, paced at ${params.rate} req/s`}**`, '');
-    lines.push('| target | body | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | Δp50 vs direct | Δp99 vs direct | req/s ÷ direct | req/s ÷ portkey | gateway CPU µs/req (user+sys) | mock CPU µs/req | machine busy | errors |');
+    lines.push(
+      '| target | body | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | Δp50 vs direct | Δp99 vs direct | req/s ÷ direct | req/s ÷ portkey | gateway CPU µs/req (user+sys) | mock CPU µs/req | machine busy | errors |',
+    );
     lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const kind of ['json', 'sse']) {
       const direct = cases.find((c) => c.target === 'direct' && c.mode === mode && c.kind === kind);
@@ -393,7 +514,10 @@ export function proxyMarkdown({ params, useCli, cases }) {
     if (mode === 'paced') {
       const pk = cases.find((c) => c.target === 'portkey' && c.mode === 'paced');
       if (pk && pk.rps < 0.9 * params.rate) {
-        lines.push('', `Portkey cannot sustain ${params.rate} req/s here (it answered ${fmt.int(pk.rps)} req/s), so its open-loop latencies measure the growing backlog, not its per-request overhead.`);
+        lines.push(
+          '',
+          `Portkey cannot sustain ${params.rate} req/s here (it answered ${fmt.int(pk.rps)} req/s), so its open-loop latencies measure the growing backlog, not its per-request overhead.`,
+        );
       }
       lines.push(
         '',

@@ -279,11 +279,16 @@ export async function runResolve({ quick = false, sizes = [10, 1000, 10_000, 100
     // Lowered once per size, here; every vmc case process decodes the same bytes.
     const table = join(dir, `table-${size}.vmct`);
     writeFileSync(table, lowerTable(normConfig(size)));
-    for (const [scope, impls] of [['lookup', ['baseline', 'vmc']], ['lookup-str', ['baseline']], ['full', ['baseline', 'vmc']]]) {
+    for (const [scope, impls] of [
+      ['lookup', ['baseline', 'vmc']],
+      ['lookup-str', ['baseline']],
+      ['full', ['baseline', 'vmc']],
+    ]) {
       for (const impl of impls) {
         const t0 = performance.now();
         const args = ['--child', '--impl', impl, '--scope', scope, '--size', String(size), '--table', table];
-        for (const [k, v] of Object.entries(params)) args.push(`--${k}`, String(k === 'alloc-ms' && scope !== 'full' ? Math.max(v, 30_000) : v));
+        for (const [k, v] of Object.entries(params))
+          args.push(`--${k}`, String(k === 'alloc-ms' && scope !== 'full' ? Math.max(v, 30_000) : v));
         const r = await runChild(SELF, args, { nodeFlags: ['--expose-gc', '--max-old-space-size=4096'] });
         cases.push(r);
         progress(
@@ -406,7 +411,9 @@ export function resolveMarkdown({ params, rows, cases }) {
       `|---:|${names.map(() => '---:|---:').join('|')}|`,
     );
     for (const r of rows) {
-      lines.push(`| ${fmt.int(r.size)} | ${names.map((n) => (r.parts?.[n] ? `${fmt.f1(r.parts[n].nsPerOp)} | ${fmt.f2(r.parts[n].bytesPerOp)}` : '— | —')).join(' | ')} |`);
+      lines.push(
+        `| ${fmt.int(r.size)} | ${names.map((n) => (r.parts?.[n] ? `${fmt.f1(r.parts[n].nsPerOp)} | ${fmt.f2(r.parts[n].bytesPerOp)}` : '— | —')).join(' | ')} |`,
+      );
     }
   }
   return lines.join('\n');

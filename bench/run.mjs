@@ -36,7 +36,10 @@ function newestMtime(dir, exts) {
 }
 
 function ensureBuilt() {
-  const src = Math.max(...['compiler', 'runtime', 'bin', 'schemas'].map((d) => newestMtime(join(ROOT, d), ['.ts', '.json'])), statSync(join(ROOT, 'tsconfig.build.json')).mtimeMs);
+  const src = Math.max(
+    ...['compiler', 'runtime', 'bin', 'schemas'].map((d) => newestMtime(join(ROOT, d), ['.ts', '.json'])),
+    statSync(join(ROOT, 'tsconfig.build.json')).mtimeMs,
+  );
   const out = newestMtime(join(ROOT, 'dist'), ['.js']);
   if (out >= src && existsSync(join(ROOT, 'dist/runtime/routing/router.js'))) {
     progress('dist/ is up to date');
@@ -92,7 +95,9 @@ if (only.length > 0) {
 }
 if (results.proxy) writeFileSync(CHART, await latencyChartSvg(results.proxy));
 writeFileSync(RESULTS_MD, renderMarkdown(results));
-progress(`wrote bench/RESULTS.md${results.proxy ? ', bench/latency.svg' : ''} and bench/results.json in ${fmt.f1((performance.now() - t0) / 1000)} s`);
+progress(
+  `wrote bench/RESULTS.md${results.proxy ? ', bench/latency.svg' : ''} and bench/results.json in ${fmt.f1((performance.now() - t0) / 1000)} s`,
+);
 
 function envLine(e) {
   return (
@@ -116,7 +121,9 @@ function renderMarkdown(r) {
       'baseline measured in the same run. The machine is a small shared VM: compare ratios, not absolute numbers, with other machines.',
     '',
   );
-  const totals = PARTS.filter((p) => r[p]).map((p) => `${p} ${fmt.f1(r[p].seconds)} s`).join(', ');
+  const totals = PARTS.filter((p) => r[p])
+    .map((p) => `${p} ${fmt.f1(r[p].seconds)} s`)
+    .join(', ');
   L.push(`Durations of the parts in their last runs: ${totals}.`);
   if (r.lastRun) {
     L.push(
@@ -134,8 +141,8 @@ function renderMarkdown(r) {
   if (r.resolve) {
     L.push('## Resolution microbenchmark (`bench/resolve.mjs`)', '', `Run: ${envLine(r.resolve.env)}.`, '');
     L.push(
-      '`lookup+pick` = from the name\'s bytes in the request body to a planned target: `RoutingTable.lookup` on those bytes + `Router.plan` into a ' +
-        'preallocated Int32Array (vmc), versus `Map.get(body.toString(\'utf8\', start, end))` + `Math.random()` over the pool\'s weights (baseline from bytes). ' +
+      "`lookup+pick` = from the name's bytes in the request body to a planned target: `RoutingTable.lookup` on those bytes + `Router.plan` into a " +
+        "preallocated Int32Array (vmc), versus `Map.get(body.toString('utf8', start, end))` + `Math.random()` over the pool's weights (baseline from bytes). " +
         'The "string given" baseline skips the decode and reuses its strings, so V8 has their hash cached: the floor a JS Map can reach. ' +
         '`full` = the whole body → target step: `scanJsonBody` (validates the entire 2 KB body, finds `model`) + lookup + plan, versus ' +
         '`JSON.parse(body.toString())` + `Map.get` + `Math.random()` (the baseline of SPEC §7). Tables of N weighted virtual models (pools of 2–4 targets) ' +
@@ -162,7 +169,7 @@ function renderMarkdown(r) {
       '< 1 B/op proves the steady state allocates nothing. The same method runs in `npm test` (test/bench/alloc.test.ts).',
     '- **Latency** (proxy): closed loop = autocannon (per-response hrtime, not its 1 ms histogram); paced = open loop, each request scheduled at t0 + k/rate ' +
       'and timed from its scheduled send time to its last body byte (no coordinated omission). Rounds of all targets are interleaved and merged.',
-    '- **CPU per request** (proxy): utime+stime of the gateway\'s process tree (cluster workers included) from /proc, over the load process\'s lifetime, ' +
+    "- **CPU per request** (proxy): utime+stime of the gateway's process tree (cluster workers included) from /proc, over the load process's lifetime, " +
       '÷ responses it received (warm-up included). The gateway runs with `VMC_LOG=warn` (no access line per request).',
     '- **Background load**: the machine is shared; each proxy row records how many cores were busy machine-wide. When that is near the core count, the ' +
       'gateway was competing with other tenants for CPU and its latencies and req/s are pessimistic.',

@@ -44,7 +44,10 @@ export function pairs(list: string[] | undefined, flag: string): Record<string, 
   return out;
 }
 
-export async function printDiagnostics(result: { diagnostics: Diagnostic[]; sources: { path: string; text: string }[] }, format: Format): Promise<void> {
+export async function printDiagnostics(
+  result: { diagnostics: Diagnostic[]; sources: { path: string; text: string }[] },
+  format: Format,
+): Promise<void> {
   const { formatDiagnostics } = await import('../compiler/diagnostics.js');
   const sources = new Map(result.sources.map((s) => [s.path, s.text]));
   if (format === 'json') {

@@ -21,19 +21,26 @@ const command = (summary: string, load: Command['load']): Command => ({ summary,
 /** The commands, in the order `vmc --help` lists them. Add a command: one module + one entry. */
 const COMMANDS: Record<string, Command> = {
   build: command('vmc build <files|dirs...> --out DIR [--format text|json|github]', () =>
-    import('./commands/build.js').then((m) => ({ usage: m.BUILD_USAGE, run: m.runBuild }))),
+    import('./commands/build.js').then((m) => ({ usage: m.BUILD_USAGE, run: m.runBuild })),
+  ),
   check: command('vmc check <files|dirs...> [--format text|json|github]', () =>
-    import('./commands/build.js').then((m) => ({ usage: m.CHECK_USAGE, run: m.runCheck }))),
+    import('./commands/build.js').then((m) => ({ usage: m.CHECK_USAGE, run: m.runCheck })),
+  ),
   explain: command('vmc explain <model> --table FILE [--header k=v]... [--metadata k=v]... [--user-path P] [--draw R] [--json]', () =>
-    import('./commands/explain.js').then((m) => ({ usage: m.EXPLAIN_USAGE, run: m.runExplain }))),
+    import('./commands/explain.js').then((m) => ({ usage: m.EXPLAIN_USAGE, run: m.runExplain })),
+  ),
   diff: command('vmc diff OLD NEW [--json]          (tables, or build directories holding table.vmct)', () =>
-    import('./commands/diff.js').then((m) => ({ usage: m.DIFF_USAGE, run: m.runDiff }))),
+    import('./commands/diff.js').then((m) => ({ usage: m.DIFF_USAGE, run: m.runDiff })),
+  ),
   fmt: command('vmc fmt <files|dirs...>            (prints the config in native form)', () =>
-    import('./commands/fmt.js').then((m) => ({ usage: m.FMT_USAGE, run: m.runFmt }))),
+    import('./commands/fmt.js').then((m) => ({ usage: m.FMT_USAGE, run: m.runFmt })),
+  ),
   serve: command('vmc serve --table FILE [--host 127.0.0.1] [--port 8080] [--workers N] [--max-body BYTES] [--state-dir DIR]', () =>
-    import('./commands/serve.js').then((m) => ({ usage: m.SERVE_USAGE, run: m.runServeCommand }))),
+    import('./commands/serve.js').then((m) => ({ usage: m.SERVE_USAGE, run: m.runServeCommand })),
+  ),
   demo: command('vmc demo [--port 8080]             (compiles fixtures/demo, starts simulated providers and the gateway)', () =>
-    import('./commands/demo.js').then((m) => ({ usage: m.DEMO_USAGE, run: m.runDemo }))),
+    import('./commands/demo.js').then((m) => ({ usage: m.DEMO_USAGE, run: m.runDemo })),
+  ),
 };
 
 const USAGE = `vmc — virtual model compiler and gateway

@@ -56,14 +56,11 @@ export const DISTINCTIVE_KEYS: Record<Dialect, readonly string[]> = {
 };
 
 const DIALECT_OF_KEY = new Map<string, Dialect>(
-  (Object.entries(DISTINCTIVE_KEYS) as [Dialect, readonly string[]][]).flatMap(([d, keys]) =>
-    keys.map((k) => [k, d] as const),
-  ),
+  (Object.entries(DISTINCTIVE_KEYS) as [Dialect, readonly string[]][]).flatMap(([d, keys]) => keys.map((k) => [k, d] as const)),
 );
 
 export type DialectDetection =
-  | { dialect: Dialect }
-  | { conflict: { first: { dialect: Dialect; key: string }; second: { dialect: Dialect; key: string } } };
+  { dialect: Dialect } | { conflict: { first: { dialect: Dialect; key: string }; second: { dialect: Dialect; key: string } } };
 
 /**
  * The dialect of a body, from its distinctive keys in source order; a body mixing two

@@ -247,7 +247,11 @@ export function emitClient(config: NormConfig, tableHashHex: string): string {
   w.writeLine(`export type VirtualModelName =${LISTS[0]};`).blankLine();
   doc('Every catalogued provider model, as `provider/model`.');
   w.writeLine(`export type CatalogModelName =${LISTS[1]};`).blankLine();
-  doc(config.settings.passthrough ? 'Names a request may use: virtual models, and catalogued models (passthrough is on).' : 'Names a request may use: virtual models (passthrough is off).');
+  doc(
+    config.settings.passthrough
+      ? 'Names a request may use: virtual models, and catalogued models (passthrough is on).'
+      : 'Names a request may use: virtual models (passthrough is off).',
+  );
   w.writeLine(`export type ModelName = ${config.settings.passthrough ? 'VirtualModelName | CatalogModelName' : 'VirtualModelName'};`);
   w.blankLine();
   doc('Per-model metadata, keyed by virtual model name.');

@@ -38,7 +38,11 @@ export type PhaseListener = (phase: string) => void;
 const sha256 = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('hex');
 
 /** Lower and emit every artifact of a valid normalized config. */
-export function emitArtifacts(config: NormConfig, sources: readonly { path: string; sha256: string }[], onPhase?: PhaseListener): Artifacts {
+export function emitArtifacts(
+  config: NormConfig,
+  sources: readonly { path: string; sha256: string }[],
+  onPhase?: PhaseListener,
+): Artifacts {
   onPhase?.('lower');
   const table = lowerTable(config);
   // Re-read what we wrote: the artifact is checked by the same reader the runtime uses.

@@ -97,13 +97,7 @@ export async function loadTsConfigs(inputs: TsLoadInput[], log: DiagnosticLog): 
 }
 
 /** Transpiles and imports one config; returns its default export as plain data. */
-async function evaluate(
-  path: string,
-  text: string,
-  sf: ts.SourceFile,
-  locations: LocationMap,
-  log: DiagnosticLog,
-): Promise<unknown> {
+async function evaluate(path: string, text: string, sf: ts.SourceFile, locations: LocationMap, log: DiagnosticLog): Promise<unknown> {
   const whole = { start: 0, end: text.length };
   const at = (r: Range): Span => ({ file: path, start: r.start, end: r.end });
   const defaultExport = sf.statements.find((s) => ts.isExportAssignment(s) && !s.isExportEquals);

@@ -92,7 +92,10 @@ class StringPool {
   bytes(): Uint8Array {
     const joined = Buffer.from(this.#strings.join(''), 'utf8');
     if (joined.length === this.#size) return joined;
-    return Buffer.concat(this.#strings.map((x) => Buffer.from(x, 'utf8')), this.#size);
+    return Buffer.concat(
+      this.#strings.map((x) => Buffer.from(x, 'utf8')),
+      this.#size,
+    );
   }
   offsets(): Uint8Array {
     return new Uint8Array(Uint32Array.from(this.#offsets).buffer);
@@ -258,7 +261,8 @@ function lowerTarget(w: TableWriter, t: NormTarget, vmIndex: number, providerInd
   rec[fmt.TF_RETRY_SET] = w.statusSets.id(t.retry.onStatus);
   rec[fmt.TF_FALLBACK_SET] = w.statusSets.id(t.fallbackOn);
   rec[fmt.TF_FLAGS] =
-    (t.fallbackCandidate ? fmt.TGF_FALLBACK_CANDIDATE : 0) | ((t.backendFormat ? BACKEND_CODE[t.backendFormat] : 0) << fmt.TGF_BACKEND_SHIFT);
+    (t.fallbackCandidate ? fmt.TGF_FALLBACK_CANDIDATE : 0) |
+    ((t.backendFormat ? BACKEND_CODE[t.backendFormat] : 0) << fmt.TGF_BACKEND_SHIFT);
   rec[fmt.TF_OVERRIDE_PARAMS] = w.strings.opt(t.overrideParams);
   rec[fmt.TF_HEADERS_SET] = w.pushPairs(t.headersSet);
   rec[fmt.TF_HEADERS_SET_COUNT] = t.headersSet.length;
@@ -293,7 +297,13 @@ function lowerStrategyOrder(w: TableWriter, vm: NormVirtualModel): { orderAt: nu
 }
 
 /** One VMS record with its targets, order, sticky keys and middleware. */
-function lowerVirtualModel(w: TableWriter, vm: NormVirtualModel, implicit: boolean, vmIndex: number, providerIndex: ReadonlyMap<string, number>): void {
+function lowerVirtualModel(
+  w: TableWriter,
+  vm: NormVirtualModel,
+  implicit: boolean,
+  vmIndex: number,
+  providerIndex: ReadonlyMap<string, number>,
+): void {
   const firstTarget = w.targets.length / fmt.TARGET_STRIDE;
   for (const t of vm.targets) lowerTarget(w, t, vmIndex, providerIndex);
   const hasMetadata = vm.targets.some((t) => t.metadataMatch.length > 0);
@@ -372,6 +382,7 @@ export function lowerTable(config: NormConfig): Uint8Array {
     }
   });
   const flags =
-    (config.settings.passthrough ? fmt.FLAG_PASSTHROUGH : 0) | (config.settings.modelsEndpoint === 'virtual_only' ? fmt.FLAG_VIRTUAL_ONLY : 0);
+    (config.settings.passthrough ? fmt.FLAG_PASSTHROUGH : 0) |
+    (config.settings.modelsEndpoint === 'virtual_only' ? fmt.FLAG_VIRTUAL_ONLY : 0);
   return fmt.encodeTable(flags, w.sections(lowerHashIndex(w.strings, indexKeys)));
 }

@@ -109,4 +109,3 @@ export function mergeFiles(validations: FileValidation[], log: DiagnosticLog): M
   merged.virtualModels = [...vms.values()].sort(byName);
   return merged;
 }
-

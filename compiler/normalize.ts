@@ -300,7 +300,10 @@ class RouteResolver {
       fallbackCandidate: t.fallback_candidate ?? true,
       overrideParams: params && Object.keys(params).length > 0 ? canonicalJson(params) : null,
       headersSet: byKey([...headersSet]),
-      headersRemove: sortedUnique((t.headers?.remove ?? []).map((h) => h.toLowerCase()), compareStrings),
+      headersRemove: sortedUnique(
+        (t.headers?.remove ?? []).map((h) => h.toLowerCase()),
+        compareStrings,
+      ),
       metadataMatch: byKey(Object.entries(t.metadata_match ?? {}).filter((e): e is [string, string] => e[1] !== undefined)),
       maxTtftMs: t.sla?.max_ttft_ms ?? 0,
       maxTimePerOutputTokenMs: t.sla?.max_time_per_output_token_ms ?? 0,
@@ -333,7 +336,12 @@ class RouteResolver {
     let suggestion = closest(target, pool);
     if (!suggestion && !split) {
       // A bare model name (`gpt-4o`): suggest the catalogued `provider/model` it most likely meant.
-      const byModel = new Map(this.catalog.names().map((n) => [splitTarget(n)!.model, n] as const).reverse());
+      const byModel = new Map(
+        this.catalog
+          .names()
+          .map((n) => [splitTarget(n)!.model, n] as const)
+          .reverse(),
+      );
       const model = closest(target, byModel.keys()) ?? (byModel.has(target) ? target : undefined);
       suggestion = model === undefined ? undefined : byModel.get(model);
     }

@@ -51,12 +51,7 @@ interface SchemaDiagnostic {
  * Reports ajv errors at the nodes they concern, and adds the entries they make unusable to
  * `invalid` (as FileValidation.invalid ids), so later phases do not report consequences.
  */
-export function reportSchemaErrors(
-  errors: readonly ErrorObject[],
-  subject: SchemaSubject,
-  log: DiagnosticLog,
-  invalid: Set<string>,
-): void {
+export function reportSchemaErrors(errors: readonly ErrorObject[], subject: SchemaSubject, log: DiagnosticLog, invalid: Set<string>): void {
   for (const error of errors) {
     // propertyNames reports once with the name and once more from the inner keyword.
     if (error.schemaPath.includes('/propertyNames/')) continue;

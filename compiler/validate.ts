@@ -96,14 +96,7 @@ export function validateFile(file: LoadedFile, log: DiagnosticLog): FileValidati
   return result;
 }
 
-function validateBody(
-  file: LoadedFile,
-  name: string,
-  body: unknown,
-  v: Validators,
-  log: DiagnosticLog,
-  result: FileValidation,
-): void {
+function validateBody(file: LoadedFile, name: string, body: unknown, v: Validators, log: DiagnosticLog, result: FileValidation): void {
   const at: JsonPath = ['virtual_models', name];
   const id = `virtual_models/${name}`;
   if (!isObject(body)) {

@@ -23,27 +23,12 @@ import { GATEWAY_PROVIDER, gatewayErrorBody, type GatewayErrorType } from './err
 import type { Generation, TargetRuntime, VmRuntime } from './generation.js';
 import { JSON_HEADERS } from './http/respond.js';
 import type { HeaderValue, HttpRequest, HttpResponse } from './http/uws.js';
-import {
-  BodyScan,
-  MODEL_ABSENT,
-  MODEL_STRING,
-  SCAN_NOT_OBJECT,
-  SCAN_TOO_DEEP,
-  modelName,
-  scanJsonBody,
-} from './json-scan.js';
+import { BodyScan, MODEL_ABSENT, MODEL_STRING, SCAN_NOT_OBJECT, SCAN_TOO_DEEP, modelName, scanJsonBody } from './json-scan.js';
 import { logAccess, type Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import { applyBodyOps, mergeInto, runPostResponse } from './middleware.js';
 import { RELAY_CLIENT_ABORTED, RELAY_UPSTREAM_BROKE, RelayContext, relay, responseHeaders } from './relay.js';
-import {
-  RESOLVE_HTTP_STATUS,
-  RESOLVE_OK,
-  ROUTER_DRAW,
-  Resolution,
-  resolutionMessage,
-  resolveRequest,
-} from './routing/resolve.js';
+import { RESOLVE_HTTP_STATUS, RESOLVE_OK, ROUTER_DRAW, Resolution, resolutionMessage, resolveRequest } from './routing/resolve.js';
 import { FAIL_ABORTED, FAIL_NONE, FAIL_TIMEOUT, FAIL_TTFT, UpstreamCall } from './upstream.js';
 import { ENDPOINT_PATHS } from './table/endpoints.js';
 import { XLATE_CHAT_TO_MESSAGES, XLATE_NONE, chatToMessagesRequest, messagesToChatRequest } from './wire/translate.js';
@@ -146,9 +131,12 @@ export class Engine {
     const table = gen.table;
     const body = req.body;
     if (!scanJsonBody(body, scan)) {
-      const msg = scan.status === SCAN_NOT_OBJECT ? 'request body must be a JSON object'
-        : scan.status === SCAN_TOO_DEEP ? 'request body is nested too deeply'
-        : `request body is not valid JSON (at byte ${scan.errorOffset})`;
+      const msg =
+        scan.status === SCAN_NOT_OBJECT
+          ? 'request body must be a JSON object'
+          : scan.status === SCAN_TOO_DEEP
+            ? 'request body is nested too deeply'
+            : `request body is not valid JSON (at byte ${scan.errorOffset})`;
       return this.#reject(req, res, startedAt, 400, 'invalid_request_error', msg, null);
     }
     if (scan.modelKind !== MODEL_STRING) {
@@ -162,8 +150,16 @@ export class Engine {
     const vmr = gen.vm(vm);
     const r = resolution;
     if (resolveRequest(table, gen.router, vm, vmr, ep, req, Date.now(), ROUTER_DRAW, r) !== RESOLVE_OK) {
-      return this.#rejectVm(req, res, startedAt, vmr, RESOLVE_HTTP_STATUS[r.status], RESOLVE_ERROR_TYPE[r.status],
-        resolutionMessage(table, vm, ep, r, vmr.name), RESOLVE_PARAM[r.status]);
+      return this.#rejectVm(
+        req,
+        res,
+        startedAt,
+        vmr,
+        RESOLVE_HTTP_STATUS[r.status],
+        RESOLVE_ERROR_TYPE[r.status],
+        resolutionMessage(table, vm, ep, r, vmr.name),
+        RESOLVE_PARAM[r.status],
+      );
     }
     const plan = r.plan.slice(0, r.count); // survives the awaits below
     const ex = new Exchange(gen, ep, req, res, vm, vmr, scan.modelStart, scan.modelEnd, startedAt);
@@ -275,15 +271,33 @@ export class Engine {
     const provider = ex.target?.providerName ?? GATEWAY_PROVIDER;
     if (ex.attempts === 0) {
       if (skippedCooldown) {
-        return this.#gatewayError(ex, 503, 'provider_error', `every target of model '${ex.vmr.name}' is cooling down after repeated failures`, provider);
+        return this.#gatewayError(
+          ex,
+          503,
+          'provider_error',
+          `every target of model '${ex.vmr.name}' is cooling down after repeated failures`,
+          provider,
+        );
       }
       if (skippedFormat) {
-        return this.#gatewayError(ex, 400, 'invalid_request_error', `model '${ex.vmr.name}' has no target that serves ${ENDPOINT_PATHS[endpoint]}`, GATEWAY_PROVIDER);
+        return this.#gatewayError(
+          ex,
+          400,
+          'invalid_request_error',
+          `model '${ex.vmr.name}' has no target that serves ${ENDPOINT_PATHS[endpoint]}`,
+          GATEWAY_PROVIDER,
+        );
       }
       return this.#gatewayError(ex, 503, 'provider_error', `model '${ex.vmr.name}' has no usable target`, provider);
     }
     if (lastFailure === FAIL_TIMEOUT || lastFailure === FAIL_TTFT) {
-      return this.#gatewayError(ex, 504, 'provider_error', `upstream ${ex.target?.label ?? ''} timed out${lastFailure === FAIL_TTFT ? ' (sla.max_ttft_ms)' : ''}`, provider);
+      return this.#gatewayError(
+        ex,
+        504,
+        'provider_error',
+        `upstream ${ex.target?.label ?? ''} timed out${lastFailure === FAIL_TTFT ? ' (sla.max_ttft_ms)' : ''}`,
+        provider,
+      );
     }
     return this.#gatewayError(ex, 502, 'provider_error', `upstream ${ex.target?.label ?? ''} failed: connection error`, provider);
   }
@@ -316,7 +330,12 @@ export class Engine {
     ex.status = call.status;
     const xlate = tr.xlate[ex.endpoint];
     const clientJson = xlate === XLATE_NONE ? null : this.#clientJson(ex);
-    const outcome = await relay(ex.res, call, first, new RelayContext(this.#extraHeaders(ex), ex.vmr.middleware.responseHeadersRemove, xlate, clientJson, tr.providerName));
+    const outcome = await relay(
+      ex.res,
+      call,
+      first,
+      new RelayContext(this.#extraHeaders(ex), ex.vmr.middleware.responseHeadersRemove, xlate, clientJson, tr.providerName),
+    );
     ex.call = null;
     if (outcome === RELAY_CLIENT_ABORTED) {
       ex.status = STATUS_CLIENT_CLOSED;
@@ -346,27 +365,48 @@ export class Engine {
     logAccess(this.#log, ex.req, ex.status, ex.startedAt, ex.vmr.name, ex.target?.label ?? null, ex.attempts);
     const mw = ex.vmr.middleware;
     if (mw.logCalls.length > 0) {
-      runPostResponse(mw, {
-        virtual_model: ex.vmr.name,
-        target: ex.target?.label ?? null,
-        status: ex.status,
-        attempts: ex.attempts,
-        ms: Math.round(ms * 10) / 10,
-        stream: this.#clientJson(ex).stream === true,
-        path: ex.req.url,
-      }, this.#log);
+      runPostResponse(
+        mw,
+        {
+          virtual_model: ex.vmr.name,
+          target: ex.target?.label ?? null,
+          status: ex.status,
+          attempts: ex.attempts,
+          ms: Math.round(ms * 10) / 10,
+          stream: this.#clientJson(ex).stream === true,
+          path: ex.req.url,
+        },
+        this.#log,
+      );
     }
   }
 
   /** 4xx before a virtual model was resolved. */
-  #reject(req: HttpRequest, res: HttpResponse, startedAt: number, status: number, type: GatewayErrorType, message: string, param: string | null): void {
+  #reject(
+    req: HttpRequest,
+    res: HttpResponse,
+    startedAt: number,
+    status: number,
+    type: GatewayErrorType,
+    message: string,
+    param: string | null,
+  ): void {
     res.respond(status, JSON_HEADERS, gatewayErrorBody(status, type, message, param));
     this.#metrics.series('', '').countRequest(status);
     logAccess(this.#log, req, status, startedAt);
   }
 
   /** 4xx after resolution: carries the x-vmc-* headers. */
-  #rejectVm(req: HttpRequest, res: HttpResponse, startedAt: number, vmr: VmRuntime, status: number, type: GatewayErrorType, message: string, param: string | null): void {
+  #rejectVm(
+    req: HttpRequest,
+    res: HttpResponse,
+    startedAt: number,
+    vmr: VmRuntime,
+    status: number,
+    type: GatewayErrorType,
+    message: string,
+    param: string | null,
+  ): void {
     const headers = vmcHeaders(vmr, '', 0, true);
     res.respond(status, headers, gatewayErrorBody(status, type, message, param));
     vmr.series.countRequest(status);
@@ -414,7 +454,7 @@ export class Engine {
 
   #headersFor(ex: Exchange, tr: TargetRuntime): string[] {
     if (ex.headersFor === tr.id && ex.headers !== null) return ex.headers;
-    const h = tr.buildHeaders(ex.req.headers, ex.vmr.middleware, tr.wire === 'anthropic');
+    const h = tr.buildHeaders(ex.req.headers, ex.vmr.middleware);
     ex.headersFor = tr.id;
     ex.headers = h;
     return h;

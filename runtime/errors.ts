@@ -10,12 +10,7 @@
  */
 
 /** GoModel `core.ErrorType`. */
-export type GatewayErrorType =
-  | 'invalid_request_error'
-  | 'not_found_error'
-  | 'authentication_error'
-  | 'provider_error'
-  | 'rate_limit_error';
+export type GatewayErrorType = 'invalid_request_error' | 'not_found_error' | 'authentication_error' | 'provider_error' | 'rate_limit_error';
 
 /** Provider value used when the gateway itself produced the error. */
 export const GATEWAY_PROVIDER = 'vmc';

@@ -209,7 +209,7 @@ function scanString(buf: Uint8Array, pos: number, end: number): number {
       if (pos + 1 >= end) return -(pos + 1) - 1;
       const e = buf[pos + 1];
       if (e === 0x75 /* u */) {
-        if (pos + 5 >= end) return -(end) - 1;
+        if (pos + 5 >= end) return -end - 1;
         if (!isHex(buf[pos + 2]) || !isHex(buf[pos + 3]) || !isHex(buf[pos + 4]) || !isHex(buf[pos + 5])) {
           return -(pos + 2) - 1;
         }
@@ -217,8 +217,7 @@ function scanString(buf: Uint8Array, pos: number, end: number): number {
         continue;
       }
       // \" \\ \/ \b \f \n \r \t
-      if (e !== CH_QUOTE && e !== CH_BACKSLASH && e !== 0x2f && e !== 0x62 && e !== 0x66 &&
-          e !== 0x6e && e !== 0x72 && e !== 0x74) {
+      if (e !== CH_QUOTE && e !== CH_BACKSLASH && e !== 0x2f && e !== 0x62 && e !== 0x66 && e !== 0x6e && e !== 0x72 && e !== 0x74) {
         return -(pos + 1) - 1;
       }
       pos += 2;
@@ -247,8 +246,13 @@ function scanKey(buf: Uint8Array, pos: number, end: number, depth: number): numb
   if (depth === 1) {
     const len = pos - 1 - start;
     if (!stringEscaped) {
-      keyIsModel = len === 5 && buf[start] === 0x6d && buf[start + 1] === 0x6f && buf[start + 2] === 0x64 &&
-        buf[start + 3] === 0x65 && buf[start + 4] === 0x6c; // "model"
+      keyIsModel =
+        len === 5 &&
+        buf[start] === 0x6d &&
+        buf[start + 1] === 0x6f &&
+        buf[start + 2] === 0x64 &&
+        buf[start + 3] === 0x65 &&
+        buf[start + 4] === 0x6c; // "model"
     } else if (len <= 30) {
       keyIsModel = decodeJsonString(buf, start, pos - 1) === 'model'; // cold: escaped key
     }

@@ -52,7 +52,10 @@ export class SeriesSet {
   timeouts = 0;
   ttftMisses = 0;
 
-  constructor(readonly virtualModel: string, readonly target: string) {}
+  constructor(
+    readonly virtualModel: string,
+    readonly target: string,
+  ) {}
 
   countRequest(status: number): void {
     this.requests.set(status, (this.requests.get(status) ?? 0) + 1);
@@ -78,7 +81,9 @@ export class Metrics {
 
   /** Prometheus text exposition. */
   render(): string {
-    const all = [...this.#series.values()].sort((a, b) => compareStrings(a.virtualModel, b.virtualModel) || compareStrings(a.target, b.target));
+    const all = [...this.#series.values()].sort(
+      (a, b) => compareStrings(a.virtualModel, b.virtualModel) || compareStrings(a.target, b.target),
+    );
     const out: string[] = [];
     const pair = (s: SeriesSet) => `virtual_model="${esc(s.virtualModel)}",target="${esc(s.target)}"`;
 
@@ -91,7 +96,10 @@ export class Metrics {
     out.push('# HELP vmc_upstream_latency_seconds Upstream latency: time to first body byte (ttfb) and to the end of the body (total).');
     out.push('# TYPE vmc_upstream_latency_seconds histogram');
     for (const s of all) {
-      for (const [phase, h] of [['ttfb', s.ttfb], ['total', s.total]] as const) {
+      for (const [phase, h] of [
+        ['ttfb', s.ttfb],
+        ['total', s.total],
+      ] as const) {
         if (h.count === 0) continue;
         let cum = 0;
         for (let i = 0; i < LATENCY_BUCKETS.length; i++) {
@@ -104,7 +112,10 @@ export class Metrics {
       }
     }
 
-    out.push('# HELP vmc_upstream_errors_total Upstream attempts that failed without a response.', '# TYPE vmc_upstream_errors_total counter');
+    out.push(
+      '# HELP vmc_upstream_errors_total Upstream attempts that failed without a response.',
+      '# TYPE vmc_upstream_errors_total counter',
+    );
     for (const s of all) {
       if (s.networkErrors) out.push(`vmc_upstream_errors_total{${pair(s)},kind="network"} ${s.networkErrors}`);
       if (s.timeouts) out.push(`vmc_upstream_errors_total{${pair(s)},kind="timeout"} ${s.timeouts}`);
@@ -124,7 +135,14 @@ export class Metrics {
   }
 }
 
-function counter(out: string[], all: SeriesSet[], name: string, help: string, get: (s: SeriesSet) => number, pair: (s: SeriesSet) => string): void {
+function counter(
+  out: string[],
+  all: SeriesSet[],
+  name: string,
+  help: string,
+  get: (s: SeriesSet) => number,
+  pair: (s: SeriesSet) => string,
+): void {
   out.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`);
   for (const s of all) {
     const v = get(s);

@@ -39,7 +39,12 @@ const CT_JSON = 'application/json';
  * response middleware), and names in `remove` left out.
  * Returns the headers and the upstream content type ('' if none).
  */
-export function responseHeaders(raw: Buffer[] | null, extra: readonly HeaderValue[], remove: readonly string[], dropContentType: boolean): { headers: HeaderValue[]; contentType: string } {
+export function responseHeaders(
+  raw: Buffer[] | null,
+  extra: readonly HeaderValue[],
+  remove: readonly string[],
+  dropContentType: boolean,
+): { headers: HeaderValue[]; contentType: string } {
   const out: HeaderValue[] = [];
   let contentType = '';
   if (raw !== null) {

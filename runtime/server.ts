@@ -107,7 +107,11 @@ class GenerationSlot {
       table = RoutingTable.decode(bytes);
     } catch (err) {
       metrics.reloadsRejected++;
-      log.error('table rejected; the previous table stays in service', { reason, error: (err as Error).message, table_hash: this.gen.table.hashHex });
+      log.error('table rejected; the previous table stays in service', {
+        reason,
+        error: (err as Error).message,
+        table_hash: this.gen.table.hashHex,
+      });
       throw err;
     }
     const previous = this.gen.table.hashHex;
@@ -157,7 +161,13 @@ class GenerationSlot {
 }
 
 /** Routes one request by method and path (SPEC §6). */
-function requestHandler(slot: GenerationSlot, engine: Engine, adminHost: AdminHost, metrics: Metrics, log: Logger): (req: HttpRequest, res: HttpResponse) => void | Promise<void> {
+function requestHandler(
+  slot: GenerationSlot,
+  engine: Engine,
+  adminHost: AdminHost,
+  metrics: Metrics,
+  log: Logger,
+): (req: HttpRequest, res: HttpResponse) => void | Promise<void> {
   return (req, res) => {
     const url = req.url;
     const method = req.method;
@@ -167,7 +177,12 @@ function requestHandler(slot: GenerationSlot, engine: Engine, adminHost: AdminHo
     if (method === 'GET') {
       switch (url) {
         case '/health': // probes: not access-logged
-          return sendJson(res, 200, { status: 'ok', table_hash: gen.table.hashHex, virtual_models: gen.table.vmCount, loaded_at: new Date(gen.loadedAt).toISOString() });
+          return sendJson(res, 200, {
+            status: 'ok',
+            table_hash: gen.table.hashHex,
+            virtual_models: gen.table.vmCount,
+            loaded_at: new Date(gen.loadedAt).toISOString(),
+          });
         case '/metrics': // scrapes: not access-logged
           res.respond(200, ['content-type', 'text/plain; version=0.0.4; charset=utf-8'], metrics.render());
           return;
@@ -258,7 +273,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     handler: requestHandler(slot, engine, adminHost, metrics, log),
     payloadTooLargeBody: gatewayErrorBody(413, 'invalid_request_error', `request body exceeds ${opts.maxBodyBytes} bytes`),
     internalErrorBody: gatewayErrorBody(500, 'provider_error', 'internal gateway error'),
-    onError: (err, req) => log.error('request handler failed', { method: req.method, path: req.url, error: err instanceof Error ? err.stack ?? err.message : String(err) }),
+    onError: (err, req) =>
+      log.error('request handler failed', {
+        method: req.method,
+        path: req.url,
+        error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+      }),
   });
 
   let watcher: { close(): void } | null = null;
@@ -267,7 +287,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     watcher = watchTableFile(opts.tablePath, opts.watchDebounceMs ?? 150, () => void slot.reloadIfChanged(), log);
   }
 
-  log.info('gateway listening', { host: opts.host, port: http.port, table_hash: slot.gen.table.hashHex, virtual_models: slot.gen.table.vmCount });
+  log.info('gateway listening', {
+    host: opts.host,
+    port: http.port,
+    table_hash: slot.gen.table.hashHex,
+    virtual_models: slot.gen.table.vmCount,
+  });
 
   let closing: Promise<void> | null = null;
   return {

@@ -98,7 +98,7 @@ export class TargetRuntime {
    * set them, and `content-type`.
    * The third parameter is no longer read (the defaults come from {@link defaultHeaders}).
    */
-  buildHeaders(client: readonly string[], mw: CompiledMiddleware, _anthropicWire?: boolean): string[] {
+  buildHeaders(client: readonly string[], mw: CompiledMiddleware): string[] {
     const out: string[] = [];
     const creds = this.credentials;
     const mwSet = mw.requestHeadersSet;
@@ -130,4 +130,3 @@ function overridden(name: string, set: readonly [string, string][]): boolean {
   for (let i = 0; i < set.length; i++) if (set[i][0] === name) return true;
   return false;
 }
-

@@ -62,7 +62,11 @@ function layerOf(file: string): Layer | null {
 /** Relative import specifiers of a file (static, dynamic, re-exports, type-only), resolved to .ts files. */
 function importsOf(file: string): string[] {
   const text = readFileSync(file, 'utf8');
-  const specs = [...text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^'";]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\n)\s*import\s+['"]([^'"]+)['"]/g)].map((m) => m[1] ?? m[2] ?? m[3]);
+  const specs = [
+    ...text.matchAll(
+      /(?:^|\n)\s*(?:import|export)\s[^'";]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\n)\s*import\s+['"]([^'"]+)['"]/g,
+    ),
+  ].map((m) => m[1] ?? m[2] ?? m[3]);
   return specs.filter((s) => s.startsWith('.')).map((s) => rel(normalize(join(dirname(resolve(file)), s))).replace(/\.js$/, '.ts'));
 }
 
@@ -131,7 +135,9 @@ describe('architecture (docs/architecture.md)', () => {
   });
 
   it('only the HTTP adapter imports uWebSockets.js', () => {
-    const offenders = files.filter((f) => /uws-js-unofficial|uWebSockets\.js/.test(readFileSync(f, 'utf8')) && !f.startsWith('runtime/http/'));
+    const offenders = files.filter(
+      (f) => /uws-js-unofficial|uWebSockets\.js/.test(readFileSync(f, 'utf8')) && !f.startsWith('runtime/http/'),
+    );
     expect(offenders).toEqual([]);
   });
 });

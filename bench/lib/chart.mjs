@@ -31,7 +31,15 @@ export async function latencyChartSvg({ cases, params }) {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: { text: 'Proxy latency percentiles by target (log scale; lower is better)', anchor: 'start' },
     data: { values },
-    facet: { row: { field: 'panel', type: 'nominal', sort: panels, title: null, header: { labelOrient: 'top', labelAngle: 0, labelAlign: 'left', labelAnchor: 'start', labelFontWeight: 'bold', labelFontSize: 12 } } },
+    facet: {
+      row: {
+        field: 'panel',
+        type: 'nominal',
+        sort: panels,
+        title: null,
+        header: { labelOrient: 'top', labelAngle: 0, labelAlign: 'left', labelAnchor: 'start', labelFontWeight: 'bold', labelFontSize: 12 },
+      },
+    },
     spec: {
       width: 520,
       height: 150,

@@ -72,7 +72,15 @@ export function summarize(values) {
   const q = (p) => (s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]);
   let sum = 0;
   for (let i = 0; i < s.length; i++) sum += s[i];
-  return { count: s.length, mean: sum / s.length, p50: q(50), p90: q(90), p99: q(99), p999: q(99.9), max: s.length ? s[s.length - 1] : NaN };
+  return {
+    count: s.length,
+    mean: sum / s.length,
+    p50: q(50),
+    p90: q(90),
+    p99: q(99),
+    p999: q(99.9),
+    max: s.length ? s[s.length - 1] : NaN,
+  };
 }
 
 export function median(xs) {
@@ -92,7 +100,13 @@ export function machine() {
   } catch {
     /* not Linux */
   }
-  return { cpu: model, cores: c.length, node: process.version, platform: `${process.platform}-${process.arch}`, date: new Date().toISOString() };
+  return {
+    cpu: model,
+    cores: c.length,
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    date: new Date().toISOString(),
+  };
 }
 
 /**
@@ -163,7 +177,7 @@ export function machineTicks() {
 
 /** Cores kept busy machine-wide between two machineTicks() samples taken `wallMs` apart. */
 export function machineCoresBusy(a, b, wallMs) {
-  return ((b.busy - a.busy) / a.hz) / (wallMs / 1000);
+  return (b.busy - a.busy) / a.hz / (wallMs / 1000);
 }
 
 export const fmt = {

@@ -160,10 +160,13 @@ async function paced() {
   };
 }
 
-const deadline = setTimeout(() => {
-  process.stderr.write('load generator: hard time limit reached\n');
-  process.exit(3);
-}, (warmup + duration) * 1000 + 60_000);
+const deadline = setTimeout(
+  () => {
+    process.stderr.write('load generator: hard time limit reached\n');
+    process.exit(3);
+  },
+  (warmup + duration) * 1000 + 60_000,
+);
 const cpu0 = process.cpuUsage();
 const { samples, ...result } = flags.mode === 'paced' ? await paced() : await closed();
 const cpu = process.cpuUsage(cpu0);

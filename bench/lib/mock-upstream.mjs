@@ -30,7 +30,10 @@ const completion = Buffer.from(
     choices: [
       {
         index: 0,
-        message: { role: 'assistant', content: 'The incident started at 09:14 UTC when the payment service returned 503s; it was mitigated by 09:31.' },
+        message: {
+          role: 'assistant',
+          content: 'The incident started at 09:14 UTC when the payment service returned 503s; it was mitigated by 09:31.',
+        },
         logprobs: null,
         finish_reason: 'stop',
       },
@@ -48,7 +51,13 @@ for (let i = 0; i < STREAM_EVENTS; i++) {
     object: 'chat.completion.chunk',
     created: 1_700_000_000,
     model: 'gpt-bench',
-    choices: [{ index: 0, delta: i === 0 ? { role: 'assistant', content: words[i % words.length] } : { content: words[i % words.length] }, finish_reason: i === STREAM_EVENTS - 1 ? 'stop' : null }],
+    choices: [
+      {
+        index: 0,
+        delta: i === 0 ? { role: 'assistant', content: words[i % words.length] } : { content: words[i % words.length] },
+        finish_reason: i === STREAM_EVENTS - 1 ? 'stop' : null,
+      },
+    ],
   };
   sse += `data: ${JSON.stringify(chunk)}\n\n`;
 }

@@ -73,9 +73,21 @@ export function benchChatConfig(mockPort) {
   return {
     version: 1,
     settings: { passthrough: true, modelsEndpoint: 'all' },
-    providers: [{ name: 'mock', type: 'openai', baseUrl: `http://127.0.0.1:${mockPort}/v1`, apiKeyEnv: 'VMC_BENCH_KEY', models: ['gpt-a', 'gpt-b'], timeoutMs: 0 }],
+    providers: [
+      {
+        name: 'mock',
+        type: 'openai',
+        baseUrl: `http://127.0.0.1:${mockPort}/v1`,
+        apiKeyEnv: 'VMC_BENCH_KEY',
+        models: ['gpt-a', 'gpt-b'],
+        timeoutMs: 0,
+      },
+    ],
     virtualModels: [
-      normVm('bench-chat', [normTarget({ provider: 'mock', model: 'gpt-a', weight: 70 }), normTarget({ provider: 'mock', model: 'gpt-b', weight: 30 })]),
+      normVm('bench-chat', [
+        normTarget({ provider: 'mock', model: 'gpt-a', weight: 70 }),
+        normTarget({ provider: 'mock', model: 'gpt-b', weight: 30 }),
+      ]),
     ],
   };
 }

@@ -167,7 +167,13 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
       const errBody =
         b.errorBody ??
         (anthropic
-          ? { type: 'error', error: { type: status === 529 ? 'overloaded_error' : status >= 500 ? 'api_error' : type, message: `mock ${name} status ${status}` } }
+          ? {
+              type: 'error',
+              error: {
+                type: status === 529 ? 'overloaded_error' : status >= 500 ? 'api_error' : type,
+                message: `mock ${name} status ${status}`,
+              },
+            }
           : { error: { message: `mock ${name} status ${status}`, type: status >= 500 ? 'server_error' : type, param: null, code: null } });
       return sendJson(res, status, extra, b, errBody);
     }
@@ -176,14 +182,22 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
     const kind = endpointKind(rec.path);
     if (kind === null) {
       rec.status = 404;
-      return sendJson(res, 404, extra, b, { error: { message: `mock: no route ${rec.path}`, type: 'invalid_request_error', param: null, code: null } });
+      return sendJson(res, 404, extra, b, {
+        error: { message: `mock: no route ${rec.path}`, type: 'invalid_request_error', param: null, code: null },
+      });
     }
     if (stream && b.floodBytes !== undefined) return flood(rec, res, status, extra, b.floodBytes);
     if (!stream || kind === 'embeddings') return sendJson(res, status, extra, b, jsonResponse(kind, id, model, text, rec, name));
     return sendStream(res, rec, status, extra, b, streamEvents(kind, id, model, text, rec));
   }
 
-  async function sendJson(res: http.ServerResponse, status: number, extra: Record<string, string>, b: MockBehavior, body: unknown): Promise<void> {
+  async function sendJson(
+    res: http.ServerResponse,
+    status: number,
+    extra: Record<string, string>,
+    b: MockBehavior,
+    body: unknown,
+  ): Promise<void> {
     const bytes = Buffer.from(JSON.stringify(body));
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(bytes.length), ...extra });
     if (b.firstByteDelayMs) {
@@ -200,7 +214,14 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
     res.end(bytes);
   }
 
-  async function sendStream(res: http.ServerResponse, rec: ReceivedRequest, status: number, extra: Record<string, string>, b: MockBehavior, events: string[]): Promise<void> {
+  async function sendStream(
+    res: http.ServerResponse,
+    rec: ReceivedRequest,
+    status: number,
+    extra: Record<string, string>,
+    b: MockBehavior,
+    events: string[],
+  ): Promise<void> {
     res.writeHead(status, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', ...extra });
     res.flushHeaders();
     if (b.firstByteDelayMs) await sleep(b.firstByteDelayMs);
@@ -218,7 +239,13 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
     res.end();
   }
 
-  async function flood(rec: ReceivedRequest, res: http.ServerResponse, status: number, extra: Record<string, string>, total: number): Promise<void> {
+  async function flood(
+    rec: ReceivedRequest,
+    res: http.ServerResponse,
+    status: number,
+    extra: Record<string, string>,
+    total: number,
+  ): Promise<void> {
     res.writeHead(status, { 'content-type': 'text/event-stream', ...extra });
     const event = Buffer.from(`data: ${JSON.stringify({ pad: 'x'.repeat(16 * 1024 - 32) })}\n\n`);
     while (rec.bytesSent < total && !res.destroyed) {
@@ -366,7 +393,14 @@ function jsonResponse(kind: EndpointKind, id: number, model: string, text: strin
   }
 }
 
-function responseObject(id: number, model: string, text: string, u: { input: number; output: number }, status: string, name = 'mock'): Record<string, unknown> {
+function responseObject(
+  id: number,
+  model: string,
+  text: string,
+  u: { input: number; output: number },
+  status: string,
+  name = 'mock',
+): Record<string, unknown> {
   return {
     id: `resp_${name}_${id}`,
     object: 'response',
@@ -375,7 +409,15 @@ function responseObject(id: number, model: string, text: string, u: { input: num
     model,
     output:
       status === 'completed'
-        ? [{ type: 'message', id: `msg_${id}`, status: 'completed', role: 'assistant', content: [{ type: 'output_text', text, annotations: [] }] }]
+        ? [
+            {
+              type: 'message',
+              id: `msg_${id}`,
+              status: 'completed',
+              role: 'assistant',
+              content: [{ type: 'output_text', text, annotations: [] }],
+            },
+          ]
         : [],
     usage: status === 'completed' ? { input_tokens: u.input, output_tokens: u.output, total_tokens: u.input + u.output } : null,
   };
@@ -393,11 +435,14 @@ function streamEvents(kind: EndpointKind, id: number, model: string, text: strin
     case 'chat': {
       const base = { id: `chatcmpl-mock-${id}`, object: 'chat.completion.chunk', created: CREATED, model };
       out.push(sse({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }] }));
-      for (const w of words) out.push(sse({ ...base, choices: [{ index: 0, delta: { content: w }, logprobs: null, finish_reason: null }] }));
+      for (const w of words)
+        out.push(sse({ ...base, choices: [{ index: 0, delta: { content: w }, logprobs: null, finish_reason: null }] }));
       out.push(sse({ ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }] }));
       const so = rec.json?.stream_options as { include_usage?: boolean } | undefined;
       if (so?.include_usage) {
-        out.push(sse({ ...base, choices: [], usage: { prompt_tokens: u.input, completion_tokens: u.output, total_tokens: u.input + u.output } }));
+        out.push(
+          sse({ ...base, choices: [], usage: { prompt_tokens: u.input, completion_tokens: u.output, total_tokens: u.input + u.output } }),
+        );
       }
       out.push('data: [DONE]\n\n');
       return out;
@@ -413,28 +458,74 @@ function streamEvents(kind: EndpointKind, id: number, model: string, text: strin
       return out; // never reached: embeddings do not stream
     case 'responses': {
       let n = 0;
-      out.push(sseEvent('response.created', { type: 'response.created', sequence_number: n++, response: responseObject(id, model, '', u, 'in_progress') }));
+      out.push(
+        sseEvent('response.created', {
+          type: 'response.created',
+          sequence_number: n++,
+          response: responseObject(id, model, '', u, 'in_progress'),
+        }),
+      );
       for (const w of words) {
-        out.push(sseEvent('response.output_text.delta', {
-          type: 'response.output_text.delta', sequence_number: n++, item_id: `msg_${id}`, output_index: 0, content_index: 0, delta: w, logprobs: [],
-        }));
+        out.push(
+          sseEvent('response.output_text.delta', {
+            type: 'response.output_text.delta',
+            sequence_number: n++,
+            item_id: `msg_${id}`,
+            output_index: 0,
+            content_index: 0,
+            delta: w,
+            logprobs: [],
+          }),
+        );
       }
-      out.push(sseEvent('response.output_text.done', {
-        type: 'response.output_text.done', sequence_number: n++, item_id: `msg_${id}`, output_index: 0, content_index: 0, text, logprobs: [],
-      }));
-      out.push(sseEvent('response.completed', { type: 'response.completed', sequence_number: n++, response: responseObject(id, model, text, u, 'completed') }));
+      out.push(
+        sseEvent('response.output_text.done', {
+          type: 'response.output_text.done',
+          sequence_number: n++,
+          item_id: `msg_${id}`,
+          output_index: 0,
+          content_index: 0,
+          text,
+          logprobs: [],
+        }),
+      );
+      out.push(
+        sseEvent('response.completed', {
+          type: 'response.completed',
+          sequence_number: n++,
+          response: responseObject(id, model, text, u, 'completed'),
+        }),
+      );
       return out;
     }
     case 'messages': {
-      out.push(sseEvent('message_start', {
-        type: 'message_start',
-        message: { id: `msg_mock_${id}`, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: u.input, output_tokens: 1 } },
-      }));
+      out.push(
+        sseEvent('message_start', {
+          type: 'message_start',
+          message: {
+            id: `msg_mock_${id}`,
+            type: 'message',
+            role: 'assistant',
+            model,
+            content: [],
+            stop_reason: null,
+            stop_sequence: null,
+            usage: { input_tokens: u.input, output_tokens: 1 },
+          },
+        }),
+      );
       out.push(sseEvent('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }));
       out.push(sseEvent('ping', { type: 'ping' }));
-      for (const w of words) out.push(sseEvent('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: w } }));
+      for (const w of words)
+        out.push(sseEvent('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: w } }));
       out.push(sseEvent('content_block_stop', { type: 'content_block_stop', index: 0 }));
-      out.push(sseEvent('message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: u.output } }));
+      out.push(
+        sseEvent('message_delta', {
+          type: 'message_delta',
+          delta: { stop_reason: 'end_turn', stop_sequence: null },
+          usage: { output_tokens: u.output },
+        }),
+      );
       out.push(sseEvent('message_stop', { type: 'message_stop' }));
       return out;
     }

@@ -73,7 +73,10 @@ export async function runBuild(args: string[]): Promise<number> {
       return 1;
     }
     if (format === 'text' && !values.quiet) {
-      const m = JSON.parse(result.artifacts.manifest) as { counts: { virtualModels: number; targets: number }; table: { sha256: string; bytes: number } };
+      const m = JSON.parse(result.artifacts.manifest) as {
+        counts: { virtualModels: number; targets: number };
+        table: { sha256: string; bytes: number };
+      };
       const ms = (performance.now() - started).toFixed(0);
       process.stderr.write(
         `vmc build: ${m.counts.virtualModels} virtual models, ${m.counts.targets} targets → ${values.out} ` +

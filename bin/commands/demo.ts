@@ -39,7 +39,11 @@ export async function runDemo(args: string[]): Promise<number> {
   process.env.ANTHROPIC_MOCK_API_KEY ??= 'sk-demo-anthropic';
   process.env.VMC_ADMIN_TOKEN ??= 'demo-admin-token';
   const base = `http://127.0.0.1:${port}`;
-  await runServe({ tablePath: join(out, TABLE_FILE), port, admin: ({ tablePath, stateDir }) => createAdminBackend({ tablePath, stateDir }) });
+  await runServe({
+    tablePath: join(out, TABLE_FILE),
+    port,
+    admin: ({ tablePath, stateDir }) => createAdminBackend({ tablePath, stateDir }),
+  });
   process.stdout.write(`
 vmc demo: gateway on ${base}, mock providers on ${openai.url} (openai) and ${anthropic.url} (anthropic)
 artifacts: ${out}  (table.vmct, client.ts, manifest.json)

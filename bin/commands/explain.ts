@@ -32,7 +32,8 @@ export async function runExplain(args: string[]): Promise<number> {
   const { EXPLAIN_ENDPOINTS, explainRoute, renderExplain } = await import('../../compiler/tools/explain.js');
   const endpointName = values.endpoint ?? 'chat';
   const endpoint = Object.prototype.hasOwnProperty.call(EXPLAIN_ENDPOINTS, endpointName) ? EXPLAIN_ENDPOINTS[endpointName] : undefined;
-  if (endpoint === undefined) throw new UsageError(`--endpoint must be one of ${Object.keys(EXPLAIN_ENDPOINTS).join(', ')} (got ${endpointName})`);
+  if (endpoint === undefined)
+    throw new UsageError(`--endpoint must be one of ${Object.keys(EXPLAIN_ENDPOINTS).join(', ')} (got ${endpointName})`);
   const draw = values.draw === undefined ? null : Number(values.draw);
   if (draw !== null && !(draw >= 0 && draw < 1)) throw new UsageError('--draw must be a number in [0, 1)');
   const table = await loadTable(values.table);

@@ -55,7 +55,12 @@ export function etagOf(vm: NormVirtualModel): string {
 }
 
 /** A SPEC §3 error envelope; `diagnostics` (the compiler's) are added to it when given. */
-function error(status: number, type: GatewayErrorType, message: string, extra: { param?: string; diagnostics?: unknown[] } = {}): AdminResult {
+function error(
+  status: number,
+  type: GatewayErrorType,
+  message: string,
+  extra: { param?: string; diagnostics?: unknown[] } = {},
+): AdminResult {
   const body = gatewayError(status, type, message, extra.param ?? null);
   return { status, body: extra.diagnostics ? { error: { ...body.error, diagnostics: extra.diagnostics } } : body };
 }
@@ -85,10 +90,12 @@ export class CompilerAdminBackend implements AdminBackend {
   async init(): Promise<this> {
     try {
       const parsed = JSON.parse(await readFile(this.#file, 'utf8')) as AdminState;
-      if (parsed.version !== 1 || !isObject(parsed.upserts) || !Array.isArray(parsed.deletes)) throw new Error('unrecognized admin state format');
+      if (parsed.version !== 1 || !isObject(parsed.upserts) || !Array.isArray(parsed.deletes))
+        throw new Error('unrecognized admin state format');
       this.#state = { ...emptyState(), ...parsed };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot read admin state ${this.#file}: ${(err as Error).message}`);
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+        throw new Error(`cannot read admin state ${this.#file}: ${(err as Error).message}`);
     }
     return this;
   }
@@ -125,14 +132,22 @@ export class CompilerAdminBackend implements AdminBackend {
       if (Object.keys(this.#state.upserts).length === 0 && this.#state.deletes.length === 0) return fileBytes;
       const r = await this.#compile(fileBytes, this.#state);
       if ('diagnostics' in r) {
-        throw new Error(`admin changes in ${this.#file} no longer compile against this table: ${r.diagnostics.map((d) => `${d.code} ${d.message}`).join('; ')}`);
+        throw new Error(
+          `admin changes in ${this.#file} no longer compile against this table: ${r.diagnostics.map((d) => `${d.code} ${d.message}`).join('; ')}`,
+        );
       }
       return r.bytes;
     });
   }
 
   /** Try a new state; on success persist it and hand back the table. */
-  async #apply(next: AdminState, ctx: AdminContext, okStatus: number, body: (t: RoutingTable) => unknown, invalidStatus: number): Promise<AdminResult> {
+  async #apply(
+    next: AdminState,
+    ctx: AdminContext,
+    okStatus: number,
+    body: (t: RoutingTable) => unknown,
+    invalidStatus: number,
+  ): Promise<AdminResult> {
     const base = this.#base ?? ctx.table.bytes;
     const r = await this.#compile(base, next);
     if ('diagnostics' in r) {
@@ -171,7 +186,9 @@ export class CompilerAdminBackend implements AdminBackend {
   upsertVirtualModel(body: unknown, ctx: AdminContext): Promise<AdminResult> {
     return this.#serial(async () => {
       if (!isObject(body) || typeof body.source !== 'string' || body.source === '') {
-        return error(400, 'invalid_request_error', 'body must be a GoModel upsert object with a non-empty string "source"', { param: 'source' });
+        return error(400, 'invalid_request_error', 'body must be a GoModel upsert object with a non-empty string "source"', {
+          param: 'source',
+        });
       }
       const name = body.source;
       return this.#apply(this.#withUpsert(name, body), ctx, 200, (t) => this.#goModelView(t, name), 400);
@@ -185,7 +202,11 @@ export class CompilerAdminBackend implements AdminBackend {
       }
       const next = this.#clone();
       delete next.upserts[name];
-      const inBase = this.#base !== null && RoutingTable.decode(this.#base).toNormalized().virtualModels.some((v) => v.name === name);
+      const inBase =
+        this.#base !== null &&
+        RoutingTable.decode(this.#base)
+          .toNormalized()
+          .virtualModels.some((v) => v.name === name);
       if (inBase && !next.deletes.includes(name)) next.deletes.push(name);
       next.deletes.sort();
       delete next.updatedAt[name];
@@ -243,7 +264,11 @@ export class CompilerAdminBackend implements AdminBackend {
       const current = this.#configured(ctx.table, full);
       if (current === null) return error(404, 'not_found_error', `VirtualModel ${full} not found`);
       if (ifMatch !== null && ifMatch !== '*' && ifMatch !== etagOf(current)) {
-        return error(409, 'invalid_request_error', `VirtualModel ${full} was modified concurrently (If-Match ${ifMatch} ≠ ${etagOf(current)})`);
+        return error(
+          409,
+          'invalid_request_error',
+          `VirtualModel ${full} was modified concurrently (If-Match ${ifMatch} ≠ ${etagOf(current)})`,
+        );
       }
       const body = patch ?? {};
       if (!isObject(body)) return error(422, 'invalid_request_error', 'PATCH body must be a JSON object');
@@ -251,15 +276,29 @@ export class CompilerAdminBackend implements AdminBackend {
       if (unknown.length) return error(422, 'invalid_request_error', `unknown field(s): ${unknown.join(', ')}`);
 
       // Start from the current definition in native form, keep what the patch does not touch.
-      const native = this.#state.upserts[full] && !('source' in this.#state.upserts[full]) ? structuredClone(this.#state.upserts[full]) : denormalizeVirtualModel(current);
+      const native =
+        this.#state.upserts[full] && !('source' in this.#state.upserts[full])
+          ? structuredClone(this.#state.upserts[full])
+          : denormalizeVirtualModel(current);
       if ('default_model_entity' in body || 'models' in body) {
         const view = this.#nemoView(workspace, name, current);
         const def = 'default_model_entity' in body ? body.default_model_entity : view.default_model_entity;
         const models = 'models' in body ? (body.models ?? []) : view.models;
-        if ((def !== null && typeof def !== 'string') || !Array.isArray(models) || !models.every((m) => isObject(m) && typeof m.model === 'string')) {
-          return error(422, 'invalid_request_error', 'default_model_entity must be a string or null; models a list of {model, backend_format}');
+        if (
+          (def !== null && typeof def !== 'string') ||
+          !Array.isArray(models) ||
+          !models.every((m) => isObject(m) && typeof m.model === 'string')
+        ) {
+          return error(
+            422,
+            'invalid_request_error',
+            'default_model_entity must be a string or null; models a list of {model, backend_format}',
+          );
         }
-        const rewritten = rewriteNemo({ ...(def === null ? {} : { default_model_entity: def }), models: models as { model: string }[] } as Parameters<typeof rewriteNemo>[0]).body as Json;
+        const rewritten = rewriteNemo({
+          ...(def === null ? {} : { default_model_entity: def }),
+          models: models as { model: string }[],
+        } as Parameters<typeof rewriteNemo>[0]).body as Json;
         // NeMo semantics decide the targets: replace the routing part, keep the rest.
         for (const k of ['target', 'targets', 'strategy', 'retry', 'fallback_on', 'sticky']) delete native[k];
         for (const k of ['target', 'targets', 'strategy']) if (k in rewritten) native[k] = rewritten[k];
@@ -280,7 +319,9 @@ export class CompilerAdminBackend implements AdminBackend {
         200,
         (t) => this.#nemoView(workspace, name, this.#configured(t, full)!),
         422,
-      ).then((r) => (r.status === 200 ? { ...r, headers: { etag: etagOf(this.#configured(RoutingTable.decode(r.tableBytes!), full)!) } } : r));
+      ).then((r) =>
+        r.status === 200 ? { ...r, headers: { etag: etagOf(this.#configured(RoutingTable.decode(r.tableBytes!), full)!) } } : r,
+      );
     });
   }
 }

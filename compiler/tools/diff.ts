@@ -89,7 +89,11 @@ export function diffConfigs(a: NormConfig, b: NormConfig): TableDiff {
   for (const [name, v] of vb) {
     const old = va.get(name);
     if (!old) {
-      result.virtualModels.push({ name, change: 'added', details: v.targets.map((t) => `→ ${label(t)} (weight ${t.weight}, priority ${t.priority})`) });
+      result.virtualModels.push({
+        name,
+        change: 'added',
+        details: v.targets.map((t) => `→ ${label(t)} (weight ${t.weight}, priority ${t.priority})`),
+      });
       routingChanged = true;
       continue;
     }

@@ -12,6 +12,7 @@
  * `latency`, one target to explore first); otherwise explain prints the shares and says the
  * pick is random, and names no chosen target.
  */
+import { servesEndpoint } from '../../runtime/providers/index.js';
 import { HealthState } from '../../runtime/routing/health.js';
 import {
   RESOLVE_BAD_METADATA,
@@ -70,6 +71,8 @@ export interface ExplainTarget {
   pickable: boolean;
   /** Share of random picks (0..1); null when picks depend on measurements (`latency`). */
   share: number | null;
+  /** Its provider type (or backend_format) can serve the endpoint; the gateway skips it otherwise. */
+  servesEndpoint: boolean;
   fallbackCandidate: boolean;
   metadataMatch: Record<string, string>;
   retry: { attempts: number; delayMs: number; onStatus: number[] };
@@ -79,7 +82,8 @@ export interface ExplainTarget {
   headers: { set: Record<string, string>; remove: string[] };
 }
 
-export type ExplainStatus = 'ok' | 'not_found' | 'disabled' | 'forbidden' | 'wrong_endpoint' | 'bad_metadata' | 'no_eligible_target';
+export type ExplainStatus =
+  'ok' | 'not_found' | 'disabled' | 'forbidden' | 'wrong_endpoint' | 'bad_metadata' | 'no_eligible_target' | 'no_target_serves_endpoint';
 
 /**
  * What fixes the pick: `only` one target can be picked; `explore` the latency strategy tries
@@ -180,7 +184,10 @@ export function explainRoute(table: RoutingTable, model: string, req: ExplainReq
   result.modelTypes = table.vmModelTypes(vm);
   result.userPaths = table.vmUserPaths(vm);
   if (facts.stickyKeys.length > 0) {
-    result.sticky = { keys: facts.stickyKeys.map((k) => `${k.source}:${k.key}`), sessionKey: status === RESOLVE_OK || status === RESOLVE_NO_ELIGIBLE_TARGET ? r.input.stickyKey : null };
+    result.sticky = {
+      keys: facts.stickyKeys.map((k) => `${k.source}:${k.key}`),
+      sessionKey: status === RESOLVE_OK || status === RESOLVE_NO_ELIGIBLE_TARGET ? r.input.stickyKey : null,
+    };
   }
   if (status !== RESOLVE_OK && status !== RESOLVE_NO_ELIGIBLE_TARGET) return result;
 
@@ -194,6 +201,8 @@ export function explainRoute(table: RoutingTable, model: string, req: ExplainReq
   const { primary, others } = primaryPool(eligible, (i) => table.targetHasMetadata(first + i));
   const set = primary.length > 0 ? rules.pickSet(primary, ranked, NO_MEASUREMENTS) : { pool: [], pick: [], explore: null };
   const shares = weightShares(set.pick.map((i) => ranked[i].weight));
+  const serves = (t: number): boolean =>
+    servesEndpoint(table.providerType(table.targetProvider(t)), table.targetBackendFormat(t), endpoint, table.targetModel(t));
   for (let i = 0; i < n; i++) {
     const t = first + i;
     const k = set.pick.indexOf(i);
@@ -206,6 +215,7 @@ export function explainRoute(table: RoutingTable, model: string, req: ExplainReq
       primary: primary.includes(i),
       pickable: k >= 0,
       share: rules.measured ? null : k >= 0 ? shares[k] : 0,
+      servesEndpoint: serves(t),
       fallbackCandidate: table.targetIsFallbackCandidate(t),
       metadataMatch: Object.fromEntries(table.targetMetadataMatch(t)),
       retry: { attempts: table.targetRetryAttempts(t), delayMs: table.targetRetryDelayMs(t), onStatus: table.targetRetryStatuses(t) },
@@ -217,21 +227,37 @@ export function explainRoute(table: RoutingTable, model: string, req: ExplainReq
   }
   if (status !== RESOLVE_OK) return result;
 
+  // The engine skips planned targets that cannot serve the endpoint (an anthropic target on
+  // /v1/embeddings); with none left it answers 400 before any attempt.
+  const plan = Array.from(r.plan.subarray(0, r.count)).filter(serves);
+  if (plan.length === 0) {
+    result.status = 'no_target_serves_endpoint';
+    result.httpStatus = 400;
+    result.message = `model '${result.virtualModel}' has no target that serves ${ENDPOINT_PATHS[endpoint]}`;
+    return result;
+  }
   // Precedence as in the router: exploration, then the session key, then the draw.
   const pick: ExplainPick =
-    set.pool.length === 1 ? 'only'
-    : set.explore !== null ? 'explore'
-    : shares.filter((s) => s > 0).length === 1 ? 'only'
-    : r.input.stickyKey !== null ? 'sticky'
-    : req.draw !== null ? 'draw'
-    : 'random';
+    set.pool.length === 1
+      ? 'only'
+      : set.explore !== null
+        ? 'explore'
+        : shares.filter((s) => s > 0).length === 1
+          ? 'only'
+          : r.input.stickyKey !== null
+            ? 'sticky'
+            : req.draw !== null
+              ? 'draw'
+              : 'random';
   result.pick = pick;
   if (pick === 'random') {
-    const order = [...set.pool, ...others.sort(byPriority(ranked))].filter((i) => table.targetIsFallbackCandidate(first + i));
+    const order = [...set.pool, ...others.sort(byPriority(ranked))].filter(
+      (i) => table.targetIsFallbackCandidate(first + i) && serves(first + i),
+    );
     result.fallbackOrder = order.map((i) => table.targetLabel(first + i));
   } else {
-    result.chosen = table.targetLabel(r.plan[0]);
-    for (let k = 1; k < r.count; k++) result.fallbackOrder.push(table.targetLabel(r.plan[k]));
+    result.chosen = table.targetLabel(plan[0]);
+    for (let k = 1; k < plan.length; k++) result.fallbackOrder.push(table.targetLabel(plan[k]));
   }
   result.note = noteFor(pick, rules.name, rules.summary, rules.measured);
   return result;
@@ -267,20 +293,33 @@ export function renderExplain(r: ExplainResult): string {
   lines.push(`  strategy:  ${r.strategy}`);
   lines.push(`  endpoint:  ${r.endpoint}${r.modelTypes.length ? ` (model_types: ${r.modelTypes.join(', ')})` : ''}`);
   lines.push(`  user path: ${r.userPath}${r.userPaths.length ? ` (allowed: ${r.userPaths.join(', ')})` : ''}`);
-  if (r.status !== 'ok' && r.status !== 'no_eligible_target') {
+  if (r.status !== 'ok' && r.status !== 'no_eligible_target' && r.status !== 'no_target_serves_endpoint') {
     lines.push(`  decision:  HTTP ${r.httpStatus} ${r.status} — ${r.message}`);
     return lines.join('\n') + '\n';
   }
-  if (r.sticky) lines.push(`  sticky:    ${r.sticky.keys.join(', ')} → session key ${r.sticky.sessionKey === null ? '(absent: not sticky for this request)' : JSON.stringify(r.sticky.sessionKey)}`);
+  if (r.sticky)
+    lines.push(
+      `  sticky:    ${r.sticky.keys.join(', ')} → session key ${r.sticky.sessionKey === null ? '(absent: not sticky for this request)' : JSON.stringify(r.sticky.sessionKey)}`,
+    );
   lines.push('  targets:');
   for (const t of r.targets) {
-    const tags = [t.primary ? 'primary' : t.eligible ? 'eligible' : 'not eligible', t.fallbackCandidate ? null : 'no fallback'].filter(Boolean).join(', ');
+    const tags = [
+      t.primary ? 'primary' : t.eligible ? 'eligible' : 'not eligible',
+      t.fallbackCandidate ? null : 'no fallback',
+      t.servesEndpoint ? null : `skipped: cannot serve ${r.endpoint}`,
+    ]
+      .filter(Boolean)
+      .join(', ');
     const meta = Object.keys(t.metadataMatch).length ? ` match=${JSON.stringify(t.metadataMatch)}` : '';
     const share = t.share === null ? (t.pickable ? 'by latency' : '—') : pct(t.share);
-    lines.push(`    ${t.target.padEnd(36)} weight ${String(t.weight).padStart(4)}  priority ${t.priority}  share ${share.padStart(10)}  [${tags}]${meta}`);
-    lines.push(`      retry ${t.retry.attempts}× every ${t.retry.delayMs} ms on ${t.retry.onStatus.join(',') || '—'}; fallback on ${t.fallbackOn.join(',') || '—'}${t.maxTtftMs ? `; max ttft ${t.maxTtftMs} ms` : ''}`);
+    lines.push(
+      `    ${t.target.padEnd(36)} weight ${String(t.weight).padStart(4)}  priority ${t.priority}  share ${share.padStart(10)}  [${tags}]${meta}`,
+    );
+    lines.push(
+      `      retry ${t.retry.attempts}× every ${t.retry.delayMs} ms on ${t.retry.onStatus.join(',') || '—'}; fallback on ${t.fallbackOn.join(',') || '—'}${t.maxTtftMs ? `; max ttft ${t.maxTtftMs} ms` : ''}`,
+    );
   }
-  if (r.status === 'no_eligible_target') {
+  if (r.status === 'no_eligible_target' || r.status === 'no_target_serves_endpoint') {
     lines.push(`  decision:  HTTP ${r.httpStatus} ${r.status} — ${r.message}`);
     return lines.join('\n') + '\n';
   }
@@ -288,7 +327,14 @@ export function renderExplain(r: ExplainResult): string {
     lines.push('  chosen:    (random, by the shares above)');
     lines.push(`  fallback:  ${r.fallbackOrder.length ? `${r.fallbackOrder.join(' → ')}, without the picked target` : '(none)'}`);
   } else {
-    const why = r.pick === 'draw' ? `draw ${r.draw}` : r.pick === 'sticky' ? 'session key' : r.pick === 'explore' ? 'explored first' : 'the only target that can be picked';
+    const why =
+      r.pick === 'draw'
+        ? `draw ${r.draw}`
+        : r.pick === 'sticky'
+          ? 'session key'
+          : r.pick === 'explore'
+            ? 'explored first'
+            : 'the only target that can be picked';
     lines.push(`  chosen:    ${r.chosen}   (${why})`);
     lines.push(`  fallback:  ${r.fallbackOrder.length ? r.fallbackOrder.join(' → ') : '(none)'}`);
   }

@@ -90,7 +90,8 @@ function parseBody(req: HttpRequest): { ok: true; value: unknown } | { ok: false
 
 /** Serves an admin request (path already known to satisfy {@link isAdminPath}). */
 export async function serveAdmin(host: AdminHost, req: HttpRequest, res: HttpResponse): Promise<void> {
-  if (host.token === undefined || host.token === '') return sendError(res, 404, 'not_found_error', 'admin API is disabled (set VMC_ADMIN_TOKEN)');
+  if (host.token === undefined || host.token === '')
+    return sendError(res, 404, 'not_found_error', 'admin API is disabled (set VMC_ADMIN_TOKEN)');
   if (!authorized(req, host.token)) {
     return sendError(res, 401, 'authentication_error', 'missing or invalid admin bearer token', null, { 'www-authenticate': 'Bearer' });
   }
@@ -103,18 +104,25 @@ export async function serveAdmin(host: AdminHost, req: HttpRequest, res: HttpRes
       const t = await host.reloadFromFile();
       return sendJson(res, 200, { status: 'ok', table_hash: t.hashHex, virtual_models: countConfigured(t) });
     } catch (err) {
-      return sendError(res, 422, 'invalid_request_error', `reload rejected; the previous table stays in service: ${(err as Error).message}`);
+      return sendError(
+        res,
+        422,
+        'invalid_request_error',
+        `reload rejected; the previous table stays in service: ${(err as Error).message}`,
+      );
     }
   }
 
   if (url === '/admin/virtual-models') {
     if (m === 'GET') {
-      if (host.backend?.listVirtualModels !== undefined) return finish(host, res, await host.backend.listVirtualModels({ table: host.table() }));
+      if (host.backend?.listVirtualModels !== undefined)
+        return finish(host, res, await host.backend.listVirtualModels({ table: host.table() }));
       return sendJson(res, 200, virtualModelViews(host.table()));
     }
     if (m === 'PUT') {
       const backend = host.backend;
-      if (backend === undefined) return sendError(res, 501, 'invalid_request_error', 'admin changes need a backend (run through `vmc serve`)');
+      if (backend === undefined)
+        return sendError(res, 501, 'invalid_request_error', 'admin changes need a backend (run through `vmc serve`)');
       const b = parseBody(req);
       if (!b.ok) return sendError(res, 400, 'invalid_request_error', 'request body is not valid JSON');
       return finish(host, res, await backend.upsertVirtualModel(b.value, { table: host.table() }));
@@ -125,7 +133,8 @@ export async function serveAdmin(host: AdminHost, req: HttpRequest, res: HttpRes
   if (url.startsWith('/admin/virtual-models/')) {
     if (m !== 'DELETE') return sendError(res, 405, 'invalid_request_error', 'use DELETE /admin/virtual-models/{name}');
     const backend = host.backend;
-    if (backend === undefined) return sendError(res, 501, 'invalid_request_error', 'admin changes need a backend (run through `vmc serve`)');
+    if (backend === undefined)
+      return sendError(res, 501, 'invalid_request_error', 'admin changes need a backend (run through `vmc serve`)');
     let name: string;
     try {
       name = decodeURIComponent(url.slice('/admin/virtual-models/'.length));
@@ -153,7 +162,11 @@ export async function serveAdmin(host: AdminHost, req: HttpRequest, res: HttpRes
     if (m === 'PATCH') {
       const b = parseBody(req);
       if (!b.ok) return sendError(res, 422, 'invalid_request_error', 'request body is not valid JSON');
-      return finish(host, res, await backend.patchNemoVirtualModel(workspace, name, b.value, req.header('if-match'), { table: host.table() }));
+      return finish(
+        host,
+        res,
+        await backend.patchNemoVirtualModel(workspace, name, b.value, req.header('if-match'), { table: host.table() }),
+      );
     }
     return sendError(res, 405, 'invalid_request_error', 'use GET or PATCH');
   }

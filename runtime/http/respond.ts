@@ -19,6 +19,13 @@ export function sendJson(res: HttpResponse, status: number, body: unknown, extra
 }
 
 /** Sends the SPEC §3 error envelope (`provider: "vmc"`: the gateway itself answers). */
-export function sendError(res: HttpResponse, status: number, type: GatewayErrorType, message: string, param: string | null = null, extra?: Record<string, string>): void {
+export function sendError(
+  res: HttpResponse,
+  status: number,
+  type: GatewayErrorType,
+  message: string,
+  param: string | null = null,
+  extra?: Record<string, string>,
+): void {
   sendJson(res, status, gatewayErrorBody(status, type, message, param), extra);
 }

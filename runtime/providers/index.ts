@@ -49,5 +49,14 @@ export function wireModule(type: ProviderType, backendFormat: BackendFormat): Pr
   return backendFormat === null || backendFormat === own.wire ? own : WIRE_MODULES[backendFormat];
 }
 
+/**
+ * Can a target of provider type `type` (with NeMo `backend_format` `backendFormat`) serve
+ * client endpoint `ep`? The engine skips a target that cannot (its route is null); `vmc
+ * explain` shows the same skip.
+ */
+export function servesEndpoint(type: ProviderType, backendFormat: BackendFormat, ep: number, model: string): boolean {
+  return wireModule(type, backendFormat).route(ep, { prefix: '', query: '', model }) !== null;
+}
+
 export type { AuthPlacement, ProviderModule, UpstreamRoute, UpstreamTarget, WireFormat } from './provider.js';
 export { credentialHeaders } from './provider.js';

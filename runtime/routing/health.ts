@@ -43,7 +43,10 @@ export class HealthState implements LatencyState {
   /** Number of times each target entered cooldown (metrics). */
   readonly cooldowns: Uint32Array;
 
-  constructor(readonly targetCount: number, opts: HealthOptions = {}) {
+  constructor(
+    readonly targetCount: number,
+    opts: HealthOptions = {},
+  ) {
     this.failureThreshold = opts.failureThreshold ?? 3;
     this.cooldownMs = opts.cooldownMs ?? 30_000;
     this.alpha = opts.alpha ?? 0.3;

@@ -13,7 +13,13 @@ export const EP_MESSAGES = 4;
 export const ENDPOINT_COUNT = 5;
 
 /** Gateway path by endpoint id. */
-export const ENDPOINT_PATHS: readonly string[] = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/responses', '/v1/messages'];
+export const ENDPOINT_PATHS: readonly string[] = [
+  '/v1/chat/completions',
+  '/v1/completions',
+  '/v1/embeddings',
+  '/v1/responses',
+  '/v1/messages',
+];
 
 /**
  * `model_types` value each endpoint requires. Chat and messages admit each other: they are one

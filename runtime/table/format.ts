@@ -85,7 +85,7 @@ export const SECTION_COUNT = 12;
 
 // ── PROVIDERS record ────────────────────────────────────────────────────────────
 export const PF_NAME = 0; // sid
-export const PF_TYPE = 1; // 0 openai, 1 anthropic
+export const PF_TYPE = 1; // provider type code: index in PROVIDER_TYPE_CODES (provider-types.ts)
 export const PF_BASE_URL = 2; // sid
 export const PF_API_KEY_ENV = 3; // sid or NONE
 export const PF_TIMEOUT_MS = 4; // u32, 0 = runtime default

@@ -18,9 +18,10 @@
  * - header names are lower-case; status codes are integers 100..599.
  */
 
+import type { ProviderType } from './provider-types.js';
 import type { StrategyName } from './strategies/index.js';
 
-export type ProviderType = 'openai' | 'anthropic';
+export type { ProviderType } from './provider-types.js';
 /** A routing strategy's config name; the list is the registry in ./strategies/index.ts. */
 export type Strategy = StrategyName;
 /** Wire format a target speaks; `null` means "the provider's type decides". (NeMo backend_format) */

@@ -8,9 +8,10 @@
  * name in runtime/providers/index.ts (a test checks both lists match). Adding a type:
  * docs/runtime.md, "Adding a provider type".
  */
-import type { ProviderType } from './normalized.js';
+export const PROVIDER_TYPE_CODES = ['openai', 'anthropic'] as const;
 
-export const PROVIDER_TYPE_CODES: readonly ProviderType[] = ['openai', 'anthropic'];
+/** A provider type name (the `type` of a provider in a config). */
+export type ProviderType = (typeof PROVIDER_TYPE_CODES)[number];
 
 /** Table code of a provider type. */
 export function providerTypeCode(type: ProviderType): number {

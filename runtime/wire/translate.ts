@@ -62,7 +62,9 @@ function openaiPartToAnthropic(p: unknown): Json | null {
   if (p.type === 'image_url') {
     const url = isObject(p.image_url) ? str(p.image_url.url) : str(p.image_url);
     const m = /^data:([^;,]+);base64,(.*)$/s.exec(url);
-    return m ? { type: 'image', source: { type: 'base64', media_type: m[1], data: m[2] } } : { type: 'image', source: { type: 'url', url } };
+    return m
+      ? { type: 'image', source: { type: 'base64', media_type: m[1], data: m[2] } }
+      : { type: 'image', source: { type: 'url', url } };
   }
   return null;
 }
@@ -100,10 +102,11 @@ export function chatToMessagesRequest(body: Json): Json {
     } else {
       const blocks: Json[] = [];
       if (typeof m.content === 'string') blocks.push({ type: 'text', text: m.content });
-      else if (Array.isArray(m.content)) for (const p of m.content) {
-        const b = openaiPartToAnthropic(p);
-        if (b !== null) blocks.push(b);
-      }
+      else if (Array.isArray(m.content))
+        for (const p of m.content) {
+          const b = openaiPartToAnthropic(p);
+          if (b !== null) blocks.push(b);
+        }
       pushAnthropic(messages, 'user', blocks);
     }
   }
@@ -162,16 +165,27 @@ export function messagesToChatRequest(body: Json): Json {
     if (!isObject(m)) continue;
     const blocks = Array.isArray(m.content) ? (m.content as unknown[]).filter(isObject) : null;
     if (m.role === 'assistant') {
-      const msg: Json = { role: 'assistant', content: blocks === null ? str(m.content) : textOf(blocks.filter((b) => b.type === 'text')) || null };
+      const msg: Json = {
+        role: 'assistant',
+        content: blocks === null ? str(m.content) : textOf(blocks.filter((b) => b.type === 'text')) || null,
+      };
       const calls = (blocks ?? []).filter((b) => b.type === 'tool_use');
       if (calls.length > 0) {
-        msg.tool_calls = calls.map((b) => ({ id: str(b.id), type: 'function', function: { name: str(b.name), arguments: JSON.stringify(b.input ?? {}) } }));
+        msg.tool_calls = calls.map((b) => ({
+          id: str(b.id),
+          type: 'function',
+          function: { name: str(b.name), arguments: JSON.stringify(b.input ?? {}) },
+        }));
       }
       messages.push(msg);
     } else {
       const results = (blocks ?? []).filter((b) => b.type === 'tool_result');
       for (const r of results) {
-        messages.push({ role: 'tool', tool_call_id: str(r.tool_use_id), content: typeof r.content === 'string' ? r.content : textOf(r.content) });
+        messages.push({
+          role: 'tool',
+          tool_call_id: str(r.tool_use_id),
+          content: typeof r.content === 'string' ? r.content : textOf(r.content),
+        });
       }
       const rest = blocks === null ? m.content : blocks.filter((b) => b.type !== 'tool_result');
       if (blocks === null || (rest as Json[]).length > 0) messages.push({ role: 'user', content: anthropicBlocksToOpenaiContent(rest) });
@@ -190,7 +204,11 @@ export function messagesToChatRequest(body: Json): Json {
   if (Array.isArray(body.tools)) {
     out.tools = body.tools.filter(isObject).map((t) => ({
       type: 'function',
-      function: { name: t.name, ...(typeof t.description === 'string' ? { description: t.description } : {}), parameters: t.input_schema ?? { type: 'object' } },
+      function: {
+        name: t.name,
+        ...(typeof t.description === 'string' ? { description: t.description } : {}),
+        parameters: t.input_schema ?? { type: 'object' },
+      },
     }));
   }
   const tc = body.tool_choice;
@@ -230,7 +248,8 @@ export function messagesToChatResponse(msg: Json): Json {
   for (const b of Array.isArray(msg.content) ? msg.content : []) {
     if (!isObject(b)) continue;
     if (b.type === 'text') text += str(b.text);
-    else if (b.type === 'tool_use') toolCalls.push({ id: str(b.id), type: 'function', function: { name: str(b.name), arguments: JSON.stringify(b.input ?? {}) } });
+    else if (b.type === 'tool_use')
+      toolCalls.push({ id: str(b.id), type: 'function', function: { name: str(b.name), arguments: JSON.stringify(b.input ?? {}) } });
   }
   const message: Json = { role: 'assistant', content: text === '' && toolCalls.length > 0 ? null : text, refusal: null };
   if (toolCalls.length > 0) message.tool_calls = toolCalls;
@@ -256,7 +275,8 @@ export function chatToMessagesResponse(res: Json): Json {
   if (text !== '') content.push({ type: 'text', text });
   if (Array.isArray(m.tool_calls)) {
     for (const tc of m.tool_calls) {
-      if (isObject(tc) && isObject(tc.function)) content.push({ type: 'tool_use', id: str(tc.id), name: str(tc.function.name), input: parseArgs(tc.function.arguments) });
+      if (isObject(tc) && isObject(tc.function))
+        content.push({ type: 'tool_use', id: str(tc.id), name: str(tc.function.name), input: parseArgs(tc.function.arguments) });
     }
   }
   const u = isObject(res.usage) ? res.usage : {};
@@ -298,11 +318,23 @@ export function translateErrorBody(mode: number, status: number, body: Buffer): 
   const e = isObject(v) && isObject(v.error) ? v.error : null;
   const message = e !== null ? str(e.message) : body.toString('utf8').slice(0, 2000) || `upstream status ${status}`;
   if (mode === XLATE_CHAT_TO_MESSAGES) {
-    const type = ANTHROPIC_TO_OPENAI_ERROR[str(e?.type)] ?? (status === 429 ? 'rate_limit_error' : status >= 500 ? 'server_error' : 'invalid_request_error');
+    const type =
+      ANTHROPIC_TO_OPENAI_ERROR[str(e?.type)] ??
+      (status === 429 ? 'rate_limit_error' : status >= 500 ? 'server_error' : 'invalid_request_error');
     return Buffer.from(JSON.stringify(openaiError(type, message)));
   }
-  const type = status === 429 ? 'rate_limit_error' : status === 401 ? 'authentication_error' : status === 403 ? 'permission_error'
-    : status === 404 ? 'not_found_error' : status >= 500 ? 'api_error' : 'invalid_request_error';
+  const type =
+    status === 429
+      ? 'rate_limit_error'
+      : status === 401
+        ? 'authentication_error'
+        : status === 403
+          ? 'permission_error'
+          : status === 404
+            ? 'not_found_error'
+            : status >= 500
+              ? 'api_error'
+              : 'invalid_request_error';
   return Buffer.from(JSON.stringify(anthropicError(type, message)));
 }
 
@@ -349,7 +381,13 @@ export class MessagesToChatStream implements StreamTranslator {
   constructor(readonly includeUsage: boolean) {}
 
   #chunk(delta: Json, finish: string | null = null, usage?: Json): string {
-    const c: Json = { id: this.#id, object: 'chat.completion.chunk', created: this.#created, model: this.#model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] };
+    const c: Json = {
+      id: this.#id,
+      object: 'chat.completion.chunk',
+      created: this.#created,
+      model: this.#model,
+      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+    };
     if (usage !== undefined) {
       c.choices = [];
       c.usage = usage;
@@ -380,7 +418,9 @@ export class MessagesToChatStream implements StreamTranslator {
         if (b.type === 'tool_use') {
           const idx = this.#tools++;
           this.#toolIndexByBlock.set(Number(d.index), idx);
-          return this.#chunk({ tool_calls: [{ index: idx, id: str(b.id), type: 'function', function: { name: str(b.name), arguments: '' } }] });
+          return this.#chunk({
+            tool_calls: [{ index: idx, id: str(b.id), type: 'function', function: { name: str(b.name), arguments: '' } }],
+          });
         }
         return '';
       }
@@ -416,7 +456,12 @@ export class MessagesToChatStream implements StreamTranslator {
     this.#done = true;
     let out = '';
     if (this.#finish === null) out += this.#chunk({}, 'stop');
-    if (this.includeUsage) out += this.#chunk({}, null, { prompt_tokens: this.#input, completion_tokens: this.#output, total_tokens: this.#input + this.#output });
+    if (this.includeUsage)
+      out += this.#chunk({}, null, {
+        prompt_tokens: this.#input,
+        completion_tokens: this.#output,
+        total_tokens: this.#input + this.#output,
+      });
     return out + 'data: [DONE]\n\n';
   }
 
@@ -449,7 +494,16 @@ export class ChatToMessagesStream implements StreamTranslator {
   #start(c: Json): string {
     if (this.#started) return '';
     this.#started = true;
-    const message = { id: str(c.id) || `msg_${Date.now()}`, type: 'message', role: 'assistant', model: str(c.model), content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 0, output_tokens: 0 } };
+    const message = {
+      id: str(c.id) || `msg_${Date.now()}`,
+      type: 'message',
+      role: 'assistant',
+      model: str(c.model),
+      content: [],
+      stop_reason: null,
+      stop_sequence: null,
+      usage: { input_tokens: 0, output_tokens: 0 },
+    };
     return formatSse('message_start', JSON.stringify({ type: 'message_start', message }));
   }
 
@@ -482,9 +536,15 @@ export class ChatToMessagesStream implements StreamTranslator {
         out += this.#close();
         this.#block = this.#nextBlock++;
         this.#blockIsText = true;
-        out += formatSse('content_block_start', JSON.stringify({ type: 'content_block_start', index: this.#block, content_block: { type: 'text', text: '' } }));
+        out += formatSse(
+          'content_block_start',
+          JSON.stringify({ type: 'content_block_start', index: this.#block, content_block: { type: 'text', text: '' } }),
+        );
       }
-      out += formatSse('content_block_delta', JSON.stringify({ type: 'content_block_delta', index: this.#block, delta: { type: 'text_delta', text: delta.content } }));
+      out += formatSse(
+        'content_block_delta',
+        JSON.stringify({ type: 'content_block_delta', index: this.#block, delta: { type: 'text_delta', text: delta.content } }),
+      );
     }
     if (Array.isArray(delta.tool_calls)) {
       for (const tc of delta.tool_calls) {
@@ -498,10 +558,20 @@ export class ChatToMessagesStream implements StreamTranslator {
           this.#toolBlocks.set(ti, block);
           this.#block = block;
           this.#blockIsText = false;
-          out += formatSse('content_block_start', JSON.stringify({ type: 'content_block_start', index: block, content_block: { type: 'tool_use', id: str(tc.id), name: str(f.name), input: {} } }));
+          out += formatSse(
+            'content_block_start',
+            JSON.stringify({
+              type: 'content_block_start',
+              index: block,
+              content_block: { type: 'tool_use', id: str(tc.id), name: str(f.name), input: {} },
+            }),
+          );
         }
         if (typeof f.arguments === 'string' && f.arguments !== '') {
-          out += formatSse('content_block_delta', JSON.stringify({ type: 'content_block_delta', index: block, delta: { type: 'input_json_delta', partial_json: f.arguments } }));
+          out += formatSse(
+            'content_block_delta',
+            JSON.stringify({ type: 'content_block_delta', index: block, delta: { type: 'input_json_delta', partial_json: f.arguments } }),
+          );
         }
       }
     }
@@ -514,7 +584,14 @@ export class ChatToMessagesStream implements StreamTranslator {
     this.#done = true;
     let out = this.#start({});
     out += this.#close();
-    out += formatSse('message_delta', JSON.stringify({ type: 'message_delta', delta: { stop_reason: this.#stop, stop_sequence: null }, usage: { input_tokens: this.#input, output_tokens: this.#output } }));
+    out += formatSse(
+      'message_delta',
+      JSON.stringify({
+        type: 'message_delta',
+        delta: { stop_reason: this.#stop, stop_sequence: null },
+        usage: { input_tokens: this.#input, output_tokens: this.#output },
+      }),
+    );
     out += formatSse('message_stop', JSON.stringify({ type: 'message_stop' }));
     return out;
   }

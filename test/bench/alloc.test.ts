@@ -66,7 +66,9 @@ const table = RoutingTable.decode(
   ),
 );
 const bodies = names.map((n, i) =>
-  Buffer.from(JSON.stringify({ model: n, messages: [{ role: 'user', content: `hello ${i} \u00e9\u6771 "q"` }], temperature: 0.2, stream: false })),
+  Buffer.from(
+    JSON.stringify({ model: n, messages: [{ role: 'user', content: `hello ${i} \u00e9\u6771 "q"` }], temperature: 0.2, stream: false }),
+  ),
 );
 const spans = new Int32Array(bodies.length * 2);
 const vms = new Int32Array(bodies.length);
@@ -115,7 +117,9 @@ describe('hot path allocates nothing (SPEC §4, bench/resolve.mjs)', () => {
     const out = new Resolution();
     // a request without x-vmc-* headers, as the engine's HttpRequest answers them
     const req = { header: (_name: string): string | null => null };
-    expect(bytesPerCall((i) => resolveRequest(table, router, vms[i % N], facts[i % N], EP_CHAT, req, 0, ROUTER_DRAW, out) + out.plan[0])).toBeLessThan(1);
+    expect(
+      bytesPerCall((i) => resolveRequest(table, router, vms[i % N], facts[i % N], EP_CHAT, req, 0, ROUTER_DRAW, out) + out.plan[0]),
+    ).toBeLessThan(1);
   });
 
   // Was a bug (24 B/call: boxed xorshift state and draw); fixed in runtime/router.ts.

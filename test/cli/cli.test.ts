@@ -83,7 +83,9 @@ describe('vmc build', () => {
     const r = await vmc(['check', 'fixtures/errors/vmc2012-missing-api-key-env.yaml', '--format', 'json']);
     expect(r.code).toBe(0);
     const diags = JSON.parse(r.stdout);
-    expect(diags).toEqual([expect.objectContaining({ code: 'VMC2012', severity: 'warning', line: expect.any(Number), column: expect.any(Number) })]);
+    expect(diags).toEqual([
+      expect.objectContaining({ code: 'VMC2012', severity: 'warning', line: expect.any(Number), column: expect.any(Number) }),
+    ]);
   });
 
   it('rejects bad usage with exit 2', async () => {

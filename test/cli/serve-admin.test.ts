@@ -86,15 +86,27 @@ describe('admin API through vmc serve', () => {
     try {
       expect((await fetch(`${base}/admin/virtual-models`)).status).toBe(401);
 
-      const put = await fetch(`${base}/admin/virtual-models`, { method: 'PUT', headers: auth, body: JSON.stringify({ source: 'fresh', target_model: 'up/c', user_paths: ['/team'] }) });
+      const put = await fetch(`${base}/admin/virtual-models`, {
+        method: 'PUT',
+        headers: auth,
+        body: JSON.stringify({ source: 'fresh', target_model: 'up/c', user_paths: ['/team'] }),
+      });
       expect(put.status).toBe(200);
       expect(await put.json()).toMatchObject({ source: 'fresh', model: 'up/c', user_paths: ['/team'] });
 
-      const bad = await fetch(`${base}/admin/virtual-models`, { method: 'PUT', headers: auth, body: JSON.stringify({ source: 'broken', target_model: 'up/zzz' }) });
+      const bad = await fetch(`${base}/admin/virtual-models`, {
+        method: 'PUT',
+        headers: auth,
+        body: JSON.stringify({ source: 'broken', target_model: 'up/zzz' }),
+      });
       expect(bad.status).toBe(400);
       expect((await bad.json()).error.diagnostics[0].code).toBe('VMC2001');
 
-      const routed = await fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'x-vmc-user-path': '/team/x' }, body: JSON.stringify({ model: 'fresh', messages: [] }) });
+      const routed = await fetch(`${base}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'x-vmc-user-path': '/team/x' },
+        body: JSON.stringify({ model: 'fresh', messages: [] }),
+      });
       expect(routed.status).toBe(200);
       expect(routed.headers.get('x-vmc-target')).toBe('up/c');
 
@@ -104,9 +116,18 @@ describe('admin API through vmc serve', () => {
       const etag = got.headers.get('etag')!;
       expect((await got.json()).default_model_entity).toBe('up/a');
       expect((await fetch(nemo, { method: 'PATCH', headers: { ...auth, 'if-match': '"stale"' }, body: '{}' })).status).toBe(409);
-      expect((await fetch(`${base}/apis/inference-gateway/v2/workspaces/ws/virtual-models/nope`, { method: 'PATCH', headers: auth, body: '{}' })).status).toBe(404);
-      expect((await fetch(nemo, { method: 'PATCH', headers: auth, body: JSON.stringify({ default_model_entity: 'up/missing' }) })).status).toBe(422);
-      const patched = await fetch(nemo, { method: 'PATCH', headers: { ...auth, 'if-match': etag }, body: JSON.stringify({ default_model_entity: 'up/b' }) });
+      expect(
+        (await fetch(`${base}/apis/inference-gateway/v2/workspaces/ws/virtual-models/nope`, { method: 'PATCH', headers: auth, body: '{}' }))
+          .status,
+      ).toBe(404);
+      expect(
+        (await fetch(nemo, { method: 'PATCH', headers: auth, body: JSON.stringify({ default_model_entity: 'up/missing' }) })).status,
+      ).toBe(422);
+      const patched = await fetch(nemo, {
+        method: 'PATCH',
+        headers: { ...auth, 'if-match': etag },
+        body: JSON.stringify({ default_model_entity: 'up/b' }),
+      });
       expect(patched.status).toBe(200);
       const view = await patched.json();
       expect(view.default_model_entity).toBe('up/b');
@@ -120,9 +141,16 @@ describe('admin API through vmc serve', () => {
 
       expect(await stop(child)).toBe(0);
       child = await startServe(tablePath, port);
-      const after = await fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'x-vmc-user-path': '/team' }, body: JSON.stringify({ model: 'fresh', messages: [] }) });
+      const after = await fetch(`${base}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'x-vmc-user-path': '/team' },
+        body: JSON.stringify({ model: 'fresh', messages: [] }),
+      });
       expect(after.headers.get('x-vmc-target')).toBe('up/c');
-      const gone = await fetch(`${base}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'base-model', messages: [] }) });
+      const gone = await fetch(`${base}/v1/chat/completions`, {
+        method: 'POST',
+        body: JSON.stringify({ model: 'base-model', messages: [] }),
+      });
       expect(gone.status).toBe(404);
       const bot = await (await fetch(nemo, { headers: auth })).json();
       expect(bot.default_model_entity).toBe('up/b');

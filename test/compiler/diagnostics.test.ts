@@ -51,7 +51,9 @@ describe('catalog', () => {
   });
 
   it('only missing api_key_env and duplicate targets are warnings', () => {
-    const warnings = Object.entries(DIAGNOSTIC_CATALOG).filter(([, e]) => e.severity === 'warning').map(([c]) => c);
+    const warnings = Object.entries(DIAGNOSTIC_CATALOG)
+      .filter(([, e]) => e.severity === 'warning')
+      .map(([c]) => c);
     expect(warnings).toEqual(['VMC2012', 'VMC2019']);
   });
 });
@@ -76,7 +78,13 @@ describe('DiagnosticLog', () => {
     const log = new DiagnosticLog();
     log.report('VMC2019', at(9, 3), { target: 't', name: 'n' }, [{ ...at(1, 2), message: 'first' }]);
     expect(log.items).toEqual([
-      expect.objectContaining({ code: 'VMC2019', severity: 'warning', start: 9, end: 9, related: [{ file: 'f', start: 1, end: 2, message: 'first' }] }),
+      expect.objectContaining({
+        code: 'VMC2019',
+        severity: 'warning',
+        start: 9,
+        end: 9,
+        related: [{ file: 'f', start: 1, end: 2, message: 'first' }],
+      }),
     ]);
   });
 

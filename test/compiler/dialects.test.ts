@@ -43,7 +43,13 @@ describe('rewriteBody', () => {
         slug: 's',
         routing_config: {
           type: 'priority-based-routing',
-          sticky_routing: { ttl_seconds: 60, session_identifiers: [{ key: 'x-user', source: 'headers' }, { key: 'conv', source: 'metadata' }] },
+          sticky_routing: {
+            ttl_seconds: 60,
+            session_identifiers: [
+              { key: 'x-user', source: 'headers' },
+              { key: 'conv', source: 'metadata' },
+            ],
+          },
           load_balance_targets: [
             {
               target: 'a/m',
@@ -63,7 +69,13 @@ describe('rewriteBody', () => {
       {
         slug: 's',
         strategy: 'priority',
-        sticky: { ttl_seconds: 60, keys: [{ source: 'header', key: 'x-user' }, { source: 'metadata', key: 'conv' }] },
+        sticky: {
+          ttl_seconds: 60,
+          keys: [
+            { source: 'header', key: 'x-user' },
+            { source: 'metadata', key: 'conv' },
+          ],
+        },
         targets: [
           {
             target: 'a/m',
@@ -100,14 +112,24 @@ describe('rewriteBody', () => {
       'nemo',
       {
         default_model_entity: 'a/b',
-        models: [{ model: 'a/c', backend_format: 'ANTHROPIC_MESSAGES' }, { model: 'a/b', backend_format: null }, { model: 'a/d' }, { model: 'a/c' }],
+        models: [
+          { model: 'a/c', backend_format: 'ANTHROPIC_MESSAGES' },
+          { model: 'a/b', backend_format: null },
+          { model: 'a/d' },
+          { model: 'a/c' },
+        ],
       },
       {
         strategy: 'priority',
         targets: [{ target: 'a/b' }, { target: 'a/c', priority: 1, backend_format: 'anthropic' }, { target: 'a/d', priority: 2 }],
       },
     ],
-    ['NeMo: models without a default', 'nemo', { models: [{ model: 'a/b' }, { model: 'a/c' }] }, { strategy: 'priority', targets: [{ target: 'a/b' }, { target: 'a/c', priority: 1 }] }],
+    [
+      'NeMo: models without a default',
+      'nemo',
+      { models: [{ model: 'a/b' }, { model: 'a/c' }] },
+      { strategy: 'priority', targets: [{ target: 'a/b' }, { target: 'a/c', priority: 1 }] },
+    ],
     ['NeMo: nothing to route is a policy', 'nemo', { default_model_entity: null, models: [], autoprovisioned: true }, {}],
     [
       'NeMo: middleware pipelines',
@@ -120,7 +142,10 @@ describe('rewriteBody', () => {
       },
       {
         target: 'a/b',
-        middleware: { request: [{ name: 'set-params', config_type: 'p', config: { t: 1 } }], post_response: [{ name: 'log', config_id: 'w/c' }] },
+        middleware: {
+          request: [{ name: 'set-params', config_type: 'p', config: { t: 1 } }],
+          post_response: [{ name: 'log', config_id: 'w/c' }],
+        },
       },
     ],
     ['native is the identity', 'native', { target: 'a/b', retry: { attempts: 1 } }, { target: 'a/b', retry: { attempts: 1 } }],
@@ -131,10 +156,19 @@ describe('rewriteBody', () => {
 
   it('maps renamed native paths back to their source paths', () => {
     const { origin } = rewriteBody('truefoundry', {
-      routing_config: { type: 'weight-based-routing', load_balance_targets: [{ target: 'a/b' }, { target: 'a/c', retry_config: { delay: 1 } }] },
+      routing_config: {
+        type: 'weight-based-routing',
+        load_balance_targets: [{ target: 'a/b' }, { target: 'a/c', retry_config: { delay: 1 } }],
+      },
     });
     expect(origin.resolve(['targets', 1, 'target'])).toEqual(['routing_config', 'load_balance_targets', 1, 'target']);
-    expect(origin.resolve(['targets', 1, 'retry', 'delay_ms'])).toEqual(['routing_config', 'load_balance_targets', 1, 'retry_config', 'delay']);
+    expect(origin.resolve(['targets', 1, 'retry', 'delay_ms'])).toEqual([
+      'routing_config',
+      'load_balance_targets',
+      1,
+      'retry_config',
+      'delay',
+    ]);
     expect(origin.resolve(['strategy'])).toEqual(['routing_config', 'type']);
     expect(origin.resolve(['slug'])).toEqual(['slug']);
     expect(new OriginMap().resolve(['targets', 0])).toEqual(['targets', 0]);
@@ -162,13 +196,24 @@ describe('dialect ≡ native (SPEC §2)', () => {
     expect(vm('gpt4-priority-fallback').strategy).toBe('priority');
     expect(vm('gpt4-priority-fallback').targets.map((t) => t.fallbackOn)).toEqual([[429], [429], [401, 403, 404, 429, 500, 502, 503]]);
     expect(vm('gpt4-fastest').targets.map((t) => t.retry.attempts)).toEqual([1, 1]);
-    expect(vm('sticky-sessions').sticky).toEqual({ ttlSeconds: 3600, keys: [{ source: 'header', key: 'x-user-id' }, { source: 'header', key: 'x-conversation-id' }] });
-    expect(vm('gpt-4o-headers').targets[0].headersSet).toEqual([['api-version', '2024-06-01'], ['x-deployment-id', 'gpt4o-eastus']]);
+    expect(vm('sticky-sessions').sticky).toEqual({
+      ttlSeconds: 3600,
+      keys: [
+        { source: 'header', key: 'x-user-id' },
+        { source: 'header', key: 'x-conversation-id' },
+      ],
+    });
+    expect(vm('gpt-4o-headers').targets[0].headersSet).toEqual([
+      ['api-version', '2024-06-01'],
+      ['x-deployment-id', 'gpt4o-eastus'],
+    ]);
     const full = vm('gpt-4o-full').targets[0];
     expect(full.retry).toEqual({ attempts: 3, delayMs: 200, onStatus: [429, 500, 503] });
     expect(full.maxTimePerOutputTokenMs).toBe(50);
     expect(vm('gpt-4o-full').targets[2].fallbackCandidate).toBe(false);
-    expect(vm('prompt-per-model').targets[0].overrideParams).toBe('{"prompt_version_fqn":"chat_prompt:internal/my-app/gpt4-optimized-prompt:1"}');
+    expect(vm('prompt-per-model').targets[0].overrideParams).toBe(
+      '{"prompt_version_fqn":"chat_prompt:internal/my-app/gpt4-optimized-prompt:1"}',
+    );
   });
 });
 

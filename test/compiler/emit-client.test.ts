@@ -12,7 +12,9 @@ const TSC = join(process.cwd(), 'node_modules', '.bin', 'tsc');
 
 const cfg = config([
   vm('regular', [target('anthropic/claude-sonnet-4-6')], { description: 'alias', modelTypes: ['chat'] }),
-  vm('booking-app/gpt-prod', [target('openai/gpt-4o', { weight: 70 }), target('anthropic/claude-opus-4-6', { weight: 30 })], { slug: 'gpt-prod' }),
+  vm('booking-app/gpt-prod', [target('openai/gpt-4o', { weight: 70 }), target('anthropic/claude-opus-4-6', { weight: 30 })], {
+    slug: 'gpt-prod',
+  }),
 ]);
 
 /** Type-check `usage` against the generated client with the pinned tsc; returns tsc's output and exit code. */
@@ -21,7 +23,21 @@ async function typecheck(usage: string): Promise<{ code: number; output: string 
   try {
     await writeFile(join(dir, 'client.ts'), emitClient(cfg, 'ab'.repeat(32)));
     await writeFile(join(dir, 'app.ts'), usage);
-    const args = ['--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--lib', 'es2022,dom', '--types', '', 'app.ts'];
+    const args = [
+      '--noEmit',
+      '--strict',
+      '--target',
+      'es2022',
+      '--module',
+      'nodenext',
+      '--moduleResolution',
+      'nodenext',
+      '--lib',
+      'es2022,dom',
+      '--types',
+      '',
+      'app.ts',
+    ];
     try {
       const { stdout } = await run(TSC, args, { cwd: dir });
       return { code: 0, output: stdout };

@@ -42,7 +42,9 @@ describe('emitManifest', () => {
       { path: 'a.yaml', sha256: '1' },
       { path: 'team-b/x.yaml', sha256: '2' },
     ]);
-    expect(emitManifest(cfg, table, 'c'.repeat(64), at('/tmp/elsewhere'))).toBe(emitManifest(cfg, table, 'c'.repeat(64), at('/home/ci/checkout')));
+    expect(emitManifest(cfg, table, 'c'.repeat(64), at('/tmp/elsewhere'))).toBe(
+      emitManifest(cfg, table, 'c'.repeat(64), at('/home/ci/checkout')),
+    );
   });
 
   it('reports the version of package.json', () => {

@@ -9,7 +9,9 @@ import { compileConfig } from '../../compiler/frontend.js';
 import type { NormConfig, NormVirtualModel } from '../../runtime/table/normalized.js';
 
 const FEATURES = resolve('fixtures/features');
-const featureFiles = readdirSync(FEATURES).filter((f) => f.endsWith('.yaml') && f !== 'providers.yaml').sort();
+const featureFiles = readdirSync(FEATURES)
+  .filter((f) => f.endsWith('.yaml') && f !== 'providers.yaml')
+  .sort();
 
 function vm(config: NormConfig | null, name: string): NormVirtualModel {
   const found = config?.virtualModels.find((v) => v.name === name);
@@ -35,7 +37,10 @@ describe('fixtures/features', () => {
     expect(vm(c, 'canary/chat').targets.map((t) => t.weight)).toEqual([90, 10]);
     expect(vm(c, 'ha/chat').targets.map((t) => t.priority)).toEqual([0, 1, 2]);
     expect(vm(c, 'fast/chat').strategy).toBe('latency');
-    expect(vm(c, 'sticky/chat').sticky!.keys).toEqual([{ source: 'header', key: 'x-user-id' }, { source: 'metadata', key: 'conversation_id' }]);
+    expect(vm(c, 'sticky/chat').sticky!.keys).toEqual([
+      { source: 'header', key: 'x-user-id' },
+      { source: 'metadata', key: 'conversation_id' },
+    ]);
     const resilient = vm(c, 'resilient/chat').targets;
     expect(resilient.map((t) => [t.retry.attempts, t.retry.delayMs, t.retry.onStatus, t.fallbackOn, t.fallbackCandidate])).toEqual([
       [1, 250, [429, 500, 502, 503], [429, 500, 502, 503, 504], true],
@@ -46,11 +51,19 @@ describe('fixtures/features', () => {
     expect(vm(c, 'sla/chat').targets[0]).toMatchObject({ maxTtftMs: 800, maxTimePerOutputTokenMs: 50 });
     expect(vm(c, 'booking-app/gpt-prod').slug).toBe('gpt-prod');
     expect(vm(c, 'my-group/sub/deep').modelTypes).toEqual(['messages']);
-    expect(vm(c, 'tuned/chat').targets[0].overrideParams).toBe('{"max_tokens":512,"response_format":{"type":"json_object"},"temperature":0.2}');
-    expect(vm(c, 'headers/chat').targets[0].headersSet).toEqual([['api-version', '2024-06-01'], ['x-deployment-id', 'gpt4o-eastus']]);
+    expect(vm(c, 'tuned/chat').targets[0].overrideParams).toBe(
+      '{"max_tokens":512,"response_format":{"type":"json_object"},"temperature":0.2}',
+    );
+    expect(vm(c, 'headers/chat').targets[0].headersSet).toEqual([
+      ['api-version', '2024-06-01'],
+      ['x-deployment-id', 'gpt4o-eastus'],
+    ]);
     expect(vm(c, 'piped/chat').middleware.request.map((m) => m.name)).toEqual(['set-params', 'strip-params', 'set-headers']);
     expect(c.settings.modelsEndpoint).toBe('virtual_only');
-    expect(c.providers.find((p) => p.name === 'azure')).toMatchObject({ baseUrl: 'https://example.openai.azure.com/openai/v1', timeoutMs: 60000 });
+    expect(c.providers.find((p) => p.name === 'azure')).toMatchObject({
+      baseUrl: 'https://example.openai.azure.com/openai/v1',
+      timeoutMs: 60000,
+    });
   });
 });
 

@@ -26,7 +26,12 @@ describe('compileConfig', () => {
         compileConfig([names[2], names[0], names[3], names[1]]),
       ]);
       expect(results[0].diagnostics).toEqual([]);
-      expect(results[0].sources.map((s) => relative(dir, s.path))).toEqual(['providers.yaml', 'settings.yaml', 'team-a/models.yaml', 'team-b/models.yaml']);
+      expect(results[0].sources.map((s) => relative(dir, s.path))).toEqual([
+        'providers.yaml',
+        'settings.yaml',
+        'team-a/models.yaml',
+        'team-b/models.yaml',
+      ]);
       for (const r of results.slice(1)) expect(r).toEqual(results[0]);
     });
   });
@@ -52,7 +57,9 @@ describe('compileDocuments', () => {
   it('compiles texts in memory exactly as compileConfig compiles the same files', async () => {
     await withTree(FILES, async (dir) => {
       const fromDisk = await compileConfig([dir]);
-      const docs = await Promise.all(Object.keys(FILES).map(async (f) => ({ path: join(dir, f), text: await readFile(join(dir, f), 'utf8') })));
+      const docs = await Promise.all(
+        Object.keys(FILES).map(async (f) => ({ path: join(dir, f), text: await readFile(join(dir, f), 'utf8') })),
+      );
       const inMemory = await compileDocuments(docs.reverse());
       expect(inMemory).toEqual(fromDisk);
     });
@@ -67,7 +74,11 @@ describe('compileDocuments', () => {
   });
 
   it('reads JSON text as YAML (what the admin API sends)', async () => {
-    const config = { version: 1, providers: { p: { type: 'openai', base_url: 'https://p.example/v1', api_key_env: 'K', models: ['m'] } }, virtual_models: { v: { target: 'p/m' } } };
+    const config = {
+      version: 1,
+      providers: { p: { type: 'openai', base_url: 'https://p.example/v1', api_key_env: 'K', models: ['m'] } },
+      virtual_models: { v: { target: 'p/m' } },
+    };
     const r = await compileDocuments([{ path: 'admin', text: JSON.stringify(config, null, 1), kind: 'yaml' }]);
     expect(r.diagnostics).toEqual([]);
     expect(r.config!.virtualModels.map((v) => [v.name, v.targets[0].model])).toEqual([['v', 'm']]);
@@ -81,13 +92,16 @@ describe('compileDocuments', () => {
   });
 
   it('returns the merged native form for vmc fmt', async () => {
-    const r = await compileDocuments([{ path: 'a.yaml', text: `${PROVIDERS_YAML}virtual_models:\n  x: { target_model: openai/gpt-4o }\n` }]);
+    const r = await compileDocuments([
+      { path: 'a.yaml', text: `${PROVIDERS_YAML}virtual_models:\n  x: { target_model: openai/gpt-4o }\n` },
+    ]);
     expect((r.native as { virtual_models: unknown }).virtual_models).toEqual({ x: { target: 'openai/gpt-4o' } });
   });
 });
 
 describe('ignoreWarnings', () => {
-  const text = 'providers:\n  p: { type: openai, base_url: https://p.example/v1, models: [m] }\nvirtual_models:\n  v: { targets: [{ target: p/m }, { target: p/m }] }\n';
+  const text =
+    'providers:\n  p: { type: openai, base_url: https://p.example/v1, models: [m] }\nvirtual_models:\n  v: { targets: [{ target: p/m }, { target: p/m }] }\n';
 
   it('leaves the chosen warnings out and keeps the others', async () => {
     const doc = { path: '/c/a.yaml', text };
@@ -99,7 +113,9 @@ describe('ignoreWarnings', () => {
   });
 
   it('never drops an error, even when its code is listed', async () => {
-    const r = await compileDocuments([{ path: 'a.yaml', text: text.replace('p/m }]', 'p/x }]') }], { ignoreWarnings: ['VMC2001', 'VMC2012'] });
+    const r = await compileDocuments([{ path: 'a.yaml', text: text.replace('p/m }]', 'p/x }]') }], {
+      ignoreWarnings: ['VMC2001', 'VMC2012'],
+    });
     expect(r.diagnostics.map((d) => d.code)).toEqual(['VMC2001']);
     expect(r.config).toBeNull();
   });

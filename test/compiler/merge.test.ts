@@ -33,7 +33,12 @@ describe('mergeFiles', () => {
       'settings.yaml': 'settings: { models_endpoint: virtual_only }\n',
     });
     expect(diagnostics).toEqual([]);
-    expect(merged.files.map((f) => f.path)).toEqual(['/cfg/providers.yaml', '/cfg/settings.yaml', '/cfg/team-a/models.yaml', '/cfg/team-b/models.yaml']);
+    expect(merged.files.map((f) => f.path)).toEqual([
+      '/cfg/providers.yaml',
+      '/cfg/settings.yaml',
+      '/cfg/team-a/models.yaml',
+      '/cfg/team-b/models.yaml',
+    ]);
     expect(merged.providers.map((p) => p.name)).toEqual(['anthropic', 'openai']);
     expect(merged.virtualModels.map((v) => [v.name, v.file.path, v.path, v.valid, v.dialect])).toEqual([
       ['a', '/cfg/team-a/models.yaml', ['virtual_models', 'a'], true, 'native'],
@@ -46,7 +51,8 @@ describe('mergeFiles', () => {
 
   it('keeps the first definition (in path order) and reports the second with the first as related', async () => {
     const { merged, pos, diagnostics } = await merge({
-      'b.yaml': 'virtual_models:\n  x: { target: nope/nope }\nproviders:\n  openai: { type: openai, base_url: https://x.example, api_key_env: K, models: [m] }\n',
+      'b.yaml':
+        'virtual_models:\n  x: { target: nope/nope }\nproviders:\n  openai: { type: openai, base_url: https://x.example, api_key_env: K, models: [m] }\n',
       'a.yaml': `${PROVIDERS_YAML}virtual_models:\n  x: { target: openai/gpt-4o }\n`,
     });
     expect(pos).toEqual(['b.yaml:2:3 VMC2004', 'b.yaml:4:3 VMC2006']);

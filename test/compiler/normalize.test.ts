@@ -90,7 +90,10 @@ describe('defaults (SPEC §2)', () => {
       - { target: openai/gpt-4o, priority: 3 }
       - { target: openai/gpt-4o-mini }
 `);
-    expect(m.get('w')!.targets.map((t) => [t.priority, t.weight])).toEqual([[3, 1], [0, 1]]);
+    expect(m.get('w')!.targets.map((t) => [t.priority, t.weight])).toEqual([
+      [3, 1],
+      [0, 1],
+    ]);
   });
 });
 
@@ -123,9 +126,15 @@ virtual_models:
     expect(z.modelTypes).toEqual(['chat', 'messages']);
     expect(a.targets.map((t) => t.model)).toEqual(['b', 'a']);
     const t = a.targets[0];
-    expect(t.headersSet).toEqual([['x-abc', '2'], ['x-zed', '1']]);
+    expect(t.headersSet).toEqual([
+      ['x-abc', '2'],
+      ['x-zed', '1'],
+    ]);
     expect(t.headersRemove).toEqual(['x-a', 'x-trace']);
-    expect(t.metadataMatch).toEqual([['region', 'us'], ['tier', 'e']]);
+    expect(t.metadataMatch).toEqual([
+      ['region', 'us'],
+      ['tier', 'e'],
+    ]);
     expect(t.overrideParams).toBe('{"a":{"x":2,"y":1},"z":1}');
   });
 
@@ -134,7 +143,13 @@ virtual_models:
     sticky: { keys: [{ source: header, key: X-User }, { source: metadata, key: Conv }] }
     target: openai/gpt-4o
 `);
-    expect(m.get('s')!.sticky).toEqual({ ttlSeconds: 3600, keys: [{ source: 'header', key: 'x-user' }, { source: 'metadata', key: 'Conv' }] });
+    expect(m.get('s')!.sticky).toEqual({
+      ttlSeconds: 3600,
+      keys: [
+        { source: 'header', key: 'x-user' },
+        { source: 'metadata', key: 'Conv' },
+      ],
+    });
   });
 
   it('normalizes middleware calls with canonical configs', async () => {
@@ -173,7 +188,14 @@ describe('resolution', () => {
 `);
     const pool = m.get('pool')!;
     const alias = m.get('alias')!;
-    expect(alias).toMatchObject({ kind: 'redirect', slug: 'al', description: 'mine', enabled: false, userPaths: ['/t'], modelTypes: ['chat'] });
+    expect(alias).toMatchObject({
+      kind: 'redirect',
+      slug: 'al',
+      description: 'mine',
+      enabled: false,
+      userPaths: ['/t'],
+      modelTypes: ['chat'],
+    });
     expect([alias.strategy, alias.sticky, alias.targets]).toEqual([pool.strategy, pool.sticky, pool.targets]);
     expect(m.get('alias2')!.targets).toEqual(pool.targets);
   });
@@ -237,7 +259,9 @@ virtual_models:
   });
 
   it('priority is reported in native VM bodies as in TrueFoundry ones', async () => {
-    const r = await compileFiles({ 'a.yaml': `${PROVIDERS_YAML}virtual_models:\n  x: { targets: [{ target: openai/gpt-4o, priority: "1" }] }\n` });
+    const r = await compileFiles({
+      'a.yaml': `${PROVIDERS_YAML}virtual_models:\n  x: { targets: [{ target: openai/gpt-4o, priority: "1" }] }\n`,
+    });
     expect(r.diagnostics.map((d) => d.code)).toEqual(['VMC2009']);
   });
 });

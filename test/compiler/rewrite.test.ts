@@ -13,7 +13,15 @@ import { compileYaml, positions, PROVIDERS_YAML } from './support.js';
 async function rewrite(text: string) {
   const log = new DiagnosticLog();
   const files = await loadDocuments([{ path: 'a.yaml', text }], log);
-  return { models: rewriteEntries(mergeFiles(files.map((f) => validateFile(f, log)), log)), text };
+  return {
+    models: rewriteEntries(
+      mergeFiles(
+        files.map((f) => validateFile(f, log)),
+        log,
+      ),
+    ),
+    text,
+  };
 }
 
 /** The source text a span covers. */

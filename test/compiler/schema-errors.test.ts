@@ -29,10 +29,22 @@ const provider = (body: string) => `providers:\n  ${body}\n`;
 // [keyword and case, config text with ⟨ where the one diagnostic starts, its code]
 const CASES: [string, string, DiagnosticCode][] = [
   ['additionalProperties: an unknown key, at the key', vm('{ target: p/m, ⟨tagret: p/m }'), 'VMC1002'],
-  ['required: a missing key, at the key of the object missing it', provider('⟨p: { type: openai, models: [m], api_key_env: K }'), 'VMC1004'],
-  ['propertyNames: a provider name with a slash, at the name', provider('⟨a/b: { type: openai, base_url: https://p.example, api_key_env: K, models: [m] }'), 'VMC1003'],
+  [
+    'required: a missing key, at the key of the object missing it',
+    provider('⟨p: { type: openai, models: [m], api_key_env: K }'),
+    'VMC1004',
+  ],
+  [
+    'propertyNames: a provider name with a slash, at the name',
+    provider('⟨a/b: { type: openai, base_url: https://p.example, api_key_env: K, models: [m] }'),
+    'VMC1003',
+  ],
   ['enum: a strategy not in the list', vm('{ targets: [{ target: p/m }], strategy: ⟨fastest }'), 'VMC1003'],
-  ['enum: a provider type is VMC2011', provider('p: { type: ⟨azure, base_url: https://p.example, api_key_env: K, models: [m] }'), 'VMC2011'],
+  [
+    'enum: a provider type is VMC2011',
+    provider('p: { type: ⟨azure, base_url: https://p.example, api_key_env: K, models: [m] }'),
+    'VMC2011',
+  ],
   ['const: an unsupported version', `version: ⟨2\n${P}`, 'VMC1003'],
   ['type: a wrong type', vm('{ target: p/m, enabled: ⟨"yes" }'), 'VMC1003'],
   ['type: a priority that is not a number is VMC2009', vm('{ targets: [{ target: p/m, priority: ⟨"x" }] }'), 'VMC2009'],
@@ -40,10 +52,18 @@ const CASES: [string, string, DiagnosticCode][] = [
   ['minimum: a negative priority is VMC2009', vm('{ targets: [{ target: p/m, priority: ⟨-1 }], strategy: priority }'), 'VMC2009'],
   ['minimum: a status code below 100 is VMC2010', vm('{ target: p/m, fallback_on: [429, ⟨99] }'), 'VMC2010'],
   ['minimum: retry attempts below 1 is VMC2018', vm('{ target: p/m, retry: { attempts: ⟨0 } }'), 'VMC2018'],
-  ['minimum: any other bound', provider('p: { type: openai, base_url: https://p.example, api_key_env: K, models: [m], timeout_ms: ⟨-1 }'), 'VMC1003'],
+  [
+    'minimum: any other bound',
+    provider('p: { type: openai, base_url: https://p.example, api_key_env: K, models: [m], timeout_ms: ⟨-1 }'),
+    'VMC1003',
+  ],
   ['pattern: a user path is VMC2016', vm('{ target: p/m, user_paths: [/ok, ⟨team] }'), 'VMC2016'],
   ['pattern: a base URL', provider('p: { type: openai, base_url: ⟨ftp://p.example, api_key_env: K, models: [m] }'), 'VMC1003'],
-  ['pattern: a TrueFoundry status code string', vm('{ routing_config: { type: weight-based-routing, load_balance_targets: [{ target: p/m, fallback_status_codes: [⟨"4x9"] }] } }'), 'VMC1003'],
+  [
+    'pattern: a TrueFoundry status code string',
+    vm('{ routing_config: { type: weight-based-routing, load_balance_targets: [{ target: p/m, fallback_status_codes: [⟨"4x9"] }] } }'),
+    'VMC1003',
+  ],
   ['not: target and targets together, at the targets key', vm('{ target: p/m, ⟨targets: [{ target: p/m }] }'), 'VMC1003'],
   ['minItems: an empty pool', vm('{ targets: ⟨[] }'), 'VMC1003'],
   ['minLength: an empty target', vm('{ target: ⟨"" }'), 'VMC1003'],
@@ -62,14 +82,18 @@ describe('schema keyword → diagnostic', () => {
   });
 
   it("VMC2011's hint lists every provider type of the contract", async () => {
-    const r = await compileDocuments([{ path: 'a.yaml', text: 'providers:\n  p: { type: azure, base_url: https://p.example, api_key_env: K, models: [m] }\n' }]);
+    const r = await compileDocuments([
+      { path: 'a.yaml', text: 'providers:\n  p: { type: azure, base_url: https://p.example, api_key_env: K, models: [m] }\n' },
+    ]);
     for (const t of PROVIDER_TYPE_CODES) expect(r.diagnostics[0].hint).toContain(`\`${t}\``);
   });
 });
 
 describe('schema faults stay local', () => {
   it('an unknown top-level key does not discard the rest of the file', async () => {
-    expect(await check(`${PROVIDERS_YAML}virtual_model:\n  x: {}\nvirtual_models:\n  y: { target: openai/gpt-4o }\n`)).toEqual(['a.yaml:12:1 VMC1002']);
+    expect(await check(`${PROVIDERS_YAML}virtual_model:\n  x: {}\nvirtual_models:\n  y: { target: openai/gpt-4o }\n`)).toEqual([
+      'a.yaml:12:1 VMC1002',
+    ]);
   });
 
   it('a provider with a bad name does not hide the other providers', async () => {

@@ -22,7 +22,10 @@ async function validate(text: string) {
 async function checkAll(text: string) {
   const log = new DiagnosticLog();
   const files = await loadDocuments([{ path: '/c/a.yaml', text }], log);
-  const merged = mergeFiles(files.map((f) => validateFile(f, log)), log);
+  const merged = mergeFiles(
+    files.map((f) => validateFile(f, log)),
+    log,
+  );
   const before = log.items.length;
   checkModels(rewriteEntries(merged), new Set(merged.virtualModels.map((e) => e.name)), log);
   const added = log.items.slice(before);
@@ -87,7 +90,11 @@ describe('checkModels', () => {
   const vms = (body: string) => `${PROVIDERS_YAML}virtual_models:\n${body}`;
 
   it('a slug equal to another name or slug is VMC2005 at the later slug', async () => {
-    const { pos, diagnostics } = await checkAll(vms('  a: { target: openai/gpt-4o, slug: b }\n  b: { target: openai/gpt-4o }\n  c: { target: openai/gpt-4o, slug: s }\n  d: { target: openai/gpt-4o, slug: s }\n'));
+    const { pos, diagnostics } = await checkAll(
+      vms(
+        '  a: { target: openai/gpt-4o, slug: b }\n  b: { target: openai/gpt-4o }\n  c: { target: openai/gpt-4o, slug: s }\n  d: { target: openai/gpt-4o, slug: s }\n',
+      ),
+    );
     expect(pos).toEqual(['a.yaml:13:37 VMC2005', 'a.yaml:16:37 VMC2005']);
     expect(diagnostics.map((d) => d.related?.length)).toEqual([1, 1]);
   });
@@ -100,13 +107,17 @@ describe('checkModels', () => {
 
   it('the same target with the same metadata condition is a VMC2019 warning; another condition is not', async () => {
     const { pos, diagnostics } = await checkAll(
-      vms('  a: { targets: [{ target: openai/gpt-4o }, { target: openai/gpt-4o, metadata_match: { t: x } }, { target: openai/gpt-4o }] }\n'),
+      vms(
+        '  a: { targets: [{ target: openai/gpt-4o }, { target: openai/gpt-4o, metadata_match: { t: x } }, { target: openai/gpt-4o }] }\n',
+      ),
     );
     expect(pos).toEqual(['a.yaml:13:108 VMC2019']);
     expect(diagnostics[0].severity).toBe('warning');
   });
 
   it('an unknown middleware name is VMC2017 at the name', async () => {
-    expect((await checkAll(vms('  a: { target: openai/gpt-4o, middleware: { request: [{ name: set-parms }] } }\n'))).pos).toEqual(['a.yaml:13:63 VMC2017']);
+    expect((await checkAll(vms('  a: { target: openai/gpt-4o, middleware: { request: [{ name: set-parms }] } }\n'))).pos).toEqual([
+      'a.yaml:13:63 VMC2017',
+    ]);
   });
 });

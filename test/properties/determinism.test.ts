@@ -31,7 +31,16 @@ const subset = <T>(xs: readonly T[], min = 0) => fc.subarray([...xs], { minLengt
 const arbProviders = fc
   .uniqueArray(fc.constantFrom(...PROVIDERS), { minLength: 1, maxLength: 3 })
   .chain((names) =>
-    fc.tuple(...names.map((name) => fc.record({ name: fc.constant(name), type: fc.constantFrom('openai', 'anthropic'), models: subset(MODELS, 1), timeout: fc.option(fc.integer({ min: 1, max: 60_000 }), { nil: undefined }) }))),
+    fc.tuple(
+      ...names.map((name) =>
+        fc.record({
+          name: fc.constant(name),
+          type: fc.constantFrom('openai', 'anthropic'),
+          models: subset(MODELS, 1),
+          timeout: fc.option(fc.integer({ min: 1, max: 60_000 }), { nil: undefined }),
+        }),
+      ),
+    ),
   );
 
 function arbTarget(label: string, strategy: string, i: number): fc.Arbitrary<Obj> {
@@ -40,10 +49,16 @@ function arbTarget(label: string, strategy: string, i: number): fc.Arbitrary<Obj
       {
         weight: strategy === 'weighted' ? fc.integer({ min: i === 0 ? 1 : 0, max: 100 }) : fc.integer({ min: 1, max: 10 }),
         priority: fc.integer({ min: 0, max: 3 }),
-        retry: fc.record({ attempts: fc.integer({ min: 1, max: 3 }), delay_ms: fc.integer({ min: 0, max: 300 }), on_status: subset(STATUS, 1) }, { requiredKeys: [] }),
+        retry: fc.record(
+          { attempts: fc.integer({ min: 1, max: 3 }), delay_ms: fc.integer({ min: 0, max: 300 }), on_status: subset(STATUS, 1) },
+          { requiredKeys: [] },
+        ),
         fallback_on: subset(STATUS, 1),
         fallback_candidate: fc.boolean(),
-        override_params: fc.record({ temperature: fc.constantFrom(0, 0.2, 1), max_tokens: fc.integer({ min: 1, max: 4096 }) }, { requiredKeys: [] }),
+        override_params: fc.record(
+          { temperature: fc.constantFrom(0, 0.2, 1), max_tokens: fc.integer({ min: 1, max: 4096 }) },
+          { requiredKeys: [] },
+        ),
         headers: fc.record({ set: subset(HEADERS.slice(0, 3), 1), remove: subset(HEADERS.slice(3), 1) }, { requiredKeys: [] }),
         metadata_match: fc.record({ tier: fc.constantFrom('gold', 'free') }),
         sla: fc.record({ max_ttft_ms: fc.integer({ min: 1, max: 5000 }) }),
@@ -76,11 +91,22 @@ function arbVirtualModel(catalog: string[], name: string, index: number): fc.Arb
   );
   const redirect = fc.constantFrom(...catalog).map((t): Obj => ({ target: t }));
   const pool = fc
-    .tuple(fc.constantFrom('weighted', 'priority', 'latency'), fc.shuffledSubarray(catalog, { minLength: 1, maxLength: Math.min(4, catalog.length) }), fc.boolean())
+    .tuple(
+      fc.constantFrom('weighted', 'priority', 'latency'),
+      fc.shuffledSubarray(catalog, { minLength: 1, maxLength: Math.min(4, catalog.length) }),
+      fc.boolean(),
+    )
     .chain(([strategy, labels, sticky]) =>
       fc.tuple(...labels.map((l, i) => arbTarget(l, strategy, i))).map((targets): Obj => {
         const body: Obj = { strategy, targets };
-        if (sticky) body.sticky = { ttl_seconds: 600, keys: [{ source: 'header', key: 'X-User-Id' }, { source: 'metadata', key: 'session' }] };
+        if (sticky)
+          body.sticky = {
+            ttl_seconds: 600,
+            keys: [
+              { source: 'header', key: 'X-User-Id' },
+              { source: 'metadata', key: 'session' },
+            ],
+          };
         return body;
       }),
     );
@@ -90,13 +116,22 @@ function arbVirtualModel(catalog: string[], name: string, index: number): fc.Arb
 const arbConfig = arbProviders.chain((providers) => {
   const catalog = providers.flatMap((p) => p.models.map((m) => `${p.name}/${m}`));
   return fc
-    .uniqueArray(fc.tuple(fc.constantFrom('app', 'team-1', 'x'), fc.constantFrom('chat', 'fast', 'big/one', 'embed')).map(([g, n]) => `${g}/${n}`), { minLength: 1, maxLength: 8 })
+    .uniqueArray(
+      fc.tuple(fc.constantFrom('app', 'team-1', 'x'), fc.constantFrom('chat', 'fast', 'big/one', 'embed')).map(([g, n]) => `${g}/${n}`),
+      { minLength: 1, maxLength: 8 },
+    )
     .chain((names) => fc.tuple(...names.map((n, i) => arbVirtualModel(catalog, n, i))))
     .map((vms) => ({
       providers: Object.fromEntries(
         providers.map((p) => [
           p.name,
-          { type: p.type, base_url: `https://${p.name}.example/v1`, api_key_env: `${p.name.toUpperCase()}_KEY`, models: p.models, ...(p.timeout ? { timeout_ms: p.timeout } : {}) },
+          {
+            type: p.type,
+            base_url: `https://${p.name}.example/v1`,
+            api_key_env: `${p.name.toUpperCase()}_KEY`,
+            models: p.models,
+            ...(p.timeout ? { timeout_ms: p.timeout } : {}),
+          },
         ]),
       ),
       virtual_models: Object.fromEntries(vms),
@@ -144,7 +179,11 @@ function scramble(v: unknown, r: () => number, key = ''): unknown {
 function scrambledFiles(cfg: { providers: Obj; virtual_models: Obj }, seed: number): { name: string; text: string }[] {
   const r = rng(seed);
   const n = 1 + Math.floor(r() * 4);
-  const files: { providers: Obj; virtual_models: Obj; version: boolean }[] = Array.from({ length: n }, () => ({ providers: {}, virtual_models: {}, version: r() < 0.5 }));
+  const files: { providers: Obj; virtual_models: Obj; version: boolean }[] = Array.from({ length: n }, () => ({
+    providers: {},
+    virtual_models: {},
+    version: r() < 0.5,
+  }));
   for (const section of ['providers', 'virtual_models'] as const) {
     for (const [k, v] of shuffle(Object.entries(cfg[section]), r)) files[Math.floor(r() * n)][section][k] = scramble(v, r);
   }

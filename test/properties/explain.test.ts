@@ -39,7 +39,12 @@ function configOf(vms: NormVirtualModel[]): NormConfig {
   return {
     version: 1,
     settings: { passthrough: true, modelsEndpoint: 'all' },
-    providers: mocks.map((m) => provider(m.name, MODELS, { baseUrl: `${m.url}/v1` })),
+    // p2 speaks Anthropic: the gateway translates chat and skips it on endpoints Anthropic lacks.
+    providers: mocks.map((m) =>
+      m.name === 'p2'
+        ? provider(m.name, MODELS, { type: 'anthropic', baseUrl: m.url })
+        : provider(m.name, MODELS, { baseUrl: `${m.url}/v1` }),
+    ),
     virtualModels: [...vms].sort((a, b) => compareStrings(a.name, b.name)),
   };
 }
@@ -64,7 +69,8 @@ afterAll(async () => {
 });
 
 /** fc.constantFrom with weights: [weight, value] pairs. */
-const weighted = <T,>(...pairs: [number, T][]): fc.Arbitrary<T> => fc.oneof(...pairs.map(([weight, v]) => ({ weight, arbitrary: fc.constant(v) })));
+const weighted = <T>(...pairs: [number, T][]): fc.Arbitrary<T> =>
+  fc.oneof(...pairs.map(([weight, v]) => ({ weight, arbitrary: fc.constant(v) })));
 
 const arbTarget = fc.record({
   label: fc.constantFrom(...LABELS),
@@ -87,7 +93,14 @@ const arbVm = fc.record({
 const arbRequest = fc.record({
   model: weighted([12, 'v'], [2, 'v-slug'], [1, 'p1/b'], [1, 'nope']),
   endpoint: fc.integer({ min: 0, max: ENDPOINT_COUNT - 1 }),
-  metadata: weighted<string | null>([6, null], [2, '{"region":"us"}'], [2, '{"region":"eu","session":"s1"}'], [2, '{"session":"s2"}'], [1, '{"region":1}'], [1, 'not json']),
+  metadata: weighted<string | null>(
+    [6, null],
+    [2, '{"region":"us"}'],
+    [2, '{"region":"eu","session":"s1"}'],
+    [2, '{"session":"s2"}'],
+    [1, '{"region":1}'],
+    [1, 'not json'],
+  ),
   user: weighted<string | undefined>([2, undefined], [1, 'alice'], [1, 'bob'], [1, 'carol'], [1, 'dave']),
   userPath: weighted<string | undefined>([4, undefined], [1, '/'], [1, '/team'], [1, '/team/a/x'], [1, '/teams'], [1, 'team'], [1, '/ops']),
 });
@@ -100,7 +113,12 @@ function buildVm(spec: typeof arbVm extends fc.Arbitrary<infer T> ? T : never): 
   return vm(
     'v',
     spec.targets.map((t) =>
-      target(t.label, { weight: t.weight, priority: t.priority, fallbackCandidate: t.candidate, metadataMatch: t.region ? [['region', t.region]] : [] }),
+      target(t.label, {
+        weight: t.weight,
+        priority: t.priority,
+        fallbackCandidate: t.candidate,
+        metadataMatch: t.region ? [['region', t.region]] : [],
+      }),
     ),
     {
       strategy: spec.strategy,
@@ -164,6 +182,14 @@ describe('vmc explain agrees with the gateway (SPEC §10)', () => {
     expect(picks.draw).toBeGreaterThanOrEqual(10);
     expect(picks.sticky).toBeGreaterThanOrEqual(3);
     expect(picks.explore).toBeGreaterThanOrEqual(10);
-    expect(Object.keys(reasons).sort()).toEqual(['bad_metadata', 'disabled', 'forbidden', 'no_eligible_target', 'not_found', 'wrong_endpoint']);
+    expect(Object.keys(reasons).sort()).toEqual([
+      'bad_metadata',
+      'disabled',
+      'forbidden',
+      'no_eligible_target',
+      'no_target_serves_endpoint',
+      'not_found',
+      'wrong_endpoint',
+    ]);
   });
 });

@@ -87,7 +87,9 @@ let deadUrl: string;
 beforeAll(async () => {
   mocks = await Promise.all(['p0', 'p1', 'p2', 'p3'].map((name) => startMockProvider({ name })));
   deadUrl = `http://127.0.0.1:${await closedPort()}/v1`;
-  const table = RoutingTable.decode(lowerTable(config([vm('v', [target('p0/m')])], { providers: mocks.map((m) => provider(m.name, ['m'], { baseUrl: m.url + '/v1' })) })));
+  const table = RoutingTable.decode(
+    lowerTable(config([vm('v', [target('p0/m')])], { providers: mocks.map((m) => provider(m.name, ['m'], { baseUrl: m.url + '/v1' })) })),
+  );
   server = await startServer({
     table,
     host: '127.0.0.1',

@@ -21,13 +21,22 @@ const u32 = fc.integer({ min: 0, max: 0xffffffff });
 const statusList = fc.uniqueArray(fc.integer({ min: 100, max: 599 }), { maxLength: 8 }).map((xs) => [...xs].sort((a, b) => a - b));
 const headerName = fc.stringMatching(/^[a-z][a-z0-9-]{0,12}$/);
 const pairs = (key: fc.Arbitrary<string>) =>
-  fc.uniqueArray(fc.tuple(key, text()), { maxLength: 3, selector: ([k]) => k }).map((ps) => [...ps].sort(([a], [b]) => cmp(a, b)) as [string, string][]);
+  fc
+    .uniqueArray(fc.tuple(key, text()), { maxLength: 3, selector: ([k]) => k })
+    .map((ps) => [...ps].sort(([a], [b]) => cmp(a, b)) as [string, string][]);
 const canonicalJson = fc.option(
-  fc.dictionary(word, fc.oneof(fc.integer(), fc.boolean(), text(6))).map((o) => JSON.stringify(Object.fromEntries(Object.entries(o).sort(([a], [b]) => cmp(a, b))))),
+  fc
+    .dictionary(word, fc.oneof(fc.integer(), fc.boolean(), text(6)))
+    .map((o) => JSON.stringify(Object.fromEntries(Object.entries(o).sort(([a], [b]) => cmp(a, b))))),
   { nil: null },
 );
 const middlewareCalls = fc.array(
-  fc.record<NormMiddlewareCall>({ name: word, configType: fc.constantFrom('', 'params', 'webhook'), config: canonicalJson, configId: fc.option(word, { nil: null }) }),
+  fc.record<NormMiddlewareCall>({
+    name: word,
+    configType: fc.constantFrom('', 'params', 'webhook'),
+    config: canonicalJson,
+    configId: fc.option(word, { nil: null }),
+  }),
   { maxLength: 2 },
 );
 
@@ -37,8 +46,19 @@ const arbProviders: fc.Arbitrary<NormProvider[]> = fc
       name: word,
       type: fc.constantFrom('openai', 'anthropic'),
       baseUrl: word.map((w) => `https://${w}.example/v1`),
-      apiKeyEnv: fc.option(word.map((w) => w.toUpperCase().replace(/[^A-Z0-9]/g, '_')), { nil: null }),
-      models: fc.uniqueArray(fc.oneof(word, text(10).filter((s) => s.length > 0)), { minLength: 1, maxLength: 4 }).map(sortedUnique),
+      apiKeyEnv: fc.option(
+        word.map((w) => w.toUpperCase().replace(/[^A-Z0-9]/g, '_')),
+        { nil: null },
+      ),
+      models: fc
+        .uniqueArray(
+          fc.oneof(
+            word,
+            text(10).filter((s) => s.length > 0),
+          ),
+          { minLength: 1, maxLength: 4 },
+        )
+        .map(sortedUnique),
       timeoutMs: u32,
     }),
     { minLength: 1, maxLength: 3, selector: (p) => p.name },
@@ -46,22 +66,27 @@ const arbProviders: fc.Arbitrary<NormProvider[]> = fc
   .map((ps) => [...ps].sort((a, b) => cmp(a.name, b.name)));
 
 function arbTarget(catalog: [string, string][], strategy: string): fc.Arbitrary<NormTarget> {
-  return fc.record<NormTarget>({
-    provider: fc.constant(''),
-    model: fc.constant(''),
-    weight: fc.oneof(fc.integer({ min: 0, max: 1000 }), fc.double({ min: 0, max: 1e6, noNaN: true, noDefaultInfinity: true }).filter((w) => !Object.is(w, -0))),
-    priority: strategy === 'priority' ? fc.integer({ min: 0, max: 1000 }) : fc.constant(0),
-    retry: fc.record({ attempts: fc.integer({ min: 1, max: 10 }), delayMs: u32, onStatus: statusList }),
-    fallbackOn: statusList,
-    fallbackCandidate: fc.boolean(),
-    overrideParams: canonicalJson,
-    headersSet: pairs(headerName),
-    headersRemove: fc.uniqueArray(headerName, { maxLength: 3 }).map(sortedUnique),
-    metadataMatch: pairs(fc.oneof(word, text(6))),
-    maxTtftMs: u32,
-    maxTimePerOutputTokenMs: u32,
-    backendFormat: fc.constantFrom(null, 'openai', 'anthropic'),
-  }).chain((t) => fc.constantFrom(...catalog).map(([provider, model]) => ({ ...t, provider, model })));
+  return fc
+    .record<NormTarget>({
+      provider: fc.constant(''),
+      model: fc.constant(''),
+      weight: fc.oneof(
+        fc.integer({ min: 0, max: 1000 }),
+        fc.double({ min: 0, max: 1e6, noNaN: true, noDefaultInfinity: true }).filter((w) => !Object.is(w, -0)),
+      ),
+      priority: strategy === 'priority' ? fc.integer({ min: 0, max: 1000 }) : fc.constant(0),
+      retry: fc.record({ attempts: fc.integer({ min: 1, max: 10 }), delayMs: u32, onStatus: statusList }),
+      fallbackOn: statusList,
+      fallbackCandidate: fc.boolean(),
+      overrideParams: canonicalJson,
+      headersSet: pairs(headerName),
+      headersRemove: fc.uniqueArray(headerName, { maxLength: 3 }).map(sortedUnique),
+      metadataMatch: pairs(fc.oneof(word, text(6))),
+      maxTtftMs: u32,
+      maxTimePerOutputTokenMs: u32,
+      backendFormat: fc.constantFrom(null, 'openai', 'anthropic'),
+    })
+    .chain((t) => fc.constantFrom(...catalog).map(([provider, model]) => ({ ...t, provider, model })));
 }
 
 function arbVm(catalog: [string, string][], name: string, slug: string | null): fc.Arbitrary<NormVirtualModel> {
@@ -73,14 +98,26 @@ function arbVm(catalog: [string, string][], name: string, slug: string | null): 
       kind: fc.constantFrom('redirect', 'pool', 'policy'),
       enabled: fc.boolean(),
       userPaths: fc
-        .uniqueArray(fc.oneof(fc.constant('/'), fc.array(word, { minLength: 1, maxLength: 3 }).map((ws) => `/${ws.join('/')}`)), { maxLength: 3 })
+        .uniqueArray(
+          fc.oneof(
+            fc.constant('/'),
+            fc.array(word, { minLength: 1, maxLength: 3 }).map((ws) => `/${ws.join('/')}`),
+          ),
+          { maxLength: 3 },
+        )
         .map(sortedUnique),
       modelTypes: fc.subarray(['chat', 'completion', 'embedding', 'messages', 'responses']).map(sortedUnique),
       strategy: fc.constant(strategy as NormVirtualModel['strategy']),
       sticky: fc.option(
         fc.record({
           ttlSeconds: u32,
-          keys: fc.array(fc.oneof(fc.record({ source: fc.constant('header' as const), key: headerName }), fc.record({ source: fc.constant('metadata' as const), key: word })), { minLength: 1, maxLength: 3 }),
+          keys: fc.array(
+            fc.oneof(
+              fc.record({ source: fc.constant('header' as const), key: headerName }),
+              fc.record({ source: fc.constant('metadata' as const), key: word }),
+            ),
+            { minLength: 1, maxLength: 3 },
+          ),
         }),
         { nil: null },
       ),
@@ -96,7 +133,13 @@ const arbConfig: fc.Arbitrary<NormConfig> = arbProviders.chain((providers) => {
   // Names: free text (may contain '/', may shadow a catalogued label); slugs: a namespace of
   // their own, so no slug collides with a name or an implicit passthrough label.
   return fc
-    .uniqueArray(fc.oneof(text(16).filter((s) => s.length > 0), fc.constantFrom(...labels)), { minLength: 1, maxLength: 8 })
+    .uniqueArray(
+      fc.oneof(
+        text(16).filter((s) => s.length > 0),
+        fc.constantFrom(...labels),
+      ),
+      { minLength: 1, maxLength: 8 },
+    )
     .chain((names) => {
       const sorted = [...names].sort(cmp);
       return fc.tuple(

@@ -46,17 +46,23 @@ const bytesOf = (targets: NormTarget[]): Uint8Array => lowerTable(config([vm('v'
 describe('sticky routing (SPEC §3.5, §7)', () => {
   it('the same key picks the same target on every replica, whatever its seed', () => {
     fc.assert(
-      fc.property(arbPool, arbKeys, fc.integer({ min: 1, max: 0x7fffffff }), fc.integer({ min: 1, max: 0x7fffffff }), (targets, keys, s1, s2) => {
-        const bytes = bytesOf(targets);
-        const a = replica(bytes, s1);
-        const b = replica(Uint8Array.from(bytes), s2);
-        for (const k of keys) {
-          const first = a(k);
-          expect(first).not.toBe('(none)');
-          // stable within one replica across draws, and the same on the other replica
-          if (a(k) !== first || b(k) !== first) expect([a(k), b(k)], `key ${JSON.stringify(k)}`).toEqual([first, first]);
-        }
-      }),
+      fc.property(
+        arbPool,
+        arbKeys,
+        fc.integer({ min: 1, max: 0x7fffffff }),
+        fc.integer({ min: 1, max: 0x7fffffff }),
+        (targets, keys, s1, s2) => {
+          const bytes = bytesOf(targets);
+          const a = replica(bytes, s1);
+          const b = replica(Uint8Array.from(bytes), s2);
+          for (const k of keys) {
+            const first = a(k);
+            expect(first).not.toBe('(none)');
+            // stable within one replica across draws, and the same on the other replica
+            if (a(k) !== first || b(k) !== first) expect([a(k), b(k)], `key ${JSON.stringify(k)}`).toEqual([first, first]);
+          }
+        },
+      ),
       { numRuns: 150, seed: 99 },
     );
   });
@@ -93,7 +99,9 @@ describe('sticky routing (SPEC §3.5, §7)', () => {
           const p = t.weight / total;
           const sigma = Math.sqrt(KEYS * p * (1 - p));
           const seen = counts.get(`${t.provider}/${t.model}`) ?? 0;
-          expect(Math.abs(seen - KEYS * p), `${t.provider}/${t.model} weight ${t.weight}/${total}: ${seen} of ${KEYS}`).toBeLessThanOrEqual(Z * sigma);
+          expect(Math.abs(seen - KEYS * p), `${t.provider}/${t.model} weight ${t.weight}/${total}: ${seen} of ${KEYS}`).toBeLessThanOrEqual(
+            Z * sigma,
+          );
         }
       }),
       { numRuns: 12, seed: 31337 },

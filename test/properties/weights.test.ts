@@ -45,19 +45,29 @@ function expectShares(counts: number[], weights: number[], draws: number): void 
       return;
     }
     const sigma = Math.sqrt(draws * p * (1 - p));
-    expect(Math.abs(counts[i] - draws * p), `target ${i}: ${counts[i]} of ${draws}, expected ${(draws * p).toFixed(0)} ± ${(Z * sigma).toFixed(0)}`).toBeLessThanOrEqual(Z * sigma + 1e-9);
+    expect(
+      Math.abs(counts[i] - draws * p),
+      `target ${i}: ${counts[i]} of ${draws}, expected ${(draws * p).toFixed(0)} ± ${(Z * sigma).toFixed(0)}`,
+    ).toBeLessThanOrEqual(Z * sigma + 1e-9);
   });
 }
 
 const arbWeights = fc
-  .array(fc.oneof({ weight: 1, arbitrary: fc.constant(0) }, { weight: 4, arbitrary: fc.integer({ min: 1, max: 100 }) }), { minLength: 2, maxLength: 6 })
+  .array(fc.oneof({ weight: 1, arbitrary: fc.constant(0) }, { weight: 4, arbitrary: fc.integer({ min: 1, max: 100 }) }), {
+    minLength: 2,
+    maxLength: 6,
+  })
   .filter((ws) => ws.some((w) => w > 0));
 
 describe('weight shares (SPEC §3.5, §7)', () => {
   it('weighted: each target is picked in proportion to its weight', () => {
     fc.assert(
       fc.property(arbWeights, fc.integer({ min: 1, max: 0x7fffffff }), (weights, seed) => {
-        const v = vm('v', weights.map((w, i) => target(LABELS[i], { weight: w })), { strategy: 'weighted' });
+        const v = vm(
+          'v',
+          weights.map((w, i) => target(LABELS[i], { weight: w })),
+          { strategy: 'weighted' },
+        );
         const table = RoutingTable.decode(lowerTable(config([v])));
         expectShares(observe(table, seed, DRAWS), weights, DRAWS);
       }),
@@ -68,13 +78,24 @@ describe('weight shares (SPEC §3.5, §7)', () => {
   it('priority: only the lowest priority tier is picked, ties share by weight', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ weight: fc.integer({ min: 1, max: 100 }), priority: fc.integer({ min: 0, max: 2 }) }), { minLength: 2, maxLength: 6 }),
+        fc.array(fc.record({ weight: fc.integer({ min: 1, max: 100 }), priority: fc.integer({ min: 0, max: 2 }) }), {
+          minLength: 2,
+          maxLength: 6,
+        }),
         fc.integer({ min: 1, max: 0x7fffffff }),
         (specs, seed) => {
-          const v = vm('v', specs.map((s, i) => target(LABELS[i], s)), { strategy: 'priority' });
+          const v = vm(
+            'v',
+            specs.map((s, i) => target(LABELS[i], s)),
+            { strategy: 'priority' },
+          );
           const table = RoutingTable.decode(lowerTable(config([v])));
           const top = Math.min(...specs.map((s) => s.priority));
-          expectShares(observe(table, seed, DRAWS), specs.map((s) => (s.priority === top ? s.weight : 0)), DRAWS);
+          expectShares(
+            observe(table, seed, DRAWS),
+            specs.map((s) => (s.priority === top ? s.weight : 0)),
+            DRAWS,
+          );
         },
       ),
       { numRuns: 20, seed: 4242 },

@@ -23,7 +23,11 @@ afterEach(async () => {
   }
 });
 
-async function gateway(vms: string, opts: Parameters<typeof startGateway>[1] = {}, providerExtra: Record<string, string> = {}): Promise<string> {
+async function gateway(
+  vms: string,
+  opts: Parameters<typeof startGateway>[1] = {},
+  providerExtra: Record<string, string> = {},
+): Promise<string> {
   gw = await startGateway(`version: 1\n${providersYaml(mocks, ['m1', 'm2'], providerExtra)}virtual_models:\n${vms}`, opts);
   return gw.url + '/v1/chat/completions';
 }
@@ -49,7 +53,11 @@ describe('retries (SPEC §3.7, §9: attempts counts the first try)', () => {
 
   it('attempts: 2 means one retry; then the last response as the provider sent it', async () => {
     const url = await gateway(`  r: { target: p0/m1, retry: { attempts: 2, delay_ms: 0, on_status: [503] } }\n`);
-    mocks[0].setBehavior({ status: 503, errorBody: { error: { message: 'overloaded upstream', type: 'server_error' } }, headers: { 'retry-after': '7' } });
+    mocks[0].setBehavior({
+      status: 503,
+      errorBody: { error: { message: 'overloaded upstream', type: 'server_error' } },
+      headers: { 'retry-after': '7' },
+    });
     const r = await post(url, chat('r'));
     expect(r.status).toBe(503);
     expect(r.json).toEqual({ error: { message: 'overloaded upstream', type: 'server_error' } });
@@ -285,13 +293,16 @@ describe('cooldown (SPEC §3.10, §9)', () => {
   });
 
   it('a cooled-down primary costs nothing: the request goes straight to the fallback', async () => {
-    const url = await gateway(`  f:
+    const url = await gateway(
+      `  f:
     strategy: priority
     retry: { attempts: 2, delay_ms: 50 }
     targets:
       - { target: p0/m1, priority: 0 }
       - { target: p1/m1, priority: 1 }
-`, health);
+`,
+      health,
+    );
     mocks[0].setBehavior({ status: 500 });
     const first = await post(url, chat('f')); // 2 failures on p0 → cooldown, then p1
     expect(first.headers.get('x-vmc-target')).toBe('p1/m1');

@@ -37,16 +37,45 @@ afterAll(async () => {
   await closeAll(gw, ...mocks);
 });
 
-const PATHS = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/responses', '/v1/messages', '/v1/models', '/health', '/nope', '/v1/chat/completions?x=1', '//v1/../v1/chat/completions'];
+const PATHS = [
+  '/v1/chat/completions',
+  '/v1/completions',
+  '/v1/embeddings',
+  '/v1/responses',
+  '/v1/messages',
+  '/v1/models',
+  '/health',
+  '/nope',
+  '/v1/chat/completions?x=1',
+  '//v1/../v1/chat/completions',
+];
 const MODELS = ['ok', 'meta', 'sticky', 'gated', 'fz/m1', 'missing', '', 'ok\u0000', 'ük/名', 'a'.repeat(300)];
 
 // Weighted towards requests that get past routing, so every check is reached.
-const arbPath = fc.oneof({ arbitrary: fc.constant('/v1/chat/completions'), weight: 4 }, { arbitrary: fc.constantFrom(...PATHS), weight: 2 });
-const arbMethod = fc.oneof({ arbitrary: fc.constant('POST'), weight: 6 }, { arbitrary: fc.constantFrom('GET', 'PUT', 'DELETE'), weight: 1 });
-const arbModel = fc.oneof({ arbitrary: fc.constantFrom(...MODELS), weight: 4 }, { arbitrary: fc.oneof(fc.string(), fc.integer(), fc.constant(null), fc.array(fc.string(), { maxLength: 2 })), weight: 1 });
+const arbPath = fc.oneof(
+  { arbitrary: fc.constant('/v1/chat/completions'), weight: 4 },
+  { arbitrary: fc.constantFrom(...PATHS), weight: 2 },
+);
+const arbMethod = fc.oneof(
+  { arbitrary: fc.constant('POST'), weight: 6 },
+  { arbitrary: fc.constantFrom('GET', 'PUT', 'DELETE'), weight: 1 },
+);
+const arbModel = fc.oneof(
+  { arbitrary: fc.constantFrom(...MODELS), weight: 4 },
+  { arbitrary: fc.oneof(fc.string(), fc.integer(), fc.constant(null), fc.array(fc.string(), { maxLength: 2 })), weight: 1 },
+);
 
 const arbBody = fc.oneof(
-  { arbitrary: fc.record({ model: arbModel, messages: fc.oneof(fc.constant([{ role: 'user', content: 'hi' }]), fc.anything()), stream: fc.oneof(fc.boolean(), fc.constant(undefined), fc.string()) }).map((o) => Buffer.from(JSON.stringify(o))), weight: 5 },
+  {
+    arbitrary: fc
+      .record({
+        model: arbModel,
+        messages: fc.oneof(fc.constant([{ role: 'user', content: 'hi' }]), fc.anything()),
+        stream: fc.oneof(fc.boolean(), fc.constant(undefined), fc.string()),
+      })
+      .map((o) => Buffer.from(JSON.stringify(o))),
+    weight: 5,
+  },
   fc.json().map((j) => Buffer.from(j)),
   fc.uint8Array({ maxLength: 512 }).map((b) => Buffer.from(b)),
   fc.constantFrom(...MODELS).map((m) => Buffer.from(`{"model":"${m.replace(/"/g, '\\"')}","messages":[`)), // truncated
@@ -94,7 +123,8 @@ describe('gateway input fuzzing', () => {
     );
     if (process.env.VMC_FUZZ_STATS) console.log([...seen].sort());
     // Not vacuous: the runs reached routing, access control and the body checks.
-    for (const status of [200, 400, 403, 404]) expect(seen.get(status) ?? 0, `status ${status} in ${JSON.stringify([...seen])}`).toBeGreaterThan(0);
+    for (const status of [200, 400, 403, 404])
+      expect(seen.get(status) ?? 0, `status ${status} in ${JSON.stringify([...seen])}`).toBeGreaterThan(0);
     const health = await request(gw.url + '/health');
     expect(health.statusCode).toBe(200);
     await health.body.text();

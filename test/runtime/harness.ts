@@ -27,7 +27,15 @@ export function captureLogger(): { log: Logger; lines: Record<string, unknown>[]
 export async function startGateway(yaml: string, opts: Partial<ServerOptions> = {}): Promise<Gateway> {
   const table = RoutingTable.decode(await buildTableFromYaml(yaml));
   const { log, lines } = captureLogger();
-  const server = await startServer({ table, host: '127.0.0.1', port: 0, maxBodyBytes: 4 * 1024 * 1024, log, drainTimeoutMs: 5000, ...opts });
+  const server = await startServer({
+    table,
+    host: '127.0.0.1',
+    port: 0,
+    maxBodyBytes: 4 * 1024 * 1024,
+    log,
+    drainTimeoutMs: 5000,
+    ...opts,
+  });
   return { url: `http://127.0.0.1:${server.port}`, server, logs: lines, close: () => server.close() };
 }
 
@@ -40,7 +48,12 @@ export async function startMocks(names: string[], behavior: MockBehavior = {}): 
  * YAML `providers:` block for mocks: each mock is an openai provider `<name>` with base
  * `<url>/v1`; `anthropic` lists mocks declared as anthropic providers (base `<url>`).
  */
-export function providersYaml(mocks: MockProvider[], models: string[] = ['m1', 'm2', 'm3'], extra: Record<string, string> = {}, anthropic: string[] = []): string {
+export function providersYaml(
+  mocks: MockProvider[],
+  models: string[] = ['m1', 'm2', 'm3'],
+  extra: Record<string, string> = {},
+  anthropic: string[] = [],
+): string {
   let y = 'providers:\n';
   for (const m of mocks) {
     const isAnthropic = anthropic.includes(m.name);
@@ -51,7 +64,11 @@ export function providersYaml(mocks: MockProvider[], models: string[] = ['m1', '
 }
 
 /** POST JSON to the gateway; returns status, headers and parsed (or raw) body. */
-export async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; json: any; text: string }> {
+export async function post(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; json: any; text: string }> {
   const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
@@ -67,7 +84,11 @@ export async function post(url: string, body: unknown, headers: Record<string, s
   return { status: res.status, headers: res.headers, json, text };
 }
 
-export const chat = (model: string, extra: Record<string, unknown> = {}) => ({ model, messages: [{ role: 'user', content: 'hi' }], ...extra });
+export const chat = (model: string, extra: Record<string, unknown> = {}) => ({
+  model,
+  messages: [{ role: 'user', content: 'hi' }],
+  ...extra,
+});
 
 export async function closeAll(...things: ({ close(): Promise<void> } | undefined)[]): Promise<void> {
   await Promise.all(things.map((t) => t?.close()));

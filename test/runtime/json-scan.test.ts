@@ -60,8 +60,14 @@ function check(text: string): void {
 describe('scanJsonBody: table of cases', () => {
   const cases: [string, { given: string; status: number; kind?: number; model?: string; escaped?: boolean }][] = [
     ['plain model', { given: '{"model":"gpt-4o","messages":[]}', status: SCAN_OK, kind: MODEL_STRING, model: 'gpt-4o', escaped: false }],
-    ['whitespace everywhere', { given: ' \n{ "model" :\t"a/b" , "x" : [ 1 , 2 ] }\r\n', status: SCAN_OK, kind: MODEL_STRING, model: 'a/b' }],
-    ['model not first', { given: '{"messages":[{"role":"user","content":"hi"}],"model":"m"}', status: SCAN_OK, kind: MODEL_STRING, model: 'm' }],
+    [
+      'whitespace everywhere',
+      { given: ' \n{ "model" :\t"a/b" , "x" : [ 1 , 2 ] }\r\n', status: SCAN_OK, kind: MODEL_STRING, model: 'a/b' },
+    ],
+    [
+      'model not first',
+      { given: '{"messages":[{"role":"user","content":"hi"}],"model":"m"}', status: SCAN_OK, kind: MODEL_STRING, model: 'm' },
+    ],
     ['nested model is not top-level', { given: '{"a":{"model":"inner"}}', status: SCAN_OK, kind: MODEL_ABSENT }],
     ['model inside array ignored', { given: '{"a":[{"model":"x"}],"model":"y"}', status: SCAN_OK, kind: MODEL_STRING, model: 'y' }],
     ['last duplicate wins', { given: '{"model":"a","model":"b"}', status: SCAN_OK, kind: MODEL_STRING, model: 'b' }],
@@ -163,7 +169,10 @@ describe('scanJsonBody: agrees with JSON.parse (property)', () => {
   });
 
   it('arbitrary JSON values', () => {
-    fc.assert(fc.property(fc.jsonValue(), (v) => check(JSON.stringify(v))), { numRuns: 500 });
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => check(JSON.stringify(v))),
+      { numRuns: 500 },
+    );
   });
 
   it('mutated documents: same verdict as JSON.parse', () => {
@@ -188,8 +197,40 @@ describe('scanJsonBody: agrees with JSON.parse (property)', () => {
   });
 
   it('random short strings over the JSON alphabet', () => {
-    const chars = fc.constantFrom('{', '}', '[', ']', ',', ':', '"', '\\', ' ', '0', '1', '-', '.', 'e', 'E', '+', 'a', 'm', 'o', 'd', 'l', 'u', 'null', 'true', 'model');
-    fc.assert(fc.property(fc.array(chars, { maxLength: 24 }), (parts) => check('{' + parts.join(''))), { numRuns: 3000 });
-    fc.assert(fc.property(fc.array(chars, { maxLength: 24 }), (parts) => check(parts.join(''))), { numRuns: 3000 });
+    const chars = fc.constantFrom(
+      '{',
+      '}',
+      '[',
+      ']',
+      ',',
+      ':',
+      '"',
+      '\\',
+      ' ',
+      '0',
+      '1',
+      '-',
+      '.',
+      'e',
+      'E',
+      '+',
+      'a',
+      'm',
+      'o',
+      'd',
+      'l',
+      'u',
+      'null',
+      'true',
+      'model',
+    );
+    fc.assert(
+      fc.property(fc.array(chars, { maxLength: 24 }), (parts) => check('{' + parts.join(''))),
+      { numRuns: 3000 },
+    );
+    fc.assert(
+      fc.property(fc.array(chars, { maxLength: 24 }), (parts) => check(parts.join(''))),
+      { numRuns: 3000 },
+    );
   });
 });

@@ -5,7 +5,12 @@ import { IMPLEMENTED_MIDDLEWARE, NO_MIDDLEWARE, applyBodyOps, compileMiddleware,
 import { Metrics } from '../../runtime/metrics.js';
 import { captureLogger } from './harness.js';
 
-const call = (name: string, config: unknown = null, configId: string | null = null) => ({ name, configType: 't', config: config === null ? null : JSON.stringify(config), configId });
+const call = (name: string, config: unknown = null, configId: string | null = null) => ({
+  name,
+  configType: 't',
+  config: config === null ? null : JSON.stringify(config),
+  configId,
+});
 
 describe('middleware', () => {
   it('implements exactly the catalog', () => {
@@ -21,16 +26,24 @@ describe('middleware', () => {
 
   it('header edits apply in pipeline order; both config forms', () => {
     const { log } = captureLogger();
-    const mw = compileMiddleware({
-      request: [
-        call('set-headers', { 'X-A': '1', 'x-b': '2' }),
-        call('set-headers', { set: { 'x-c': '3' }, remove: ['x-a'] }),
-        call('set-headers', { set: { 'x-a': 'again' } }),
-      ],
-      response: [call('set-response-headers', { 'X-R': 'r' }), call('set-response-headers', { remove: ['server'] })],
-      postResponse: [],
-    }, 'vm', log);
-    expect(mw.requestHeadersSet).toEqual([['x-b', '2'], ['x-c', '3'], ['x-a', 'again']]);
+    const mw = compileMiddleware(
+      {
+        request: [
+          call('set-headers', { 'X-A': '1', 'x-b': '2' }),
+          call('set-headers', { set: { 'x-c': '3' }, remove: ['x-a'] }),
+          call('set-headers', { set: { 'x-a': 'again' } }),
+        ],
+        response: [call('set-response-headers', { 'X-R': 'r' }), call('set-response-headers', { remove: ['server'] })],
+        postResponse: [],
+      },
+      'vm',
+      log,
+    );
+    expect(mw.requestHeadersSet).toEqual([
+      ['x-b', '2'],
+      ['x-c', '3'],
+      ['x-a', 'again'],
+    ]);
     expect(mw.requestHeadersRemove).toEqual([]);
     expect(mw.responseHeadersSet).toEqual(['x-r', 'r']);
     expect(mw.responseHeadersRemove).toEqual(['server']);
@@ -38,7 +51,15 @@ describe('middleware', () => {
 
   it('body operations run in order', () => {
     const { log } = captureLogger();
-    const mw = compileMiddleware({ request: [call('set-params', { a: 1, n: { x: 1 } }), call('strip-params', { keys: ['b', 'a'] }), call('set-params', { a: 2 })], response: [], postResponse: [] }, 'vm', log);
+    const mw = compileMiddleware(
+      {
+        request: [call('set-params', { a: 1, n: { x: 1 } }), call('strip-params', { keys: ['b', 'a'] }), call('set-params', { a: 2 })],
+        response: [],
+        postResponse: [],
+      },
+      'vm',
+      log,
+    );
     const body: Record<string, unknown> = { a: 0, b: 1, c: 2, n: { y: 2 } };
     applyBodyOps(body, mw.bodyOps);
     expect(body).toEqual({ a: 2, c: 2, n: { x: 1, y: 2 } });
@@ -48,7 +69,10 @@ describe('middleware', () => {
     const { log, lines } = captureLogger();
     const mw = compileMiddleware({ request: [call('nope')], response: [], postResponse: [call('log', null, 'ws/cfg')] }, 'vm', log);
     expect(mw.logCalls).toHaveLength(1);
-    expect(lines.map((l) => l.msg)).toEqual(['unknown middleware ignored', 'middleware config_id is not supported by vmc; running with an empty config']);
+    expect(lines.map((l) => l.msg)).toEqual([
+      'unknown middleware ignored',
+      'middleware config_id is not supported by vmc; running with an empty config',
+    ]);
   });
 
   it('mergeInto: objects merge deeply; arrays, scalars and null replace; __proto__ is ignored', () => {

@@ -32,7 +32,9 @@ describe('openai SDK v6 through the gateway', () => {
   });
 
   it('chat.completions.create with raw response headers', async () => {
-    const { data, response } = await client.chat.completions.create({ model: 'regular', messages: [{ role: 'user', content: 'x' }] }).withResponse();
+    const { data, response } = await client.chat.completions
+      .create({ model: 'regular', messages: [{ role: 'user', content: 'x' }] })
+      .withResponse();
     expect(data.object).toBe('chat.completion');
     expect(response.headers.get('x-vmc-virtual-model')).toBe('regular');
     expect(response.headers.get('x-vmc-target')).toBe('p0/m1');
@@ -91,13 +93,29 @@ describe('openai SDK v6 through the gateway', () => {
   });
 
   it('an Anthropic target behind an OpenAI client (translated), streaming and not', async () => {
-    const r = await client.chat.completions.create({ model: 'sonnet', messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'hello' }] });
+    const r = await client.chat.completions.create({
+      model: 'sonnet',
+      messages: [
+        { role: 'system', content: 'be brief' },
+        { role: 'user', content: 'hello' },
+      ],
+    });
     expect(r.choices[0].message.content).toBe('mock:claude model=m1');
     expect(r.choices[0].finish_reason).toBe('stop');
     const seen = mocks[1].requests.at(-1)!;
     expect(seen.path).toBe('/v1/messages');
-    expect(seen.json).toMatchObject({ model: 'm1', system: 'be brief', max_tokens: 4096, messages: [{ role: 'user', content: [{ type: 'text', text: 'hello' }] }] });
-    const s = await client.chat.completions.create({ model: 'sonnet', messages: [{ role: 'user', content: 'hello' }], stream: true, stream_options: { include_usage: true } });
+    expect(seen.json).toMatchObject({
+      model: 'm1',
+      system: 'be brief',
+      max_tokens: 4096,
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'hello' }] }],
+    });
+    const s = await client.chat.completions.create({
+      model: 'sonnet',
+      messages: [{ role: 'user', content: 'hello' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     let text = '';
     let usage: OpenAI.CompletionUsage | undefined;
     for await (const c of s) {

@@ -46,7 +46,10 @@ class RecordingResponse implements HttpResponse {
   }
 }
 
-const events = fc.array(fc.string({ minLength: 1, maxLength: 40 }).filter((s) => !/[\r\n]/.test(s)), { minLength: 1, maxLength: 8 });
+const events = fc.array(
+  fc.string({ minLength: 1, maxLength: 40 }).filter((s) => !/[\r\n]/.test(s)),
+  { minLength: 1, maxLength: 8 },
+);
 
 async function run(stream: Buffer, cuts: number[], breakAt: number | null): Promise<{ res: RecordingResponse; outcome: number }> {
   const call = new UpstreamCall();

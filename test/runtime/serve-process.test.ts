@@ -32,7 +32,10 @@ function newestMtime(dir: string): number {
 function ensureBuilt(): void {
   const out = join(ROOT, 'dist', 'runtime', 'server.js');
   if (existsSync(out) && statSync(out).mtimeMs >= newestMtime(join(ROOT, 'runtime'))) return;
-  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
+  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
   if (r.status !== 0) throw new Error('build failed');
 }
 

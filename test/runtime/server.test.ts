@@ -37,8 +37,12 @@ virtual_models:
   let all: Gateway;
   let virtualOnly: Gateway;
   beforeAll(async () => {
-    all = await startGateway(`version: 1\n${providersYaml(mocks, ['m1', 'm2'])}settings: { passthrough: true, models_endpoint: all }\n${vms}`);
-    virtualOnly = await startGateway(`version: 1\n${providersYaml(mocks, ['m1', 'm2'])}settings: { passthrough: true, models_endpoint: virtual_only }\n${vms}`);
+    all = await startGateway(
+      `version: 1\n${providersYaml(mocks, ['m1', 'm2'])}settings: { passthrough: true, models_endpoint: all }\n${vms}`,
+    );
+    virtualOnly = await startGateway(
+      `version: 1\n${providersYaml(mocks, ['m1', 'm2'])}settings: { passthrough: true, models_endpoint: virtual_only }\n${vms}`,
+    );
   });
   afterAll(() => closeAll(all, virtualOnly));
 
@@ -97,8 +101,17 @@ describe('health and metrics', () => {
   it('one access-log line per request', async () => {
     await post(gw.url + '/v1/chat/completions', chat('x'), { 'x-log-probe': '1' });
     const line = gw.logs.filter((l) => l.msg === 'request').at(-1)!;
-    expect(Object.keys(line).sort()).toEqual(['attempts', 'level', 'method', 'ms', 'msg', 'path', 'status', 'target', 'ts', 'virtual_model'].sort());
-    expect(line).toMatchObject({ method: 'POST', path: '/v1/chat/completions', status: 200, virtual_model: 'x', target: 'p0/m1', attempts: 1 });
+    expect(Object.keys(line).sort()).toEqual(
+      ['attempts', 'level', 'method', 'ms', 'msg', 'path', 'status', 'target', 'ts', 'virtual_model'].sort(),
+    );
+    expect(line).toMatchObject({
+      method: 'POST',
+      path: '/v1/chat/completions',
+      status: 200,
+      virtual_model: 'x',
+      target: 'p0/m1',
+      attempts: 1,
+    });
   });
 });
 
@@ -218,7 +231,8 @@ describe('admin API (SPEC §6, §9)', () => {
     async upsertVirtualModel(body, ctx): Promise<AdminResult> {
       calls.push(['upsert', body, ctx.table.hashHex]);
       const b = body as { source?: string; target_model?: string };
-      if (typeof b?.source !== 'string') return { status: 400, body: { error: { type: 'invalid_request_error', message: 'source is required' } } };
+      if (typeof b?.source !== 'string')
+        return { status: 400, body: { error: { type: 'invalid_request_error', message: 'source is required' } } };
       const bytes = await buildTableFromYaml(yamlFor('p0/m1', `  ${b.source}: { target: ${b.target_model} }\n`));
       return { status: 200, body: { source: b.source, target_model: b.target_model }, tableBytes: bytes };
     },
@@ -248,7 +262,14 @@ describe('admin API (SPEC §6, §9)', () => {
   });
 
   const admin = (path: string, init: RequestInit = {}, token: string | null = TOKEN) =>
-    fetch(gw.url + path, { ...init, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json', ...(init.headers as Record<string, string>) } });
+    fetch(gw.url + path, {
+      ...init,
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        'content-type': 'application/json',
+        ...(init.headers as Record<string, string>),
+      },
+    });
 
   it('401 without or with a wrong bearer token', async () => {
     expect((await admin('/admin/virtual-models', {}, null)).status).toBe(401);
@@ -272,7 +293,17 @@ describe('admin API (SPEC §6, §9)', () => {
     expect(r.status).toBe(200);
     const views = (await r.json()) as Record<string, unknown>[];
     expect(views).toEqual([
-      expect.objectContaining({ source: 'x', kind: 'redirect', model: 'p0/m1', provider_name: 'p0', provider_type: 'openai', enabled: true, user_paths: [], valid: true, targets: [{ provider: 'p0', model: 'm1', weight: 1 }] }),
+      expect.objectContaining({
+        source: 'x',
+        kind: 'redirect',
+        model: 'p0/m1',
+        provider_name: 'p0',
+        provider_type: 'openai',
+        enabled: true,
+        user_paths: [],
+        valid: true,
+        targets: [{ provider: 'p0', model: 'm1', weight: 1 }],
+      }),
     ]);
   });
 
@@ -293,7 +324,11 @@ describe('admin API (SPEC §6, §9)', () => {
     const g = await admin('/apis/inference-gateway/v2/workspaces/ws1/virtual-models/vm1');
     expect(g.status).toBe(200);
     expect(g.headers.get('etag')).toBe('"v1"');
-    const p = await admin('/apis/inference-gateway/v2/workspaces/ws1/virtual-models/vm1', { method: 'PATCH', body: JSON.stringify({ description: null }), headers: { 'if-match': '"stale"' } });
+    const p = await admin('/apis/inference-gateway/v2/workspaces/ws1/virtual-models/vm1', {
+      method: 'PATCH',
+      body: JSON.stringify({ description: null }),
+      headers: { 'if-match': '"stale"' },
+    });
     expect(p.status).toBe(409);
     expect(calls.at(-1)).toEqual(['nemo-patch', 'ws1', 'vm1', { description: null }, '"stale"']);
   });

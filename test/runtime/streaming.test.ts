@@ -50,7 +50,12 @@ async function readEvents(res: Response): Promise<{ events: { event: string; dat
 }
 
 function streamRequest(model: string, signal?: AbortSignal): Promise<Response> {
-  return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(chat(model, { stream: true })), signal });
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(chat(model, { stream: true })),
+    signal,
+  });
 }
 
 describe('SSE pass-through', () => {
@@ -62,7 +67,10 @@ describe('SSE pass-through', () => {
     expect(res.headers.get('x-vmc-target')).toBe('p0/m1');
     const { events, error } = await readEvents(res);
     expect(error).toBeNull();
-    const content = events.filter((e) => e.data !== '[DONE]').map((e) => JSON.parse(e.data).choices[0]?.delta?.content ?? '').join('');
+    const content = events
+      .filter((e) => e.data !== '[DONE]')
+      .map((e) => JSON.parse(e.data).choices[0]?.delta?.content ?? '')
+      .join('');
     expect(content).toBe('one two three four five six');
     expect(events.at(-1)!.data).toBe('[DONE]');
     expect(events.at(-1)!.at - events[0].at).toBeGreaterThanOrEqual(250);
@@ -103,7 +111,8 @@ describe('SSE pass-through', () => {
     for (let i = 0; i < 50 && !rec.clientAborted; i++) await new Promise((r) => setTimeout(r, 20));
     expect(rec.clientAborted).toBe(true);
     // the gateway logged the request as closed by the client (499)
-    for (let i = 0; i < 50 && !gw.logs.some((l) => l.msg === 'request' && l.status === 499); i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 50 && !gw.logs.some((l) => l.msg === 'request' && l.status === 499); i++)
+      await new Promise((r) => setTimeout(r, 20));
     expect(gw.logs.some((l) => l.msg === 'request' && l.status === 499)).toBe(true);
   });
 
@@ -114,7 +123,9 @@ describe('SSE pass-through', () => {
     const body = JSON.stringify(chat('s', { stream: true }));
     const sock = net.connect(gw.server.port, '127.0.0.1');
     sock.pause();
-    sock.write(`POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    sock.write(
+      `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
     for (let i = 0; i < 100 && mocks[0].requests.length === before; i++) await new Promise((r) => setTimeout(r, 10));
     await new Promise((r) => setTimeout(r, 600));
     const rec = mocks[0].requests[before];

@@ -118,7 +118,11 @@ describe('headers (SPEC §3.6)', () => {
   });
 
   it('anthropic providers get x-api-key and a default anthropic-version', async () => {
-    const r = await post(gw.url + '/v1/messages', { model: 'claude-alias', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }, { authorization: 'Bearer client' });
+    const r = await post(
+      gw.url + '/v1/messages',
+      { model: 'claude-alias', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] },
+      { authorization: 'Bearer client' },
+    );
     expect(r.status).toBe(200);
     const h = last(mocks[1]).headers;
     expect(h['x-api-key']).toBe('sk-ant-secret');
@@ -148,7 +152,13 @@ describe('headers (SPEC §3.6)', () => {
   });
 
   it('hop-by-hop, encoding and x-vmc-* headers are not forwarded', async () => {
-    await post(url, chat('plain'), { 'x-vmc-user-path': '/a', 'x-vmc-metadata': '{"a":"b"}', 'accept-encoding': 'gzip', te: 'trailers', 'x-custom': 'kept' });
+    await post(url, chat('plain'), {
+      'x-vmc-user-path': '/a',
+      'x-vmc-metadata': '{"a":"b"}',
+      'accept-encoding': 'gzip',
+      te: 'trailers',
+      'x-custom': 'kept',
+    });
     const h = last(mocks[2]).headers;
     expect(h['x-vmc-user-path']).toBeUndefined();
     expect(h['x-vmc-metadata']).toBeUndefined();
@@ -191,7 +201,13 @@ describe('middleware pipelines (NeMo)', () => {
     const r = await post(url, chat('piped', { temperature: 1, logit_bias: { 1: 2 }, user: 'u', keep: true }), { 'x-drop-me': '1' });
     expect(r.status).toBe(200);
     const seen = last(mocks[2]);
-    expect(seen.json).toEqual({ model: 'm', messages: [{ role: 'user', content: 'hi' }], temperature: 0, keep: true, metadata: { source: 'gateway' } });
+    expect(seen.json).toEqual({
+      model: 'm',
+      messages: [{ role: 'user', content: 'hi' }],
+      temperature: 0,
+      keep: true,
+      metadata: { source: 'gateway' },
+    });
     expect(seen.headers['x-team']).toBe('search');
     expect(seen.headers['x-env']).toBe('prod');
     expect(seen.headers['x-drop-me']).toBeUndefined();
@@ -203,7 +219,15 @@ describe('middleware pipelines (NeMo)', () => {
     await post(url, chat('piped'));
     await new Promise((r) => setTimeout(r, 20));
     const line = gw.logs.filter((l) => l.msg === 'piped done').at(-1);
-    expect(line).toMatchObject({ middleware: 'log', team: 'search', virtual_model: 'piped', target: 'nokey/m', status: 200, attempts: 1, stream: false });
+    expect(line).toMatchObject({
+      middleware: 'log',
+      team: 'search',
+      virtual_model: 'piped',
+      target: 'nokey/m',
+      status: 200,
+      attempts: 1,
+      stream: false,
+    });
   });
 
   it('response middleware headers are on error answers too', async () => {
@@ -223,7 +247,12 @@ describe('base URL → pool origin, path prefix, query (splitBaseUrl)', () => {
     ['https://api.openai.com/v1', 'https://api.openai.com', '/v1', ''],
     ['https://api.openai.com/v1/', 'https://api.openai.com', '/v1', ''],
     ['https://api.anthropic.com', 'https://api.anthropic.com', '', ''],
-    ['https://x.openai.azure.com/openai/deployments/d?api-version=2024-06-01', 'https://x.openai.azure.com', '/openai/deployments/d', '?api-version=2024-06-01'],
+    [
+      'https://x.openai.azure.com/openai/deployments/d?api-version=2024-06-01',
+      'https://x.openai.azure.com',
+      '/openai/deployments/d',
+      '?api-version=2024-06-01',
+    ],
   ])('%s', (base, origin, prefix, query) => {
     expect(splitBaseUrl(base)).toEqual({ origin, prefix, query });
   });

@@ -26,7 +26,10 @@ describe('SseParser', () => {
   it('parses events, multi-line data, comments and CRLF', () => {
     const p = new SseParser();
     const events = p.push(enc.encode(': comment\r\nevent: a\r\ndata: 1\r\ndata: 2\r\n\r\ndata: {"x":1}\n\n'));
-    expect(events).toEqual([{ event: 'a', data: '1\n2' }, { event: 'message', data: '{"x":1}' }]);
+    expect(events).toEqual([
+      { event: 'a', data: '1\n2' },
+      { event: 'message', data: '{"x":1}' },
+    ]);
   });
 
   it('any split of the byte stream gives the same events (property)', () => {
@@ -58,7 +61,9 @@ describe('SseParser', () => {
   it('the error event carries the gateway envelope', () => {
     const [e] = new SseParser().push(sseErrorEvent(502, 'provider_error', 'broke', 'p0'));
     expect(e.event).toBe('error');
-    expect(JSON.parse(e.data)).toEqual({ error: { type: 'provider_error', message: 'broke', code: null, param: null, provider: 'p0', status_code: 502 } });
+    expect(JSON.parse(e.data)).toEqual({
+      error: { type: 'provider_error', message: 'broke', code: null, param: null, provider: 'p0', status_code: 502 },
+    });
   });
 });
 
@@ -69,12 +74,23 @@ describe('request translation', () => {
       messages: [
         { role: 'system', content: 'sys1' },
         { role: 'developer', content: 'sys2' },
-        { role: 'user', content: [{ type: 'text', text: 'look' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AAA=' } }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'look' },
+            { type: 'image_url', image_url: { url: 'data:image/png;base64,AAA=' } },
+          ],
+        },
         { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{"a":1}' } }] },
         { role: 'tool', tool_call_id: 'c1', content: 'result' },
         { role: 'user', content: 'thanks' },
       ],
-      tools: [{ type: 'function', function: { name: 'f', description: 'd', parameters: { type: 'object', properties: { a: { type: 'number' } } } } }],
+      tools: [
+        {
+          type: 'function',
+          function: { name: 'f', description: 'd', parameters: { type: 'object', properties: { a: { type: 'number' } } } },
+        },
+      ],
       tool_choice: 'required',
       stop: 'END',
       max_completion_tokens: 99,
@@ -86,9 +102,21 @@ describe('request translation', () => {
       model: 'x',
       system: 'sys1\n\nsys2',
       messages: [
-        { role: 'user', content: [{ type: 'text', text: 'look' }, { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AAA=' } }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'look' },
+            { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AAA=' } },
+          ],
+        },
         { role: 'assistant', content: [{ type: 'tool_use', id: 'c1', name: 'f', input: { a: 1 } }] },
-        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'c1', content: 'result' }, { type: 'text', text: 'thanks' }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'tool_result', tool_use_id: 'c1', content: 'result' },
+            { type: 'text', text: 'thanks' },
+          ],
+        },
       ],
       tools: [{ name: 'f', description: 'd', input_schema: { type: 'object', properties: { a: { type: 'number' } } } }],
       tool_choice: { type: 'any' },
@@ -109,7 +137,13 @@ describe('request translation', () => {
       stream: true,
       messages: [
         { role: 'user', content: 'q' },
-        { role: 'assistant', content: [{ type: 'text', text: 'calling' }, { type: 'tool_use', id: 't1', name: 'f', input: { b: 2 } }] },
+        {
+          role: 'assistant',
+          content: [
+            { type: 'text', text: 'calling' },
+            { type: 'tool_use', id: 't1', name: 'f', input: { b: 2 } },
+          ],
+        },
         { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: [{ type: 'text', text: 'r' }] }] },
       ],
       tools: [{ name: 'f', input_schema: { type: 'object' } }],
@@ -120,7 +154,11 @@ describe('request translation', () => {
       messages: [
         { role: 'system', content: 'sys' },
         { role: 'user', content: 'q' },
-        { role: 'assistant', content: 'calling', tool_calls: [{ id: 't1', type: 'function', function: { name: 'f', arguments: '{"b":2}' } }] },
+        {
+          role: 'assistant',
+          content: 'calling',
+          tool_calls: [{ id: 't1', type: 'function', function: { name: 'f', arguments: '{"b":2}' } }],
+        },
         { role: 'tool', tool_call_id: 't1', content: 'r' },
       ],
       max_tokens: 10,
@@ -136,46 +174,91 @@ describe('request translation', () => {
 describe('response translation', () => {
   it('messages → chat.completion with tool calls and usage', () => {
     const out = messagesToChatResponse({
-      id: 'msg_1', model: 'claude', stop_reason: 'tool_use',
-      content: [{ type: 'text', text: 'hi' }, { type: 'tool_use', id: 't', name: 'f', input: { x: 1 } }],
+      id: 'msg_1',
+      model: 'claude',
+      stop_reason: 'tool_use',
+      content: [
+        { type: 'text', text: 'hi' },
+        { type: 'tool_use', id: 't', name: 'f', input: { x: 1 } },
+      ],
       usage: { input_tokens: 3, output_tokens: 4 },
     });
     expect(out).toMatchObject({
-      id: 'msg_1', object: 'chat.completion', model: 'claude',
-      choices: [{ index: 0, finish_reason: 'tool_calls', message: { role: 'assistant', content: 'hi', tool_calls: [{ id: 't', type: 'function', function: { name: 'f', arguments: '{"x":1}' } }] } }],
+      id: 'msg_1',
+      object: 'chat.completion',
+      model: 'claude',
+      choices: [
+        {
+          index: 0,
+          finish_reason: 'tool_calls',
+          message: {
+            role: 'assistant',
+            content: 'hi',
+            tool_calls: [{ id: 't', type: 'function', function: { name: 'f', arguments: '{"x":1}' } }],
+          },
+        },
+      ],
       usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 },
     });
   });
 
   it('chat.completion → message', () => {
     const out = chatToMessagesResponse({
-      id: 'c', model: 'gpt', choices: [{ index: 0, finish_reason: 'length', message: { role: 'assistant', content: 'partial' } }],
+      id: 'c',
+      model: 'gpt',
+      choices: [{ index: 0, finish_reason: 'length', message: { role: 'assistant', content: 'partial' } }],
       usage: { prompt_tokens: 1, completion_tokens: 2 },
     });
     expect(out).toEqual({
-      id: 'c', type: 'message', role: 'assistant', model: 'gpt', content: [{ type: 'text', text: 'partial' }],
-      stop_reason: 'max_tokens', stop_sequence: null, usage: { input_tokens: 1, output_tokens: 2 },
+      id: 'c',
+      type: 'message',
+      role: 'assistant',
+      model: 'gpt',
+      content: [{ type: 'text', text: 'partial' }],
+      stop_reason: 'max_tokens',
+      stop_sequence: null,
+      usage: { input_tokens: 1, output_tokens: 2 },
     });
   });
 
   it('error envelopes in both directions', () => {
-    const a = JSON.parse(translateErrorBody(XLATE_CHAT_TO_MESSAGES, 429, Buffer.from('{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}')).toString());
+    const a = JSON.parse(
+      translateErrorBody(
+        XLATE_CHAT_TO_MESSAGES,
+        429,
+        Buffer.from('{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}'),
+      ).toString(),
+    );
     expect(a).toEqual({ error: { message: 'slow down', type: 'rate_limit_error', param: null, code: null } });
-    const b = JSON.parse(translateErrorBody(XLATE_MESSAGES_TO_CHAT, 500, Buffer.from('{"error":{"message":"oops","type":"server_error"}}')).toString());
+    const b = JSON.parse(
+      translateErrorBody(XLATE_MESSAGES_TO_CHAT, 500, Buffer.from('{"error":{"message":"oops","type":"server_error"}}')).toString(),
+    );
     expect(b).toEqual({ type: 'error', error: { type: 'api_error', message: 'oops' } });
   });
 });
 
 describe('stream translation', () => {
   const anthropicStream = [
-    formatSse('message_start', JSON.stringify({ type: 'message_start', message: { id: 'msg_9', model: 'claude', usage: { input_tokens: 5 } } })),
+    formatSse(
+      'message_start',
+      JSON.stringify({ type: 'message_start', message: { id: 'msg_9', model: 'claude', usage: { input_tokens: 5 } } }),
+    ),
     formatSse('content_block_start', JSON.stringify({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } })),
     formatSse('content_block_delta', JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Hel' } })),
     formatSse('content_block_delta', JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'lo' } })),
     formatSse('content_block_stop', JSON.stringify({ type: 'content_block_stop', index: 0 })),
-    formatSse('content_block_start', JSON.stringify({ type: 'content_block_start', index: 1, content_block: { type: 'tool_use', id: 'tu', name: 'f' } })),
-    formatSse('content_block_delta', JSON.stringify({ type: 'content_block_delta', index: 1, delta: { type: 'input_json_delta', partial_json: '{"a":' } })),
-    formatSse('content_block_delta', JSON.stringify({ type: 'content_block_delta', index: 1, delta: { type: 'input_json_delta', partial_json: '1}' } })),
+    formatSse(
+      'content_block_start',
+      JSON.stringify({ type: 'content_block_start', index: 1, content_block: { type: 'tool_use', id: 'tu', name: 'f' } }),
+    ),
+    formatSse(
+      'content_block_delta',
+      JSON.stringify({ type: 'content_block_delta', index: 1, delta: { type: 'input_json_delta', partial_json: '{"a":' } }),
+    ),
+    formatSse(
+      'content_block_delta',
+      JSON.stringify({ type: 'content_block_delta', index: 1, delta: { type: 'input_json_delta', partial_json: '1}' } }),
+    ),
     formatSse('message_delta', JSON.stringify({ type: 'message_delta', delta: { stop_reason: 'tool_use' }, usage: { output_tokens: 7 } })),
     formatSse('message_stop', JSON.stringify({ type: 'message_stop' })),
   ].join('');
@@ -188,19 +271,27 @@ describe('stream translation', () => {
     const chunks = events.slice(0, -1).map((e) => JSON.parse(e.data));
     expect(chunks.every((c) => c.object === 'chat.completion.chunk' && c.id === 'msg_9')).toBe(true);
     expect(chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('')).toBe('Hello');
-    const args = chunks.flatMap((c) => c.choices[0]?.delta?.tool_calls ?? []).map((tc: { function: { arguments: string } }) => tc.function.arguments).join('');
+    const args = chunks
+      .flatMap((c) => c.choices[0]?.delta?.tool_calls ?? [])
+      .map((tc: { function: { arguments: string } }) => tc.function.arguments)
+      .join('');
     expect(args).toBe('{"a":1}');
     expect(chunks.find((c) => c.choices[0]?.finish_reason)?.choices[0].finish_reason).toBe('tool_calls');
     expect(chunks.at(-1).usage).toEqual({ prompt_tokens: 5, completion_tokens: 7, total_tokens: 12 });
   });
 
   it('openai chunks → anthropic events, in any chunking', () => {
-    const chunk = (delta: object, finish: string | null = null) => formatSse(null, JSON.stringify({ id: 'c1', model: 'gpt', choices: [{ index: 0, delta, finish_reason: finish }] }));
+    const chunk = (delta: object, finish: string | null = null) =>
+      formatSse(null, JSON.stringify({ id: 'c1', model: 'gpt', choices: [{ index: 0, delta, finish_reason: finish }] }));
     const stream = enc.encode(
-      chunk({ role: 'assistant', content: '' }) + chunk({ content: 'Hi' }) + chunk({ content: ' there' }) +
+      chunk({ role: 'assistant', content: '' }) +
+        chunk({ content: 'Hi' }) +
+        chunk({ content: ' there' }) +
         chunk({ tool_calls: [{ index: 0, id: 't', type: 'function', function: { name: 'f', arguments: '{"q"' } }] }) +
-        chunk({ tool_calls: [{ index: 0, function: { arguments: ':2}' } }] }) + chunk({}, 'tool_calls') +
-        formatSse(null, JSON.stringify({ id: 'c1', choices: [], usage: { prompt_tokens: 2, completion_tokens: 3 } })) + 'data: [DONE]\n\n',
+        chunk({ tool_calls: [{ index: 0, function: { arguments: ':2}' } }] }) +
+        chunk({}, 'tool_calls') +
+        formatSse(null, JSON.stringify({ id: 'c1', choices: [], usage: { prompt_tokens: 2, completion_tokens: 3 } })) +
+        'data: [DONE]\n\n',
     );
     const run = (cuts: number[]) => {
       const t = new ChatToMessagesStream();
@@ -215,23 +306,46 @@ describe('stream translation', () => {
     const whole = run([]);
     const events = new SseParser().push(enc.encode(whole));
     expect(events.map((e) => e.event)).toEqual([
-      'message_start', 'content_block_start', 'content_block_delta', 'content_block_delta', 'content_block_stop',
-      'content_block_start', 'content_block_delta', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop',
+      'message_start',
+      'content_block_start',
+      'content_block_delta',
+      'content_block_delta',
+      'content_block_stop',
+      'content_block_start',
+      'content_block_delta',
+      'content_block_delta',
+      'content_block_stop',
+      'message_delta',
+      'message_stop',
     ]);
     expect(JSON.parse(events[9].data)).toMatchObject({ delta: { stop_reason: 'tool_use' }, usage: { output_tokens: 3 } });
-    fc.assert(fc.property(fc.uniqueArray(fc.nat(stream.length), { maxLength: 6 }), (cuts) => {
-      expect(run(cuts.sort((a, b) => a - b))).toBe(whole);
-    }), { numRuns: 100 });
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.nat(stream.length), { maxLength: 6 }), (cuts) => {
+        expect(run(cuts.sort((a, b) => a - b))).toBe(whole);
+      }),
+      { numRuns: 100 },
+    );
   });
 
   it('event data that is not JSON is skipped; JSON that is not an object (null, 5, "x") never throws', () => {
-    const junk = formatSse(null, 'not json') + formatSse(null, 'null') + formatSse('message_delta', '5') + formatSse(null, '"x"') + formatSse(null, '[]');
+    const junk =
+      formatSse(null, 'not json') +
+      formatSse(null, 'null') +
+      formatSse('message_delta', '5') +
+      formatSse(null, '"x"') +
+      formatSse(null, '[]');
     const a = new MessagesToChatStream(false);
     const outA = a.push(enc.encode(junk + anthropicStream)) + a.end();
     expect(new SseParser().push(enc.encode(outA)).at(-1)!.data).toBe('[DONE]');
     const o = new ChatToMessagesStream();
-    const outO = o.push(enc.encode(junk + formatSse(null, JSON.stringify({ id: 'c', choices: [{ index: 0, delta: { content: 'x' } }] })))) + o.end();
-    expect(new SseParser().push(enc.encode(outO)).map((e) => e.event).at(-1)).toBe('message_stop');
+    const outO =
+      o.push(enc.encode(junk + formatSse(null, JSON.stringify({ id: 'c', choices: [{ index: 0, delta: { content: 'x' } }] })))) + o.end();
+    expect(
+      new SseParser()
+        .push(enc.encode(outO))
+        .map((e) => e.event)
+        .at(-1),
+    ).toBe('message_stop');
   });
 });
 
@@ -250,19 +364,43 @@ virtual_models:
   afterAll(() => closeAll(gw, ...mocks));
 
   it('Anthropic client → OpenAI target (JSON)', async () => {
-    const r = await post(gw.url + '/v1/messages', { model: 'to-openai', max_tokens: 20, system: 'sys', messages: [{ role: 'user', content: 'hi' }] });
+    const r = await post(gw.url + '/v1/messages', {
+      model: 'to-openai',
+      max_tokens: 20,
+      system: 'sys',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
     expect(r.status).toBe(200);
-    expect(r.json).toMatchObject({ type: 'message', role: 'assistant', content: [{ type: 'text', text: 'mock:oa model=m1' }], stop_reason: 'end_turn' });
-    expect(mocks[0].requests.at(-1)!.json).toEqual({ model: 'm1', messages: [{ role: 'system', content: 'sys' }, { role: 'user', content: 'hi' }], max_tokens: 20 });
+    expect(r.json).toMatchObject({
+      type: 'message',
+      role: 'assistant',
+      content: [{ type: 'text', text: 'mock:oa model=m1' }],
+      stop_reason: 'end_turn',
+    });
+    expect(mocks[0].requests.at(-1)!.json).toEqual({
+      model: 'm1',
+      messages: [
+        { role: 'system', content: 'sys' },
+        { role: 'user', content: 'hi' },
+      ],
+      max_tokens: 20,
+    });
   });
 
   it('Anthropic client → OpenAI target (stream)', async () => {
-    const res = await fetch(gw.url + '/v1/messages', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'to-openai', max_tokens: 20, stream: true, messages: [{ role: 'user', content: 'hi' }] }) });
+    const res = await fetch(gw.url + '/v1/messages', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'to-openai', max_tokens: 20, stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+    });
     expect(res.headers.get('content-type')).toBe('text/event-stream');
     const events = new SseParser().push(new Uint8Array(await res.arrayBuffer()));
     expect(events[0].event).toBe('message_start');
     expect(events.at(-1)!.event).toBe('message_stop');
-    const text = events.filter((e) => e.event === 'content_block_delta').map((e) => JSON.parse(e.data).delta.text).join('');
+    const text = events
+      .filter((e) => e.event === 'content_block_delta')
+      .map((e) => JSON.parse(e.data).delta.text)
+      .join('');
     expect(text).toBe('mock:oa model=m1');
   });
 

@@ -38,9 +38,7 @@ export function config(virtualModels: NormVirtualModel[], extra: Partial<NormCon
       models.get(t.provider)!.add(t.model);
     }
   }
-  const providers = [...models.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([name, set]) => provider(name, [...set]));
+  const providers = [...models.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, set]) => provider(name, [...set]));
   return {
     version: 1,
     settings: { passthrough: true, modelsEndpoint: 'all' },

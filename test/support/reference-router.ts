@@ -39,9 +39,20 @@ export function referencePlan(
   let chosen: number;
   if (explore !== null) chosen = explore;
   else if (input.stickyKey !== null) {
-    const j = rendezvousIndex(fnv1aString(input.stickyKey), pick.map((i) => fnv1aString(label(ts[i]))), pick.map((i) => ts[i].weight));
+    const j = rendezvousIndex(
+      fnv1aString(input.stickyKey),
+      pick.map((i) => fnv1aString(label(ts[i]))),
+      pick.map((i) => ts[i].weight),
+    );
     chosen = pick[j];
-  } else chosen = pick[weightedIndex(pick.map((i) => ts[i].weight), r)];
+  } else
+    chosen =
+      pick[
+        weightedIndex(
+          pick.map((i) => ts[i].weight),
+          r,
+        )
+      ];
   // SPEC §3.7: the rest of the pool in strategy order, then the others; candidates only.
   const rest = pool.filter((i) => i !== chosen);
   return [chosen, ...[...rest, ...others].filter((i) => ts[i].fallbackCandidate)];

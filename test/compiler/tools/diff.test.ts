@@ -13,10 +13,7 @@ describe('diffConfigs', () => {
   });
 
   it('names added, removed and changed virtual models, sorted by name, with per-target details', () => {
-    const next = config([
-      vm('a', [target('q/n', { weight: 30 }), target('p/m', { weight: 60 })]),
-      vm('c', [target('p/m')]),
-    ]);
+    const next = config([vm('a', [target('q/n', { weight: 30 }), target('p/m', { weight: 60 })]), vm('c', [target('p/m')])]);
     const d = diffConfigs(base, next);
     expect(d.identicalRouting).toBe(false);
     expect(d.virtualModels.map((v) => [v.name, v.change])).toEqual([

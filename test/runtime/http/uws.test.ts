@@ -62,9 +62,12 @@ describe('request', () => {
     const reply = await raw(s.port, 'GET /p/q?x=1&y=2 HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nx-a: 2\r\nX-Mixed-Case: V\r\n\r\n', /ok$/);
     expect(reply).toMatch(/^HTTP\/1\.1 200 OK/);
     expect(seen).toEqual({
-      method: 'GET', url: '/p/q', query: 'x=1&y=2',
+      method: 'GET',
+      url: '/p/q',
+      query: 'x=1&y=2',
       headers: ['host', 'h', 'x-a', '1', 'x-a', '2', 'x-mixed-case', 'V'],
-      a: '1', none: null,
+      a: '1',
+      none: null,
     });
   });
 
@@ -91,7 +94,11 @@ describe('request', () => {
 
   it('reads a chunked body', async () => {
     const s = await start((req, res) => res.respond(200, [], 'got:' + req.body.toString()));
-    const reply = await raw(s.port, 'POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n', /got:.*world$/);
+    const reply = await raw(
+      s.port,
+      'POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n',
+      /got:.*world$/,
+    );
     expect(reply).toMatch(/got:hello world$/);
   });
 

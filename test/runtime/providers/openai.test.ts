@@ -27,7 +27,12 @@ describe('openai provider type', () => {
   it.each([
     ['no path in base_url', '', '', '/chat/completions'],
     ['a deeper prefix', '/openai/v1', '', '/openai/v1/chat/completions'],
-    ['a query string stays after the suffix', '/openai/deployments/d', '?api-version=2024-06-01', '/openai/deployments/d/chat/completions?api-version=2024-06-01'],
+    [
+      'a query string stays after the suffix',
+      '/openai/deployments/d',
+      '?api-version=2024-06-01',
+      '/openai/deployments/d/chat/completions?api-version=2024-06-01',
+    ],
   ])('%s', (_name, prefix, query, path) => {
     expect(OPENAI.route(EP_CHAT, { prefix, query, model: 'm' })?.path).toBe(path);
   });

@@ -32,7 +32,15 @@ const arbRequest = fc.record({
   latencies: fc.array(fc.option(fc.integer({ min: 1, max: 500 }), { nil: undefined }), { minLength: 6, maxLength: 6 }),
 });
 
-function buildVm(spec: fc.Arbitrary<unknown> extends never ? never : { strategy: Strategy; targets: { model: string; weight: number; priority: number; candidate: boolean; meta?: string }[]; sticky: boolean }): NormVirtualModel {
+function buildVm(
+  spec: fc.Arbitrary<unknown> extends never
+    ? never
+    : {
+        strategy: Strategy;
+        targets: { model: string; weight: number; priority: number; candidate: boolean; meta?: string }[];
+        sticky: boolean;
+      },
+): NormVirtualModel {
   return vm(
     'v',
     spec.targets.map((t) =>

@@ -3,45 +3,48 @@ import { describe, expect, it } from 'vitest';
 import { lowerTable } from '../../../compiler/lower.js';
 import { RoutingTable, TableFormatError } from '../../../runtime/table/reader.js';
 import { createHash } from 'node:crypto';
-import {
-  HEADER_SIZE,
-  SectionId,
-  VF_FLAGS,
-  VMF_STRATEGY_MASK,
-  VMF_STRATEGY_SHIFT,
-  decodeSections,
-} from '../../../runtime/table/format.js';
+import { HEADER_SIZE, SectionId, VF_FLAGS, VMF_STRATEGY_MASK, VMF_STRATEGY_SHIFT, decodeSections } from '../../../runtime/table/format.js';
 import { config, provider, target, vm } from '../../support/norm.js';
 import type { NormConfig } from '../../../runtime/table/normalized.js';
 
 const rich: NormConfig = config(
   [
     vm('regular', [target('anthropic/claude-sonnet-4-6')], { description: 'alias', modelTypes: ['chat'] }),
-    vm('booking-app/gpt-prod', [
-      target('openai/gpt-4o', {
-        weight: 70,
-        overrideParams: '{"temperature":0.2}',
-        headersSet: [['x-deployment-id', 'eastus']],
-        headersRemove: ['x-internal-trace'],
-      }),
-      target('anthropic/claude-opus-4-6', {
-        weight: 30,
-        metadataMatch: [['tier', 'enterprise']],
-        fallbackCandidate: false,
-        maxTtftMs: 800,
-        retry: { attempts: 3, delayMs: 200, onStatus: [429, 503] },
-        fallbackOn: [500],
-        backendFormat: 'anthropic',
-      }),
-    ], {
-      slug: 'gpt-prod',
-      sticky: { ttlSeconds: 3600, keys: [{ source: 'header', key: 'x-user-id' }, { source: 'metadata', key: 'session' }] },
-      middleware: {
-        request: [{ name: 'set-params', configType: 'params', config: '{"top_p":1}', configId: null }],
-        response: [],
-        postResponse: [{ name: 'log', configType: '', config: null, configId: 'ws/log' }],
+    vm(
+      'booking-app/gpt-prod',
+      [
+        target('openai/gpt-4o', {
+          weight: 70,
+          overrideParams: '{"temperature":0.2}',
+          headersSet: [['x-deployment-id', 'eastus']],
+          headersRemove: ['x-internal-trace'],
+        }),
+        target('anthropic/claude-opus-4-6', {
+          weight: 30,
+          metadataMatch: [['tier', 'enterprise']],
+          fallbackCandidate: false,
+          maxTtftMs: 800,
+          retry: { attempts: 3, delayMs: 200, onStatus: [429, 503] },
+          fallbackOn: [500],
+          backendFormat: 'anthropic',
+        }),
+      ],
+      {
+        slug: 'gpt-prod',
+        sticky: {
+          ttlSeconds: 3600,
+          keys: [
+            { source: 'header', key: 'x-user-id' },
+            { source: 'metadata', key: 'session' },
+          ],
+        },
+        middleware: {
+          request: [{ name: 'set-params', configType: 'params', config: '{"top_p":1}', configId: null }],
+          response: [],
+          postResponse: [{ name: 'log', configType: '', config: null, configId: 'ws/log' }],
+        },
       },
-    }),
+    ),
     vm('legacy', [target('openai/gpt-4o-mini')], { enabled: false }),
     vm('openai/gpt-4o', [target('openai/gpt-4o')], { kind: 'policy', userPaths: ['/team/a'] }),
     vm('prio', [target('openai/gpt-4o', { priority: 1 }), target('openai/gpt-4o-mini', { priority: 0 })], { strategy: 'priority' }),
@@ -49,7 +52,11 @@ const rich: NormConfig = config(
   ],
   {
     providers: [
-      provider('anthropic', ['claude-opus-4-6', 'claude-sonnet-4-6'], { type: 'anthropic', apiKeyEnv: 'ANTHROPIC_API_KEY', baseUrl: 'https://api.anthropic.com' }),
+      provider('anthropic', ['claude-opus-4-6', 'claude-sonnet-4-6'], {
+        type: 'anthropic',
+        apiKeyEnv: 'ANTHROPIC_API_KEY',
+        baseUrl: 'https://api.anthropic.com',
+      }),
       provider('openai', ['gpt-4o', 'gpt-4o-mini', 'o3'], { apiKeyEnv: 'OPENAI_API_KEY', timeoutMs: 5000 }),
     ],
   },

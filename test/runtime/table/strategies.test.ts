@@ -66,7 +66,10 @@ describe('strategy registry', () => {
   });
 
   it('the config schema lists exactly the registered strategies', () => {
-    const schema = JSON.parse(readFileSync('schemas/vmc.schema.json', 'utf8')) as { $defs?: Record<string, { enum?: string[] }>; definitions?: Record<string, { enum?: string[] }> };
+    const schema = JSON.parse(readFileSync('schemas/vmc.schema.json', 'utf8')) as {
+      $defs?: Record<string, { enum?: string[] }>;
+      definitions?: Record<string, { enum?: string[] }>;
+    };
     const defs = schema.$defs ?? schema.definitions ?? {};
     expect(defs.Strategy?.enum).toEqual(STRATEGIES.map((s) => s.name));
   });
@@ -99,7 +102,11 @@ describe('pick-set rules (cold form)', () => {
     expect(latency.pickSet([0, 1, 2, 3], ts, view(true))).toEqual({ pool: [1, 2, 0, 3], pick: [1, 2, 0, 3], explore: 3 });
     // 11.5 ≤ 10 · 1.2 + 1; 100 is not a near-tie
     expect(latency.pickSet([0, 1, 2, 3], ts, view(false))).toEqual({ pool: [1, 2, 0, 3], pick: [1, 2], explore: null });
-    expect(latency.pickSet([0, 3], ts, { latency: () => null, explorable: () => false })).toEqual({ pool: [0, 3], pick: [0, 3], explore: null });
+    expect(latency.pickSet([0, 3], ts, { latency: () => null, explorable: () => false })).toEqual({
+      pool: [0, 3],
+      pick: [0, 3],
+      explore: null,
+    });
     expect(LATENCY_TOLERANCE).toBe(0.2);
   });
 
@@ -118,7 +125,10 @@ function tableOf(ts: { weight: number; priority: number }[]): StrategyTable {
   return { weights, cumWeights: cum, targetPriority: (i) => ts[i].priority, targetLabelHash: (i) => Math.imul(i + 1, 0x9e3779b1) >>> 0 };
 }
 
-const arbTargets = fc.array(fc.record({ weight: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 50 })), priority: fc.integer({ min: 0, max: 2 }) }), { minLength: 1, maxLength: 7 });
+const arbTargets = fc.array(
+  fc.record({ weight: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 50 })), priority: fc.integer({ min: 0, max: 2 }) }),
+  { minLength: 1, maxLength: 7 },
+);
 
 describe('hot forms agree with the cold forms', () => {
   it('priority: priorityPickCount is the length of the cold pick set', () => {
@@ -126,7 +136,9 @@ describe('hot forms agree with the cold forms', () => {
       fc.property(arbTargets, (ts) => {
         const order = priority.order(ts);
         const pool = Int32Array.from(order);
-        expect(priorityPickCount(tableOf(ts), pool, pool.length, 0)).toBe(priority.pickSet(order, ts, { latency: () => null, explorable: () => true }).pick.length);
+        expect(priorityPickCount(tableOf(ts), pool, pool.length, 0)).toBe(
+          priority.pickSet(order, ts, { latency: () => null, explorable: () => true }).pick.length,
+        );
       }),
     );
   });
@@ -164,7 +176,10 @@ describe('hot forms agree with the cold forms', () => {
       fc.property(arbTargets, fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), (ts, r) => {
         const table = tableOf(ts);
         const pool = Int32Array.from(ts.map((_, i) => i));
-        const want = weightedIndex(ts.map((x) => x.weight), r);
+        const want = weightedIndex(
+          ts.map((x) => x.weight),
+          r,
+        );
         expect(pickCumulative(table.cumWeights, 0, ts.length, r)).toBe(want);
         expect(pickWeighted(pool, ts.length, 0, table.weights, r)).toBe(want);
       }),
@@ -177,7 +192,13 @@ describe('hot forms agree with the cold forms', () => {
         const table = tableOf(ts);
         const pool = Int32Array.from(ts.map((_, i) => i));
         const j = pickRendezvous(table, pool, ts.length, 0, key);
-        expect(j).toBe(rendezvousIndex(key, ts.map((_, i) => table.targetLabelHash(i)), ts.map((x) => x.weight)));
+        expect(j).toBe(
+          rendezvousIndex(
+            key,
+            ts.map((_, i) => table.targetLabelHash(i)),
+            ts.map((x) => x.weight),
+          ),
+        );
         if (ts.some((x) => x.weight > 0)) expect(ts[j].weight).toBeGreaterThan(0);
       }),
     );
