@@ -22,7 +22,7 @@
 import { GATEWAY_PROVIDER, gatewayErrorBody, type GatewayErrorType } from './errors.js';
 import type { Generation, TargetRuntime, VmRuntime } from './generation.js';
 import { JSON_HEADERS } from './http/respond.js';
-import type { HeaderValue, HttpRequest, HttpResponse } from './http/uws.js';
+import type { HeaderValue, HttpRequest, HttpResponse } from './http/adapter.js';
 import { BodyScan, MODEL_ABSENT, MODEL_STRING, SCAN_NOT_OBJECT, SCAN_TOO_DEEP, modelName, scanJsonBody } from './json-scan.js';
 import { logAccess, type Logger } from './log.js';
 import type { Metrics } from './metrics.js';

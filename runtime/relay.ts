@@ -16,7 +16,7 @@
  * - when the target speaks the other wire format, bodies, errors and streams are translated
  *   (wire/translate.ts).
  */
-import { headerIndex, type HeaderValue, type HttpResponse } from './http/uws.js';
+import { headerIndex, type HeaderValue, type HttpResponse } from './http/adapter.js';
 import { FAIL_ABORTED, FAIL_NONE, FAIL_TIMEOUT, FAIL_TTFT, isDroppedResponseHeader, type UpstreamCall } from './upstream.js';
 import { SSE_CONTENT_TYPE, isEventStream, lastEventEnd, sseErrorEvent } from './wire/sse.js';
 import { XLATE_NONE, streamTranslator, translateErrorBody, translateResponseBody } from './wire/translate.js';

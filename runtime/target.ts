@@ -7,7 +7,7 @@
  * comes from its module in runtime/providers/; this class only applies it to one target.
  */
 import type { Pool } from 'undici';
-import { headerIndex } from './http/uws.js';
+import { headerIndex } from './http/adapter.js';
 import type { CompiledMiddleware } from './middleware.js';
 import type { Metrics, SeriesSet } from './metrics.js';
 import { CREDENTIAL_HEADER_NAMES, credentialHeaders, providerModule, wireModule, type WireFormat } from './providers/index.js';

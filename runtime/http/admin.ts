@@ -14,7 +14,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { RoutingTable } from '../table/reader.js';
 import { sendError, sendJson } from './respond.js';
-import type { HttpRequest, HttpResponse } from './uws.js';
+import type { HttpRequest, HttpResponse } from './adapter.js';
 
 /** What a backend call returns. `tableBytes`, when present, are swapped in before answering. */
 export interface AdminResult {

@@ -3,7 +3,7 @@
  * JSON body and the SPEC §3 error envelope's wire form.
  */
 import { gatewayErrorBody, type GatewayErrorType } from '../errors.js';
-import { JSON_HEADERS, type HeaderValue, type HttpResponse } from './uws.js';
+import { JSON_HEADERS, type HeaderValue, type HttpResponse } from './adapter.js';
 
 export { JSON_HEADERS };
 

@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { HeaderValue, HttpResponse } from '../../runtime/http/uws.js';
+import type { HeaderValue, HttpResponse } from '../../runtime/http/adapter.js';
 import { RELAY_COMPLETE, RELAY_UPSTREAM_BROKE, RelayContext, relay } from '../../runtime/relay.js';
 import { UpstreamCall } from '../../runtime/upstream.js';
 import { SseParser } from '../../runtime/wire/sse.js';
