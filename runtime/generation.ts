@@ -47,6 +47,8 @@ export interface GenerationDeps {
   metrics: Metrics;
   log: Logger;
   health?: HealthOptions;
+  /** Provider name → base URL replacing the table's (`vmc serve --provider-url NAME=URL`, SPEC §11). */
+  providerUrls?: ReadonlyMap<string, string>;
   /**
    * Seed of every generation's router (tests only: the same seed gives the same sequence
    * of draws, so a test knows the draw of a fresh table's first plan). Default: random.

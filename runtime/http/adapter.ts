@@ -80,12 +80,27 @@ export interface HttpServerOptions {
   internalErrorBody: Uint8Array;
   /** Called with handler rejections (for logging). */
   onError?: (err: unknown, req: HttpRequest) => void;
+  /** Called when a request was refused with 413 (the server logs and counts it). */
+  onPayloadTooLarge?: (req: { readonly method: string; readonly url: string }) => void;
+  /** Host header values admitted (lower-case, `host` or `host:port`); absent = any (SPEC §10 hardening). */
+  allowedHosts?: readonly string[];
+  /** Open client connections at most; further connections are refused cleanly. Absent = no cap. */
+  maxConnections?: number;
+  /** Request body bytes held in memory across all requests at most; absent = no cap. */
+  maxInflightBodyBytes?: number;
 }
+
+/** The HTTP engines (SPEC §10). */
+export type HttpEngineName = 'uws' | 'node';
 
 /** A listening server, whichever engine runs it. */
 export interface HttpServer {
   /** The bound port (resolved when 0 was asked). */
   readonly port: number;
+  /** Which engine serves (`GET /health` reports it as `http_engine`). */
+  readonly engine: HttpEngineName;
+  /** Why this engine was chosen (the start-up log line says it). */
+  readonly engineReason: string;
   /** Requests received and not yet finished (ended or aborted). */
   readonly inFlight: number;
   /** Stops accepting connections; in-flight requests continue; later responses close their connection. */

@@ -388,6 +388,8 @@ export function listenHttp(opts: HttpServerOptions): Promise<HttpServer> {
       const port = uws.us_socket_local_port(listenSocket);
       resolve({
         port,
+        engine: 'uws',
+        engineReason: 'native uWebSockets.js binary loaded',
         get inFlight() {
           return state.inFlight;
         },
