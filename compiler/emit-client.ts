@@ -1,15 +1,23 @@
 /**
- * Phase: emit-client. NormConfig → `client.ts` (SPEC §4), generated with ts-morph.
+ * Phase: emit-client. NormConfig → `client.ts` (SPEC §4, §15), generated with ts-morph.
  *
  *  - `VirtualModelName`: union of every configured virtual model name and slug;
  *  - `CatalogModelName`: every catalogued `provider/model` (requestable when passthrough is on);
- *  - `ModelName`: what the wrapper accepts (virtual names, plus catalogue names with passthrough);
- *  - `VIRTUAL_MODELS`: per-model metadata `as const`;
- *  - `VmcClient`: a small typed wrapper over fetch for the gateway's endpoints, so that
- *    `model: "tpyo"` is a compile error in the app, not a 404 in production.
+ *  - `ModelName`: what the gateway accepts (virtual names, plus catalogue names with passthrough);
+ *  - `VIRTUAL_MODELS`: per-model metadata `as const`; `isVirtualModelName` for names read at run time;
+ *  - `typedOpenAI`, `typedAnthropic`, `typedAIProvider`: the official SDK clients (and a Vercel AI
+ *    SDK provider) typed so that only virtual model names compile, keeping the SDKs' own response
+ *    and stream types; `withRoute`/`routeOf` read the route headers through `.withResponse()`;
+ *  - `VmcClient`: a small typed wrapper over fetch (no dependencies), for apps without an SDK.
+ *
+ * The file must compile under the strictest common settings (SPEC §15: `strict`,
+ * `exactOptionalPropertyTypes`, `noUncheckedIndexedAccess`, `verbatimModuleSyntax`,
+ * `erasableSyntaxOnly`) with TypeScript 5.x and 7, and run under Node's type stripping: no
+ * parameter properties, enums or namespaces, and no imports at all — the SDK types are matched
+ * structurally, so an app with one SDK (or none) compiles. It needs the DOM lib or @types/node
+ * for `fetch`. test/compiler/emit-client.test.ts checks each combination.
  *
  * Written with ts-morph's CodeBlockWriter (see emitClient for why not a SourceFile).
- * The file only depends on the global `fetch` (Node ≥ 18, browsers, Deno, Bun).
  * Output is deterministic: inputs are sorted; no timestamps.
  */
 
@@ -25,60 +33,406 @@ function unionText(names: readonly string[]): string {
   return names.length === 0 ? ' never' : names.map((n) => `\n  | ${lit(n)}`).join('');
 }
 
-/** The hand-written part of the client: request/response shapes and the wrapper class. */
+/** The hand-written part of the client: route helpers, SDK typings, wire types and the wrapper class. */
 const RUNTIME_SOURCE = `
-/** One chat message (OpenAI wire format; content kept open for multimodal parts). */
+// ---- Route information (SPEC §3.8: every gateway response carries these headers) ----
+
+/** How the gateway routed one call: the \`x-vmc-virtual-model\`, \`x-vmc-target\` and \`x-vmc-attempts\` headers. */
+export interface RouteInfo {
+  /** The virtual model that answered (its name, not the slug), or null for passthrough. */
+  virtualModel: string | null;
+  /** The \`provider/model\` that produced the response. */
+  target: string | null;
+  /** Attempts made, retries and fallbacks included (0 when the header is absent). */
+  attempts: number;
+}
+
+/** The part of a \`Headers\` object that routeOf reads (fetch's Headers, the SDKs' responses). */
+export interface HeadersLike {
+  get(name: string): string | null;
+}
+
+/** The route of a response, from its headers (a fetch Response, or the \`response\` of an SDK's \`.withResponse()\`). */
+export function routeOf(response: { readonly headers: HeadersLike }): RouteInfo {
+  const attempts = Number(response.headers.get('x-vmc-attempts') ?? 0);
+  return {
+    virtualModel: response.headers.get('x-vmc-virtual-model'),
+    target: response.headers.get('x-vmc-target'),
+    attempts: Number.isFinite(attempts) ? attempts : 0,
+  };
+}
+
+/**
+ * Awaits an SDK call through its \`.withResponse()\` (openai and @anthropic-ai/sdk both have it)
+ * and returns the SDK's own data with the route:
+ *   const { data, route } = await withRoute(openai.chat.completions.create({ model: 'chat', messages }));
+ * For \`stream: true\` the data is the SDK's stream and the route is known before the first chunk.
+ */
+export async function withRoute<T>(request: {
+  withResponse(): PromiseLike<{ data: T; response: { readonly headers: HeadersLike } }>;
+}): Promise<{ data: T; route: RouteInfo }> {
+  const { data, response } = await request.withResponse();
+  return { data, route: routeOf(response) };
+}
+
+/** True when \`name\` is a virtual model name or slug of this config (for names read at run time). */
+export function isVirtualModelName(name: string): name is VirtualModelName {
+  return Object.prototype.hasOwnProperty.call(VIRTUAL_MODELS, name) || virtualSlugs().has(name);
+}
+
+let slugs: Set<string> | null = null;
+function virtualSlugs(): Set<string> {
+  if (slugs === null) {
+    slugs = new Set();
+    // Widened first: the literal type of VIRTUAL_MODELS is as large as the config.
+    const all = VIRTUAL_MODELS as unknown as Record<string, { readonly slug: string | null }>;
+    for (const name in all) {
+      const slug = all[name]?.slug;
+      if (slug !== undefined && slug !== null) slugs.add(slug);
+    }
+  }
+  return slugs;
+}
+
+// ---- The official SDKs, typed (SPEC §15). Structural: this file imports no SDK, at run time or for types. ----
+
+/** \`P\` with its \`model\` field required and narrowed to \`M\` (distributes over unions of bodies). */
+export type WithModel<P, M extends string> = P extends object ? { [K in keyof P as K extends 'model' ? never : K]: P[K] } & { model: M } : P;
+
+type NarrowSignature<A, R, M extends string> = A extends readonly [infer Body, ...infer Rest] ? (body: WithModel<Body, M>, ...rest: Rest) => R : never;
+
+/**
+ * The overloads of an SDK method \`F\` (up to three: non-streaming, streaming, either) with the
+ * body's \`model\` narrowed to \`M\`; each overload keeps the SDK's own return type.
+ */
+export type NarrowModel<F, M extends string> = F extends {
+  (...args: infer A1): infer R1;
+  (...args: infer A2): infer R2;
+  (...args: infer A3): infer R3;
+}
+  ? NarrowSignature<A1, R1, M> & NarrowSignature<A2, R2, M> & NarrowSignature<A3, R3, M>
+  : F extends (...args: infer A) => infer R
+    ? NarrowSignature<A, R, M>
+    : F;
+
+/** A resource whose \`create\` takes only the names \`M\`; its other members unchanged. */
+export type WithTypedCreate<T, M extends string> = { [K in keyof T]: K extends 'create' ? NarrowModel<T[K], M> : T[K] };
+
+type SdkMethod = (...args: never[]) => unknown;
+
+/** What typedOpenAI needs of an \`openai\` client (v4.8x and later). */
+export interface OpenAIClientLike {
+  chat: { completions: { create: SdkMethod } };
+  completions: { create: SdkMethod };
+  embeddings: { create: SdkMethod };
+}
+
+/** An \`openai\` client whose \`chat.completions\`, \`completions\`, \`embeddings\` and \`responses\` accept only the names \`M\`. */
+export type TypedOpenAI<C, M extends string = VirtualModelName> = {
+  [K in keyof C]: K extends 'chat'
+    ? { [J in keyof C[K]]: J extends 'completions' ? WithTypedCreate<C[K][J], M> : C[K][J] }
+    : K extends 'completions' | 'embeddings' | 'responses'
+      ? WithTypedCreate<C[K], M>
+      : C[K];
+};
+
+/**
+ * The same \`openai\` client, typed so that \`chat.completions.create\`, \`completions.create\`,
+ * \`embeddings.create\` and \`responses.create\` accept only virtual model names (a typo is a
+ * compile error on its line) and return the SDK's own response and stream types. Create the
+ * client with the gateway's base URL including \`/v1\`, as the SDK expects:
+ *   const openai = typedOpenAI(new OpenAI({ baseURL: 'http://127.0.0.1:8080/v1', apiKey }));
+ * Nothing is wrapped at run time: the result is the client itself. For catalogued names too
+ * (passthrough), write \`typedOpenAI(client) as TypedOpenAI<OpenAI, ModelName>\`.
+ */
+export function typedOpenAI<C extends OpenAIClientLike>(client: C): TypedOpenAI<C> {
+  return client as unknown as TypedOpenAI<C>;
+}
+
+/** What typedAnthropic needs of an \`@anthropic-ai/sdk\` client. */
+export interface AnthropicClientLike {
+  messages: { create: SdkMethod };
+}
+
+/** An \`@anthropic-ai/sdk\` client whose \`messages.create\` accepts only the names \`M\`. */
+export type TypedAnthropic<C, M extends string = VirtualModelName> = {
+  [K in keyof C]: K extends 'messages' ? WithTypedCreate<C[K], M> : C[K];
+};
+
+/**
+ * The same \`@anthropic-ai/sdk\` client, typed so that \`messages.create\` accepts only virtual
+ * model names and returns the SDK's own \`Message\` and stream types. The Anthropic SDK adds
+ * \`/v1/messages\` itself: give it the gateway's root, e.g. \`http://127.0.0.1:8080\`.
+ */
+export function typedAnthropic<C extends AnthropicClientLike>(client: C): TypedAnthropic<C> {
+  return client as unknown as TypedAnthropic<C>;
+}
+
+type ModelIdFunction<F, M extends string> = F extends (modelId: never, ...rest: infer Rest) => infer R ? (modelId: M, ...rest: Rest) => R : F;
+
+/** The AI SDK provider methods that take a model id (language, completion and embedding models). */
+type AIModelMethod = 'languageModel' | 'chat' | 'chatModel' | 'responses' | 'completion' | 'completionModel' | 'embedding' | 'embeddingModel' | 'textEmbedding' | 'textEmbeddingModel';
+
+/** A Vercel AI SDK provider whose model factories accept only the names \`M\`. */
+export type TypedAIProvider<P, M extends string = VirtualModelName> = ModelIdFunction<P, M> & {
+  [K in keyof P]: K extends AIModelMethod ? ModelIdFunction<P[K], M> : P[K];
+};
+
+/**
+ * A Vercel AI SDK (\`ai\`) provider pointed at the gateway, typed so that model ids are virtual
+ * model names: \`const vmc = typedAIProvider(createOpenAI({ baseURL: 'http://127.0.0.1:8080/v1', apiKey }))\`,
+ * then \`generateText({ model: vmc.chat('chat'), prompt })\`. Works with \`@ai-sdk/openai\` and
+ * \`@ai-sdk/openai-compatible\`; nothing is wrapped at run time.
+ */
+export function typedAIProvider<P extends (modelId: never, ...rest: never[]) => unknown>(provider: P): TypedAIProvider<P> {
+  return provider as unknown as TypedAIProvider<P>;
+}
+
+// ---- Wire types of the gateway's endpoints (OpenAI and Anthropic formats), for VmcClient ----
+
+export type ChatRole = 'system' | 'developer' | 'user' | 'assistant' | 'tool';
+
+export type ChatContentPart =
+  | { type: 'text'; text: string }
+  | { type: 'image_url'; image_url: { url: string; detail?: 'auto' | 'low' | 'high' } }
+  | { type: 'input_audio'; input_audio: { data: string; format: 'wav' | 'mp3' } }
+  | { type: 'file'; file: { file_data?: string; file_id?: string; filename?: string } };
+
+export interface ToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+
+/** One chat message (OpenAI wire format). */
 export interface ChatMessage {
-  role: 'system' | 'developer' | 'user' | 'assistant' | 'tool';
-  content: string | unknown[] | null;
+  role: ChatRole;
+  content: string | ChatContentPart[] | null;
   name?: string;
   tool_call_id?: string;
-  tool_calls?: unknown[];
+  tool_calls?: ToolCall[];
+}
+
+export interface ChatTool {
+  type: 'function';
+  function: { name: string; description?: string; parameters?: Record<string, unknown>; strict?: boolean };
 }
 
 export interface ChatCompletionRequest {
   model: ModelName;
   messages: ChatMessage[];
   stream?: boolean;
+  stream_options?: { include_usage?: boolean };
   temperature?: number;
+  top_p?: number;
   max_tokens?: number;
+  max_completion_tokens?: number;
+  stop?: string | string[];
+  n?: number;
+  seed?: number;
+  user?: string;
+  tools?: ChatTool[];
+  tool_choice?: 'none' | 'auto' | 'required' | { type: 'function'; function: { name: string } };
+  response_format?: { type: 'text' } | { type: 'json_object' } | { type: 'json_schema'; json_schema: { name: string; schema?: Record<string, unknown>; strict?: boolean } };
+  /** Other parameters are passed through to the provider as given. */
   [param: string]: unknown;
+}
+
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'function_call';
+
+export interface ChatCompletion {
+  id: string;
+  object: 'chat.completion';
+  created: number;
+  model: string;
+  choices: {
+    index: number;
+    message: { role: 'assistant'; content: string | null; refusal?: string | null; tool_calls?: ToolCall[] };
+    finish_reason: FinishReason | null;
+  }[];
+  usage?: Usage;
+  system_fingerprint?: string | null;
+}
+
+export interface ChatCompletionChunk {
+  id: string;
+  object: 'chat.completion.chunk';
+  created: number;
+  model: string;
+  choices: {
+    index: number;
+    delta: {
+      role?: 'assistant';
+      content?: string | null;
+      refusal?: string | null;
+      tool_calls?: { index: number; id?: string; type?: 'function'; function?: { name?: string; arguments?: string } }[];
+    };
+    finish_reason: FinishReason | null;
+  }[];
+  /** Present on the last chunk with \`stream_options: { include_usage: true }\`. */
+  usage?: Usage | null;
 }
 
 export interface CompletionRequest {
   model: ModelName;
   prompt: string | string[];
   stream?: boolean;
+  max_tokens?: number;
+  temperature?: number;
+  stop?: string | string[];
   [param: string]: unknown;
+}
+
+export interface Completion {
+  id: string;
+  object: 'text_completion';
+  created: number;
+  model: string;
+  choices: { index: number; text: string; finish_reason: 'stop' | 'length' | 'content_filter' | null }[];
+  usage?: Usage;
 }
 
 export interface EmbeddingRequest {
   model: ModelName;
-  input: string | string[];
+  input: string | string[] | number[] | number[][];
+  encoding_format?: 'float' | 'base64';
+  dimensions?: number;
+  user?: string;
   [param: string]: unknown;
 }
+
+/** \`E\` is \`number[]\`, or \`string\` for \`encoding_format: 'base64'\`. */
+export interface EmbeddingResponse<E extends number[] | string = number[]> {
+  object: 'list';
+  data: { object: 'embedding'; index: number; embedding: E }[];
+  model: string;
+  usage: { prompt_tokens: number; total_tokens: number };
+}
+
+export type ResponseInputItem =
+  | { role: 'system' | 'developer' | 'user' | 'assistant'; content: string | ({ type: 'input_text'; text: string } | { type: 'input_image'; image_url: string; detail?: 'auto' | 'low' | 'high' } | { type: 'output_text'; text: string })[]; type?: 'message' }
+  | { type: 'function_call_output'; call_id: string; output: string }
+  | { type: 'function_call'; call_id: string; name: string; arguments: string };
 
 export interface ResponsesRequest {
   model: ModelName;
-  input: unknown;
+  input: string | ResponseInputItem[];
+  instructions?: string;
   stream?: boolean;
+  max_output_tokens?: number;
+  temperature?: number;
+  previous_response_id?: string;
+  store?: boolean;
   [param: string]: unknown;
 }
 
+export type ResponseOutputItem =
+  | {
+      type: 'message';
+      id: string;
+      role: 'assistant';
+      status: 'in_progress' | 'completed' | 'incomplete';
+      content: ({ type: 'output_text'; text: string; annotations: Record<string, unknown>[] } | { type: 'refusal'; refusal: string })[];
+    }
+  | { type: 'function_call'; id: string; call_id: string; name: string; arguments: string; status?: 'in_progress' | 'completed' | 'incomplete' }
+  | { type: 'reasoning'; id: string; summary: { type: 'summary_text'; text: string }[] };
+
+/** A Responses API response (\`object: 'response'\`). */
+export interface ResponseObject {
+  id: string;
+  object: 'response';
+  created_at: number;
+  model: string;
+  status: 'completed' | 'failed' | 'in_progress' | 'cancelled' | 'queued' | 'incomplete';
+  output: ResponseOutputItem[];
+  usage?: { input_tokens: number; output_tokens: number; total_tokens: number };
+  error?: { code: string; message: string } | null;
+}
+
+/** The Responses API stream events most apps read (each carries \`sequence_number\`). */
+export type ResponseStreamEvent =
+  | { type: 'response.created' | 'response.in_progress' | 'response.completed' | 'response.failed' | 'response.incomplete'; sequence_number: number; response: ResponseObject }
+  | { type: 'response.output_item.added' | 'response.output_item.done'; sequence_number: number; output_index: number; item: ResponseOutputItem }
+  | { type: 'response.content_part.added' | 'response.content_part.done'; sequence_number: number; item_id: string; output_index: number; content_index: number; part: { type: 'output_text'; text: string } | { type: 'refusal'; refusal: string } }
+  | { type: 'response.output_text.delta'; sequence_number: number; item_id: string; output_index: number; content_index: number; delta: string }
+  | { type: 'response.output_text.done'; sequence_number: number; item_id: string; output_index: number; content_index: number; text: string }
+  | { type: 'response.function_call_arguments.delta'; sequence_number: number; item_id: string; output_index: number; delta: string }
+  | { type: 'response.function_call_arguments.done'; sequence_number: number; item_id: string; output_index: number; arguments: string };
+
+export type AnthropicContentBlockParam =
+  | { type: 'text'; text: string }
+  | { type: 'image'; source: { type: 'base64'; media_type: string; data: string } | { type: 'url'; url: string } }
+  | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> }
+  | { type: 'tool_result'; tool_use_id: string; content: string | { type: 'text'; text: string }[]; is_error?: boolean };
+
+/** POST /v1/messages (Anthropic wire format). */
 export interface MessagesRequest {
   model: ModelName;
-  messages: { role: 'user' | 'assistant'; content: string | unknown[] }[];
+  messages: { role: 'user' | 'assistant'; content: string | AnthropicContentBlockParam[] }[];
   max_tokens: number;
+  system?: string | { type: 'text'; text: string }[];
   stream?: boolean;
+  temperature?: number;
+  stop_sequences?: string[];
+  tools?: { name: string; description?: string; input_schema: Record<string, unknown> }[];
   [param: string]: unknown;
 }
 
-/** How the gateway routed a call (SPEC §3.8 response headers). */
-export interface RouteInfo {
-  virtualModel: string | null;
-  target: string | null;
-  attempts: number;
+export type AnthropicContentBlock =
+  | { type: 'text'; text: string }
+  | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> }
+  | { type: 'thinking'; thinking: string; signature: string }
+  | { type: 'redacted_thinking'; data: string };
+
+export type AnthropicStopReason = 'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use' | 'pause_turn' | 'refusal';
+
+export interface AnthropicUsage {
+  input_tokens: number;
+  output_tokens: number;
+  cache_creation_input_tokens?: number | null;
+  cache_read_input_tokens?: number | null;
 }
+
+export interface AnthropicMessage {
+  id: string;
+  type: 'message';
+  role: 'assistant';
+  model: string;
+  content: AnthropicContentBlock[];
+  stop_reason: AnthropicStopReason | null;
+  stop_sequence: string | null;
+  usage: AnthropicUsage;
+}
+
+export type AnthropicStreamEvent =
+  | { type: 'message_start'; message: AnthropicMessage }
+  | { type: 'content_block_start'; index: number; content_block: AnthropicContentBlock }
+  | {
+      type: 'content_block_delta';
+      index: number;
+      delta:
+        | { type: 'text_delta'; text: string }
+        | { type: 'input_json_delta'; partial_json: string }
+        | { type: 'thinking_delta'; thinking: string }
+        | { type: 'signature_delta'; signature: string };
+    }
+  | { type: 'content_block_stop'; index: number }
+  | { type: 'message_delta'; delta: { stop_reason: AnthropicStopReason | null; stop_sequence: string | null }; usage: { output_tokens: number } }
+  | { type: 'message_stop' }
+  | { type: 'ping' };
+
+export interface ModelList {
+  object: 'list';
+  data: { id: string; object: 'model'; created?: number; owned_by: string }[];
+}
+
+// ---- VmcClient: a small fetch wrapper (no dependencies) ----
 
 export interface VmcResult<T> {
   status: number;
@@ -86,21 +440,46 @@ export interface VmcResult<T> {
   route: RouteInfo;
 }
 
-/** The gateway's error envelope (SPEC §3). */
+/** A streamed response: iterate it with \`for await\`; \`route\` is known before the first event. */
+export interface VmcStream<T> extends AsyncIterable<T> {
+  readonly status: number;
+  readonly route: RouteInfo;
+  /** Stops reading and closes the connection (the gateway then aborts the upstream call). */
+  cancel(): Promise<void>;
+}
+
+/** The body of an error response: the gateway's envelope (SPEC §3), or the provider's error as it sent it. */
+export interface VmcErrorBody {
+  error: {
+    type?: string;
+    message?: string;
+    code?: string | number | null;
+    param?: string | null;
+    provider?: string;
+    status_code?: number;
+  };
+}
+
+/** A non-2xx answer, or an error event in a stream. */
 export class VmcError extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: unknown,
-    readonly route: RouteInfo,
-  ) {
-    super(typeof body === 'object' && body !== null && 'error' in body ? String((body as { error: { message?: unknown } }).error.message) : \`HTTP \${status}\`);
+  readonly status: number;
+  /** The parsed error body, or null when the body was not an error object. */
+  readonly body: VmcErrorBody | null;
+  readonly route: RouteInfo;
+
+  constructor(status: number, body: VmcErrorBody | null, route: RouteInfo) {
+    super(body?.error.message ?? 'HTTP ' + status);
     this.name = 'VmcError';
+    this.status = status;
+    this.body = body;
+    this.route = route;
   }
 }
 
 export interface VmcClientOptions {
-  /** Gateway base URL, e.g. http://127.0.0.1:8080 (without /v1). */
+  /** The gateway's base URL with \`/v1\`, as for the openai SDK: e.g. \`http://127.0.0.1:8080/v1\`. */
   baseURL: string;
+  /** Sent as \`authorization: Bearer …\` (a caller key, SPEC §12). */
   apiKey?: string;
   /** Sent as x-vmc-user-path (access policies). */
   userPath?: string;
@@ -110,96 +489,160 @@ export interface VmcClientOptions {
   fetch?: typeof fetch;
 }
 
-/** Typed wrapper over the gateway's OpenAI- and Anthropic-compatible endpoints. */
+/** Per-call options. */
+export interface VmcCallOptions {
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+/** Typed wrapper over the gateway's OpenAI- and Anthropic-compatible endpoints; needs only a global \`fetch\`. */
 export class VmcClient {
   readonly #opts: VmcClientOptions;
+  readonly #base: string;
+
   constructor(opts: VmcClientOptions) {
     this.#opts = opts;
+    this.#base = opts.baseURL.replace(/\\/+$/, '');
   }
 
-  chatCompletions(body: ChatCompletionRequest, init?: { headers?: Record<string, string>; signal?: AbortSignal }): Promise<VmcResult<unknown>> {
-    return this.#json('/v1/chat/completions', body, init);
+  chatCompletions(body: ChatCompletionRequest & { stream?: false }, opts?: VmcCallOptions): Promise<VmcResult<ChatCompletion>> {
+    return this.#json('/chat/completions', body, opts);
   }
-  completions(body: CompletionRequest, init?: { headers?: Record<string, string>; signal?: AbortSignal }): Promise<VmcResult<unknown>> {
-    return this.#json('/v1/completions', body, init);
+  completions(body: CompletionRequest & { stream?: false }, opts?: VmcCallOptions): Promise<VmcResult<Completion>> {
+    return this.#json('/completions', body, opts);
   }
-  embeddings(body: EmbeddingRequest, init?: { headers?: Record<string, string>; signal?: AbortSignal }): Promise<VmcResult<unknown>> {
-    return this.#json('/v1/embeddings', body, init);
+  embeddings<B extends EmbeddingRequest>(body: B, opts?: VmcCallOptions): Promise<VmcResult<EmbeddingResponse<B['encoding_format'] extends 'base64' ? string : number[]>>> {
+    return this.#json('/embeddings', body, opts);
   }
-  responses(body: ResponsesRequest, init?: { headers?: Record<string, string>; signal?: AbortSignal }): Promise<VmcResult<unknown>> {
-    return this.#json('/v1/responses', body, init);
+  responses(body: ResponsesRequest & { stream?: false }, opts?: VmcCallOptions): Promise<VmcResult<ResponseObject>> {
+    return this.#json('/responses', body, opts);
   }
-  messages(body: MessagesRequest, init?: { headers?: Record<string, string>; signal?: AbortSignal }): Promise<VmcResult<unknown>> {
-    return this.#json('/v1/messages', body, init);
+  /** POST /v1/messages (Anthropic format). */
+  messages(body: MessagesRequest & { stream?: false }, opts?: VmcCallOptions): Promise<VmcResult<AnthropicMessage>> {
+    return this.#json('/messages', body, opts);
   }
 
-  /** Server-sent events of a streaming chat completion, one parsed JSON chunk at a time. */
-  async *streamChatCompletions(body: ChatCompletionRequest, init?: { headers?: Record<string, string>; signal?: AbortSignal }): AsyncGenerator<unknown, RouteInfo> {
-    const res = await this.#send('/v1/chat/completions', { ...body, stream: true }, init);
-    const route = routeOf(res);
-    if (!res.ok || res.body === null) throw new VmcError(res.status, await res.json().catch(() => null), route);
-    const decoder = new TextDecoder();
-    let buffered = '';
-    const reader = res.body.getReader();
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffered += decoder.decode(value, { stream: true });
-      let cut: number;
-      while ((cut = buffered.indexOf('\\n\\n')) >= 0) {
-        const event = buffered.slice(0, cut);
-        buffered = buffered.slice(cut + 2);
-        const data = event.split('\\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\\n');
-        if (data === '' || data === '[DONE]') continue;
-        const parsed: unknown = JSON.parse(data);
-        if (event.startsWith('event: error')) throw new VmcError(502, parsed, route);
-        yield parsed;
-      }
-    }
-    return route;
+  /** A streaming chat completion: \`for await (const chunk of await vmc.streamChatCompletions(…))\`. */
+  streamChatCompletions(body: ChatCompletionRequest, opts?: VmcCallOptions): Promise<VmcStream<ChatCompletionChunk>> {
+    return this.#stream('/chat/completions', body, opts);
+  }
+  streamCompletions(body: CompletionRequest, opts?: VmcCallOptions): Promise<VmcStream<Completion>> {
+    return this.#stream('/completions', body, opts);
+  }
+  streamResponses(body: ResponsesRequest, opts?: VmcCallOptions): Promise<VmcStream<ResponseStreamEvent>> {
+    return this.#stream('/responses', body, opts);
+  }
+  streamMessages(body: MessagesRequest, opts?: VmcCallOptions): Promise<VmcStream<AnthropicStreamEvent>> {
+    return this.#stream('/messages', body, opts);
   }
 
   /** GET /v1/models as the caller's user path sees it. */
-  async models(): Promise<VmcResult<{ object: 'list'; data: { id: string; object: 'model'; owned_by: string }[] }>> {
-    const res = await (this.#opts.fetch ?? fetch)(this.#opts.baseURL + '/v1/models', { headers: this.#headers() });
-    return this.#result(res);
+  async models(opts?: VmcCallOptions): Promise<VmcResult<ModelList>> {
+    const init: RequestInit = { headers: this.#headers(opts?.headers) };
+    if (opts?.signal !== undefined) init.signal = opts.signal;
+    return this.#result(await this.#fetch(this.#base + '/models', init));
+  }
+
+  #fetch(url: string, init: RequestInit): Promise<Response> {
+    return (this.#opts.fetch ?? fetch)(url, init);
   }
 
   #headers(extra?: Record<string, string>): Record<string, string> {
     const h: Record<string, string> = { 'content-type': 'application/json', ...this.#opts.headers, ...extra };
-    if (this.#opts.apiKey) h.authorization = 'Bearer ' + this.#opts.apiKey;
-    if (this.#opts.userPath) h['x-vmc-user-path'] = this.#opts.userPath;
-    if (this.#opts.metadata) h['x-vmc-metadata'] = JSON.stringify(this.#opts.metadata);
+    if (this.#opts.apiKey !== undefined) h['authorization'] = 'Bearer ' + this.#opts.apiKey;
+    if (this.#opts.userPath !== undefined) h['x-vmc-user-path'] = this.#opts.userPath;
+    if (this.#opts.metadata !== undefined) h['x-vmc-metadata'] = JSON.stringify(this.#opts.metadata);
     return h;
   }
 
-  #send(path: string, body: unknown, init?: { headers?: Record<string, string>; signal?: AbortSignal }): Promise<Response> {
-    return (this.#opts.fetch ?? fetch)(this.#opts.baseURL + path, {
-      method: 'POST',
-      headers: this.#headers(init?.headers),
-      body: JSON.stringify(body),
-      signal: init?.signal,
-    });
+  #send(path: string, body: object, opts: VmcCallOptions | undefined): Promise<Response> {
+    const init: RequestInit = { method: 'POST', headers: this.#headers(opts?.headers), body: JSON.stringify(body) };
+    if (opts?.signal !== undefined) init.signal = opts.signal;
+    return this.#fetch(this.#base + path, init);
   }
 
-  async #json<T>(path: string, body: unknown, init?: { headers?: Record<string, string>; signal?: AbortSignal }): Promise<VmcResult<T>> {
-    return this.#result(await this.#send(path, body, init));
+  async #json<T>(path: string, body: object, opts: VmcCallOptions | undefined): Promise<VmcResult<T>> {
+    return this.#result(await this.#send(path, body, opts));
   }
 
   async #result<T>(res: Response): Promise<VmcResult<T>> {
     const route = routeOf(res);
-    const data: unknown = await res.json().catch(() => null);
-    if (!res.ok) throw new VmcError(res.status, data, route);
-    return { status: res.status, data: data as T, route };
+    const text = await res.text();
+    if (!res.ok) throw new VmcError(res.status, errorBody(text), route);
+    // The gateway relays the provider's JSON; T is the endpoint's documented shape.
+    return { status: res.status, data: JSON.parse(text) as T, route };
+  }
+
+  async #stream<T>(path: string, body: object, opts: VmcCallOptions | undefined): Promise<VmcStream<T>> {
+    const res = await this.#send(path, { ...body, stream: true }, opts);
+    const route = routeOf(res);
+    if (!res.ok) throw new VmcError(res.status, errorBody(await res.text()), route);
+    if (res.body === null) throw new VmcError(502, { error: { message: 'the gateway sent no stream body' } }, route);
+    const reader = res.body.getReader();
+    return {
+      status: res.status,
+      route,
+      cancel: () => reader.cancel(),
+      [Symbol.asyncIterator]: () => readEvents<T>(reader, route),
+    };
   }
 }
 
-function routeOf(res: Response): RouteInfo {
-  return {
-    virtualModel: res.headers.get('x-vmc-virtual-model'),
-    target: res.headers.get('x-vmc-target'),
-    attempts: Number(res.headers.get('x-vmc-attempts') ?? 0),
-  };
+function errorBody(text: string): VmcErrorBody | null {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed === 'object' && parsed !== null && 'error' in parsed && typeof parsed.error === 'object' && parsed.error !== null) {
+      return parsed as VmcErrorBody;
+    }
+  } catch {
+    // not JSON: no body to report
+  }
+  return null;
+}
+
+/** One server-sent event block → its event name and joined data lines (SSE framing). */
+function parseEvent(block: string): { event: string; data: string } {
+  let event = 'message';
+  const data: string[] = [];
+  for (const line of block.split('\\n')) {
+    if (line.startsWith('event:')) event = line.slice(6).trim();
+    else if (line.startsWith('data:')) data.push(line.slice(line.startsWith('data: ') ? 6 : 5));
+  }
+  return { event, data: data.join('\\n') };
+}
+
+/** Server-sent events → parsed JSON data, one event at a time; an \`error\` event throws VmcError. */
+async function* readEvents<T>(reader: ReadableStreamDefaultReader<Uint8Array>, route: RouteInfo): AsyncGenerator<T, void, undefined> {
+  const decoder = new TextDecoder();
+  let buffered = '';
+  let finished = false;
+  try {
+    while (!finished) {
+      const chunk = await reader.read();
+      finished = chunk.done;
+      buffered += chunk.done ? decoder.decode() : decoder.decode(chunk.value, { stream: true });
+      // CRLF and CR line ends → LF; a CR at the very end may be the first half of a CRLF.
+      buffered = buffered.replace(/\\r\\n|\\r(?!$)/g, '\\n');
+      if (finished) buffered = buffered.replace(/\\r$/, '\\n') + '\\n\\n';
+      let cut: number;
+      while ((cut = buffered.indexOf('\\n\\n')) >= 0) {
+        const { event, data } = parseEvent(buffered.slice(0, cut));
+        buffered = buffered.slice(cut + 2);
+        if (data === '' || data === '[DONE]') continue;
+        const parsed: unknown = JSON.parse(data);
+        const isObject = typeof parsed === 'object' && parsed !== null;
+        if (event === 'error' || (isObject && 'type' in parsed && parsed.type === 'error')) {
+          const body = isObject && 'error' in parsed ? (parsed as VmcErrorBody) : null;
+          throw new VmcError(body?.error.status_code ?? 502, body, route);
+        }
+        yield parsed as T;
+      }
+    }
+  } finally {
+    // Leaving the loop early (break, throw) closes the connection: the gateway aborts upstream.
+    if (!finished) await reader.cancel().catch(() => undefined);
+    reader.releaseLock();
+  }
 }
 `;
 
