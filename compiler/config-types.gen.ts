@@ -2,12 +2,19 @@
  * Source: schemas/vmc.schema.json (json-schema-to-typescript). */
 
 /**
- * Wire format the provider speaks.
+ * What the provider is (SPEC §13): where requests go, how they are authenticated and which wire format they speak. `openai` covers every OpenAI-compatible service.
  *
  * This interface was referenced by `VmcConfig`'s JSON-Schema
  * via the `definition` "ProviderType".
  */
-export type ProviderType = 'openai' | 'anthropic';
+export type ProviderType = 'openai' | 'anthropic' | 'azure' | 'bedrock' | 'gemini' | 'vertex';
+/**
+ * A text in which `${ENV_NAME}` is replaced by that environment variable's value when the gateway starts; any other `$` is literal.
+ *
+ * This interface was referenced by `VmcConfig`'s JSON-Schema
+ * via the `definition` "EnvTemplate".
+ */
+export type EnvTemplate = string;
 /**
  * A virtual model body in native form or in one of the accepted seed dialects (TrueFoundry, GoModel, NeMo).
  *
@@ -102,11 +109,11 @@ export interface SettingsConfig {
 export interface ProviderConfig {
   type: ProviderType;
   /**
-   * Base URL of the provider API, e.g. `https://api.openai.com/v1`. A trailing slash is removed.
+   * Base URL of the provider API, e.g. `https://api.openai.com/v1`. A trailing slash is removed. Required for openai, anthropic and azure; bedrock, gemini and vertex default to their public endpoint.
    */
-  base_url: string;
+  base_url?: string;
   /**
-   * Name of the environment variable the runtime reads the API key from. Secrets never enter the artifact.
+   * Name of the environment variable the runtime reads the API key from (not for bedrock and vertex). Secrets never enter the artifact.
    */
   api_key_env?: string;
   /**
@@ -117,6 +124,77 @@ export interface ProviderConfig {
    * Upstream timeout for one whole attempt in milliseconds (0 = runtime default).
    */
   timeout_ms?: number;
+  auth?: ProviderAuth;
+  /**
+   * Headers sent on every request to this provider; values may reference `${ENV_NAME}` (resolved by the gateway at start, never written into the table). Names are case-insensitive.
+   */
+  headers?: {
+    [k: string]: EnvTemplate;
+  };
+  /**
+   * Query parameters added to every request URL of this provider; values may reference `${ENV_NAME}`.
+   */
+  query?: {
+    [k: string]: EnvTemplate;
+  };
+  /**
+   * azure: the `api-version` query parameter, e.g. "2024-10-21". Required unless `base_url` ends in `/openai/v1` (Azure's v1 API).
+   */
+  api_version?: string;
+  /**
+   * azure: deployment name by model (default: the model name).
+   */
+  deployments?: {
+    [k: string]: string;
+  };
+  /**
+   * bedrock: AWS region, e.g. us-east-1 (required).
+   */
+  region?: string;
+  credentials_env?: AwsCredentialsEnv;
+  /**
+   * vertex: Google Cloud project id (required).
+   */
+  project?: string;
+  /**
+   * vertex: location, e.g. us-central1, or global (required).
+   */
+  location?: string;
+  /**
+   * vertex: name of the environment variable holding the path of a service-account JSON file.
+   */
+  credentials_file_env?: string;
+}
+/**
+ * Where the `api_key_env` key goes (default: the type's own header): one of `header`, `query`, `none`.
+ *
+ * This interface was referenced by `VmcConfig`'s JSON-Schema
+ * via the `definition` "ProviderAuth".
+ */
+export interface ProviderAuth {
+  /**
+   * Send the key in this header (`authorization` gets `Bearer `).
+   */
+  header?: string;
+  /**
+   * Send the key in this query parameter.
+   */
+  query?: string;
+  /**
+   * Send no key.
+   */
+  none?: true;
+}
+/**
+ * bedrock: names of the environment variables holding the AWS credentials (default AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN).
+ *
+ * This interface was referenced by `VmcConfig`'s JSON-Schema
+ * via the `definition` "AwsCredentialsEnv".
+ */
+export interface AwsCredentialsEnv {
+  access_key_id: string;
+  secret_access_key: string;
+  session_token?: string;
 }
 /**
  * Native form: `target` (redirect) or `targets` (pool) or neither (access policy on a catalogued `provider/model`).

@@ -222,6 +222,25 @@ export const DIAGNOSTIC_CATALOG = {
     message: 'setting "{key}" is {value} here but {other} in another file',
     hint: 'set it once, or to the same value everywhere',
   },
+  VMC2021: {
+    severity: 'error',
+    title: 'missing provider setting',
+    message: 'provider "{name}" of type {type} needs "{key}"',
+    // {hint}: what the key holds, with an example (runtime/table/provider-types.ts REQUIRED_KEYS)
+    hint: '{hint}',
+  },
+  VMC2022: {
+    severity: 'error',
+    title: 'setting of another provider type',
+    message: '"{key}" does not apply to {type} providers',
+    hint: '{hint}',
+  },
+  VMC2023: {
+    severity: 'warning',
+    title: 'credential written into the table',
+    message: '{place} "{key}" of provider "{name}" holds a literal value, which the table would carry',
+    hint: 'write {example} so the secret stays out of the table and is read from the environment when the gateway starts',
+  },
 } as const satisfies Record<string, CatalogEntry>;
 
 /** A catalogued code: `report()` takes only these, so a misspelt code does not compile. */

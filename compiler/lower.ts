@@ -24,6 +24,7 @@ import {
 } from '../runtime/table/normalized.js';
 import { strategyByName } from '../runtime/table/strategies/index.js';
 import { compareStrings } from '../runtime/table/util.js';
+import { canonicalJson } from './normalize.js';
 
 /** Growable u32 buffer. */
 class U32Builder {
@@ -240,6 +241,7 @@ function lowerProviders(w: TableWriter, providers: readonly NormProvider[]): Map
     rec[fmt.PF_TIMEOUT_MS] = p.timeoutMs;
     rec[fmt.PF_CATALOG_FIRST] = first;
     rec[fmt.PF_CATALOG_COUNT] = p.models.length;
+    rec[fmt.PF_OPTIONS] = p.options === undefined ? fmt.NONE : w.strings.id(canonicalJson(p.options));
     w.providers.push(...rec);
   });
   return providerIndex;

@@ -17,14 +17,17 @@ import {
   DEFAULT_RETRY,
   type NormConfig,
   type NormMiddlewareCall,
+  type NormAuth,
   type NormProvider,
+  type NormProviderOptions,
   type NormSticky,
   type NormTarget,
   type NormVirtualModel,
   type Strategy,
   type VirtualModelKind,
 } from '../runtime/table/normalized.js';
-import type { MiddlewareCall, NativeVirtualModel, ProviderConfig, TargetConfig } from './config-types.gen.js';
+import type { MiddlewareCall, NativeVirtualModel, ProviderAuth, ProviderConfig, TargetConfig } from './config-types.gen.js';
+import { DEFAULT_AWS_CREDENTIALS_ENV, DEFAULT_GOOGLE_CREDENTIALS_ENV, defaultBaseUrl } from '../runtime/table/provider-types.js';
 import type { DiagnosticLog, Span } from './diagnostics.js';
 import type { JsonPath } from './load.js';
 import type { MergedConfig } from './merge.js';
@@ -140,15 +143,63 @@ export function normalizeConfig(merged: MergedConfig, models: NativeModel[], log
   };
 }
 
-function normalizeProvider(name: string, p: ProviderConfig): NormProvider {
-  return {
+/**
+ * One provider: defaults filled in (SPEC §13: the base URL of bedrock, gemini and vertex,
+ * bedrock's AWS credential variables, vertex's credentials file variable). validate.ts has
+ * checked the type-dependent keys, so a missing `base_url` here has a default.
+ */
+export function normalizeProvider(name: string, p: ProviderConfig): NormProvider {
+  const base = p.base_url ?? defaultBaseUrl(p.type, p) ?? '';
+  const out: NormProvider = {
     name,
     type: p.type,
-    baseUrl: p.base_url.replace(/\/+$/, ''),
+    baseUrl: base.replace(/\/+$/, ''),
     apiKeyEnv: p.api_key_env ?? null,
     models: sortedUnique(p.models, compareStrings),
     timeoutMs: p.timeout_ms ?? 0,
   };
+  const options = normalizeProviderOptions(p);
+  if (options !== null) out.options = options;
+  return out;
+}
+
+/** The SPEC §13 settings of a provider, sparse (see NormProviderOptions), or null when it has none. */
+function normalizeProviderOptions(p: ProviderConfig): NormProviderOptions | null {
+  const o: NormProviderOptions = {};
+  if (p.auth !== undefined) o.auth = normalizeAuth(p.auth);
+  const headers = new Map<string, string>();
+  for (const [k, v] of Object.entries(p.headers ?? {})) {
+    const name = k.toLowerCase();
+    if (!headers.has(name)) headers.set(name, v);
+  }
+  if (headers.size > 0) o.headers = byKey([...headers]);
+  const query = Object.entries(p.query ?? {});
+  if (query.length > 0) o.query = byKey(query);
+  if (p.type === 'azure') {
+    if (p.api_version !== undefined) o.apiVersion = p.api_version;
+    const deployments = Object.entries(p.deployments ?? {});
+    if (deployments.length > 0) o.deployments = byKey(deployments);
+  }
+  if (p.type === 'bedrock') {
+    if (p.region !== undefined) o.region = p.region;
+    const c = p.credentials_env;
+    o.credentialsEnv =
+      c === undefined
+        ? { ...DEFAULT_AWS_CREDENTIALS_ENV }
+        : { accessKeyId: c.access_key_id, secretAccessKey: c.secret_access_key, sessionToken: c.session_token ?? null };
+  }
+  if (p.type === 'vertex') {
+    if (p.project !== undefined) o.project = p.project;
+    if (p.location !== undefined) o.location = p.location;
+    o.credentialsFileEnv = p.credentials_file_env ?? DEFAULT_GOOGLE_CREDENTIALS_ENV;
+  }
+  return Object.keys(o).length > 0 ? o : null;
+}
+
+function normalizeAuth(a: ProviderAuth): NormAuth {
+  if (a.header !== undefined) return { kind: 'header', name: a.header.toLowerCase() };
+  if (a.query !== undefined) return { kind: 'query', name: a.query };
+  return { kind: 'none' };
 }
 
 function normalizeVirtualModel(m: NativeModel, route: Route): NormVirtualModel {

@@ -141,6 +141,9 @@ function diagnose(f: SchemaFault): SchemaDiagnostic {
       };
     case 'minItems':
       return invalidValue(f, `needs at least ${e.params.limit} item(s)`, 'add an entry or remove the key');
+    case 'minProperties':
+    case 'maxProperties':
+      return invalidValue(f, `needs exactly one of ${propertyList(f)}`, `write one of: ${propertyList(f)}`);
     case 'minLength':
       return invalidValue(f, 'must not be empty', 'write a non-empty string');
     default:
@@ -188,7 +191,11 @@ function nameNotAllowed(f: SchemaFault): SchemaDiagnostic {
       expected:
         f.key === 'providers'
           ? 'a provider name may not contain `/` or whitespace (targets split at the first `/`)'
-          : 'a name may not contain whitespace',
+          : f.key === 'headers'
+            ? "a header name is a token: letters, digits and !#$%&'*+-.^_`|~"
+            : f.key === 'query'
+              ? 'a query parameter name is not empty'
+              : 'a name may not contain whitespace',
     },
   };
 }
@@ -227,15 +234,30 @@ function outOfRange(f: SchemaFault): SchemaDiagnostic {
 }
 
 /** What a string with a `pattern` must look like, by key. */
+const ENV_NAME_MEANING = 'an environment variable name such as OPENAI_API_KEY';
 const PATTERN_MEANING = new Map([
   ['base_url', 'an http(s) URL such as https://api.openai.com/v1'],
-  ['api_key_env', 'an environment variable name such as OPENAI_API_KEY'],
+  ['api_key_env', ENV_NAME_MEANING],
+  ['credentials_file_env', ENV_NAME_MEANING],
+  ['access_key_id', ENV_NAME_MEANING],
+  ['secret_access_key', ENV_NAME_MEANING],
+  ['session_token', ENV_NAME_MEANING],
+  ['region', 'an AWS region such as us-east-1'],
+  ['location', 'a Vertex AI location such as us-central1 or global'],
 ]);
+/** Provider `headers` / `query` values (EnvTemplate) and the auth header name. */
+const TEMPLATE_MEANING = 'a single-line text whose `${NAME}` references name environment variables (letters, digits, _)';
+const HEADER_NAME_MEANING = 'a header name such as x-api-key';
 const STATUS_MEANING = 'a status code such as 429 or "429"';
 
 function noMatch(f: SchemaFault): SchemaDiagnostic {
   if (f.parentKey === 'user_paths') return badValue('VMC2016', f);
-  const meaning = PATTERN_MEANING.get(f.key) ?? (STATUS_LISTS.has(f.parentKey) ? STATUS_MEANING : undefined);
+  const meaning =
+    (f.parentKey === 'headers' || f.parentKey === 'query'
+      ? TEMPLATE_MEANING
+      : f.parentKey === 'auth' && f.key === 'header'
+        ? HEADER_NAME_MEANING
+        : PATTERN_MEANING.get(f.key)) ?? (STATUS_LISTS.has(f.parentKey) ? STATUS_MEANING : undefined);
   return invalidValue(f, `${f.shown} is not ${meaning ?? 'valid'}`, `write ${meaning ?? 'a valid value'}`);
 }
 
@@ -286,6 +308,11 @@ const ARTICLES: Readonly<Record<string, string>> = {
 /** A JSON Schema type as the noun a user writes (`object` → `a mapping`). */
 function article(type: string): string {
   return Object.hasOwn(ARTICLES, type) ? ARTICLES[type] : type;
+}
+
+/** The properties an object's schema names (`header, query or none`), for min/maxProperties. */
+function propertyList(f: SchemaFault): string {
+  return orList(Object.keys((f.error.parentSchema as { properties?: object }).properties ?? {}));
 }
 
 /** `a`, `a or b`, `a, b or c`. */

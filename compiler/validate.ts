@@ -14,6 +14,17 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import schema from '../schemas/vmc.schema.json' with { type: 'json' };
 import type { DiagnosticLog } from './diagnostics.js';
 import { BUILTIN_MIDDLEWARE } from '../runtime/table/middleware-catalog.js';
+import {
+  CREDENTIAL_HEADER_HINTS,
+  CREDENTIAL_QUERY_HINTS,
+  DEFAULT_BASE_URL_TYPES,
+  REQUIRED_KEYS,
+  SIGNED_TYPES,
+  TYPE_SPECIFIC_KEYS,
+  envReferences,
+  isAzureV1Base,
+} from '../runtime/table/provider-types.js';
+import type { ProviderConfig } from './config-types.gen.js';
 import { isObject } from '../runtime/table/util.js';
 import { DIALECT_LABEL, detectDialect, type Dialect } from './dialects.js';
 import { spanOf, type JsonPath, type LoadedFile } from './load.js';
@@ -135,7 +146,7 @@ function checkFileRules(result: FileValidation, log: DiagnosticLog): void {
   if (isObject(data.providers) && !invalid.has('providers')) {
     for (const [name, p] of Object.entries(data.providers)) {
       if (invalid.has(`providers/${name}`) || !isObject(p)) continue;
-      if (p.api_key_env === undefined) log.report('VMC2012', spanOf(file, ['providers', name], 'key'), { name });
+      if (!checkProvider(file, name, p as unknown as ProviderConfig, log)) invalid.add(`providers/${name}`);
     }
   }
   if (isObject(data.virtual_models)) {
@@ -146,6 +157,76 @@ function checkFileRules(result: FileValidation, log: DiagnosticLog): void {
         invalid.add(`virtual_models/${name}`);
       }
     }
+  }
+}
+
+/**
+ * The type-dependent provider rules of SPEC §13 (the schema holds the keys every type may
+ * carry): a key of another type (VMC2022), a key the type requires (VMC2021; `base_url`, the
+ * common key, is VMC1004), `api_key_env` expected (VMC2012), a literal credential (VMC2023).
+ * Returns false when the provider is unusable.
+ */
+function checkProvider(file: LoadedFile, name: string, p: ProviderConfig, log: DiagnosticLog): boolean {
+  const at = ['providers', name];
+  const type = p.type;
+  let ok = true;
+  for (const [key, types] of Object.entries(TYPE_SPECIFIC_KEYS)) {
+    if (!Object.hasOwn(p, key) || types.includes(type)) continue;
+    ok = false;
+    const hint =
+      key === 'api_key_env'
+        ? `${type} providers authenticate ${type === 'bedrock' ? 'with SigV4 from the AWS credentials of credentials_env' : 'with a service-account token from credentials_file_env'}; remove api_key_env`
+        : `"${key}" is a setting of ${types.join(', ')} providers`;
+    log.report('VMC2022', spanOf(file, [...at, key], 'key'), { key, type, hint });
+  }
+  if (SIGNED_TYPES.includes(type) && p.auth !== undefined && p.auth.none === undefined) {
+    ok = false;
+    const key = p.auth.header !== undefined ? 'header' : 'query';
+    log.report('VMC2022', spanOf(file, [...at, 'auth', key], 'key'), {
+      key: `auth.${key}`,
+      type,
+      hint: `${type} providers compute their own credentials; only auth: { none: true } (send none) applies`,
+    });
+  }
+  if (p.base_url === undefined && !DEFAULT_BASE_URL_TYPES.includes(type)) {
+    ok = false;
+    log.report('VMC1004', spanOf(file, at, 'key'), { key: 'base_url', context: `provider "${name}"` });
+  }
+  const missing = REQUIRED_KEYS[type].filter((r) => !Object.hasOwn(p, r.key));
+  if (type === 'azure' && p.api_version === undefined && p.base_url !== undefined && !isAzureV1Base(p.base_url)) {
+    missing.push({
+      key: 'api_version',
+      hint: 'the Azure OpenAI api-version, e.g. api_version: "2024-10-21" — or use a base_url ending in /openai/v1 (Azure\'s v1 API)',
+    });
+  }
+  for (const r of missing) {
+    ok = false;
+    log.report('VMC2021', spanOf(file, at, 'key'), { name, type, key: r.key, hint: r.hint });
+  }
+  const keyless = SIGNED_TYPES.includes(type) || p.auth?.none === true;
+  if (!keyless && p.api_key_env === undefined) log.report('VMC2012', spanOf(file, at, 'key'), { name });
+  checkLiteralCredentials(file, name, 'headers', p.headers, CREDENTIAL_HEADER_HINTS, log);
+  checkLiteralCredentials(file, name, 'query', p.query, CREDENTIAL_QUERY_HINTS, log);
+  return ok;
+}
+
+/** VMC2023: a credential-like header or query value without any `${ENV}` reference. */
+function checkLiteralCredentials(
+  file: LoadedFile,
+  name: string,
+  section: 'headers' | 'query',
+  values: Record<string, string> | undefined,
+  credentialNames: readonly string[],
+  log: DiagnosticLog,
+): void {
+  for (const [key, value] of Object.entries(values ?? {})) {
+    if (!credentialNames.includes(key.toLowerCase()) || value === '' || envReferences(value).length > 0) continue;
+    log.report('VMC2023', spanOf(file, ['providers', name, section, key]), {
+      place: section === 'headers' ? 'header' : 'query parameter',
+      key,
+      name,
+      example: `${key.toLowerCase() === 'authorization' ? 'Bearer ' : ''}\${${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_API_KEY}`,
+    });
   }
 }
 

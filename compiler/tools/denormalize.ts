@@ -6,7 +6,7 @@
  * admin changes, and recompiles through the normal front end. Every value is written out
  * explicitly, so re-normalizing gives back the same routing (tested).
  */
-import type { NormConfig, NormMiddlewareCall, NormTarget, NormVirtualModel } from '../../runtime/table/normalized.js';
+import type { NormConfig, NormMiddlewareCall, NormProviderOptions, NormTarget, NormVirtualModel } from '../../runtime/table/normalized.js';
 
 type Json = Record<string, unknown>;
 
@@ -95,6 +95,29 @@ export function denormalizeVirtualModel(vm: NormVirtualModel): Json {
   return out;
 }
 
+/** A provider's SPEC §13 settings as native keys (defaults filled in by normalize are written out). */
+export function denormalizeProviderOptions(o: NormProviderOptions): Json {
+  const out: Json = {};
+  if (o.auth !== undefined) out.auth = o.auth.kind === 'none' ? { none: true } : { [o.auth.kind]: o.auth.name };
+  if (o.headers !== undefined) out.headers = Object.fromEntries(o.headers);
+  if (o.query !== undefined) out.query = Object.fromEntries(o.query);
+  if (o.apiVersion !== undefined) out.api_version = o.apiVersion;
+  if (o.deployments !== undefined) out.deployments = Object.fromEntries(o.deployments);
+  if (o.region !== undefined) out.region = o.region;
+  if (o.credentialsEnv !== undefined) {
+    const c = o.credentialsEnv;
+    out.credentials_env = {
+      access_key_id: c.accessKeyId,
+      secret_access_key: c.secretAccessKey,
+      ...(c.sessionToken !== null ? { session_token: c.sessionToken } : {}),
+    };
+  }
+  if (o.project !== undefined) out.project = o.project;
+  if (o.location !== undefined) out.location = o.location;
+  if (o.credentialsFileEnv !== undefined) out.credentials_file_env = o.credentialsFileEnv;
+  return out;
+}
+
 /** The whole config as a native config object. */
 export function denormalize(config: NormConfig): Json {
   const providers: Json = {};
@@ -102,6 +125,7 @@ export function denormalize(config: NormConfig): Json {
     const body: Json = { type: p.type, base_url: p.baseUrl, models: [...p.models] };
     if (p.apiKeyEnv !== null) body.api_key_env = p.apiKeyEnv;
     if (p.timeoutMs) body.timeout_ms = p.timeoutMs;
+    if (p.options !== undefined) Object.assign(body, denormalizeProviderOptions(p.options));
     providers[p.name] = body;
   }
   const virtualModels: Json = {};

@@ -11,27 +11,38 @@
  */
 import type { BackendFormat, ProviderType } from '../table/normalized.js';
 import { ANTHROPIC } from './anthropic.js';
+import { AZURE } from './azure.js';
+import { BEDROCK } from './bedrock.js';
+import { GEMINI } from './gemini.js';
 import { OPENAI } from './openai.js';
-import type { ProviderModule, WireFormat } from './provider.js';
+import { credentialHeaderNames, type BackendWireFormat, type ProviderModule } from './provider.js';
+import { VERTEX } from './vertex.js';
 
 /** Every provider type's module, by type name. */
 export const PROVIDER_MODULES: Readonly<Record<ProviderType, ProviderModule>> = {
   openai: OPENAI,
   anthropic: ANTHROPIC,
+  azure: AZURE,
+  bedrock: BEDROCK,
+  gemini: GEMINI,
+  vertex: VERTEX,
 };
 
-/** The module that speaks a wire format as-is: used for `backend_format` overrides. */
-export const WIRE_MODULES: Readonly<Record<WireFormat, ProviderModule>> = {
+/** The module that speaks a `backend_format` as-is: used for those overrides. */
+export const WIRE_MODULES: Readonly<Record<BackendWireFormat, ProviderModule>> = {
   openai: OPENAI,
   anthropic: ANTHROPIC,
 };
 
 /**
- * Header names that carry a key under some provider type (`authorization`, `x-api-key`): a
- * client's are not forwarded to a provider that has its own key (SPEC §3.6), whatever the
- * provider's type, so a client's key for one provider never leaks to another.
+ * Header names that carry a credential under some provider type (`authorization`,
+ * `x-api-key`, `api-key`, `x-goog-api-key`, the SigV4 headers): a client's are not forwarded
+ * to a provider that has its own credentials (SPEC §3.6), whatever the provider's type, so a
+ * client's key for one provider never leaks to another.
  */
-export const CREDENTIAL_HEADER_NAMES: readonly string[] = [...new Set(Object.values(PROVIDER_MODULES).map((m) => m.auth.name))];
+export const CREDENTIAL_HEADER_NAMES: readonly string[] = [
+  ...new Set(Object.values(PROVIDER_MODULES).flatMap((m) => credentialHeaderNames(m.auth))),
+];
 
 /** The module of a provider type (throws on a name no module serves: a table/runtime mismatch). */
 export function providerModule(type: ProviderType): ProviderModule {
@@ -58,5 +69,5 @@ export function servesEndpoint(type: ProviderType, backendFormat: BackendFormat,
   return wireModule(type, backendFormat).route(ep, { prefix: '', query: '', model }) !== null;
 }
 
-export type { AuthPlacement, ProviderModule, UpstreamRoute, UpstreamTarget, WireFormat } from './provider.js';
-export { credentialHeaders } from './provider.js';
+export type { AuthPlacement, BackendWireFormat, ProviderModule, UpstreamRoute, UpstreamTarget, WireFormat } from './provider.js';
+export { credentialHeaderNames, credentialHeaders, withQuery } from './provider.js';

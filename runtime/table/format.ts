@@ -27,7 +27,10 @@
  *
  *   1 STR_BYTES     UTF-8 bytes of all strings, concatenated (interned, first use first)
  *   2 STR_OFFSETS   u32[strCount + 1]: string i is STR_BYTES[off[i], off[i+1])
- *   3 PROVIDERS     u32 × PROVIDER_STRIDE per provider (PF_* fields), sorted by name
+ *   3 PROVIDERS     u32 × PROVIDER_STRIDE per provider (PF_* fields), sorted by name;
+ *                   PF_OPTIONS is the sid of the provider's SPEC §13 settings as canonical
+ *                   JSON (auth placement, `headers`/`query` with `${ENV}` templates,
+ *                   azure/bedrock/vertex keys — env var names only) or NONE
  *   4 CATALOG       u32 × CATALOG_STRIDE per catalogued model (CF_*), by provider, model
  *   5 VMS           u32 × VM_STRIDE per virtual model (VF_*): configured ones sorted by
  *                   name first, then the implicit passthrough entries sorted by name
@@ -48,7 +51,8 @@
  * The hash function is FNV-1a 32 over the UTF-8 bytes of the name (`fnv1a`), chosen
  * because it can be computed straight from request body bytes without building a string.
  *
- * The table holds no file names, paths, positions or secrets (only env var NAMES).
+ * The table holds no file names, paths, positions or secrets (only env var NAMES and
+ * `${ENV}` templates, resolved by the gateway at start).
  */
 
 import { createHash } from 'node:crypto';
@@ -58,7 +62,8 @@ import { STRATEGY_FIELD_BITS, STRATEGY_NAMES } from './strategies/index.js';
 export const TABLE_FILE = 'table.vmct';
 
 export const MAGIC = 0x54434d56; // "VMCT" read as little-endian u32
-export const FORMAT_VERSION = 2; // 2: hash slots carry the key's byte offset and length
+// 2: hash slots carry the key's byte offset and length; 3: PROVIDERS records carry PF_OPTIONS
+export const FORMAT_VERSION = 3;
 export const HEADER_SIZE = 64;
 export const DIR_ENTRY_SIZE = 12;
 export const NONE = 0xffffffff;
@@ -91,7 +96,8 @@ export const PF_API_KEY_ENV = 3; // sid or NONE
 export const PF_TIMEOUT_MS = 4; // u32, 0 = runtime default
 export const PF_CATALOG_FIRST = 5; // index into CATALOG
 export const PF_CATALOG_COUNT = 6;
-export const PROVIDER_STRIDE = 7;
+export const PF_OPTIONS = 7; // sid (canonical JSON of NormProviderOptions: SPEC §13 settings, no secrets) or NONE
+export const PROVIDER_STRIDE = 8;
 
 // ── CATALOG record ──────────────────────────────────────────────────────────────
 export const CF_PROVIDER = 0; // provider index

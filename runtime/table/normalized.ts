@@ -34,7 +34,10 @@ export type StickySource = 'header' | 'metadata';
 export interface NormProvider {
   name: string;
   type: ProviderType;
-  /** Base URL without trailing slash, e.g. `https://api.openai.com/v1`. */
+  /**
+   * Base URL without trailing slash, e.g. `https://api.openai.com/v1`; for types with a
+   * default (bedrock, gemini, vertex: SPEC §13) the default is filled in.
+   */
   baseUrl: string;
   /** Name of the env var holding the key; never the key itself. `null` = no key. */
   apiKeyEnv: string | null;
@@ -42,6 +45,55 @@ export interface NormProvider {
   models: string[];
   /** Upstream timeout for a whole attempt in ms (0 = runtime default). */
   timeoutMs: number;
+  /**
+   * SPEC §13 settings beyond the common ones; absent when the provider has none (an
+   * openai/anthropic provider without `auth`, `headers` or `query`). Present on every
+   * bedrock and vertex provider (their required keys and filled-in defaults).
+   */
+  options?: NormProviderOptions;
+}
+
+/**
+ * Where a provider's key (`api_key_env`) goes, when the config overrides the type's default
+ * placement (SPEC §13 `auth`): a header (`authorization` gets `Bearer `), a query parameter, or
+ * nowhere.
+ */
+export type NormAuth = { kind: 'header'; name: string } | { kind: 'query'; name: string } | { kind: 'none' };
+
+/** Names of the environment variables holding AWS credentials (bedrock). */
+export interface NormAwsCredentialsEnv {
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** `null` = no session token. */
+  sessionToken: string | null;
+}
+
+/**
+ * A provider's SPEC §13 settings. Sparse: a field is present only when configured, or filled
+ * with its default where the type has one (bedrock `credentialsEnv`, vertex
+ * `credentialsFileEnv`). The table stores it as canonical JSON (PF_OPTIONS, format.ts).
+ * Holds environment variable NAMES and `${ENV}` templates, never a value.
+ */
+export interface NormProviderOptions {
+  auth?: NormAuth;
+  /** `[name, template]` sorted by name; names lower-case; values may hold `${ENV}` references. */
+  headers?: [string, string][];
+  /** `[name, template]` sorted by name; values may hold `${ENV}` references. */
+  query?: [string, string][];
+  /** azure: `api-version` (absent on Azure's v1 API). */
+  apiVersion?: string;
+  /** azure: `[model, deployment]` sorted by model; a model not listed is its own deployment. */
+  deployments?: [string, string][];
+  /** bedrock: AWS region. */
+  region?: string;
+  /** bedrock: where the AWS credentials are read from. */
+  credentialsEnv?: NormAwsCredentialsEnv;
+  /** vertex: Google Cloud project id. */
+  project?: string;
+  /** vertex: location (`us-central1`, …, or `global`). */
+  location?: string;
+  /** vertex: env var naming the service-account JSON file. */
+  credentialsFileEnv?: string;
 }
 
 export interface NormRetry {

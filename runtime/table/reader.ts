@@ -29,6 +29,7 @@ import {
   PF_CATALOG_COUNT,
   PF_CATALOG_FIRST,
   PF_NAME,
+  PF_OPTIONS,
   PF_TIMEOUT_MS,
   PF_TYPE,
   PROVIDER_STRIDE,
@@ -93,6 +94,7 @@ import type {
   NormMiddleware,
   NormMiddlewareCall,
   NormProvider,
+  NormProviderOptions,
   NormTarget,
   NormVirtualModel,
   ProviderType,
@@ -102,6 +104,7 @@ import type {
 } from './normalized.js';
 
 import { PROVIDER_TYPE_CODES } from './provider-types.js';
+import { isObject } from './util.js';
 import type { StrategyTable } from './strategies/types.js';
 import { pathAdmits } from './user-path.js';
 
@@ -140,6 +143,8 @@ export class RoutingTable implements StrategyTable {
   readonly middleware: Uint32Array;
 
   #strings: (string | undefined)[];
+  /** Parsed PF_OPTIONS by provider (null = none), decoded and checked once by #validate. */
+  #providerOptions: (NormProviderOptions | null)[] = [];
 
   private constructor(bytes: Uint8Array) {
     const { header, sections } = decodeSections(bytes);
@@ -196,6 +201,26 @@ export class RoutingTable implements StrategyTable {
       if (this.hashIndex[at + HS_VM] === NONE) continue;
       if (this.hashIndex[at + HS_VM] >= this.vmCount) fail('hash index vm');
       if (this.hashIndex[at + HS_KEY_OFFSET] + this.hashIndex[at + HS_KEY_LENGTH] > this.strBytes.length) fail('hash index key');
+    }
+    for (let p = 0; p < this.providerCount; p++) {
+      const r = p * PROVIDER_STRIDE;
+      if (this.providers[r + PF_TYPE] >= PROVIDER_TYPE_CODES.length) fail('provider type code');
+      sid(this.providers[r + PF_NAME]);
+      sid(this.providers[r + PF_BASE_URL]);
+      sid(this.providers[r + PF_API_KEY_ENV], true);
+      const o = this.providers[r + PF_OPTIONS];
+      sid(o, true);
+      let options: NormProviderOptions | null = null;
+      if (o !== NONE) {
+        try {
+          const v: unknown = JSON.parse(this.str(o));
+          if (isObject(v)) options = v as NormProviderOptions;
+        } catch {
+          /* reported below */
+        }
+        if (options === null) fail('provider options');
+      }
+      this.#providerOptions.push(options);
     }
     const setCount = this.statusSets.length / STATUS_SET_WORDS;
     for (let t = 0; t < this.targetCount; t++) {
@@ -491,6 +516,13 @@ export class RoutingTable implements StrategyTable {
   providerTimeoutMs(p: number): number {
     return this.providers[p * PROVIDER_STRIDE + PF_TIMEOUT_MS];
   }
+  /**
+   * The provider's SPEC §13 settings (auth placement, `headers`/`query` templates, azure,
+   * bedrock and vertex keys), or null when it has none. The object is shared: do not mutate.
+   */
+  providerOptions(p: number): NormProviderOptions | null {
+    return this.#providerOptions[p];
+  }
   providerModels(p: number): string[] {
     const r = p * PROVIDER_STRIDE;
     const out: string[] = [];
@@ -559,14 +591,18 @@ export class RoutingTable implements StrategyTable {
   toNormalized(): NormConfig {
     const providers: NormProvider[] = [];
     for (let p = 0; p < this.providerCount; p++) {
-      providers.push({
+      const provider: NormProvider = {
         name: this.providerName(p),
         type: this.providerType(p),
         baseUrl: this.providerBaseUrl(p),
         apiKeyEnv: this.providerApiKeyEnv(p),
         models: this.providerModels(p),
         timeoutMs: this.providerTimeoutMs(p),
-      });
+      };
+      const options = this.providerOptions(p);
+      // a fresh copy: callers (admin, diff) may edit the config they get
+      if (options !== null) provider.options = JSON.parse(JSON.stringify(options)) as NormProviderOptions;
+      providers.push(provider);
     }
     const virtualModels: NormVirtualModel[] = [];
     for (let vm = 0; vm < this.vmCount; vm++) if (!this.vmIsImplicit(vm)) virtualModels.push(this.virtualModel(vm));

@@ -22,6 +22,34 @@ export const XLATE_NONE = 0;
 export const XLATE_CHAT_TO_MESSAGES = 1;
 /** Client called /v1/messages; target speaks OpenAI Chat Completions. */
 export const XLATE_MESSAGES_TO_CHAT = 2;
+/** Client called /v1/chat/completions; target speaks Bedrock Converse. */
+export const XLATE_CHAT_TO_BEDROCK = 3;
+/** Client called /v1/messages; target speaks Bedrock Converse. */
+export const XLATE_MESSAGES_TO_BEDROCK = 4;
+/** Client called /v1/chat/completions; target speaks Gemini generateContent (Gemini API, Vertex AI). */
+export const XLATE_CHAT_TO_GEMINI = 5;
+/** Client called /v1/messages; target speaks Gemini generateContent. */
+export const XLATE_MESSAGES_TO_GEMINI = 6;
+
+/** The body formats a client may speak (by endpoint: /v1/messages is Anthropic, the rest OpenAI). */
+export type ClientFormat = 'openai' | 'anthropic';
+/** The body formats spoken upstream (a provider module's `wire`). */
+export type UpstreamFormat = 'openai' | 'anthropic' | 'bedrock' | 'gemini';
+
+/** The XLATE_* mode for a client format and an upstream format (XLATE_NONE when they match). */
+export function xlateMode(client: ClientFormat, upstream: UpstreamFormat): number {
+  if (client === upstream) return XLATE_NONE;
+  switch (upstream) {
+    case 'openai':
+      return XLATE_MESSAGES_TO_CHAT;
+    case 'anthropic':
+      return XLATE_CHAT_TO_MESSAGES;
+    case 'bedrock':
+      return client === 'openai' ? XLATE_CHAT_TO_BEDROCK : XLATE_MESSAGES_TO_BEDROCK;
+    case 'gemini':
+      return client === 'openai' ? XLATE_CHAT_TO_GEMINI : XLATE_MESSAGES_TO_GEMINI;
+  }
+}
 
 /** Anthropic requires max_tokens; used when an OpenAI client sent none. */
 export const DEFAULT_ANTHROPIC_MAX_TOKENS = 4096;

@@ -50,11 +50,11 @@ describe('catalog', () => {
     }
   });
 
-  it('only missing api_key_env and duplicate targets are warnings', () => {
+  it('only missing api_key_env, duplicate targets and literal credentials are warnings', () => {
     const warnings = Object.entries(DIAGNOSTIC_CATALOG)
       .filter(([, e]) => e.severity === 'warning')
       .map(([c]) => c);
-    expect(warnings).toEqual(['VMC2012', 'VMC2019']);
+    expect(warnings).toEqual(['VMC2012', 'VMC2019', 'VMC2023']);
   });
 });
 

@@ -45,6 +45,23 @@ const CASES: [string, string[]][] = [
   ['vmc2018-retry.yaml', ['vmc2018-retry.yaml:12:28 VMC2018', 'vmc2018-retry.yaml:12:41 VMC2018']],
   ['vmc2019-duplicate-target.yaml', ['vmc2019-duplicate-target.yaml:12:19 VMC2019']],
   ['vmc2020-conflicting-settings', ['b.yaml:3:16 VMC2020']],
+  [
+    'vmc2021-missing-provider-setting.yaml',
+    [
+      'vmc2021-missing-provider-setting.yaml:3:3 VMC2021',
+      'vmc2021-missing-provider-setting.yaml:6:3 VMC2021',
+      'vmc2021-missing-provider-setting.yaml:10:3 VMC2021',
+    ],
+  ],
+  [
+    'vmc2022-setting-of-another-type.yaml',
+    [
+      'vmc2022-setting-of-another-type.yaml:7:5 VMC2022',
+      'vmc2022-setting-of-another-type.yaml:12:5 VMC2022',
+      'vmc2022-setting-of-another-type.yaml:13:13 VMC2022',
+    ],
+  ],
+  ['vmc2023-literal-credential.yaml', ['vmc2023-literal-credential.yaml:7:25 VMC2023']],
 ];
 
 describe('fixtures/errors: one fixture per diagnostic code', () => {

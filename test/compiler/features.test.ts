@@ -67,6 +67,59 @@ describe('fixtures/features', () => {
   });
 });
 
+describe('fixtures/features/providers-*.yaml (SPEC §13)', () => {
+  it('fills in default base URLs and credential variables, keeps ${ENV} templates, lower-cases header names', async () => {
+    const r = await compileConfig([FEATURES]);
+    const p = (name: string) => r.config!.providers.find((x) => x.name === name)!;
+    expect(p('bedrock')).toMatchObject({
+      type: 'bedrock',
+      baseUrl: 'https://bedrock-runtime.us-east-1.amazonaws.com',
+      apiKeyEnv: null,
+      options: {
+        region: 'us-east-1',
+        credentialsEnv: { accessKeyId: 'AWS_ACCESS_KEY_ID', secretAccessKey: 'AWS_SECRET_ACCESS_KEY', sessionToken: 'AWS_SESSION_TOKEN' },
+      },
+    });
+    expect(p('bedrock-eu').options!.credentialsEnv).toEqual({
+      accessKeyId: 'EU_AWS_ACCESS_KEY_ID',
+      secretAccessKey: 'EU_AWS_SECRET_ACCESS_KEY',
+      sessionToken: null,
+    });
+    expect(p('gemini')).toMatchObject({
+      type: 'gemini',
+      baseUrl: 'https://generativelanguage.googleapis.com',
+      apiKeyEnv: 'GEMINI_API_KEY',
+    });
+    expect(p('gemini').options).toBeUndefined();
+    expect(p('vertex')).toMatchObject({
+      baseUrl: 'https://us-central1-aiplatform.googleapis.com',
+      options: { project: 'acme-ml', location: 'us-central1', credentialsFileEnv: 'GOOGLE_APPLICATION_CREDENTIALS' },
+    });
+    expect(p('vertex-global')).toMatchObject({
+      baseUrl: 'https://aiplatform.googleapis.com',
+      options: { location: 'global', credentialsFileEnv: 'VERTEX_SA_FILE' },
+    });
+    expect(p('azure-eastus').options).toEqual({
+      apiVersion: '2024-10-21',
+      deployments: [
+        ['gpt-4o', 'gpt4o-prod'],
+        ['text-embedding-3-small', 'embed-small'],
+      ],
+    });
+    expect(p('azure-v1').options).toBeUndefined();
+    expect(p('openrouter').options!.headers).toEqual([
+      ['http-referer', 'https://acme.example'],
+      ['x-title', 'acme-gateway'],
+    ]);
+    expect(p('corp-proxy').options).toEqual({
+      auth: { kind: 'header', name: 'x-corp-key' },
+      headers: [['x-tenant', '${CORP_TENANT}']],
+      query: [['region', 'eu']],
+    });
+    expect(p('ollama').options).toEqual({ auth: { kind: 'none' } });
+  });
+});
+
 describe('fixtures/demo', () => {
   it('compiles cleanly against the mock providers on 127.0.0.1:9101/9102', async () => {
     const r = await compileConfig([resolve('fixtures/demo')]);

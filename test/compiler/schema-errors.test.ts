@@ -42,7 +42,7 @@ const CASES: [string, string, DiagnosticCode][] = [
   ['enum: a strategy not in the list', vm('{ targets: [{ target: p/m }], strategy: ⟨fastest }'), 'VMC1003'],
   [
     'enum: a provider type is VMC2011',
-    provider('p: { type: ⟨azure, base_url: https://p.example, api_key_env: K, models: [m] }'),
+    provider('p: { type: ⟨cohere, base_url: https://p.example, api_key_env: K, models: [m] }'),
     'VMC2011',
   ],
   ['const: an unsupported version', `version: ⟨2\n${P}`, 'VMC1003'],
@@ -83,7 +83,7 @@ describe('schema keyword → diagnostic', () => {
 
   it("VMC2011's hint lists every provider type of the contract", async () => {
     const r = await compileDocuments([
-      { path: 'a.yaml', text: 'providers:\n  p: { type: azure, base_url: https://p.example, api_key_env: K, models: [m] }\n' },
+      { path: 'a.yaml', text: 'providers:\n  p: { type: cohere, base_url: https://p.example, api_key_env: K, models: [m] }\n' },
     ]);
     for (const t of PROVIDER_TYPE_CODES) expect(r.diagnostics[0].hint).toContain(`\`${t}\``);
   });

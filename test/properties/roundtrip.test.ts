@@ -1,5 +1,6 @@
 /**
- * SPEC §7 property: table decode reproduces the config. For random valid NormConfigs
+ * SPEC §7 property: table decode reproduces the config (provider settings of SPEC §13
+ * included). For random valid NormConfigs
  * (every invariant listed at the top of runtime/table/normalized.ts respected: sorted
  * arrays, filled defaults, catalogued targets, lower-case header names, status codes in
  * 100..599), `RoutingTable.decode(lowerTable(c)).toNormalized()` equals `c`, and every
@@ -9,7 +10,15 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { lowerTable } from '../../compiler/lower.js';
 import { RoutingTable } from '../../runtime/table/reader.js';
-import type { NormConfig, NormMiddlewareCall, NormProvider, NormTarget, NormVirtualModel } from '../../runtime/table/normalized.js';
+import type {
+  NormConfig,
+  NormMiddlewareCall,
+  NormProvider,
+  NormProviderOptions,
+  NormTarget,
+  NormVirtualModel,
+} from '../../runtime/table/normalized.js';
+import { PROVIDER_TYPE_CODES } from '../../runtime/table/provider-types.js';
 import { compareStrings as cmp } from '../../runtime/table/util.js';
 
 const sortedUnique = (xs: string[]): string[] => [...new Set(xs)].sort(cmp);
@@ -40,27 +49,53 @@ const middlewareCalls = fc.array(
   { maxLength: 2 },
 );
 
+const envName = word.map((w) => w.toUpperCase().replace(/[^A-Z0-9]/g, '_'));
+/** SPEC §13 settings: sparse (any subset of the keys), as normalize writes them. */
+const arbOptions: fc.Arbitrary<NormProviderOptions> = fc.record(
+  {
+    auth: fc.oneof(
+      fc.record({ kind: fc.constant('header' as const), name: headerName }),
+      fc.record({ kind: fc.constant('query' as const), name: word }),
+      fc.constant({ kind: 'none' as const }),
+    ),
+    headers: pairs(headerName).map((ps) => ps.map(([k, v]) => [k, `${v}\${${k.toUpperCase().replace(/-/g, '_')}}`] as [string, string])),
+    query: pairs(word),
+    apiVersion: word,
+    deployments: pairs(fc.oneof(word, text(8))),
+    region: fc.constantFrom('us-east-1', 'eu-central-1'),
+    credentialsEnv: fc.record({ accessKeyId: envName, secretAccessKey: envName, sessionToken: fc.option(envName, { nil: null }) }),
+    project: word,
+    location: fc.constantFrom('us-central1', 'global'),
+    credentialsFileEnv: envName,
+  },
+  { requiredKeys: [] },
+);
+
 const arbProviders: fc.Arbitrary<NormProvider[]> = fc
   .uniqueArray(
-    fc.record<NormProvider>({
-      name: word,
-      type: fc.constantFrom('openai', 'anthropic'),
-      baseUrl: word.map((w) => `https://${w}.example/v1`),
-      apiKeyEnv: fc.option(
-        word.map((w) => w.toUpperCase().replace(/[^A-Z0-9]/g, '_')),
-        { nil: null },
-      ),
-      models: fc
-        .uniqueArray(
-          fc.oneof(
-            word,
-            text(10).filter((s) => s.length > 0),
-          ),
-          { minLength: 1, maxLength: 4 },
-        )
-        .map(sortedUnique),
-      timeoutMs: u32,
-    }),
+    fc.record<NormProvider>(
+      {
+        name: word,
+        type: fc.constantFrom(...PROVIDER_TYPE_CODES),
+        baseUrl: word.map((w) => `https://${w}.example/v1`),
+        apiKeyEnv: fc.option(
+          word.map((w) => w.toUpperCase().replace(/[^A-Z0-9]/g, '_')),
+          { nil: null },
+        ),
+        models: fc
+          .uniqueArray(
+            fc.oneof(
+              word,
+              text(10).filter((s) => s.length > 0),
+            ),
+            { minLength: 1, maxLength: 4 },
+          )
+          .map(sortedUnique),
+        timeoutMs: u32,
+        options: arbOptions,
+      },
+      { requiredKeys: ['name', 'type', 'baseUrl', 'apiKeyEnv', 'models', 'timeoutMs'] },
+    ),
     { minLength: 1, maxLength: 3, selector: (p) => p.name },
   )
   .map((ps) => [...ps].sort((a, b) => cmp(a.name, b.name)));
