@@ -16,8 +16,16 @@
  *   vmc_cooldown_skips_total{virtual_model,target}             counter (attempts skipped)
  *   vmc_table_reloads_total{result}                            counter, result = ok | rejected
  *   vmc_in_flight_requests                                     gauge
+ *   vmc_event_loop_delay_seconds{quantile}                     gauge, 0.5 | 0.99 | 1, since start
+ *   process_resident_memory_bytes                              gauge
+ *   vmc_workers, vmc_worker_restarts_total                     `--workers N` only
  * Requests rejected before a virtual model was resolved (400, 404, 413) carry empty
  * `virtual_model` and `target` labels.
+ *
+ * Workers (SPEC §10: `/metrics` reports the whole gateway): every worker can export its
+ * counters as a JSON-safe {@link MetricsSnapshot}; the cluster primary adds the snapshots of
+ * all workers ({@link Metrics.absorb}) — plus the last snapshot of every worker that exited,
+ * so a restart never makes a counter go down — and renders the sum.
  */
 import { compareStrings } from './table/util.js';
 
@@ -29,6 +37,17 @@ export class Histogram {
   readonly counts = new Float64Array(LATENCY_BUCKETS.length + 1);
   sum = 0;
   count = 0;
+
+  /** Adds another histogram's observations (cluster aggregation). */
+  add(h: HistogramSnapshot): void {
+    for (let i = 0; i < this.counts.length && i < h.counts.length; i++) this.counts[i] += h.counts[i];
+    this.sum += h.sum;
+    this.count += h.count;
+  }
+
+  snapshot(): HistogramSnapshot {
+    return { counts: Array.from(this.counts), sum: this.sum, count: this.count };
+  }
 
   observe(seconds: number): void {
     let i = 0;
@@ -60,6 +79,60 @@ export class SeriesSet {
   countRequest(status: number): void {
     this.requests.set(status, (this.requests.get(status) ?? 0) + 1);
   }
+
+  /**
+   * Every counter of the pair. Generic over the fields (numbers, the status map, histograms)
+   * so that a counter added to this class is aggregated across workers without more code.
+   */
+  snapshot(): SeriesSnapshot {
+    const counters: Record<string, number> = {};
+    const histograms: Record<string, HistogramSnapshot> = {};
+    for (const [k, v] of Object.entries(this)) {
+      if (typeof v === 'number') counters[k] = v;
+      else if (v instanceof Histogram) histograms[k] = v.snapshot();
+    }
+    return { virtualModel: this.virtualModel, target: this.target, requests: [...this.requests], counters, histograms };
+  }
+
+  add(s: SeriesSnapshot): void {
+    for (const [status, n] of s.requests) this.requests.set(status, (this.requests.get(status) ?? 0) + n);
+    const self = this as unknown as Record<string, unknown>;
+    for (const [k, n] of Object.entries(s.counters)) if (typeof self[k] === 'number') self[k] = (self[k] as number) + n;
+    for (const [k, h] of Object.entries(s.histograms)) if (self[k] instanceof Histogram) (self[k] as Histogram).add(h);
+  }
+}
+
+export interface HistogramSnapshot {
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+export interface SeriesSnapshot {
+  virtualModel: string;
+  target: string;
+  requests: [number, number][];
+  counters: Record<string, number>;
+  histograms: Record<string, HistogramSnapshot>;
+}
+
+/** One process's metrics, JSON-safe (sent over the cluster IPC channel). */
+export interface MetricsSnapshot {
+  series: SeriesSnapshot[];
+  reloadsOk: number;
+  reloadsRejected: number;
+  /** Gauges: only the snapshots of live processes count. */
+  inFlight: number;
+  rssBytes: number;
+  /** Event-loop delay since start, seconds: p50, p99, max. */
+  loopDelay: [number, number, number];
+}
+
+/** Event-loop delay as sampled by perf_hooks (nanoseconds). */
+export interface LoopDelaySource {
+  percentile(p: number): number;
+  readonly max: number;
+  readonly count?: number;
 }
 
 export class Metrics {
@@ -67,6 +140,54 @@ export class Metrics {
   reloadsOk = 0;
   reloadsRejected = 0;
   inFlight = 0;
+  /** Process gauges: set by {@link sampleProcess} (one process) or summed / maxed by {@link absorb}. */
+  rssBytes = 0;
+  loopDelay: [number, number, number] = [0, 0, 0];
+  /** Cluster only (null in one process): live workers and worker restarts. */
+  workers: number | null = null;
+  workerRestarts = 0;
+  #loop: LoopDelaySource | null = null;
+
+  /** Samples this process's RSS (and event-loop delay, once {@link watchEventLoop} gave a source). */
+  sampleProcess(): void {
+    this.rssBytes = process.memoryUsage.rss();
+    const h = this.#loop;
+    if (h !== null && (h.count === undefined || h.count > 0)) {
+      this.loopDelay = [h.percentile(50) / 1e9, h.percentile(99) / 1e9, h.max / 1e9];
+    }
+  }
+
+  /** The event-loop delay histogram of this process (perf_hooks.monitorEventLoopDelay, enabled by the caller). */
+  watchEventLoop(source: LoopDelaySource | null): void {
+    this.#loop = source;
+  }
+
+  /** This process's counters and gauges. */
+  snapshot(): MetricsSnapshot {
+    this.sampleProcess();
+    return {
+      series: [...this.#series.values()].map((s) => s.snapshot()),
+      reloadsOk: this.reloadsOk,
+      reloadsRejected: this.reloadsRejected,
+      inFlight: this.inFlight,
+      rssBytes: this.rssBytes,
+      loopDelay: [...this.loopDelay],
+    };
+  }
+
+  /**
+   * Adds a snapshot's counters; with `gauges`, also its gauges (in-flight and RSS are summed,
+   * event-loop delay is the worst process's). Exited workers are absorbed without gauges.
+   */
+  absorb(snap: MetricsSnapshot, gauges: boolean): void {
+    for (const s of snap.series) this.series(s.virtualModel, s.target).add(s);
+    this.reloadsOk += snap.reloadsOk;
+    this.reloadsRejected += snap.reloadsRejected;
+    if (!gauges) return;
+    this.inFlight += snap.inFlight;
+    this.rssBytes += snap.rssBytes;
+    for (let i = 0; i < 3; i++) this.loopDelay[i] = Math.max(this.loopDelay[i], snap.loopDelay[i]);
+  }
 
   /** The series of a pair, created on first use. Cold: callers cache the result. */
   series(virtualModel: string, target: string): SeriesSet {
@@ -79,8 +200,9 @@ export class Metrics {
     return s;
   }
 
-  /** Prometheus text exposition. */
-  render(): string {
+  /** Prometheus text exposition (`sample`: first read this process's RSS and event-loop delay). */
+  render(sample = true): string {
+    if (sample) this.sampleProcess();
     const all = [...this.#series.values()].sort(
       (a, b) => compareStrings(a.virtualModel, b.virtualModel) || compareStrings(a.target, b.target),
     );
@@ -131,6 +253,26 @@ export class Metrics {
     out.push(`vmc_table_reloads_total{result="rejected"} ${this.reloadsRejected}`);
     out.push('# HELP vmc_in_flight_requests Requests being served.', '# TYPE vmc_in_flight_requests gauge');
     out.push(`vmc_in_flight_requests ${this.inFlight}`);
+    out.push(
+      '# HELP vmc_event_loop_delay_seconds Event-loop delay since the process started (with workers: the worst worker).',
+      '# TYPE vmc_event_loop_delay_seconds gauge',
+    );
+    out.push(`vmc_event_loop_delay_seconds{quantile="0.5"} ${this.loopDelay[0]}`);
+    out.push(`vmc_event_loop_delay_seconds{quantile="0.99"} ${this.loopDelay[1]}`);
+    out.push(`vmc_event_loop_delay_seconds{quantile="1"} ${this.loopDelay[2]}`);
+    out.push(
+      '# HELP process_resident_memory_bytes Resident memory (with workers: all processes).',
+      '# TYPE process_resident_memory_bytes gauge',
+    );
+    out.push(`process_resident_memory_bytes ${this.rssBytes}`);
+    if (this.workers !== null) {
+      out.push('# HELP vmc_workers Worker processes serving.', '# TYPE vmc_workers gauge', `vmc_workers ${this.workers}`);
+      out.push(
+        '# HELP vmc_worker_restarts_total Worker processes restarted after an unexpected exit.',
+        '# TYPE vmc_worker_restarts_total counter',
+        `vmc_worker_restarts_total ${this.workerRestarts}`,
+      );
+    }
     return out.join('\n') + '\n';
   }
 }

@@ -7,22 +7,46 @@
  * threads. Processes then add isolation (a crashing or stalled worker does not take the
  * others down, and the primary restarts it), independent GC heaps, and plain POSIX signal
  * semantics for SIGHUP/SIGTERM, at the cost of one table copy per worker (tables are
- * compact). The primary serves no traffic: it forks, relays signals, and restarts workers.
+ * compact). The primary serves no traffic: it forks, relays signals, restarts workers, and
+ * holds what must be one for the whole gateway:
+ *
+ *   - the admin writer (SPEC §6, §9): every admin call of every worker goes to the admin
+ *     backend in the primary over the cluster channel, serialized there, so no change is
+ *     lost; the worker that took the call swaps the compiled table in before answering, and
+ *     the primary tells every other worker to reload, which re-reads the table file and the
+ *     persisted admin state (never a private copy);
+ *   - the metrics (SPEC §10): `GET /metrics` on any worker asks the primary, which adds the
+ *     snapshots of all live workers and of every worker that exited (so counters never go
+ *     down across restarts).
+ *
+ * Start-up: a table file that does not decode stops the start (exit non-zero). An admin state
+ * that cannot be applied (truncated, not a state, no longer compiles against the table) is
+ * quarantined — renamed aside by the backend — with an `error` log line, and the gateway
+ * starts on the table alone. In cluster mode the primary does this once before forking.
+ *
+ * Worker restarts back off (exponentially, up to 8 s); when workers keep failing before they
+ * listen (`maxStartFailures` in a row, default 5), the primary logs an error, stops the
+ * others and exits 1 instead of crash-looping while looking alive.
  *
  * Signals:
  *   SIGHUP  — reload the table file (primary: relayed to every worker);
  *   SIGTERM / SIGINT — drain: stop accepting, finish in-flight requests (bounded by the
  *             drain timeout), exit 0 (primary: relayed, then waits for every worker).
- * Admin changes made on one worker are announced to the primary, which tells the other
- * workers to reload (the admin backend has persisted the change, and its overlay re-applies
- * it on top of the table file).
  */
 import cluster, { type Worker } from 'node:cluster';
 import { readFile } from 'node:fs/promises';
 import { createLogger, type Logger } from './log.js';
+import { Metrics, type MetricsSnapshot } from './metrics.js';
 import { RoutingTable } from './table/reader.js';
-import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, startServer, type RunningServer } from './server.js';
-import type { AdminBackend } from './http/admin.js';
+import {
+  checkProviderUrls,
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  DEFAULT_MAX_BODY_BYTES,
+  startServer,
+  type RunningServer,
+  type ServerOptions,
+} from './server.js';
+import { virtualModelViews, type AdminBackend, type AdminContext, type AdminResult } from './http/admin.js';
 
 /** Options of `vmc serve` (the CLI maps its flags onto these). */
 export interface ServeOptions {
@@ -39,12 +63,22 @@ export interface ServeOptions {
   stateDir?: string;
   /** Default `process.env.VMC_ADMIN_TOKEN`. */
   adminToken?: string;
-  /** The admin backend, or a factory called once per serving process. */
+  /** The admin backend, or a factory called once per serving process (and in the cluster primary, the writer). */
   admin?: AdminBackend | ((ctx: { tablePath: string; stateDir?: string }) => AdminBackend | Promise<AdminBackend>);
   drainTimeoutMs?: number;
   /** Default: reload when the table file changes. */
   watch?: boolean;
   log?: Logger;
+  /** `--provider-url NAME=URL` (SPEC §11): names must be providers of the table. */
+  providerUrls?: ReadonlyMap<string, string>;
+  /** `--allowed-hosts`: Host header values admitted; absent = any. */
+  allowedHosts?: readonly string[];
+  /** `--max-connections`: open client connections at most, per process. */
+  maxConnections?: number;
+  /** `--max-inflight-body`: request body bytes held in memory at most, per process. */
+  maxInflightBodyBytes?: number;
+  /** Cluster: workers failing before they listen this many times in a row make the primary exit 1. Default 5. */
+  maxStartFailures?: number;
 }
 
 /** Handle of a running `serve` (single process or cluster primary). */
@@ -54,10 +88,35 @@ export interface ServeHandle {
   close(): Promise<void>;
 }
 
-interface ClusterMessage {
-  vmc: 'listening' | 'swapped' | 'reload';
-  port?: number;
-}
+/** Admin operations a worker may ask the primary's writer to run (method names of AdminBackend). */
+const ADMIN_OPS = [
+  'upsertVirtualModel',
+  'deleteVirtualModel',
+  'getVirtualModel',
+  'patchVirtualModel',
+  'getNemoVirtualModel',
+  'patchNemoVirtualModel',
+  'listVirtualModels',
+] as const;
+type AdminOp = (typeof ADMIN_OPS)[number];
+
+/** Messages on the cluster channel (structured clone: `serialization: 'advanced'`). */
+type ClusterMessage =
+  | { vmc: 'listening'; port: number }
+  | { vmc: 'reload'; reason: string }
+  | { vmc: 'admin'; id: number; op: AdminOp; args: unknown[] }
+  | { vmc: 'metrics'; id: number }
+  | { vmc: 'snapshot'; id: number }
+  | { vmc: 'final'; snap: MetricsSnapshot }
+  | { vmc: 'reply'; id: number; value?: unknown; error?: string };
+
+/** How long a worker waits for the primary: admin calls compile, metrics only gather. */
+const ADMIN_CALL_TIMEOUT_MS = 120_000;
+const METRICS_CALL_TIMEOUT_MS = 5_000;
+/** How long the primary waits for one worker's metrics snapshot before using its last one. */
+const SNAPSHOT_TIMEOUT_MS = 1_000;
+const BACKOFF_BASE_MS = 250;
+const BACKOFF_MAX_MS = 8_000;
 
 /**
  * Runs the gateway until SIGTERM/SIGINT, then exits 0 after draining. Resolves once the
@@ -70,30 +129,152 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
   return runWorker(opts, log);
 }
 
-async function runWorker(opts: ServeOptions, log: Logger): Promise<ServeHandle> {
-  const admin = typeof opts.admin === 'function' ? await opts.admin({ tablePath: opts.tablePath, stateDir: opts.stateDir }) : opts.admin;
-  let bytes: Uint8Array = await readFile(opts.tablePath);
-  if (admin?.overlay !== undefined) bytes = await admin.overlay(bytes);
-  const table = RoutingTable.decode(bytes);
-  const inCluster = cluster.isWorker && typeof process.send === 'function';
-  const server: RunningServer = await startServer({
-    table,
+async function adminOf(opts: ServeOptions): Promise<AdminBackend | undefined> {
+  return typeof opts.admin === 'function' ? opts.admin({ tablePath: opts.tablePath, stateDir: opts.stateDir }) : opts.admin;
+}
+
+/**
+ * The table to start with: the file (which must decode) with the admin overlay. An overlay
+ * that fails is quarantined when `quarantine` (primary, single process), else skipped
+ * (a restarted worker: the primary decides about the state file); either way the gateway
+ * starts on the table alone, with an `error` line.
+ */
+async function startTable(
+  tablePath: string,
+  admin: AdminBackend | undefined,
+  log: Logger,
+  quarantine: boolean,
+): Promise<{ bytes: Uint8Array; table: RoutingTable }> {
+  const file = new Uint8Array(await readFile(tablePath));
+  const base = RoutingTable.decode(file); // a corrupt table stops the start
+  if (admin?.overlay === undefined) return { bytes: file, table: base };
+  try {
+    const bytes = await admin.overlay(file);
+    return { bytes, table: RoutingTable.decode(bytes) };
+  } catch (err) {
+    const error = err instanceof Error ? err.message : String(err);
+    if (quarantine && admin.quarantine !== undefined) {
+      const aside = await admin.quarantine(error);
+      log.error(
+        'admin state quarantined: it cannot be applied to the table; serving the table alone (admin changes in it are not served)',
+        {
+          error,
+          quarantined_to: aside,
+        },
+      );
+    } else {
+      log.error('admin state cannot be applied to the table; serving the table alone', { error });
+    }
+    return { bytes: file, table: base };
+  }
+}
+
+function serverOptions(opts: ServeOptions, log: Logger): Omit<ServerOptions, 'table'> {
+  return {
     tablePath: opts.tablePath,
     host: opts.host ?? '127.0.0.1',
     port: opts.port ?? 8080,
     maxBodyBytes: opts.maxBody ?? DEFAULT_MAX_BODY_BYTES,
     adminToken: opts.adminToken ?? process.env.VMC_ADMIN_TOKEN,
-    admin,
     log,
     watch: opts.watch ?? true,
     drainTimeoutMs: opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
-    onSwap: (_t, reason) => {
-      if (inCluster && reason === 'admin') process.send!({ vmc: 'swapped' } satisfies ClusterMessage);
-    },
+    providerUrls: opts.providerUrls,
+    allowedHosts: opts.allowedHosts,
+    maxConnections: opts.maxConnections,
+    maxInflightBodyBytes: opts.maxInflightBodyBytes,
+  };
+}
+
+/** Request/response over the cluster channel, from a worker to the primary. */
+class PrimaryChannel {
+  #seq = 0;
+  readonly #waiting = new Map<number, { resolve(v: unknown): void; reject(e: Error): void; timer: NodeJS.Timeout }>();
+
+  ask(msg: { vmc: 'admin'; op: AdminOp; args: unknown[] } | { vmc: 'metrics' }, timeoutMs: number): Promise<unknown> {
+    const id = ++this.#seq;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiting.delete(id);
+        reject(new Error(`the cluster primary did not answer ${msg.vmc} in ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#waiting.set(id, { resolve, reject, timer });
+      process.send!({ ...msg, id } satisfies ClusterMessage);
+    });
+  }
+
+  /** A reply from the primary; true when it was one. */
+  settle(m: ClusterMessage): boolean {
+    if (m.vmc !== 'reply') return false;
+    const w = this.#waiting.get(m.id);
+    if (w === undefined) return true;
+    this.#waiting.delete(m.id);
+    clearTimeout(w.timer);
+    if (m.error !== undefined) w.reject(new Error(m.error));
+    else w.resolve(m.value);
+    return true;
+  }
+
+  failAll(reason: string): void {
+    for (const w of this.#waiting.values()) {
+      clearTimeout(w.timer);
+      w.reject(new Error(reason));
+    }
+    this.#waiting.clear();
+  }
+}
+
+/**
+ * A worker's admin backend: every call goes to the writer in the primary; only the overlay
+ * (applying the persisted state to a table read from disk) runs here.
+ */
+function clusterAdmin(channel: PrimaryChannel, local: AdminBackend | undefined): AdminBackend {
+  const call = (op: AdminOp, args: unknown[]) => channel.ask({ vmc: 'admin', op, args }, ADMIN_CALL_TIMEOUT_MS) as Promise<AdminResult>;
+  const backend: AdminBackend = {
+    upsertVirtualModel: (body) => call('upsertVirtualModel', [body]),
+    deleteVirtualModel: (name) => call('deleteVirtualModel', [name]),
+    getVirtualModel: (name) => call('getVirtualModel', [name]),
+    patchVirtualModel: (name, body, ifMatch) => call('patchVirtualModel', [name, body, ifMatch]),
+    getNemoVirtualModel: (ws, name) => call('getNemoVirtualModel', [ws, name]),
+    patchNemoVirtualModel: (ws, name, body, ifMatch) => call('patchNemoVirtualModel', [ws, name, body, ifMatch]),
+    listVirtualModels: () => call('listVirtualModels', []),
+  };
+  if (local?.overlay !== undefined) backend.overlay = (bytes) => local.overlay!(bytes);
+  return backend;
+}
+
+async function runWorker(opts: ServeOptions, log: Logger): Promise<ServeHandle> {
+  const inCluster = cluster.isWorker && typeof process.send === 'function';
+  const local = await adminOf(opts);
+  const channel = inCluster ? new PrimaryChannel() : null;
+  const admin = channel !== null && local !== undefined ? clusterAdmin(channel, local) : local;
+  const { table } = await startTable(opts.tablePath, local, log, !inCluster);
+  const server: RunningServer = await startServer({
+    ...serverOptions(opts, log),
+    table,
+    admin,
+    metricsText: channel === null ? undefined : () => channel.ask({ vmc: 'metrics' }, METRICS_CALL_TIMEOUT_MS) as Promise<string>,
   });
 
-  const reload = () => {
-    server.reloadFromFile().catch((err: Error) => log.error('reload failed; the previous table stays in service', { error: err.message }));
+  // Reloads are coalesced: a burst of triggers (admin changes elsewhere, SIGHUPs) runs one
+  // reload now and at most one more after it, which reads the latest file and state.
+  let reloading = false;
+  let again: string | null = null;
+  const reload = (reason: string): void => {
+    if (reloading) {
+      again = reason;
+      return;
+    }
+    reloading = true;
+    server
+      .reloadFromFile(reason)
+      .catch(() => undefined) // logged and counted as a rejected reload by the server
+      .finally(() => {
+        reloading = false;
+        const next = again;
+        again = null;
+        if (next !== null) reload(next);
+      });
   };
   let stopping = false;
   const stop = (signal: string) => {
@@ -101,19 +282,35 @@ async function runWorker(opts: ServeOptions, log: Logger): Promise<ServeHandle> 
     stopping = true;
     log.info('draining', { signal });
     server.close().then(
-      () => process.exit(0),
+      async () => {
+        await local?.close?.().catch(() => undefined);
+        // The primary keeps this worker's final counters (metrics never go down).
+        if (inCluster && process.connected) {
+          await new Promise<void>((r) =>
+            process.send!({ vmc: 'final', snap: server.metrics.snapshot() } satisfies ClusterMessage, () => r()),
+          );
+        }
+        process.exit(0);
+      },
       (err: Error) => {
         log.error('drain failed', { error: err.message });
         process.exit(1);
       },
     );
   };
-  process.on('SIGHUP', reload);
+  process.on('SIGHUP', () => reload('SIGHUP'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  if (inCluster) {
+  if (channel !== null) {
     process.on('message', (m: ClusterMessage) => {
-      if (m?.vmc === 'reload') reload();
+      if (m === null || typeof m !== 'object' || channel.settle(m)) return;
+      if (m.vmc === 'reload') reload(m.reason);
+      else if (m.vmc === 'snapshot') process.send!({ vmc: 'reply', id: m.id, value: server.metrics.snapshot() } satisfies ClusterMessage);
+    });
+    // The primary went away (killed): nothing restarts or coordinates this worker any more.
+    process.on('disconnect', () => {
+      channel.failAll('the cluster primary went away');
+      stop('primary disconnected');
     });
     process.send!({ vmc: 'listening', port: server.port } satisfies ClusterMessage);
   }
@@ -123,55 +320,173 @@ async function runWorker(opts: ServeOptions, log: Logger): Promise<ServeHandle> 
   };
 }
 
+interface WorkerState {
+  worker: Worker;
+  startedAt: number;
+  listening: boolean;
+  /** The newest metrics snapshot received from it. */
+  snap: MetricsSnapshot | null;
+  waiting: Map<number, (v: unknown) => void>;
+}
+
 async function runPrimary(opts: ServeOptions, n: number, log: Logger): Promise<ServeHandle> {
   const port = opts.port ?? 8080;
   if (port === 0) throw new Error('--workers > 1 needs a fixed --port (the workers share it through SO_REUSEPORT)');
-  // Fail fast in the primary on an unreadable or corrupt table, before forking anything.
-  RoutingTable.decode(await readFile(opts.tablePath));
+  const maxStartFailures = opts.maxStartFailures ?? 5;
+  // The admin writer lives here; it also decides, once, about a state file that cannot be
+  // applied (quarantine) before any worker reads it. A corrupt table fails here, before forking.
+  const writer = await adminOf(opts);
+  const start = await startTable(opts.tablePath, writer, log, true);
+  if (opts.providerUrls !== undefined) checkProviderUrls(start.table, opts.providerUrls);
+  /** Context of the writer's calls: the table the primary last knew to be in service. */
+  let ctxTable = start.table;
 
+  cluster.setupPrimary({ serialization: 'advanced' }); // Uint8Array table bytes over the channel
   let stopping = false;
-  const live = new Set<Worker>();
+  const live = new Map<Worker, WorkerState>();
   let ready = 0;
+  let startFailures = 0;
+  let restarts = 0;
+  const crashes: number[] = [];
+  const retired = new Metrics();
+  let seq = 0;
   let onAllReady: (() => void) | null = null;
   const allReady = new Promise<void>((r) => {
     onAllReady = r;
   });
 
-  const fork = (): Worker => {
+  const send = (w: Worker, m: ClusterMessage) => {
+    if (w.isConnected()) w.send(m);
+  };
+  const askSnapshot = (st: WorkerState): Promise<MetricsSnapshot | null> =>
+    new Promise((resolve) => {
+      if (!st.worker.isConnected()) return resolve(st.snap);
+      const id = ++seq;
+      const timer = setTimeout(() => {
+        st.waiting.delete(id);
+        resolve(st.snap);
+      }, SNAPSHOT_TIMEOUT_MS);
+      st.waiting.set(id, (v) => {
+        clearTimeout(timer);
+        st.snap = v as MetricsSnapshot;
+        resolve(st.snap);
+      });
+      send(st.worker, { vmc: 'snapshot', id });
+    });
+
+  /** The whole gateway's metrics: exited workers' last counters + every live worker's snapshot. */
+  const renderMetrics = async (): Promise<string> => {
+    const serving = [...live.values()].filter((s) => s.listening);
+    const snaps = await Promise.all(serving.map(askSnapshot));
+    const m = new Metrics();
+    m.absorb(retired.snapshot(), false);
+    for (const s of snaps) if (s !== null) m.absorb(s, true);
+    m.rssBytes += process.memoryUsage.rss();
+    m.workers = serving.length;
+    m.workerRestarts = restarts;
+    return m.render(false);
+  };
+
+  const runAdmin = async (from: Worker, op: AdminOp, args: unknown[]): Promise<AdminResult> => {
+    if (writer === undefined) throw new Error('no admin backend');
+    const ctx: AdminContext = { table: ctxTable };
+    if (op === 'listVirtualModels' && writer.listVirtualModels === undefined) return { status: 200, body: virtualModelViews(ctxTable) };
+    const fn = writer[op] as (...a: unknown[]) => Promise<AdminResult>;
+    const result = await fn.call(writer, ...args, ctx);
+    if (result.tableBytes !== undefined) {
+      ctxTable = RoutingTable.decode(result.tableBytes);
+      // The state is persisted: every other worker reloads from it (the caller swaps the bytes).
+      for (const other of live.keys()) if (other !== from) send(other, { vmc: 'reload', reason: 'admin change (another worker)' });
+    }
+    return result;
+  };
+
+  const giveUp = (last: { pid?: number; code: number | null; signal: string | null }) => {
+    stopping = true;
+    log.error('workers keep failing at start; giving up', { failures: startFailures, ...last });
+    for (const w of live.keys()) w.process.kill('SIGTERM');
+    setTimeout(() => process.exit(1), 2_000).unref();
+    void Promise.all([...live.keys()].map((w) => new Promise<void>((r) => (w.isDead() ? r() : w.once('exit', () => r()))))).then(() =>
+      process.exit(1),
+    );
+  };
+
+  const fork = (): void => {
     const w = cluster.fork();
-    live.add(w);
+    const st: WorkerState = { worker: w, startedAt: Date.now(), listening: false, snap: null, waiting: new Map() };
+    live.set(w, st);
     w.on('message', (m: ClusterMessage) => {
-      if (m?.vmc === 'listening') {
-        ready++;
-        if (ready === n) onAllReady?.();
-      } else if (m?.vmc === 'swapped') {
-        for (const other of live) if (other !== w && other.isConnected()) other.send({ vmc: 'reload' } satisfies ClusterMessage);
+      if (m === null || typeof m !== 'object') return;
+      switch (m.vmc) {
+        case 'listening':
+          st.listening = true;
+          startFailures = 0;
+          if (++ready === n) onAllReady?.();
+          return;
+        case 'final':
+          st.snap = m.snap;
+          return;
+        case 'reply': {
+          const cb = st.waiting.get(m.id);
+          st.waiting.delete(m.id);
+          cb?.(m.value);
+          return;
+        }
+        case 'metrics':
+          void renderMetrics().then(
+            (text) => send(w, { vmc: 'reply', id: m.id, value: text }),
+            (err: Error) => send(w, { vmc: 'reply', id: m.id, error: err.message }),
+          );
+          return;
+        case 'admin':
+          if (!ADMIN_OPS.includes(m.op)) return send(w, { vmc: 'reply', id: m.id, error: `unknown admin operation ${String(m.op)}` });
+          void runAdmin(w, m.op, m.args).then(
+            (value) => send(w, { vmc: 'reply', id: m.id, value }),
+            (err: Error) => send(w, { vmc: 'reply', id: m.id, error: err.message }),
+          );
+          return;
       }
     });
     w.on('exit', (code, signal) => {
       live.delete(w);
-      if (!stopping) {
-        log.warn('worker exited; restarting', { pid: w.process.pid, code, signal });
-        fork();
+      for (const cb of st.waiting.values()) cb(st.snap);
+      if (st.snap !== null) retired.absorb(st.snap, false); // its counters stay in the totals
+      if (stopping) return;
+      const last = { pid: w.process.pid, code, signal };
+      if (!st.listening) {
+        startFailures++;
+        if (startFailures >= maxStartFailures) return giveUp(last);
+        const backoff = Math.min(BACKOFF_BASE_MS * 2 ** (startFailures - 1), BACKOFF_MAX_MS);
+        log.warn('worker failed at start; restarting after a back-off', { ...last, failures: startFailures, backoff_ms: backoff });
+        setTimeout(() => stopping || fork(), backoff);
+        return;
       }
+      ready--;
+      restarts++;
+      const now = Date.now();
+      crashes.push(now);
+      while (crashes.length > 0 && crashes[0] < now - 60_000) crashes.shift();
+      const backoff = crashes.length <= 1 ? 0 : Math.min(BACKOFF_BASE_MS * 2 ** (crashes.length - 2), BACKOFF_MAX_MS);
+      log.warn('worker exited; restarting', { ...last, backoff_ms: backoff, crashes_last_minute: crashes.length });
+      setTimeout(() => stopping || fork(), backoff);
     });
-    return w;
   };
   for (let i = 0; i < n; i++) fork();
 
   const close = async (): Promise<void> => {
     stopping = true;
-    const exits = [...live].map((w) => new Promise<void>((r) => (w.isDead() ? r() : w.once('exit', () => r()))));
-    for (const w of live) w.process.kill('SIGTERM');
+    const exits = [...live.keys()].map((w) => new Promise<void>((r) => (w.isDead() ? r() : w.once('exit', () => r()))));
+    for (const w of live.keys()) w.process.kill('SIGTERM');
     await Promise.all(exits);
+    await writer?.close?.().catch(() => undefined);
   };
   process.on('SIGHUP', () => {
-    for (const w of live) if (w.isConnected()) w.send({ vmc: 'reload' } satisfies ClusterMessage);
+    for (const w of live.keys()) send(w, { vmc: 'reload', reason: 'SIGHUP' });
   });
   const stop = (signal: string) => {
     if (stopping) return;
     log.info('draining workers', { signal, workers: live.size });
-    close().then(() => process.exit(0));
+    void close().then(() => process.exit(0));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -11,7 +11,10 @@
  * (TableFormatError) is rejected, logged and counted; the old one stays in service.
  * Triggers: `reload(bytes)`, `reloadFromFile()` (SIGHUP and `POST /admin/reload` in
  * `runServe`), and a watcher on the table file's directory (`watch: true`; atomic renames
- * included, debounced).
+ * included, debounced). A reload from the file goes through the admin backend's overlay;
+ * whatever fails on the way — an unreadable or corrupt file, an overlay that no longer
+ * compiles — is a rejected reload: logged at `error` and counted in
+ * `vmc_table_reloads_total{result="rejected"}` (SPEC §10).
  *
  * Close = drain: stop accepting, let in-flight requests finish (bounded), then close every
  * socket and the upstream pools.
@@ -19,6 +22,7 @@
 import { watch as fsWatch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Engine } from './engine.js';
 import { gatewayErrorBody } from './errors.js';
 import { Generation, type GenerationDeps } from './generation.js';
@@ -50,7 +54,7 @@ export interface ServerOptions {
   /** 0 = ephemeral (tests). */
   port: number;
   maxBodyBytes: number;
-  /** Bearer token of the admin API; admin routes answer 404 without one. */
+  /** Bearer token of the admin API; without one every admin route answers 403 "admin is disabled" (SPEC §12). */
   adminToken?: string;
   admin?: AdminBackend;
   log?: Logger;
@@ -63,6 +67,19 @@ export interface ServerOptions {
   health?: HealthOptions;
   /** Called after every successful swap (cluster mode tells the other workers). */
   onSwap?: (table: RoutingTable, reason: string) => void;
+  /** Provider name → base URL replacing the table's (`vmc serve --provider-url NAME=URL`, SPEC §11); names are checked. */
+  providerUrls?: ReadonlyMap<string, string>;
+  /** Host header values admitted (`--allowed-hosts`); absent = any. */
+  allowedHosts?: readonly string[];
+  /** Open client connections at most (`--max-connections`); absent = no cap. */
+  maxConnections?: number;
+  /** Request body bytes held in memory across requests at most (`--max-inflight-body`); absent = no cap. */
+  maxInflightBodyBytes?: number;
+  /**
+   * Renders `GET /metrics` instead of this process's counters: with `--workers N` the worker
+   * asks the primary for the whole gateway's (SPEC §10). Falls back to the local metrics if it throws.
+   */
+  metricsText?: () => Promise<string>;
   /**
    * Seed of the router's random draws, for every table generation (tests only: explain's
    * property test knows the draw of a fresh table's first plan). Default: random.
@@ -72,12 +89,16 @@ export interface ServerOptions {
 
 export interface RunningServer {
   readonly port: number;
+  /** This process's counters (cluster workers send snapshots of them to the primary). */
+  readonly metrics: Metrics;
+  /** The HTTP engine serving (SPEC §10). */
+  readonly engine: HttpServer['engine'];
   /** The table in service. */
   readonly table: RoutingTable;
   /** Decodes and swaps in a new table; throws TableFormatError (old table kept) when invalid. */
   reload(bytes: Uint8Array): void;
-  /** Re-reads `tablePath` (through the admin backend's overlay, if any) and swaps it in. */
-  reloadFromFile(): Promise<RoutingTable>;
+  /** Re-reads `tablePath` (through the admin backend's overlay, if any) and swaps it in; `reason` is logged. */
+  reloadFromFile(reason?: string): Promise<RoutingTable>;
   /** Drains: stop accepting, wait for in-flight requests (bounded), close everything. */
   close(): Promise<void>;
 }
@@ -101,18 +122,23 @@ class GenerationSlot {
     this.gen = new Generation(opts.table, deps);
   }
 
+  /** Counts and logs a rejected reload (SPEC §10); the table in service stays. */
+  reject(reason: string, err: unknown): void {
+    this.#deps.metrics.reloadsRejected++;
+    this.#deps.log.error('table rejected; the previous table stays in service', {
+      reason,
+      error: err instanceof Error ? err.message : String(err),
+      table_hash: this.gen.table.hashHex,
+    });
+  }
+
   swap(bytes: Uint8Array, reason: string): RoutingTable {
     const { metrics, log } = this.#deps;
     let table: RoutingTable;
     try {
       table = RoutingTable.decode(bytes);
     } catch (err) {
-      metrics.reloadsRejected++;
-      log.error('table rejected; the previous table stays in service', {
-        reason,
-        error: (err as Error).message,
-        table_hash: this.gen.table.hashHex,
-      });
+      this.reject(reason, err);
       throw err;
     }
     const previous = this.gen.table.hashHex;
@@ -129,10 +155,22 @@ class GenerationSlot {
     return admin?.overlay !== undefined ? admin.overlay(file) : file;
   }
 
-  async reloadFromFile(): Promise<RoutingTable> {
+  /**
+   * Reads the table file, applies the admin overlay and swaps the result in. Every failure
+   * on the way (unreadable file, corrupt table, an overlay that throws) is a rejected reload.
+   */
+  async reloadFromFile(reason = 'file'): Promise<RoutingTable> {
     if (this.#opts.tablePath === undefined) throw new Error('no table file configured');
-    const file = await readFile(this.#opts.tablePath);
-    const table = this.swap(await this.#overlaid(file), 'file');
+    let file: Buffer;
+    let bytes: Uint8Array;
+    try {
+      file = await readFile(this.#opts.tablePath);
+      bytes = await this.#overlaid(file);
+    } catch (err) {
+      this.reject(reason, err);
+      throw err;
+    }
+    const table = this.swap(bytes, reason);
     this.#lastFileBytes = file;
     return table;
   }
@@ -153,13 +191,22 @@ class GenerationSlot {
     }
     if (this.#lastFileBytes !== null && this.#lastFileBytes.equals(bytes)) return; // touched, not changed
     this.#lastFileBytes = bytes;
+    let overlaid: Uint8Array;
     try {
-      this.swap(await this.#overlaid(bytes), 'watch');
+      overlaid = await this.#overlaid(bytes);
+    } catch (err) {
+      this.reject('watch', err); // e.g. the admin overlay decodes the file first and throws
+      return;
+    }
+    try {
+      this.swap(overlaid, 'watch');
     } catch {
       // logged and counted by swap(); a half-written file is followed by another event
     }
   }
 }
+
+const PROMETHEUS_HEADERS = ['content-type', 'text/plain; version=0.0.4; charset=utf-8'];
 
 /** Routes one request by method and path (SPEC §6). */
 function requestHandler(
@@ -168,6 +215,8 @@ function requestHandler(
   adminHost: AdminHost,
   metrics: Metrics,
   log: Logger,
+  httpEngine: () => string,
+  metricsText: (() => Promise<string>) | undefined,
 ): (req: HttpRequest, res: HttpResponse) => void | Promise<void> {
   return (req, res) => {
     const url = req.url;
@@ -183,10 +232,17 @@ function requestHandler(
             table_hash: gen.table.hashHex,
             virtual_models: gen.table.vmCount,
             loaded_at: new Date(gen.loadedAt).toISOString(),
+            http_engine: httpEngine(),
           });
         case '/metrics': // scrapes: not access-logged
-          res.respond(200, ['content-type', 'text/plain; version=0.0.4; charset=utf-8'], metrics.render());
-          return;
+          if (metricsText === undefined) return res.respond(200, PROMETHEUS_HEADERS, metrics.render());
+          return metricsText().then(
+            (text) => res.respond(200, PROMETHEUS_HEADERS, text),
+            (err: Error) => {
+              log.warn('cluster metrics unavailable; answering with this worker only', { error: err.message });
+              res.respond(200, PROMETHEUS_HEADERS, metrics.render());
+            },
+          );
         case '/v1/models': {
           const startedAt = performance.now();
           sendJson(res, 200, listModels(gen.table, req.header('x-vmc-user-path')));
@@ -252,11 +308,23 @@ async function drain(http: HttpServer, pools: UpstreamPools, log: Logger, timeou
 /** Starts the gateway. Resolves once it listens. */
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const log = opts.log ?? createLogger();
+  if (opts.providerUrls !== undefined) checkProviderUrls(opts.table, opts.providerUrls);
   const metrics = new Metrics();
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  metrics.watchEventLoop(loopDelay);
   const pools = new UpstreamPools();
   const engine = new Engine({ metrics, log });
-  const slot = new GenerationSlot(opts, { pools, metrics, log, health: opts.health, routerSeed: opts.routerSeed });
-  const reloadFromFile = (): Promise<RoutingTable> => slot.reloadFromFile();
+  const slot = new GenerationSlot(opts, {
+    pools,
+    metrics,
+    log,
+    health: opts.health,
+    routerSeed: opts.routerSeed,
+    providerUrls: opts.providerUrls,
+  });
+  const reloadFromFile = (reason?: string): Promise<RoutingTable> => slot.reloadFromFile(reason);
+  const adminEnabled = opts.adminToken !== undefined && opts.adminToken !== '';
   const adminHost: AdminHost = {
     token: opts.adminToken,
     backend: opts.admin,
@@ -264,23 +332,40 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     swap: (bytes, reason) => {
       slot.swap(bytes, reason);
     },
-    reloadFromFile,
+    reject: (reason, message) => slot.reject(reason, new Error(message)),
+    reloadFromFile: () => reloadFromFile('admin reload'),
   };
 
-  const http: HttpServer = await listenHttp({
-    host: opts.host,
-    port: opts.port,
-    maxBodyBytes: opts.maxBodyBytes,
-    handler: requestHandler(slot, engine, adminHost, metrics, log),
-    payloadTooLargeBody: gatewayErrorBody(413, 'invalid_request_error', `request body exceeds ${opts.maxBodyBytes} bytes`),
-    internalErrorBody: gatewayErrorBody(500, 'provider_error', 'internal gateway error'),
-    onError: (err, req) =>
-      log.error('request handler failed', {
-        method: req.method,
-        path: req.url,
-        error: err instanceof Error ? (err.stack ?? err.message) : String(err),
-      }),
-  });
+  let http: HttpServer | null = null;
+  const engineName = () => http?.engine ?? 'uws';
+  try {
+    http = await listenHttp({
+      host: opts.host,
+      port: opts.port,
+      maxBodyBytes: opts.maxBodyBytes,
+      handler: requestHandler(slot, engine, adminHost, metrics, log, engineName, opts.metricsText),
+      payloadTooLargeBody: gatewayErrorBody(413, 'invalid_request_error', `request body exceeds ${opts.maxBodyBytes} bytes`),
+      internalErrorBody: gatewayErrorBody(500, 'provider_error', 'internal gateway error'),
+      onError: (err, req) =>
+        log.error('request handler failed', {
+          method: req.method,
+          path: req.url,
+          error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+        }),
+      // SPEC §10: a 413 is logged (access line) and counted like any answer given before resolution.
+      onPayloadTooLarge: (req) => {
+        metrics.series('', '').countRequest(413);
+        logAccess(log, req, 413, performance.now());
+      },
+      allowedHosts: opts.allowedHosts,
+      maxConnections: opts.maxConnections,
+      maxInflightBodyBytes: opts.maxInflightBodyBytes,
+    });
+  } catch (err) {
+    loopDelay.disable();
+    throw err;
+  }
+  const server: HttpServer = http;
 
   let watcher: { close(): void } | null = null;
   if (opts.watch === true && opts.tablePath !== undefined) {
@@ -290,19 +375,25 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   log.info('gateway listening', {
     host: opts.host,
-    port: http.port,
+    port: server.port,
     table_hash: slot.gen.table.hashHex,
     virtual_models: slot.gen.table.vmCount,
+    http_engine: server.engine,
+    http_engine_reason: server.engineReason,
+    admin: adminEnabled ? 'enabled' : 'disabled',
   });
+  if (!adminEnabled) log.warn('admin API disabled: VMC_ADMIN_TOKEN is not set; every /admin/* route answers 403');
 
   let closing: Promise<void> | null = null;
   return {
     get port() {
-      return http.port;
+      return server.port;
     },
     get table() {
       return slot.gen.table;
     },
+    metrics,
+    engine: server.engine,
     reload(bytes: Uint8Array) {
       slot.swap(bytes, 'api');
     },
@@ -311,11 +402,36 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       if (closing === null) {
         slot.closing = true;
         watcher?.close();
-        closing = drain(http, pools, log, opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
+        closing = drain(server, pools, log, opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS).finally(() => loopDelay.disable());
       }
       return closing;
     },
   };
+}
+
+/**
+ * Checks `--provider-url NAME=URL` overrides (SPEC §11) against a table: every NAME must be a
+ * provider of the table and every URL an absolute http(s) URL. Throws with a message naming
+ * the table's providers otherwise.
+ */
+export function checkProviderUrls(table: RoutingTable, urls: ReadonlyMap<string, string>): void {
+  const names: string[] = [];
+  for (let p = 0; p < table.providerCount; p++) names.push(table.providerName(p));
+  for (const [name, url] of urls) {
+    if (!names.includes(name)) {
+      throw new Error(
+        `--provider-url ${name}=…: the table has no provider ${JSON.stringify(name)} (providers: ${names.join(', ') || 'none'})`,
+      );
+    }
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new Error(`--provider-url ${name}=${url}: not an absolute URL`);
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+      throw new Error(`--provider-url ${name}=${url}: use an http:// or https:// URL`);
+  }
 }
 
 /**

@@ -2,8 +2,9 @@
  * Admin routes (SPEC §6, §9) and their backend contract.
  *
  * Authentication: `Authorization: Bearer $VMC_ADMIN_TOKEN`, compared in constant time;
- * 401 without a valid token; when no token is configured the admin API does not exist (404),
- * so a gateway never exposes an unauthenticated control plane by accident.
+ * 401 without a valid token; when no token is configured every admin route answers 403
+ * "admin is disabled" (SPEC §12), so a gateway never exposes an unauthenticated control
+ * plane by accident and an operator sees why the call failed.
  *
  * The runtime cannot edit tables itself (it never imports the compiler, STYLE.md), so every
  * mutating route is delegated to an injected {@link AdminBackend}, which compiles the change
@@ -23,6 +24,11 @@ export interface AdminResult {
   tableBytes?: Uint8Array;
   /** Extra response headers (e.g. `etag`). */
   headers?: Record<string, string>;
+  /**
+   * Set when the change was compiled and the compiler refused it: the server logs it at
+   * `error` and counts it as a rejected reload (SPEC §10 "failed admin compile").
+   */
+  rejected?: string;
 }
 
 /** Context handed to every backend call. */
@@ -40,6 +46,13 @@ export interface AdminBackend {
   upsertVirtualModel(body: unknown, ctx: AdminContext): Promise<AdminResult>;
   /** `DELETE /admin/virtual-models/{name}` (name already URL-decoded). */
   deleteVirtualModel(name: string, ctx: AdminContext): Promise<AdminResult>;
+  /** `GET /admin/virtual-models/{name}` — one `virtualmodels.View`, with an `etag`. */
+  getVirtualModel(name: string, ctx: AdminContext): Promise<AdminResult>;
+  /**
+   * `PATCH /admin/virtual-models/{name}` — GoModel fields with PATCH semantics (absent keeps,
+   * `null` clears; SPEC §10); `ifMatch` is the `If-Match` header (409 when stale).
+   */
+  patchVirtualModel(name: string, body: unknown, ifMatch: string | null, ctx: AdminContext): Promise<AdminResult>;
   /** `GET /apis/inference-gateway/v2/workspaces/{workspace}/virtual-models/{name}`. */
   getNemoVirtualModel(workspace: string, name: string, ctx: AdminContext): Promise<AdminResult>;
   /** `PATCH …/virtual-models/{name}` with NeMo semantics; `ifMatch` is the `If-Match` header. */
@@ -51,6 +64,14 @@ export interface AdminBackend {
    * file change, `POST /admin/reload`), so that they survive restarts and reloads.
    */
   overlay?(fileBytes: Uint8Array): Promise<Uint8Array> | Uint8Array;
+  /**
+   * Optional: moves the persisted admin state aside when it cannot be used at start-up (the
+   * overlay threw on a table that itself decodes): the gateway then starts on the table
+   * alone. Returns where the state went, or null when there was none.
+   */
+  quarantine?(reason: string): Promise<string | null>;
+  /** Optional: releases what the backend holds (e.g. a compile thread) when the gateway stops. */
+  close?(): Promise<void>;
 }
 
 /** Server hooks the admin routes need. */
@@ -60,6 +81,8 @@ export interface AdminHost {
   table(): RoutingTable;
   /** Swaps in new table bytes; throws (TableFormatError) when they are rejected. */
   swap(bytes: Uint8Array, reason: string): void;
+  /** Logs at `error` and counts a rejected reload (a change the compiler refused). */
+  reject(reason: string, message: string): void;
   /** Re-reads the table file (POST /admin/reload); throws with a message on failure. */
   reloadFromFile(): Promise<RoutingTable>;
 }
@@ -91,7 +114,7 @@ function parseBody(req: HttpRequest): { ok: true; value: unknown } | { ok: false
 /** Serves an admin request (path already known to satisfy {@link isAdminPath}). */
 export async function serveAdmin(host: AdminHost, req: HttpRequest, res: HttpResponse): Promise<void> {
   if (host.token === undefined || host.token === '')
-    return sendError(res, 404, 'not_found_error', 'admin API is disabled (set VMC_ADMIN_TOKEN)');
+    return sendError(res, 403, 'authentication_error', 'admin API is disabled: start the gateway with VMC_ADMIN_TOKEN set');
   if (!authorized(req, host.token)) {
     return sendError(res, 401, 'authentication_error', 'missing or invalid admin bearer token', null, { 'www-authenticate': 'Bearer' });
   }
@@ -131,7 +154,8 @@ export async function serveAdmin(host: AdminHost, req: HttpRequest, res: HttpRes
   }
 
   if (url.startsWith('/admin/virtual-models/')) {
-    if (m !== 'DELETE') return sendError(res, 405, 'invalid_request_error', 'use DELETE /admin/virtual-models/{name}');
+    if (m !== 'DELETE' && m !== 'GET' && m !== 'PATCH')
+      return sendError(res, 405, 'invalid_request_error', 'use GET, PATCH or DELETE /admin/virtual-models/{name}');
     const backend = host.backend;
     if (backend === undefined)
       return sendError(res, 501, 'invalid_request_error', 'admin changes need a backend (run through `vmc serve`)');
@@ -141,7 +165,14 @@ export async function serveAdmin(host: AdminHost, req: HttpRequest, res: HttpRes
     } catch {
       return sendError(res, 400, 'invalid_request_error', 'virtual model name is not valid URL encoding');
     }
-    return finish(host, res, await backend.deleteVirtualModel(name, { table: host.table() }));
+    const ctx = { table: host.table() };
+    if (m === 'GET') return finish(host, res, await backend.getVirtualModel(name, ctx));
+    if (m === 'PATCH') {
+      const b = parseBody(req);
+      if (!b.ok) return sendError(res, 422, 'invalid_request_error', 'request body is not valid JSON');
+      return finish(host, res, await backend.patchVirtualModel(name, b.value, req.header('if-match'), ctx));
+    }
+    return finish(host, res, await backend.deleteVirtualModel(name, ctx));
   }
 
   if (url.startsWith(NEMO_PREFIX)) {
@@ -175,6 +206,7 @@ export async function serveAdmin(host: AdminHost, req: HttpRequest, res: HttpRes
 }
 
 function finish(host: AdminHost, res: HttpResponse, r: AdminResult): void {
+  if (r.rejected !== undefined) host.reject('admin', r.rejected);
   if (r.tableBytes !== undefined) {
     try {
       host.swap(r.tableBytes, 'admin');

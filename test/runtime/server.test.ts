@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTableFromYaml } from '../../compiler/testing.js';
+import { createAdminBackend } from '../../compiler/tools/admin-backend.js';
 import type { MockProvider } from '../../bench/sim/simulated-provider.js';
 import type { AdminBackend, AdminResult } from '../../runtime/server.js';
 import { RoutingTable, TableFormatError } from '../../runtime/table/reader.js';
@@ -240,6 +241,14 @@ describe('admin API (SPEC §6, §9)', () => {
       calls.push(['delete', name]);
       return { status: 404, body: { error: { type: 'not_found_error', message: `no ${name}` } } };
     },
+    async getVirtualModel(name) {
+      calls.push(['get', name]);
+      return { status: 200, body: { source: name }, headers: { etag: '"g1"' } };
+    },
+    async patchVirtualModel(name, body, ifMatch) {
+      calls.push(['patch', name, body, ifMatch]);
+      return { status: 200, body: { source: name } };
+    },
     async getNemoVirtualModel(workspace, name) {
       calls.push(['nemo-get', workspace, name]);
       return { status: 200, body: { workspace, name }, headers: { ETag: '"v1"' } };
@@ -279,13 +288,47 @@ describe('admin API (SPEC §6, §9)', () => {
     expect(((await r.json()) as { error: { type: string } }).error.type).toBe('authentication_error');
   });
 
-  it('404 when no admin token is configured', async () => {
-    const open = await startGateway(yamlFor('p0/m1'));
+  it('403 "admin is disabled" on every admin route when no admin token is configured (SPEC §12); the start-up log says so', async () => {
+    const open = await startGateway(yamlFor('p0/m1'), { admin: backend });
     try {
-      expect((await fetch(open.url + '/admin/virtual-models', { headers: { authorization: 'Bearer x' } })).status).toBe(404);
+      for (const [method, path] of [
+        ['GET', '/admin/virtual-models'],
+        ['PUT', '/admin/virtual-models'],
+        ['PATCH', '/admin/virtual-models/x'],
+        ['DELETE', '/admin/virtual-models/x'],
+        ['POST', '/admin/reload'],
+        ['GET', '/admin/keys'],
+        ['GET', '/apis/inference-gateway/v2/workspaces/ws/virtual-models/x'],
+      ]) {
+        const r = await fetch(open.url + path, {
+          method,
+          headers: { authorization: 'Bearer x' },
+          body: method === 'GET' ? undefined : '{}',
+        });
+        expect([method, path, r.status]).toEqual([method, path, 403]);
+        expect(((await r.json()) as { error: { message: string } }).error.message).toMatch(/admin API is disabled/);
+      }
+      expect(open.logs.find((l) => l.msg === 'gateway listening')).toMatchObject({ admin: 'disabled' });
+      expect(open.logs.some((l) => l.level === 'warn' && String(l.msg).includes('admin API disabled'))).toBe(true);
     } finally {
       await open.close();
     }
+  });
+
+  it('GET and PATCH /admin/virtual-models/{name} go to the backend with the decoded name, body and If-Match', async () => {
+    const g = await admin('/admin/virtual-models/' + encodeURIComponent('group/name'));
+    expect(g.status).toBe(200);
+    expect(g.headers.get('etag')).toBe('"g1"');
+    expect(calls.at(-1)).toEqual(['get', 'group/name']);
+    const p = await admin('/admin/virtual-models/x', {
+      method: 'PATCH',
+      body: JSON.stringify({ description: null }),
+      headers: { 'if-match': '"g1"' },
+    });
+    expect(p.status).toBe(200);
+    expect(calls.at(-1)).toEqual(['patch', 'x', { description: null }, '"g1"']);
+    expect((await admin('/admin/virtual-models/x', { method: 'PATCH', body: '{nope' })).status).toBe(422);
+    expect((await admin('/admin/virtual-models/x', { method: 'POST', body: '{}' })).status).toBe(405);
   });
 
   it('GET /admin/virtual-models returns GoModel views of the loaded table', async () => {
@@ -344,5 +387,96 @@ describe('admin API (SPEC §6, §9)', () => {
     const bad = await admin('/admin/reload', { method: 'POST' });
     expect(bad.status).toBe(422);
     expect(gw.server.table.hashHex).toBe(body.table_hash);
+  });
+});
+
+describe('rejected reloads are logged at error and counted (SPEC §10)', () => {
+  const rejected = async (g: Gateway) => {
+    const text = await (await fetch(g.url + '/metrics')).text();
+    return Number(/^vmc_table_reloads_total\{result="rejected"\} (\d+)$/m.exec(text)![1]);
+  };
+
+  it('file watch with the admin overlay: a corrupt table file is rejected (the overlay throws before the swap)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vmc-watch-admin-'));
+    const file = join(dir, 'table.vmct');
+    await writeFile(file, await buildTableFromYaml(yamlFor('p0/m1')));
+    const admin = await createAdminBackend({ tablePath: file, compileIn: 'inline' });
+    const gw = await startGateway(yamlFor('p0/m1'), { tablePath: file, watch: true, watchDebounceMs: 30, admin, adminToken: 't' });
+    try {
+      await writeFile(file, Buffer.from('garbage, not a table'));
+      for (let i = 0; i < 150 && (await rejected(gw)) === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(await rejected(gw)).toBe(1);
+      const line = gw.logs.find((l) => l.msg === 'table rejected; the previous table stays in service');
+      expect(line).toMatchObject({ level: 'error', reason: 'watch' });
+      expect((await post(gw.url + '/v1/chat/completions', chat('x'))).status).toBe(200);
+      // POST /admin/reload of the same file: 422, counted again
+      const r = await fetch(gw.url + '/admin/reload', { method: 'POST', headers: { authorization: 'Bearer t' } });
+      expect(r.status).toBe(422);
+      expect(await rejected(gw)).toBe(2);
+    } finally {
+      await gw.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an admin change the compiler refuses is logged at error and counted', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vmc-admin-reject-'));
+    const file = join(dir, 'table.vmct');
+    await writeFile(file, await buildTableFromYaml(yamlFor('p0/m1')));
+    const admin = await createAdminBackend({ tablePath: file, compileIn: 'inline' });
+    const gw = await startGateway(yamlFor('p0/m1'), { tablePath: file, admin, adminToken: 't' });
+    try {
+      const r = await fetch(gw.url + '/admin/virtual-models', {
+        method: 'PUT',
+        headers: { authorization: 'Bearer t', 'content-type': 'application/json' },
+        body: JSON.stringify({ source: 'bad', target_model: 'p0/nope' }),
+      });
+      expect(r.status).toBe(400);
+      expect(await rejected(gw)).toBe(1);
+      expect(gw.logs.find((l) => l.msg === 'table rejected; the previous table stays in service')).toMatchObject({
+        level: 'error',
+        reason: 'admin',
+      });
+    } finally {
+      await gw.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('HTTP engine, 413s and start-up checks (SPEC §10, §11)', () => {
+  it('GET /health and the start-up line name the HTTP engine; the line says why', async () => {
+    const gw = await startGateway(yamlFor('p0/m1'));
+    try {
+      const h = (await (await fetch(gw.url + '/health')).json()) as { http_engine: string };
+      expect(['uws', 'node']).toContain(h.http_engine);
+      expect(h.http_engine).toBe(gw.server.engine);
+      const line = gw.logs.find((l) => l.msg === 'gateway listening')!;
+      expect(line.http_engine).toBe(h.http_engine);
+      expect(typeof line.http_engine_reason).toBe('string');
+      expect(String(line.http_engine_reason).length).toBeGreaterThan(0);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('a 413 is logged (access line) and counted in vmc_requests_total', async () => {
+    const gw = await startGateway(yamlFor('p0/m1'), { maxBodyBytes: 1024 });
+    try {
+      const r = await post(gw.url + '/v1/chat/completions', chat('x', { pad: 'x'.repeat(4096) }));
+      expect(r.status).toBe(413);
+      const text = await (await fetch(gw.url + '/metrics')).text();
+      expect(text).toMatch(/^vmc_requests_total\{virtual_model="",target="",status="413"\} 1$/m);
+      expect(gw.logs.some((l) => l.msg === 'request' && l.status === 413 && l.path === '/v1/chat/completions')).toBe(true);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('--provider-url names are checked: an unknown provider or a bad URL stops the start with a clear error', async () => {
+    await expect(startGateway(yamlFor('p0/m1'), { providerUrls: new Map([['nope', 'http://127.0.0.1:1']]) })).rejects.toThrow(
+      /no provider "nope" \(providers: p0, p1\)/,
+    );
+    await expect(startGateway(yamlFor('p0/m1'), { providerUrls: new Map([['p0', 'ftp://x']]) })).rejects.toThrow(/http/);
   });
 });
