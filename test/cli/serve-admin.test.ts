@@ -1,9 +1,11 @@
 /**
- * `vmc serve` as a process: admin changes (GoModel PUT/DELETE, NeMo GET/PATCH) are compiled,
- * applied, persisted beside the table, and survive a restart; SIGTERM exits 0.
+ * `vmc serve` as a process: admin changes (GoModel PUT/PATCH/DELETE, NeMo GET/PATCH) are
+ * compiled, applied, persisted beside the table, and survive a restart; SIGTERM exits 0.
+ * Without VMC_ADMIN_TOKEN admin answers 403; the serve flags of SPEC §10/§11 are described
+ * by `--help` and checked at start.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,13 +27,19 @@ function freePort(): Promise<number> {
   });
 }
 
-async function startServe(tablePath: string, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/vmc.js'), 'serve', '--table', tablePath, '--port', String(port)], {
-    env: { ...process.env, VMC_ADMIN_TOKEN: TOKEN, VMC_LOG: 'warn' },
+async function startServe(
+  tablePath: string,
+  port: number,
+  extra: string[] = [],
+  env: Record<string, string | undefined> = {},
+): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [join(ROOT, 'bin/vmc.js'), 'serve', '--table', tablePath, '--port', String(port), ...extra], {
+    env: { ...process.env, VMC_ADMIN_TOKEN: TOKEN, VMC_LOG: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
+  (child as ChildProcess & { stderrText: () => string }).stderrText = () => stderr;
   for (let i = 0; i < 100; i++) {
     try {
       const r = await fetch(`http://127.0.0.1:${port}/health`);
@@ -133,6 +141,27 @@ describe('admin API through vmc serve', () => {
       expect(view.default_model_entity).toBe('up/b');
       expect(view.models.map((m: { model: string }) => m.model)).toEqual(['up/b', 'up/a']); // absent `models` kept
 
+      // GoModel PATCH (SPEC §10): absent keeps, null clears, If-Match like the NeMo path.
+      const one = await fetch(`${base}/admin/virtual-models/fresh`, { headers: auth });
+      expect(one.status).toBe(200);
+      const goEtag = one.headers.get('etag')!;
+      const stale = await fetch(`${base}/admin/virtual-models/fresh`, {
+        method: 'PATCH',
+        headers: { ...auth, 'if-match': '"stale"' },
+        body: JSON.stringify({ description: 'x' }),
+      });
+      expect(stale.status).toBe(409);
+      const goPatched = await fetch(`${base}/admin/virtual-models/fresh`, {
+        method: 'PATCH',
+        headers: { ...auth, 'if-match': goEtag },
+        body: JSON.stringify({ description: 'patched', user_paths: null }),
+      });
+      expect(goPatched.status).toBe(200);
+      expect(goPatched.headers.get('etag')).not.toBe(goEtag);
+      expect(await goPatched.json()).toMatchObject({ source: 'fresh', model: 'up/c', user_paths: [], description: 'patched' });
+      const global = await fetch(`${base}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'fresh', messages: [] }) });
+      expect(global.status).toBe(200); // user_paths cleared: no longer limited to /team
+
       expect((await fetch(`${base}/admin/virtual-models/base-model`, { method: 'DELETE', headers: auth })).status).toBe(200);
       expect((await fetch(`${base}/admin/virtual-models/base-model`, { method: 'DELETE', headers: auth })).status).toBe(404);
       const state = JSON.parse(await readFile(`${tablePath}.admin.json`, 'utf8'));
@@ -143,10 +172,10 @@ describe('admin API through vmc serve', () => {
       child = await startServe(tablePath, port);
       const after = await fetch(`${base}/v1/chat/completions`, {
         method: 'POST',
-        headers: { 'x-vmc-user-path': '/team' },
         body: JSON.stringify({ model: 'fresh', messages: [] }),
       });
       expect(after.headers.get('x-vmc-target')).toBe('up/c');
+      expect((await (await fetch(`${base}/admin/virtual-models/fresh`, { headers: auth })).json()).description).toBe('patched');
       const gone = await fetch(`${base}/v1/chat/completions`, {
         method: 'POST',
         body: JSON.stringify({ model: 'base-model', messages: [] }),
@@ -156,6 +185,77 @@ describe('admin API through vmc serve', () => {
       expect(bot.default_model_entity).toBe('up/b');
     } finally {
       if (child.exitCode === null) expect(await stop(child)).toBe(0);
+    }
+  });
+});
+
+describe('vmc serve flags and admin disabled', () => {
+  const vmc = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'bin/vmc.js'), ...args], { encoding: 'utf8' });
+
+  it('--help describes the serve flags and the environment', () => {
+    const r = vmc('serve', '--help');
+    expect(r.status).toBe(0);
+    for (const flag of [
+      '--workers',
+      '--max-body',
+      '--max-connections',
+      '--max-inflight-body',
+      '--allowed-hosts',
+      '--provider-url',
+      '--state-dir',
+      '--no-watch',
+      'VMC_ADMIN_TOKEN',
+      'VMC_HTTP_ENGINE',
+      '403',
+    ]) {
+      expect(r.stdout).toContain(flag);
+    }
+  });
+
+  it('--provider-url: a malformed value or a provider the table lacks is a usage error (exit 2) naming the providers', () => {
+    const unknown = vmc('serve', '--table', tablePath, '--port', '0', '--provider-url', 'nope=http://127.0.0.1:9');
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/no provider "nope" \(providers: up\)/);
+    const malformed = vmc('serve', '--table', tablePath, '--provider-url', 'up');
+    expect(malformed.status).toBe(2);
+    expect(malformed.stderr).toMatch(/--provider-url takes NAME=URL/);
+    expect(vmc('serve', '--table', tablePath, '--max-connections', '0').status).toBe(2);
+  });
+
+  it("--provider-url NAME=URL sends that provider's requests to URL", async () => {
+    const other = await startMockProvider({ name: 'staging' });
+    const port = await freePort();
+    const child = await startServe(tablePath, port, ['--provider-url', `up=${other.url}/v1`]);
+    try {
+      const before = mock.requests.length;
+      const r = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+        method: 'POST',
+        body: JSON.stringify({ model: 'ws/bot', messages: [] }),
+      });
+      expect(r.status).toBe(200);
+      expect(other.requests).toHaveLength(1);
+      expect(other.requests[0].path).toBe('/v1/chat/completions');
+      expect(mock.requests.length).toBe(before);
+    } finally {
+      await stop(child);
+      await other.close();
+    }
+  });
+
+  it('without VMC_ADMIN_TOKEN every admin route answers 403 saying admin is disabled, and the start-up log says so', async () => {
+    const port = await freePort();
+    const child = await startServe(tablePath, port, [], { VMC_ADMIN_TOKEN: undefined, VMC_LOG: 'info' });
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/admin/virtual-models`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      expect(r.status).toBe(403);
+      expect((await r.json()).error.message).toMatch(/admin API is disabled/);
+      const put = await fetch(`http://127.0.0.1:${port}/admin/virtual-models`, { method: 'PUT', body: '{}' });
+      expect(put.status).toBe(403);
+      const log = (child as ChildProcess & { stderrText: () => string }).stderrText();
+      expect(log).toMatch(/"admin":"disabled"/);
+      expect(log).toMatch(/admin API disabled: VMC_ADMIN_TOKEN is not set/);
+    } finally {
+      expect(await stop(child)).toBe(0);
     }
   });
 });
