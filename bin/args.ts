@@ -6,7 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Diagnostic } from '../compiler/diagnostics.js';
-import { TABLE_FILE } from '../runtime/table/format.js';
+import { TABLE_FILE, TableFormatError } from '../runtime/table/format.js';
 import { RoutingTable } from '../runtime/table/reader.js';
 
 /** A mistake in the command line: printed with the command's name, exit code 2. */
@@ -66,8 +66,19 @@ export function summary(diags: readonly { severity: string }[]): string {
   return `${e} error${e === 1 ? '' : 's'}, ${w} warning${w === 1 ? '' : 's'}`;
 }
 
-/** A table file, or a build directory holding one. */
+/**
+ * A table file, or a build directory holding one. An unreadable file is a TableFormatError
+ * (the CLI prints its message and exits 2), not a stack trace.
+ */
 export async function loadTable(path: string): Promise<RoutingTable> {
   const file = existsSync(path) && statSync(path).isDirectory() ? join(path, TABLE_FILE) : path;
-  return RoutingTable.decode(new Uint8Array(await readFile(file)));
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message;
+    throw new TableFormatError(`cannot read the table ${file}: ${why}`);
+  }
+  return RoutingTable.decode(new Uint8Array(bytes));
 }

@@ -381,14 +381,22 @@ interface Positioned {
 }
 
 /**
+ * What the printer needs of a diagnostic: any `code` string, so other catalogs (bench scenario
+ * diagnostics) print the same way.
+ */
+export type PrintableDiagnostic = Omit<Diagnostic, 'code'> & { code: string };
+
+/**
  * Prints diagnostics. `sources` maps file → text for line:column (a file without text prints
  * as 1:1); files print relative to `cwd` (default process.cwd()).
  * - text:   `file:line:col - error VMC2001: message` + `  hint: …` + `  related: …` lines
  * - json:   a JSON array of {code, severity, file, line, column, endLine, endColumn, message, hint, related?}
- * - github: GitHub Actions workflow commands (`::error file=…,line=…::message (hint)`)
+ * - github: GitHub Actions workflow commands (`::error file=…,line=…::message (hint)`); each
+ *           related location is a `::notice` at its own place (title `CODE (related)`), so the
+ *           second definition of a duplicate name is annotated too
  */
 export function formatDiagnostics(
-  diags: Diagnostic[],
+  diags: readonly PrintableDiagnostic[],
   format: 'text' | 'json' | 'github',
   sources: Map<string, string>,
   cwd: string = process.cwd(),
@@ -434,16 +442,22 @@ export function formatDiagnostics(
   for (const d of diags) {
     const p = locate(d.file, d.start, d.end);
     if (format === 'github') {
-      const props = [
-        `file=${escapeProperty(p.file)}`,
-        `line=${p.line}`,
-        `col=${p.column}`,
-        `endLine=${p.endLine}`,
-        `endColumn=${p.endColumn}`,
-        `title=${escapeProperty(d.code)}`,
-      ].join(',');
+      const props = (q: Positioned, title: string): string =>
+        [
+          `file=${escapeProperty(q.file)}`,
+          `line=${q.line}`,
+          `col=${q.column}`,
+          `endLine=${q.endLine}`,
+          `endColumn=${q.endColumn}`,
+          `title=${escapeProperty(title)}`,
+        ].join(',');
       const body = d.hint ? `${d.message} (${d.hint})` : d.message;
-      lines.push(`::${d.severity} ${props}::${escapeData(body)}`);
+      lines.push(`::${d.severity} ${props(p, d.code)}::${escapeData(body)}`);
+      // A notice, not a second error: the annotation count stays one per diagnostic.
+      for (const r of d.related ?? []) {
+        const q = locate(r.file, r.start, r.end);
+        lines.push(`::notice ${props(q, `${d.code} (related)`)}::${escapeData(`${r.message} — ${d.code}: ${d.message}`)}`);
+      }
       continue;
     }
     lines.push(`${p.file}:${p.line}:${p.column} - ${d.severity} ${d.code}: ${d.message}`);

@@ -1,7 +1,8 @@
 /** `vmc build` and `vmc check` (SPEC §5). */
+import { existsSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DIAGNOSTIC_CATALOG, isDiagnosticCode, type DiagnosticCode } from '../../compiler/diagnostics.js';
-import { Progress } from '../progress.js';
+import { Progress, type PhaseCounts } from '../progress.js';
 import { UsageError, formatOf, printDiagnostics, requireInputs, summary } from '../args.js';
 
 /** The codes `--ignore-warning` accepts: the catalog's warnings. */
@@ -14,7 +15,8 @@ export const BUILD_USAGE = `usage: vmc build <files|dirs...> --out DIR [--format
 
 Validates the config and writes table.vmct, client.ts and manifest.json to DIR.
 ${IGNORE_WARNING_HELP}
-exit codes: 0 ok (warnings allowed), 1 errors, 2 usage.
+exit codes: 0 ok (warnings allowed), 1 errors, 2 usage or the artifacts cannot be written.
+Progress shows on stderr for builds over a second (-q hides it).
 `;
 
 export const CHECK_USAGE = `usage: vmc check <files|dirs...> [--format text|json|github] [--ignore-warning CODE]...
@@ -42,6 +44,12 @@ export function ignoredWarnings(values: readonly string[] | undefined): Diagnost
   });
 }
 
+/** `--out DIR` must be a directory or not exist yet (it is created); a file there is a usage error. */
+function checkOutDir(out: string): void {
+  if (!existsSync(out)) return;
+  if (!statSync(out).isDirectory()) throw new UsageError(`--out ${out} is a file; name a directory (it is created if missing)`);
+}
+
 export async function runBuild(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -55,16 +63,28 @@ export async function runBuild(args: string[]): Promise<number> {
   });
   const format = formatOf(values.format);
   if (!values.out) throw new UsageError('vmc build: --out DIR is required');
+  const out = values.out;
+  checkOutDir(out);
   const ignoreWarnings = ignoredWarnings(values['ignore-warning']);
   const inputs = requireInputs(positionals, 'build');
-  const progress = new Progress(format !== 'json' && !values.quiet);
+  const progress = new Progress({ enabled: format !== 'json' && !values.quiet });
   const started = performance.now();
   const { compile, writeArtifacts } = await import('../../compiler/index.js');
   try {
-    const result = await compile(inputs, { onPhase: (p) => progress.phase(p), ignoreWarnings });
+    // The hook passes counts when the compiler reports them (see bin/progress.ts).
+    const result = await compile(inputs, {
+      onPhase: (phase: string, counts?: PhaseCounts) => progress.phase(phase, counts),
+      ignoreWarnings,
+    });
     if (result.artifacts) {
       progress.phase('write');
-      await writeArtifacts(values.out, result.artifacts);
+      try {
+        await writeArtifacts(out, result.artifacts);
+      } catch (err) {
+        progress.done();
+        process.stderr.write(`vmc build: cannot write the artifacts to ${out}: ${(err as Error).message}\n`);
+        return 2;
+      }
     }
     progress.done();
     await printDiagnostics(result, format);
@@ -79,7 +99,7 @@ export async function runBuild(args: string[]): Promise<number> {
       };
       const ms = (performance.now() - started).toFixed(0);
       process.stderr.write(
-        `vmc build: ${m.counts.virtualModels} virtual models, ${m.counts.targets} targets → ${values.out} ` +
+        `vmc build: ${m.counts.virtualModels} virtual models, ${m.counts.targets} targets → ${out} ` +
           `(table ${m.table.bytes} bytes, ${m.table.sha256.slice(0, 12)}; ${summary(result.diagnostics)}; ${ms} ms)\n`,
       );
     }
