@@ -88,6 +88,21 @@ export interface HttpServerOptions {
   maxConnections?: number;
   /** Request body bytes held in memory across all requests at most; absent = no cap. */
   maxInflightBodyBytes?: number;
+  /**
+   * The engine to run, overriding `VMC_HTTP_ENGINE` and the automatic choice (runtime/http/listen.ts).
+   * `uws` throws when no native uWebSockets.js build loads.
+   */
+  engine?: HttpEngineName;
+  /**
+   * Called for every request the engine answered by itself, without the handler (SPEC §10
+   * refusals, docs/runtime.md "HTTP engines"): `kind` is one of `payload_too_large` (413),
+   * `bad_request` (400), `headers_too_large` (431), `host_not_allowed` (421),
+   * `too_many_connections` (503), `body_budget_exhausted` (503), `request_timeout` (408).
+   * `req` is null when the request could not be parsed. For logging and counting.
+   */
+  onRefusal?: (status: number, kind: string, req: { readonly method: string; readonly url: string } | null) => void;
+  /** Engine incidents worth a warning line (accepting paused at the descriptor limit, resumed). */
+  onNotice?: (msg: string, fields: Record<string, unknown>) => void;
 }
 
 /** The HTTP engines (SPEC §10). */

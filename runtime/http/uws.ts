@@ -1,5 +1,5 @@
 /**
- * The uWebSockets.js adapter: the ONLY module that touches uWS (STYLE.md, "Hot path").
+ * The uWebSockets.js engine: the ONLY module that touches uWS (STYLE.md, "Hot path").
  *
  * uWS is fast because it hands us raw, short-lived native objects, and it is unforgiving
  * about how they are used. This module owns that protocol so that the rest of the runtime
@@ -9,38 +9,48 @@
  *   process otherwise once the handler returns without responding);
  * - everything needed from `HttpRequest` (method, url, query, all headers) is copied before
  *   the handler returns — the native request object is stack-allocated and dies then;
- * - the body is read once into one Buffer, preallocated from `content-length`, with a size
- *   limit: over it we answer 413 at once and close, without buffering the rest;
+ * - the body is read once, into a buffer that grows with the bytes that arrived, bounded by
+ *   `--max-body` and the global in-flight budget (runtime/http/common.ts);
  * - every write made after an `await` is wrapped in `cork` (one syscall per batch), using
  *   callbacks bound once per exchange, not closures per write;
  * - streaming writes report backpressure: `write()` resolves when uWS has drained
- *   (`onWritable`), so callers pull from upstream only as fast as the client reads;
+ *   (`onWritable`), so callers pull from upstream only as fast as the client reads; one-shot
+ *   bodies go out with `tryEnd`, and an exchange counts as in flight until its last byte left
+ *   uWS's buffer, so a drain's `closeAll` never cuts a response that was already ended;
  * - per-request state lives in one fixed-shape class ({@link UwsExchange}); nothing is attached
  *   to uWS's `res`.
  *
- * Loading: the native binary is required directly (the package main silently falls back to a
- * slow pure-JS implementation, which would make every benchmark meaningless). Set
- * `VMC_UWS_MODULE=uWebSockets.js` to use the official build instead, and
- * `VMC_ALLOW_UWS_FALLBACK=1` to accept the JS fallback when no binary fits this Node.
+ * Work-arounds for the uWS build in use (docs/runtime.md "HTTP engines" has the list and what
+ * the adapter cannot fix):
+ * - `end(body, closeConnection)` writes a `Connection: close` header line even into a chunked
+ *   body already under way; the adapter never asks uWS to close: while draining it adds
+ *   `connection: close` itself, only to responses whose headers are not sent yet, and
+ *   `closeAll` closes the connections once every response has been flushed.
+ * - Early answers (413, 503, 421, 431) with a body still arriving are sent with
+ *   `connection: close` and the rest of the body is read and discarded (lingering close,
+ *   SPEC §10): the client reads the answer instead of a reset.
+ * - HEAD answers carry no body (`endWithoutBody`); duplicate `Content-Length` headers → 400.
+ * - At the file-descriptor limit uSockets retries `accept` in a busy loop (100 % CPU); the
+ *   accept guard closes the listen socket before the limit (and at `maxConnections`) and
+ *   listens again when descriptors are free (refused connections, no spinning).
+ *
+ * Loading (runtime/http/listen.ts decides): the native binary is required by file name
+ * (never a package's JS entry, which may fall back to a broken pure-JS implementation), from
+ * `@btc-vision/uwebsockets.js` (official builds, Node ABI 115/127/137/141, glibc ≥ 2.38) or
+ * `@trufflesuite/uws-js-unofficial` (ABI 93/108/115); `VMC_UWS_MODULE` names another package.
  */
+import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import {
-  headerIndex,
-  JSON_HEADERS,
-  type HeaderValue,
-  type HttpHandler,
-  type HttpRequest,
-  type HttpResponse,
-  type HttpServer,
-  type HttpServerOptions,
-} from './adapter.js';
+import { join } from 'node:path';
+import { headerIndex, type HeaderValue, type HttpRequest, type HttpResponse, type HttpServer, type HttpServerOptions } from './adapter.js';
+import { BodyReader, dispatch, EMPTY, MAX_HEADER_BYTES, RESOLVED, ServerState, statusLine, type Refusal } from './common.js';
 
 // ---- minimal structural types for the parts of uWS we use ----
 
 interface UwsHttpRequest {
   getMethod(): string;
   getUrl(): string;
-  getQuery(): string;
+  getQuery(): string | undefined;
   getHeader(lowerCaseKey: string): string;
   forEach(cb: (key: string, value: string) => void): void;
 }
@@ -50,6 +60,9 @@ interface UwsHttpResponse {
   writeHeader(key: string, value: string | Uint8Array): UwsHttpResponse;
   write(chunk: Uint8Array | string): boolean;
   end(body?: Uint8Array | string, closeConnection?: boolean): UwsHttpResponse;
+  endWithoutBody(reportedContentLength?: number, closeConnection?: boolean): UwsHttpResponse;
+  tryEnd(chunk: Uint8Array, totalSize: number): [boolean, boolean];
+  getWriteOffset(): number;
   close(): UwsHttpResponse;
   onWritable(handler: (offset: number) => boolean): UwsHttpResponse;
   onAborted(handler: () => void): UwsHttpResponse;
@@ -63,104 +76,128 @@ interface UwsApp {
   close?(): void;
 }
 
-interface UwsModule {
+export interface UwsModule {
   App(options?: Record<string, unknown>): UwsApp;
   us_listen_socket_close(listenSocket: unknown): void;
   us_socket_local_port(socket: unknown): number;
 }
 
-let uwsModule: UwsModule | null = null;
+// ---- loading ----
+
+/** Outcome of looking for a native uWS build: the module and where it came from, or why none. */
+export type UwsLoad = { ok: true; module: UwsModule; source: string } | { ok: false; reason: string };
+
+/** Packages whose native binaries we know, in order of preference, and where the binaries sit. */
+const UWS_PACKAGES: readonly { name: string; dir: string }[] = [
+  { name: '@btc-vision/uwebsockets.js', dir: '' },
+  { name: '@trufflesuite/uws-js-unofficial', dir: 'binaries' },
+];
+
+let loaded: UwsLoad | null = null;
+
+/** True for a native addon's export (the JS fallbacks define `App` in JavaScript). */
+function isNative(m: unknown): m is UwsModule {
+  const app = (m as { App?: unknown } | null)?.App;
+  return typeof app === 'function' && /\[native code\]/.test(Function.prototype.toString.call(app));
+}
+
+/** The C library as uWS builds care about it: `glibc 2.36`, `musl`, or the platform name. */
+export function cLibrary(): string {
+  if (process.platform !== 'linux') return process.platform;
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+  return header?.glibcVersionRuntime !== undefined ? `glibc ${header.glibcVersionRuntime}` : 'musl';
+}
 
 /**
- * Loads uWS once per process (see the module comment for the environment switches).
- * Throws an Error with instructions when no native binary matches this Node build.
+ * Looks for a native uWS build for this Node ABI, platform and C library, once per process:
+ * `VMC_UWS_MODULE` when set (it must be native), else the known packages' binaries by file
+ * name. Never a JS fallback.
  */
-export function loadUws(): UwsModule {
-  if (uwsModule !== null) return uwsModule;
+export function tryLoadUws(): UwsLoad {
+  if (loaded !== null) return loaded;
   const require = createRequire(import.meta.url);
   const override = process.env.VMC_UWS_MODULE;
   if (override !== undefined && override !== '') {
-    uwsModule = require(override) as UwsModule;
-    return uwsModule;
-  }
-  const pkg = '@trufflesuite/uws-js-unofficial';
-  const binary = `${pkg}/binaries/uws_${process.platform}_${process.arch}_${process.versions.modules}.node`;
-  try {
-    uwsModule = require(binary) as UwsModule;
-  } catch (err) {
-    if (process.env.VMC_ALLOW_UWS_FALLBACK !== '1') {
-      throw new Error(
-        `vmc: no native uWebSockets.js binary for ${process.platform}-${process.arch} ` +
-          `(Node ABI ${process.versions.modules}): ${(err as Error).message}\n` +
-          `  Use a Node version the package ships binaries for, set VMC_UWS_MODULE=uWebSockets.js ` +
-          `for the official build, or VMC_ALLOW_UWS_FALLBACK=1 to run on the slow JS fallback.`,
-      );
+    try {
+      const m: unknown = require(override);
+      loaded = isNative(m)
+        ? { ok: true, module: m, source: `${override} (VMC_UWS_MODULE)` }
+        : { ok: false, reason: `VMC_UWS_MODULE=${override} is not a native uWebSockets.js build (a JS fallback is refused)` };
+    } catch (err) {
+      loaded = { ok: false, reason: `VMC_UWS_MODULE=${override} does not load: ${firstLine(err)}` };
     }
-    process.stderr.write(
-      '\n*** vmc WARNING: native uWebSockets.js binary unavailable; running on the pure-JS ' +
-        'fallback (VMC_ALLOW_UWS_FALLBACK=1). Throughput and latency numbers are NOT representative. ***\n\n',
-    );
-    uwsModule = require(pkg) as UwsModule;
+    return loaded;
   }
-  return uwsModule;
+  const file = `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`;
+  const tried: string[] = [];
+  for (const pkg of UWS_PACKAGES) {
+    const dir = packageDir(require, pkg.name);
+    if (dir === null) {
+      tried.push(`${pkg.name}: not installed`);
+      continue;
+    }
+    const path = join(dir, pkg.dir, file);
+    if (!existsSync(path)) {
+      tried.push(`${pkg.name}: no ${file}`);
+      continue;
+    }
+    try {
+      const m: unknown = require(path);
+      if (isNative(m)) {
+        loaded = { ok: true, module: m, source: `${pkg.name}@${packageVersion(dir)} (${file})` };
+        return loaded;
+      }
+      tried.push(`${pkg.name}: ${file} is not a native build`);
+    } catch (err) {
+      tried.push(`${pkg.name}: ${file} does not load (${firstLine(err)})`);
+    }
+  }
+  loaded = {
+    ok: false,
+    reason: `no native uWebSockets.js build for Node ABI ${process.versions.modules} / ${cLibrary()} (${tried.join('; ')})`,
+  };
+  return loaded;
+}
+
+/** The native uWS module; throws (with the reason) when no build loads. Kept for the benchmarks' mock upstream. */
+export function loadUws(): UwsModule {
+  const r = tryLoadUws();
+  if (!r.ok) throw new Error(`vmc: ${r.reason}`);
+  return r.module;
+}
+
+/** The installed package's directory (found on the resolution paths, ignoring its `exports`), or null. */
+function packageDir(require: NodeJS.Require, name: string): string | null {
+  for (const base of require.resolve.paths(name) ?? []) {
+    const dir = join(base, name);
+    if (existsSync(join(dir, 'package.json'))) return dir;
+  }
+  return null;
+}
+
+function packageVersion(dir: string): string {
+  try {
+    return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version?: string }).version ?? '?';
+  } catch {
+    return '?';
+  }
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0];
 }
 
 export type { HeaderValue, HttpHandler, HttpRequest, HttpResponse, HttpServer, HttpServerOptions } from './adapter.js';
 
-// ---- implementation ----
+// ---- the exchange ----
 
-const RESOLVED: Promise<void> = Promise.resolve();
-const EMPTY = Buffer.alloc(0);
+/** Discards body bytes after an early answer (lingering close). */
+function discardData(): void {}
 
-/** `"200 OK"`-style status lines for every code we may write (uWS wants the full line). */
-const STATUS_LINES: string[] = (() => {
-  const reasons: Record<number, string> = {
-    200: 'OK',
-    201: 'Created',
-    202: 'Accepted',
-    204: 'No Content',
-    304: 'Not Modified',
-    400: 'Bad Request',
-    401: 'Unauthorized',
-    403: 'Forbidden',
-    404: 'Not Found',
-    405: 'Method Not Allowed',
-    408: 'Request Timeout',
-    409: 'Conflict',
-    412: 'Precondition Failed',
-    413: 'Payload Too Large',
-    415: 'Unsupported Media Type',
-    422: 'Unprocessable Entity',
-    429: 'Too Many Requests',
-    500: 'Internal Server Error',
-    501: 'Not Implemented',
-    502: 'Bad Gateway',
-    503: 'Service Unavailable',
-    504: 'Gateway Timeout',
-  };
-  const lines: string[] = [];
-  for (let s = 0; s < 600; s++) lines.push(`${s} ${reasons[s] ?? 'Status'}`);
-  return lines;
-})();
-
-function statusLine(status: number): string {
-  return status >= 100 && status < 600 ? STATUS_LINES[status] : STATUS_LINES[500];
-}
-
-/** Shared mutable server state the exchanges report to. */
-class ServerState {
-  inFlight = 0;
-  draining = false;
-  idleWaiters: (() => void)[] = [];
-
-  done(): void {
-    this.inFlight--;
-    if (this.inFlight === 0 && this.idleWaiters.length > 0) {
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const w of waiters) w();
-    }
-  }
+/** The exchange whose headers `collectHeader` is copying (forEach runs synchronously). */
+let collecting: UwsExchange | null = null;
+function collectHeader(k: string, v: string): void {
+  (collecting as UwsExchange).addHeader(k, v);
 }
 
 /**
@@ -171,40 +208,56 @@ class UwsExchange implements HttpRequest, HttpResponse {
   method: string;
   url: string;
   query: string;
-  headers: string[];
+  headers: string[] = [];
   body: Buffer = EMPTY;
   aborted = false;
   headersSent = false;
   finished = false;
 
   readonly #res: UwsHttpResponse;
-  readonly #server: ServerState;
-  readonly #opts: HttpServerOptions;
-  #bodyLen = 0;
+  readonly #state: ServerState;
+  readonly #isHead: boolean;
+  // header facts gathered while copying
+  #headerBytes: number;
+  #contentLengths = 0;
+  #contentLength = '';
+  #chunked = false;
+  #host: string | null = null;
+  // body
+  #reader: BodyReader | null = null;
+  #declared = 0;
+  /** An early answer was sent; body bytes still arriving are discarded. */
+  #lingering = false;
+  // response
   #status = 200;
   #head: readonly HeaderValue[] | null = null;
-  #chunk: Uint8Array | string | undefined = undefined;
+  #chunk: Uint8Array | undefined = undefined;
   #writeOk = true;
   #abortCb: (() => void) | null = null;
   #drainResolve: (() => void) | null = null;
+  /** One-shot body waiting for `onWritable` (tryEnd did not take it all). */
+  #tail: Uint8Array | null = null;
+  /** `end()` waiting for `onWritable` (its last chunk was buffered). */
+  #endPending = false;
+  /** Still counted in the server's in-flight requests (until the last byte left uWS's buffer). */
   #counted = true;
   // Callbacks bound once per exchange: cork() and onWritable() then allocate nothing per call.
   readonly #corkedWrite: () => void;
   readonly #corkedEnd: () => void;
-  readonly #onWritable: () => boolean;
+  readonly #corkedRespond: () => void;
+  readonly #onWritable: (offset: number) => boolean;
 
-  constructor(res: UwsHttpResponse, req: UwsHttpRequest, server: ServerState, opts: HttpServerOptions) {
+  constructor(res: UwsHttpResponse, req: UwsHttpRequest, state: ServerState) {
     this.#res = res;
-    this.#server = server;
-    this.#opts = opts;
+    this.#state = state;
     this.method = req.getMethod().toUpperCase();
     this.url = req.getUrl();
     this.query = req.getQuery() ?? '';
-    const headers: string[] = [];
-    req.forEach((k, v) => {
-      headers.push(k, v);
-    });
-    this.headers = headers;
+    this.#isHead = this.method === 'HEAD';
+    this.#headerBytes = this.url.length + this.query.length;
+    collecting = this;
+    req.forEach(collectHeader);
+    collecting = null;
     this.#corkedWrite = () => {
       this.#flushHead();
       this.#writeOk = this.#res.write(this.#chunk as Uint8Array);
@@ -212,23 +265,140 @@ class UwsExchange implements HttpRequest, HttpResponse {
     };
     this.#corkedEnd = () => {
       this.#flushHead();
-      this.#res.end(this.#chunk, this.#server.draining);
+      const chunk = this.#chunk;
       this.#chunk = undefined;
+      if (this.#isHead) {
+        this.#res.endWithoutBody();
+        return;
+      }
+      if (chunk !== undefined && chunk.byteLength > 0) this.#writeOk = this.#res.write(chunk);
+      // a buffered last chunk: end (the chunked terminator) once uWS drained it, so the
+      // exchange stays in flight until every byte left uWS's buffer
+      if (this.#writeOk) this.#res.end();
+      else this.#endPending = true;
     };
-    this.#onWritable = () => {
+    this.#corkedRespond = () => {
+      this.#flushHead();
+      const body = this.#chunk as Uint8Array;
+      this.#chunk = undefined;
+      if (this.#isHead) {
+        // the length a GET would get, written by hand: this uWS build's endWithoutBody(n)
+        // leaves the response pending (the connection's next request is then dropped)
+        this.#res.writeHeader('content-length', String(body.byteLength)).endWithoutBody();
+        return;
+      }
+      // tryEnd takes what the socket accepts now; the rest is offered again on onWritable
+      // (uWS then buffers nothing of ours, and the exchange knows when it is all out)
+      if (!this.#res.tryEnd(body, body.byteLength)[1]) this.#tail = body;
+    };
+    this.#onWritable = (offset) => {
+      this.#writeOk = true;
+      const tail = this.#tail;
+      if (tail !== null) {
+        const done = this.#res.tryEnd(tail.subarray(offset), tail.byteLength)[1];
+        if (!done) return false; // not all taken: uWS calls again when writable
+        this.#tail = null;
+        this.#settle();
+        return true;
+      }
+      if (this.#endPending) {
+        this.#endPending = false;
+        this.#res.cork(() => this.#res.end());
+        this.#settle();
+        return true;
+      }
       const r = this.#drainResolve;
       this.#drainResolve = null;
       if (r !== null) r();
       return true; // uWS `write()` buffered everything; nothing left to retry here
     };
-    server.inFlight++;
+    state.inFlight++;
+  }
+
+  /** Copies one header (forEach callback); gathers what the checks need on the way. */
+  addHeader(k: string, v: string): void {
+    this.headers.push(k, v);
+    this.#headerBytes += k.length + v.length + 4;
+    if (k === 'content-length') {
+      this.#contentLengths++;
+      this.#contentLength = v;
+    } else if (k === 'transfer-encoding') this.#chunked = true;
+    else if (k === 'host') this.#host = v;
+  }
+
+  /** Checks the request, then reads the body (if any) and calls the handler. */
+  start(): void {
+    const state = this.#state;
+    const refusals = state.refusals;
+    // uWS's parser rejected malformed content-lengths already; be defensive anyway
+    const n = this.#contentLength === '' ? 0 : Number(this.#contentLength);
+    this.#declared = Number.isSafeInteger(n) && n > 0 ? n : 0;
+    const hasBody = this.#declared > 0 || this.#chunked;
+    if (this.#headerBytes > MAX_HEADER_BYTES) return this.#refuse(refusals.headersTooLarge, hasBody);
+    // two Content-Lengths: uWS framed the body by one of them; close, the rest may be smuggled
+    if (this.#contentLengths > 1) return this.#refuse(refusals.duplicateContentLength, false);
+    if (state.hostAllowed !== null && !state.hostAllowed(this.#host)) return this.#refuse(refusals.hostNotAllowed, hasBody);
+    if (!hasBody) return dispatch(this, state.opts);
+    if (this.#declared > state.opts.maxBodyBytes) return this.#refuse(refusals.payloadTooLarge, true);
+    this.#reader = new BodyReader();
+    this.#res.onData((ab, isLast) => this.#onData(ab, isLast));
+  }
+
+  #onData(ab: ArrayBuffer, isLast: boolean): void {
+    if (this.#lingering || this.aborted) return; // answered early, or aborted: drop the rest
+    const reader = this.#reader as BodyReader;
+    const state = this.#state;
+    // uWS neuters `ab` when this callback returns: push copies now
+    const r = reader.push(new Uint8Array(ab), this.#declared, state.opts.maxBodyBytes, state.budget);
+    if (r !== 0) {
+      this.#refuse(r === 413 ? state.refusals.payloadTooLarge : state.refusals.bodyBudgetExhausted, !isLast);
+      return;
+    }
+    if (isLast) {
+      this.body = reader.result();
+      dispatch(this, state.opts);
+    }
+  }
+
+  /**
+   * Answers without the handler. With body bytes still to come, the connection is marked
+   * `connection: close` but left open: uWS goes on reading and discarding the body (lingering
+   * close), and the client, which reads the answer instead of a reset, closes it (uWS closes a
+   * silent one after its 10 s idle timeout). Otherwise uWS closes after sending.
+   */
+  #refuse(r: Refusal, bodyUnread: boolean): void {
+    const state = this.#state;
+    state.refused(r, this);
+    this.finished = true;
+    this.#lingering = bodyUnread;
+    const res = this.#res;
+    if (this.#reader !== null) {
+      // the partial body is dropped now, not when the lingering connection goes
+      this.#reader.release(state.budget);
+      this.#reader = null;
+    } else if (bodyUnread) res.onData(discardData);
+    res.cork(() => {
+      res.writeStatus(statusLine(r.status));
+      const h = r.headers;
+      for (let i = 0; i + 1 < h.length; i += 2) res.writeHeader(h[i] as string, h[i + 1]);
+      this.headersSent = true;
+      if (bodyUnread) res.writeHeader('connection', 'close').end(r.body, false);
+      else res.end(r.body, true);
+    });
+    this.#settle();
   }
 
   /** Aborted by the client (registered first thing in the route handler). */
   handleAbort(): void {
-    if (this.finished && !this.#counted) return;
+    if (!this.#counted) {
+      this.aborted = true; // after close() or an early answer: nothing more to do
+      return;
+    }
     this.aborted = true;
-    this.#finish();
+    this.finished = true;
+    this.#tail = null;
+    this.#endPending = false;
+    this.#settle();
     const cb = this.#abortCb;
     this.#abortCb = null;
     if (cb !== null) cb();
@@ -237,57 +407,12 @@ class UwsExchange implements HttpRequest, HttpResponse {
     if (r !== null) r();
   }
 
-  #finish(): void {
-    this.finished = true;
-    if (this.#counted) {
-      this.#counted = false;
-      this.#server.done();
-    }
-  }
-
-  // ---- body ----
-
-  /** Starts reading the body; calls `ready` once it is complete (never, if 413 was sent). */
-  readBody(contentLength: number, ready: () => void): void {
-    const max = this.#opts.maxBodyBytes;
-    if (contentLength > max) {
-      this.#reject413();
-      return;
-    }
-    let buf = contentLength > 0 ? Buffer.allocUnsafe(contentLength) : EMPTY;
-    this.#res.onData((ab, isLast) => {
-      if (this.finished) return; // 413 already sent, or aborted: drop the rest
-      const n = ab.byteLength;
-      const len = this.#bodyLen + n;
-      if (len > max) {
-        this.#reject413();
-        return;
-      }
-      if (len > buf.length) {
-        // chunked or lying content-length: grow geometrically, capped at the limit
-        const grown = Buffer.allocUnsafe(Math.min(max, Math.max(len, buf.length * 2, 1024)));
-        buf.copy(grown, 0, 0, this.#bodyLen);
-        buf = grown;
-      }
-      // uWS neuters `ab` when this callback returns: copy now
-      buf.set(new Uint8Array(ab, 0, n), this.#bodyLen);
-      this.#bodyLen = len;
-      if (isLast) {
-        this.body = len === buf.length ? buf : buf.subarray(0, len);
-        ready();
-      }
-    });
-  }
-
-  #reject413(): void {
-    this.#status = 413;
-    this.#head = JSON_HEADERS;
-    // close the connection: the unread rest of the body must not be parsed as a request
-    this.#res.cork(() => {
-      this.#flushHead();
-      this.#res.end(this.#opts.payloadTooLargeBody, true);
-    });
-    this.#finish();
+  /** The exchange is over for the server: no longer in flight, body reservation returned. */
+  #settle(): void {
+    if (!this.#counted) return;
+    this.#counted = false;
+    this.#reader?.release(this.#state.budget);
+    this.#state.done();
   }
 
   // ---- HttpRequest ----
@@ -320,10 +445,14 @@ class UwsExchange implements HttpRequest, HttpResponse {
     const h = this.#head;
     if (h !== null) for (let i = 0; i + 1 < h.length; i += 2) res.writeHeader(h[i] as string, h[i + 1]);
     this.#head = null;
+    // draining: this response is the connection's last. Only here, before the body: never
+    // into a body already under way (uWS's own end(…, true) would do exactly that)
+    if (this.#state.draining) res.writeHeader('connection', 'close');
   }
 
   write(chunk: Uint8Array): Promise<void> {
     if (this.finished) return RESOLVED;
+    if (this.#isHead) return RESOLVED; // HEAD: headers go out with end()
     this.#chunk = chunk;
     this.#res.cork(this.#corkedWrite);
     if (this.#writeOk) return RESOLVED;
@@ -336,100 +465,176 @@ class UwsExchange implements HttpRequest, HttpResponse {
 
   end(chunk?: Uint8Array): void {
     if (this.finished) return;
+    this.finished = true;
     this.#chunk = chunk;
     this.#res.cork(this.#corkedEnd);
-    this.#finish();
+    if (this.#endPending) this.#res.onWritable(this.#onWritable);
+    else this.#settle();
   }
 
   respond(status: number, headers: readonly HeaderValue[], body: Uint8Array | string): void {
     if (this.finished) return;
+    this.finished = true;
     this.#status = status;
     this.#head = headers;
-    this.#chunk = body;
-    this.#res.cork(this.#corkedEnd);
-    this.#finish();
+    this.#chunk = typeof body === 'string' ? Buffer.from(body) : body;
+    this.#res.cork(this.#corkedRespond);
+    if (this.#tail !== null) this.#res.onWritable(this.#onWritable);
+    else this.#settle();
   }
 
   close(): void {
     if (this.finished) return;
-    this.#finish();
-    this.#res.close(); // runs onAborted; handleAbort sees `finished` and does nothing more
+    this.finished = true;
+    this.#settle(); // a close we asked for is not a client abort (handleAbort then does nothing)
+    // after the current uWS callback: inside it, the corked bytes written so far would be dropped
+    setImmediate(() => {
+      if (!this.aborted) this.#res.close();
+    });
   }
 }
+
+// ---- the accept guard (file descriptors) ----
+
+/** Open file descriptors of this process: `/proc/self/fd`'s size on Linux ≥ 6.2, else its entries; -1 when unknown. */
+function openFds(): number {
+  try {
+    const size = statSync('/proc/self/fd').size;
+    return size > 0 ? size : readdirSync('/proc/self/fd').length - 1;
+  } catch {
+    return -1;
+  }
+}
+
+/** The soft `RLIMIT_NOFILE` (Linux), or null. */
+function fdLimit(): number | null {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m === null ? null : Number(m[1]);
+  } catch {
+    return null;
+  }
+}
+
+/** How often the accept guard counts descriptors, ms. */
+const GUARD_INTERVAL_MS = 100;
 
 /**
- * Starts a uWS server that hands every request to `opts.handler`.
- * Rejects when the port cannot be bound.
+ * Keeps uSockets away from the descriptor limit, where a failing `accept` is retried in a
+ * busy loop (100 % CPU, reproduced with `ulimit -n`), and enforces `maxConnections`: uWS
+ * reports no connection events, so both count the process's open descriptors, every
+ * {@link GUARD_INTERVAL_MS}. At the high mark the listen socket is closed (new connections
+ * are refused by the kernel); below the low mark it listens again. Linux only (elsewhere
+ * there is no cheap descriptor count; the guard is off).
  */
-export function listenHttp(opts: HttpServerOptions): Promise<HttpServer> {
-  const uws = loadUws();
+class AcceptGuard {
+  readonly high: number;
+  readonly low: number;
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(
+    baseline: number,
+    limit: number,
+    maxConnections: number | undefined,
+    readonly check: (open: number, guard: AcceptGuard) => void,
+  ) {
+    let high = limit - Math.max(16, Math.floor(limit / 20));
+    if (maxConnections !== undefined && maxConnections > 0) high = Math.min(high, baseline + maxConnections);
+    this.high = Math.max(baseline + 1, high);
+    this.low = this.high - Math.max(1, Math.floor((this.high - baseline) / 10));
+    this.#timer = setInterval(() => {
+      const open = openFds();
+      if (open >= 0) this.check(open, this);
+    }, GUARD_INTERVAL_MS);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+}
+
+// ---- the server ----
+
+/**
+ * Starts a uWS server that hands every request to `opts.handler`. `reason` is why uWS was
+ * chosen (runtime/http/listen.ts). Rejects when the port cannot be bound.
+ */
+export function listenUws(uws: UwsModule, opts: HttpServerOptions, reason: string): Promise<HttpServer> {
   const app = uws.App();
-  const state = new ServerState();
+  const state = new ServerState(opts);
 
   app.any('/*', (res, req) => {
-    const ex = new UwsExchange(res, req, state, opts);
+    const ex = new UwsExchange(res, req, state);
     res.onAborted(() => ex.handleAbort());
-    const cl = req.getHeader('content-length');
-    const chunked = req.getHeader('transfer-encoding') !== '';
-    // uWS's parser has already rejected malformed content-lengths; be defensive anyway
-    const n = cl === '' ? 0 : Number(cl);
-    const contentLength = Number.isSafeInteger(n) && n > 0 ? n : 0;
-    if (contentLength > 0 || chunked) ex.readBody(contentLength, () => dispatch(ex, opts));
-    else dispatch(ex, opts);
+    ex.start();
   });
 
-  return new Promise((resolve, reject) => {
-    app.listen(opts.host, opts.port, (listenSocket) => {
-      if (!listenSocket) {
-        reject(new Error(`vmc: cannot listen on ${opts.host}:${opts.port} (address in use or not permitted)`));
-        return;
+  const listen = (port: number): Promise<unknown> =>
+    new Promise((resolve) => app.listen(opts.host, port, (listenSocket) => resolve(listenSocket || null)));
+
+  return listen(opts.port).then((first) => {
+    if (first === null) throw new Error(`vmc: cannot listen on ${opts.host}:${opts.port} (address in use or not permitted)`);
+    let socket: unknown = first;
+    let closed = false;
+    const port = uws.us_socket_local_port(first);
+
+    const limit = process.platform === 'linux' ? fdLimit() : null;
+    const baseline = limit === null ? -1 : openFds();
+    let relistening = false;
+    const guard =
+      limit === null || baseline < 0
+        ? null
+        : new AcceptGuard(baseline, limit, opts.maxConnections, (open, g) => {
+            if (closed || relistening) return;
+            if (socket !== null && open >= g.high) {
+              uws.us_listen_socket_close(socket);
+              socket = null;
+              opts.onNotice?.('not accepting connections: open descriptors at the high mark', {
+                open_fds: open,
+                high_mark: g.high,
+                fd_limit: limit,
+                max_connections: opts.maxConnections ?? null,
+              });
+            } else if (socket === null && open <= g.low) {
+              relistening = true;
+              void listen(port).then((s) => {
+                relistening = false;
+                if (s === null) return; // try again on the next tick
+                if (closed) return uws.us_listen_socket_close(s);
+                socket = s;
+                opts.onNotice?.('accepting connections again', { open_fds: openFds(), low_mark: g.low });
+              });
+            }
+          });
+
+    const stop = (): void => {
+      closed = true;
+      guard?.stop();
+      if (socket !== null) {
+        uws.us_listen_socket_close(socket);
+        socket = null;
       }
-      let socket: unknown = listenSocket;
-      const port = uws.us_socket_local_port(listenSocket);
-      resolve({
-        port,
-        engine: 'uws',
-        engineReason: 'native uWebSockets.js binary loaded',
-        get inFlight() {
-          return state.inFlight;
-        },
-        stopListening() {
-          state.draining = true;
-          if (socket !== null) {
-            uws.us_listen_socket_close(socket);
-            socket = null;
-          }
-        },
-        whenIdle() {
-          if (state.inFlight === 0) return RESOLVED;
-          return new Promise<void>((r) => state.idleWaiters.push(r));
-        },
-        closeAll() {
-          if (socket !== null) {
-            uws.us_listen_socket_close(socket);
-            socket = null;
-          }
-          app.close?.();
-        },
-      });
-    });
+    };
+
+    return {
+      port,
+      engine: 'uws',
+      engineReason: reason,
+      get inFlight() {
+        return state.inFlight;
+      },
+      stopListening() {
+        state.draining = true;
+        stop();
+      },
+      whenIdle() {
+        return state.whenIdle();
+      },
+      closeAll() {
+        stop();
+        app.close?.();
+      },
+    } satisfies HttpServer;
   });
-}
-
-function dispatch(ex: UwsExchange, opts: HttpServerOptions): void {
-  let p: void | Promise<void>;
-  try {
-    p = opts.handler(ex, ex);
-  } catch (err) {
-    fail(ex, opts, err);
-    return;
-  }
-  if (p !== undefined) p.then(undefined, (err) => fail(ex, opts, err));
-}
-
-function fail(ex: UwsExchange, opts: HttpServerOptions, err: unknown): void {
-  opts.onError?.(err, ex);
-  if (ex.finished) return;
-  if (!ex.headersSent) ex.respond(500, JSON_HEADERS, opts.internalErrorBody);
-  else ex.close();
 }

@@ -1,41 +1,14 @@
 /**
  * "The gateway never crashes on input": random bodies, headers, paths and model names
- * against a real gateway (real mock upstream, real uWS server). Every answer must be a
+ * against a real gateway (real mock upstream), on each HTTP engine. Every answer must be a
  * complete HTTP response; gateway-made errors use the JSON envelope of SPEC §3; the
  * gateway stays healthy and keeps routing afterwards. Bounded: a fixed number of runs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { request } from 'undici';
-import { closeAll, providersYaml, startGateway, startMocks, type Gateway } from './harness.js';
+import { closeAll, ENGINES, providersYaml, startGateway, startMocks, type Gateway } from './harness.js';
 import type { MockProvider } from '../../bench/sim/simulated-provider.js';
-
-let mocks: MockProvider[];
-let gw: Gateway;
-
-beforeAll(async () => {
-  mocks = await startMocks(['fz']);
-  gw = await startGateway(
-    `version: 1
-${providersYaml(mocks)}
-virtual_models:
-  ok: { target: fz/m1 }
-  meta:
-    targets:
-      - { target: fz/m1, metadata_match: { tier: gold } }
-      - { target: fz/m2 }
-  sticky:
-    sticky: { keys: [{ source: header, key: x-user }, { source: metadata, key: session }] }
-    targets: [{ target: fz/m1 }, { target: fz/m2 }]
-  gated: { target: fz/m3, user_paths: [/team] }
-`,
-    { maxBodyBytes: 64 * 1024 },
-  );
-});
-
-afterAll(async () => {
-  await closeAll(gw, ...mocks);
-});
 
 const PATHS = [
   '/v1/chat/completions',
@@ -96,7 +69,34 @@ const arbHeaders = fc.record(
 const clean = (h: Record<string, string>): Record<string, string> =>
   Object.fromEntries(Object.entries(h).map(([k, v]) => [k, v.replace(/[^\x20-\x7e]/g, '?')]));
 
-describe('gateway input fuzzing', () => {
+describe.each(ENGINES)('gateway input fuzzing (%s engine)', (engine) => {
+  let mocks: MockProvider[];
+  let gw: Gateway;
+
+  beforeAll(async () => {
+    mocks = await startMocks(['fz']);
+    gw = await startGateway(
+      `version: 1
+${providersYaml(mocks)}
+virtual_models:
+  ok: { target: fz/m1 }
+  meta:
+    targets:
+      - { target: fz/m1, metadata_match: { tier: gold } }
+      - { target: fz/m2 }
+  sticky:
+    sticky: { keys: [{ source: header, key: x-user }, { source: metadata, key: session }] }
+    targets: [{ target: fz/m1 }, { target: fz/m2 }]
+  gated: { target: fz/m3, user_paths: [/team] }
+`,
+      { maxBodyBytes: 64 * 1024, engine },
+    );
+  });
+
+  afterAll(async () => {
+    await closeAll(gw, ...mocks);
+  });
+
   it('answers every random request with a complete response and keeps serving', async () => {
     const seen = new Map<number, number>();
     await fc.assert(
@@ -128,7 +128,11 @@ describe('gateway input fuzzing', () => {
     const health = await request(gw.url + '/health');
     expect(health.statusCode).toBe(200);
     await health.body.text();
-    const ok = await request(gw.url + '/v1/chat/completions', { method: 'POST', body: JSON.stringify({ model: 'ok', messages: [] }) });
+    const ok = await request(gw.url + '/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'ok', messages: [] }),
+    });
     expect(ok.statusCode).toBe(200);
     expect(ok.headers['x-vmc-target']).toBe('fz/m1');
     await ok.body.text();

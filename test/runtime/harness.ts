@@ -3,6 +3,7 @@
  * ephemeral ports, configs compiled from YAML by the real compiler.
  */
 import { buildTableFromYaml } from '../../compiler/testing.js';
+import type { HttpEngineName } from '../../runtime/http/adapter.js';
 import { startMockProvider, type MockBehavior, type MockProvider } from '../../bench/sim/simulated-provider.js';
 import { createLogger, type Logger } from '../../runtime/log.js';
 import { startServer, type RunningServer, type ServerOptions } from '../../runtime/server.js';
@@ -23,19 +24,47 @@ export function captureLogger(): { log: Logger; lines: Record<string, unknown>[]
   return { log, lines };
 }
 
+export { ENGINES } from './http/engines.js';
+
+/** Options of {@link startGateway}: the server's, plus the HTTP engine to run. */
+export interface GatewayOptions extends Partial<ServerOptions> {
+  /** `uws` or `node` (SPEC §10); default: `VMC_HTTP_ENGINE`, else the automatic choice. */
+  engine?: HttpEngineName;
+}
+
+/**
+ * Runs `start` with `VMC_HTTP_ENGINE=engine` and restores the variable before returning: the
+ * engine is chosen synchronously when the server starts listening, so concurrent starts in
+ * one test file do not see each other's choice.
+ */
+function withEngine<T>(engine: HttpEngineName | undefined, start: () => T): T {
+  if (engine === undefined) return start();
+  const before = process.env.VMC_HTTP_ENGINE;
+  process.env.VMC_HTTP_ENGINE = engine;
+  try {
+    return start();
+  } finally {
+    if (before === undefined) delete process.env.VMC_HTTP_ENGINE;
+    else process.env.VMC_HTTP_ENGINE = before;
+  }
+}
+
 /** Compiles YAML and starts a gateway on an ephemeral port. */
-export async function startGateway(yaml: string, opts: Partial<ServerOptions> = {}): Promise<Gateway> {
+export async function startGateway(yaml: string, opts: GatewayOptions = {}): Promise<Gateway> {
   const table = RoutingTable.decode(await buildTableFromYaml(yaml));
   const { log, lines } = captureLogger();
-  const server = await startServer({
-    table,
-    host: '127.0.0.1',
-    port: 0,
-    maxBodyBytes: 4 * 1024 * 1024,
-    log,
-    drainTimeoutMs: 5000,
-    ...opts,
-  });
+  const { engine, ...serverOpts } = opts;
+  const server = await withEngine(engine, () =>
+    startServer({
+      table,
+      host: '127.0.0.1',
+      port: 0,
+      maxBodyBytes: 4 * 1024 * 1024,
+      log,
+      drainTimeoutMs: 5000,
+      ...serverOpts,
+    }),
+  );
   return { url: `http://127.0.0.1:${server.port}`, server, logs: lines, close: () => server.close() };
 }
 
