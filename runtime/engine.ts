@@ -5,36 +5,82 @@
  *     (routing/resolve.ts: enabled, user path, model_types, metadata,           │
  *      sticky key, router plan — the same function `vmc explain` runs)          │
  *   for each target in plan order:                                              ▼
- *     cooled down?            → skip (treated as failed, SPEC §9)
+ *     ejected (cooling down)? → skip (treated as failed, SPEC §9); else admitted (maybe as
+ *                               the half-open probe)
  *     for try = 1..attempts:  → send; on a status in retry.on_status, a network error or a
- *                               timeout: wait delay_ms and retry (SPEC §3.7)
+ *                               timeout: wait delay_ms (or the upstream's Retry-After, up to
+ *                               MAX_RETRY_AFTER_MS) and retry (SPEC §3.7). A timeout after the
+ *                               request was fully sent is retried on the same target only
+ *                               when retry.on_status lists 504 (the work may be billed).
  *     after the last try:     → status in fallback_on / network failure / timeout, and a
  *                               next usable target exists: move on; else answer with it
  *     sla.max_ttft_ms missed  → the attempt failed; next target at once (no same-target retry)
  *   nothing answered          → the last upstream response as sent, else 502 (network) /
  *                               504 (timeout); nothing tried because of cooldown → 503
  *
- * An attempt is committed when its first body byte arrives (relay.ts takes over); before
- * that, fallback is always possible. Health is recorded per attempt: a failure is a network
- * error, a timeout, an SLA miss, or a status ≥ 500 / in retry.on_status / in fallback_on;
- * anything else is a success and feeds the latency EWMA with its time to first byte.
+ * Error answers (status ≥ 400) are read whole before anything is decided — bounded in size
+ * (MAX_KEPT_ERROR_BODY) and time (ERROR_BODY_TIMEOUT_MS): an error body that never ends is a
+ * failed attempt, not a hung request. A success is committed when its first body byte
+ * arrives (relay.ts takes over); before that, fallback is always possible.
+ *
+ * Health (routing/health.ts) is recorded per attempt: a failure is a network error, a
+ * timeout, an SLA miss, or a status ≥ 500 / in retry.on_status / in fallback_on; anything
+ * else is a success and feeds the latency EWMA with its time to first byte. Client faults
+ * are neither (issue 8): a request the gateway or undici refuses to send (400 before any
+ * attempt), and the upstream's 401/403/429 to a client's own credentials (a provider without
+ * a key): those judge the credential, not the target, so one client cannot cool a target
+ * down for everyone.
  */
 import { GATEWAY_PROVIDER, gatewayErrorBody, type GatewayErrorType } from './errors.js';
 import type { Generation, TargetRuntime, VmRuntime } from './generation.js';
 import { JSON_HEADERS } from './http/respond.js';
 import type { HeaderValue, HttpRequest, HttpResponse } from './http/adapter.js';
-import { BodyScan, MODEL_ABSENT, MODEL_STRING, SCAN_NOT_OBJECT, SCAN_TOO_DEEP, modelName, scanJsonBody } from './json-scan.js';
+import {
+  BodyScan,
+  MODEL_ABSENT,
+  MODEL_DUPLICATE,
+  MODEL_STRING,
+  SCAN_NOT_OBJECT,
+  SCAN_TOO_DEEP,
+  modelName,
+  scanJsonBody,
+} from './json-scan.js';
 import { logAccess, type Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import { applyBodyOps, mergeInto, runPostResponse } from './middleware.js';
-import { RELAY_CLIENT_ABORTED, RELAY_UPSTREAM_BROKE, RelayContext, relay, responseHeaders } from './relay.js';
+import { RELAY_CLIENT_ABORTED, RELAY_REFUSED, RELAY_UPSTREAM_BROKE, RelayContext, relay, responseHeaders } from './relay.js';
+import { ADMIT_SKIP } from './routing/health.js';
 import { RESOLVE_HTTP_STATUS, RESOLVE_OK, ROUTER_DRAW, Resolution, resolutionMessage, resolveRequest } from './routing/resolve.js';
-import { FAIL_ABORTED, FAIL_NONE, FAIL_TIMEOUT, FAIL_TTFT, UpstreamCall } from './upstream.js';
+import {
+  FAIL_ABORTED,
+  FAIL_LOCAL,
+  FAIL_NONE,
+  FAIL_REFUSED,
+  FAIL_TIMEOUT,
+  FAIL_TTFT,
+  UpstreamCall,
+  invalidHeaderValue,
+  retryAfterMs,
+} from './upstream.js';
 import { ENDPOINT_PATHS } from './table/endpoints.js';
 import { XLATE_CHAT_TO_MESSAGES, XLATE_NONE, chatToMessagesRequest, messagesToChatRequest } from './wire/translate.js';
 
-/** Error bodies kept from failed attempts (for "the last upstream response as sent"). */
+/** Error bodies kept from failed attempts (for "the last upstream response as sent"); a larger one fails the attempt. */
 const MAX_KEPT_ERROR_BODY = 1024 * 1024;
+/**
+ * An error body must be complete this long after its headers (and within the attempt's
+ * `timeout_ms`): one that never ends fails the attempt instead of hanging the request and
+ * blocking fallback (issue 8).
+ */
+export const ERROR_BODY_TIMEOUT_MS = 10_000;
+/**
+ * Longest upstream `Retry-After` (on 429/503) honoured as the delay before a same-target
+ * retry. A longer one ends the retries on that target: the request falls back, or the client
+ * gets the provider's answer with its Retry-After.
+ */
+export const MAX_RETRY_AFTER_MS = 10_000;
+
+const EMPTY = Buffer.alloc(0);
 
 /** Status logged for requests whose client went away (nginx's convention). */
 export const STATUS_CLIENT_CLOSED = 499;
@@ -54,7 +100,7 @@ const RESOLVE_ERROR_TYPE: readonly GatewayErrorType[] = [
   'invalid_request_error', // ok (unused)
   'not_found_error', // not found
   'not_found_error', // disabled
-  'authentication_error', // user path (GoModel's type for access refusals)
+  'permission_error', // user path: a policy denial (SPEC §3.3, §12)
   'invalid_request_error', // model_types
   'invalid_request_error', // bad x-vmc-metadata
   'invalid_request_error', // no eligible target
@@ -84,6 +130,8 @@ class Exchange {
   body: Buffer | null = null;
   headersFor = -1;
   headers: string[] | null = null;
+  /** Why the request cannot be sent upstream (a header value undici would refuse), or null. */
+  refusal: string | null = null;
 
   constructor(
     readonly gen: Generation,
@@ -130,6 +178,18 @@ export class Engine {
     // scratch; no parse and no per-request objects before the attempt loop — change with care
     const table = gen.table;
     const body = req.body;
+    // A JSON API: anything else is refused before it can reach a provider — a browser's form
+    // POST or no-cors fetch (text/plain, urlencoded, multipart, no type) must not spend the
+    // gateway's keys (issue 8).
+    if (!isJsonContentType(req.header('content-type'))) {
+      const msg = 'Content-Type must be application/json';
+      return this.#reject(req, res, startedAt, 415, 'invalid_request_error', msg, null);
+    }
+    // Control headers must be unambiguous: the first and the last of two could decide differently.
+    if (headerCount(req.headers, 'x-vmc-user-path') > 1 || headerCount(req.headers, 'x-vmc-metadata') > 1) {
+      const msg = `header ${headerCount(req.headers, 'x-vmc-user-path') > 1 ? 'x-vmc-user-path' : 'x-vmc-metadata'} must appear at most once`;
+      return this.#reject(req, res, startedAt, 400, 'invalid_request_error', msg, null);
+    }
     if (!scanJsonBody(body, scan)) {
       const msg =
         scan.status === SCAN_NOT_OBJECT
@@ -140,7 +200,12 @@ export class Engine {
       return this.#reject(req, res, startedAt, 400, 'invalid_request_error', msg, null);
     }
     if (scan.modelKind !== MODEL_STRING) {
-      const msg = scan.modelKind === MODEL_ABSENT ? 'missing required parameter: model' : 'parameter model must be a string';
+      const msg =
+        scan.modelKind === MODEL_ABSENT
+          ? 'missing required parameter: model'
+          : scan.modelKind === MODEL_DUPLICATE
+            ? 'parameter model must appear once' // parsers disagree on which one counts
+            : 'parameter model must be a string';
       return this.#reject(req, res, startedAt, 400, 'invalid_request_error', msg, 'model');
     }
     const vm = scan.modelEscaped ? table.lookupString(modelName(body, scan)) : table.lookup(body, scan.modelStart, scan.modelEnd);
@@ -188,21 +253,35 @@ export class Engine {
         skippedFormat = true;
         continue;
       }
-      if (health.inCooldown(t, Date.now())) {
+      const lease = verdictMs(tr);
+      let epoch = health.admit(t, Date.now(), lease);
+      if (epoch === ADMIT_SKIP) {
         tr.series.cooldownSkips++;
         skippedCooldown = true;
         if (ex.target === null) ex.target = tr;
         continue;
       }
+      const headers = this.#headersFor(ex, tr);
+      if (headers === null) {
+        // a client fault: answered before any attempt, never counted on the target
+        health.release(t, epoch, Date.now());
+        ex.target = tr;
+        return this.#gatewayError(ex, 400, 'invalid_request_error', ex.refusal!, GATEWAY_PROVIDER);
+      }
+      // the client's own key judged by the upstream (no key of the provider's): not the target's health
+      const clientKey = tr.usesClientCredentials(ex.req.headers);
       if (previous !== null) previous.series.fallbacks++;
       previous = tr;
       const tries = tr.retryAttempts;
+      let delay = tr.retryDelayMs;
       for (let k = 1; k <= tries; k++) {
         if (k > 1) {
-          if (health.inCooldown(t, Date.now())) break; // the last failure opened a cooldown: stop paying retries
+          if (health.inCooldown(t, Date.now())) break; // ejected meanwhile (maybe by our last failure): stop paying retries
           tr.series.retries++;
-          if (tr.retryDelayMs > 0) await sleep(tr.retryDelayMs);
+          if (delay > 0) await sleep(delay);
           if (res.finished) return this.#aborted(ex);
+          epoch = health.admit(t, Date.now(), lease);
+          if (epoch === ADMIT_SKIP) break;
         }
         ex.attempts++;
         ex.target = tr;
@@ -210,11 +289,13 @@ export class Engine {
         ex.call = call;
         call.start(tr.pool, {
           path: tr.paths[endpoint]!,
-          headers: this.#headersFor(ex, tr),
+          headers,
           body: this.#bodyFor(ex, tr),
           headersTimeoutMs: tr.headersTimeoutMs,
           bodyTimeoutMs: tr.bodyTimeoutMs,
           maxTtftMs: tr.maxTtftMs,
+          firstByteTimeoutMs: tr.firstByteTimeoutMs,
+          deadlineMs: tr.deadlineMs,
         });
         await call.headers();
 
@@ -223,37 +304,78 @@ export class Engine {
           const retryable = table.targetRetriesOn(t, status);
           const fallbackable = table.targetFallsBackOn(t, status);
           const failed = status >= 500 || retryable || fallbackable;
-          if ((retryable && k < tries) || (fallbackable && this.#hasNext(ex, plan, i))) {
-            const errBody = await call.readAll(MAX_KEPT_ERROR_BODY);
-            if (res.finished) return this.#aborted(ex);
-            this.#recordFailure(gen, tr, t);
-            kept = new KeptResponse(tr, status, call.rawHeaders, errBody);
-            if (retryable && k < tries) continue;
-            break; // fall back
+          if (status >= 400) {
+            // Error answers are read whole, bounded in size and time, before deciding.
+            const errBody = await call.readBody(EMPTY, MAX_KEPT_ERROR_BODY, errorBodyDeadline(tr, call));
+            if (res.finished) {
+              health.release(t, epoch, Date.now());
+              return this.#aborted(ex);
+            }
+            if (errBody !== null) {
+              if (clientKey && (status === 401 || status === 403 || status === 429)) health.release(t, epoch, Date.now());
+              else if (failed) this.#recordFailure(gen, tr, t, epoch);
+              else this.#recordSuccess(gen, t, epoch, call);
+              let retryHere = retryable && k < tries;
+              delay = tr.retryDelayMs;
+              if (retryHere && (status === 429 || status === 503)) {
+                const after = retryAfterMs(call.rawHeaders, Date.now());
+                if (after > MAX_RETRY_AFTER_MS)
+                  retryHere = false; // asks for longer than we wait: no more tries here
+                else if (after > delay) delay = after;
+              }
+              if (retryHere || (fallbackable && this.#hasNext(ex, plan, i))) {
+                kept = new KeptResponse(tr, status, call.rawHeaders, errBody);
+                if (retryHere) continue;
+                break; // fall back
+              }
+              tr.series.ttfb.observe(call.ttfbMs / 1000);
+              await this.#commit(ex, tr, call, errBody, epoch);
+              return;
+            }
+            // the error body broke, timed out or was too large: a failed attempt, handled below
+          } else {
+            // Commit candidate: wait for the first body byte (SLA clock still running).
+            let first = call.take();
+            while (first === undefined) {
+              await call.wait();
+              first = call.take();
+            }
+            if (first !== null || call.failure === FAIL_NONE) {
+              if (failed) this.#recordFailure(gen, tr, t, epoch);
+              else this.#recordSuccess(gen, t, epoch, call);
+              tr.series.ttfb.observe(call.ttfbMs / 1000);
+              await this.#commit(ex, tr, call, first ?? EMPTY, epoch);
+              return;
+            }
+            // broke or missed the SLA before the first byte: a failed attempt, handled below
           }
-          // Commit candidate: wait for the first body byte (SLA clock still running).
-          let first = call.take();
-          while (first === undefined) {
-            await call.wait();
-            first = call.take();
-          }
-          if (first !== null || call.failure === FAIL_NONE) {
-            if (failed) this.#recordFailure(gen, tr, t);
-            else health.recordSuccess(t, call.ttfbMs, Date.now());
-            tr.series.ttfb.observe(call.ttfbMs / 1000);
-            await this.#commit(ex, tr, call, first ?? Buffer.alloc(0));
-            return;
-          }
-          // broke or missed the SLA before the first byte: a failed attempt, handled below
         }
 
-        if (call.failure === FAIL_ABORTED || res.finished) return this.#aborted(ex);
-        lastFailure = call.failure;
-        this.#recordFailure(gen, tr, t);
-        if (call.failure === FAIL_TIMEOUT) tr.series.timeouts++;
-        else if (call.failure === FAIL_TTFT) tr.series.ttftMisses++;
+        const failure = call.failure;
+        if (failure === FAIL_ABORTED || res.finished) {
+          health.release(t, epoch, Date.now());
+          return this.#aborted(ex);
+        }
+        if (failure === FAIL_REFUSED || failure === FAIL_LOCAL) {
+          // not the target's fault: undici refused this request, or the gateway is closing its pools
+          health.release(t, epoch, Date.now());
+          ex.call = null;
+          if (failure === FAIL_REFUSED) {
+            const why = call.error?.message ?? 'refused';
+            return this.#gatewayError(ex, 400, 'invalid_request_error', `the request cannot be sent upstream: ${why}`, GATEWAY_PROVIDER);
+          }
+          return this.#gatewayError(ex, 503, 'provider_error', 'the gateway is shutting down', GATEWAY_PROVIDER);
+        }
+        lastFailure = failure;
+        this.#recordFailure(gen, tr, t, epoch);
+        if (failure === FAIL_TIMEOUT) tr.series.timeouts++;
+        else if (failure === FAIL_TTFT) tr.series.ttftMisses++;
         else tr.series.networkErrors++;
-        if (call.failure === FAIL_TTFT) break; // SLA miss: the next target, not the same one again
+        if (failure === FAIL_TTFT) break; // SLA miss: the next target, not the same one again
+        // A timeout after the whole request was sent: the provider may be doing (and billing)
+        // the work. Same-target retries only where the policy asks for them: 504 in retry.on_status.
+        if (failure === FAIL_TIMEOUT && call.requestSent && !table.targetRetriesOn(t, 504)) break;
+        delay = tr.retryDelayMs;
       }
     }
     ex.call = null;
@@ -314,11 +436,24 @@ export class Engine {
     return false;
   }
 
-  #recordFailure(gen: Generation, tr: TargetRuntime, t: number): void {
-    if (gen.health.recordFailure(t, Date.now())) {
+  /** A failed attempt admitted in `epoch`; logs and counts an ejection it caused. */
+  #recordFailure(gen: Generation, tr: TargetRuntime, t: number, epoch: number): void {
+    const h = gen.health;
+    if (h.recordFailure(t, epoch, Date.now())) {
       tr.series.cooldowns++;
-      this.#log.warn('target cooling down after consecutive failures', { target: tr.label, cooldown_ms: gen.health.cooldownMs });
+      this.#log.warn('target ejected (cooling down) after repeated failures', {
+        target: tr.label,
+        cooldown_ms: Math.max(0, Math.round(h.cooldownUntil[t] - Date.now())),
+        ejections: h.ejections[t],
+      });
     }
+  }
+
+  /** A successful attempt: closes a half-open probe, and feeds the latency EWMA. */
+  #recordSuccess(gen: Generation, t: number, epoch: number, call: UpstreamCall): void {
+    const now = Date.now();
+    gen.health.recordSuccess(t, epoch, now);
+    if (call.ttfbMs >= 0) gen.health.recordLatency(t, call.ttfbMs, now);
   }
 
   /** x-vmc-* response headers (SPEC §3.8, §9) plus response middleware headers. */
@@ -326,7 +461,7 @@ export class Engine {
     return vmcHeaders(ex.vmr, ex.target?.label ?? '', ex.attempts);
   }
 
-  async #commit(ex: Exchange, tr: TargetRuntime, call: UpstreamCall, first: Buffer): Promise<void> {
+  async #commit(ex: Exchange, tr: TargetRuntime, call: UpstreamCall, first: Buffer, epoch: number): Promise<void> {
     ex.status = call.status;
     const xlate = tr.xlate[ex.endpoint];
     const clientJson = xlate === XLATE_NONE ? null : this.#clientJson(ex);
@@ -339,9 +474,14 @@ export class Engine {
     ex.call = null;
     if (outcome === RELAY_CLIENT_ABORTED) {
       ex.status = STATUS_CLIENT_CLOSED;
-    } else if (outcome === RELAY_UPSTREAM_BROKE) {
-      this.#recordFailure(ex.gen, tr, tr.id);
-      tr.series.networkErrors++;
+    } else {
+      ex.status = ex.res.status; // a gateway error may have replaced the upstream's status (relay.ts)
+      if (outcome === RELAY_UPSTREAM_BROKE) {
+        this.#recordFailure(ex.gen, tr, tr.id, epoch);
+        tr.series.networkErrors++;
+      } else if (outcome === RELAY_REFUSED) {
+        // the gateway's own limit (a translated body too large): not the target's fault
+      }
     }
     if (call.ended) tr.series.total.observe((performance.now() - call.startedAt) / 1000);
   }
@@ -452,9 +592,19 @@ export class Engine {
     return out;
   }
 
-  #headersFor(ex: Exchange, tr: TargetRuntime): string[] {
+  /**
+   * The upstream headers for target `tr` (cached across retries of the same target), or null
+   * when a value cannot be sent (undici refuses control bytes such as 0x7F): `ex.refusal` says
+   * which — a client fault, answered 400 before any attempt.
+   */
+  #headersFor(ex: Exchange, tr: TargetRuntime): string[] | null {
     if (ex.headersFor === tr.id && ex.headers !== null) return ex.headers;
-    const h = tr.buildHeaders(ex.req.headers, ex.vmr.middleware);
+    const h = tr.buildHeaders(ex.req.headers, ex.vmr.middleware, peerAddress(ex.req));
+    const bad = invalidHeaderValue(h);
+    if (bad >= 0) {
+      ex.refusal = `header ${h[bad]} has a value that cannot be forwarded (control characters)`;
+      return null;
+    }
     ex.headersFor = tr.id;
     ex.headers = h;
     return h;
@@ -471,4 +621,51 @@ function vmcHeaders(vmr: VmRuntime, target: string, attempts: number, json = fal
   const set = vmr.middleware.responseHeadersSet;
   for (let i = 0; i < set.length; i++) out.push(set[i]);
   return out;
+}
+
+/** Milliseconds an attempt on `tr` may take to a health verdict (the half-open probe's lease). */
+function verdictMs(tr: TargetRuntime): number {
+  return (tr.deadlineMs > 0 ? tr.deadlineMs : tr.firstByteTimeoutMs) + ERROR_BODY_TIMEOUT_MS;
+}
+
+/** Time left for an error body: ERROR_BODY_TIMEOUT_MS, within what remains of the attempt's deadline. */
+function errorBodyDeadline(tr: TargetRuntime, call: UpstreamCall): number {
+  if (tr.deadlineMs <= 0) return ERROR_BODY_TIMEOUT_MS;
+  const left = tr.deadlineMs - (performance.now() - call.startedAt);
+  return Math.max(1, Math.min(ERROR_BODY_TIMEOUT_MS, Math.ceil(left)));
+}
+
+const APPLICATION_JSON = 'application/json';
+
+/**
+ * Is this a JSON content type? `application/json` in any case, alone or followed by
+ * parameters (`; charset=utf-8`). Allocation-free.
+ */
+export function isJsonContentType(v: string | null): boolean {
+  const n = APPLICATION_JSON.length;
+  if (v === null || v.length < n) return false;
+  for (let i = 0; i < n; i++) {
+    let c = v.charCodeAt(i);
+    if (c >= 65 && c <= 90) c += 32;
+    if (c !== APPLICATION_JSON.charCodeAt(i)) return false;
+  }
+  if (v.length === n) return true;
+  const c = v.charCodeAt(n);
+  return c === 59 /* ; */ || c === 32 || c === 9;
+}
+
+/** How many times header `name` (lower-case) appears in a flat header list. */
+function headerCount(flat: readonly string[], name: string): number {
+  let n = 0;
+  for (let i = 0; i < flat.length; i += 2) if (flat[i] === name) n++;
+  return n;
+}
+
+/**
+ * The client's address, when the HTTP engine exposes it (`remoteAddress`), for
+ * `x-forwarded-for`; null otherwise (then the header is not forwarded at all).
+ */
+function peerAddress(req: HttpRequest): string | null {
+  const a = (req as HttpRequest & { readonly remoteAddress?: unknown }).remoteAddress;
+  return typeof a === 'string' && a !== '' ? a : null;
 }

@@ -9,8 +9,12 @@
  * was involved (GoModel's schema types the field as a non-nullable string).
  */
 
-/** GoModel `core.ErrorType`. */
-export type GatewayErrorType = 'invalid_request_error' | 'not_found_error' | 'authentication_error' | 'provider_error' | 'rate_limit_error';
+/**
+ * GoModel `core.ErrorType`, plus OpenAI's `permission_error` for policy denials (403: a
+ * user path or key that may not use a model, SPEC §3.3, §12).
+ */
+export type GatewayErrorType =
+  'invalid_request_error' | 'not_found_error' | 'authentication_error' | 'permission_error' | 'provider_error' | 'rate_limit_error';
 
 /** Provider value used when the gateway itself produced the error. */
 export const GATEWAY_PROVIDER = 'vmc';

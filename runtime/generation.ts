@@ -72,7 +72,7 @@ export class Generation {
   constructor(table: RoutingTable, deps: GenerationDeps) {
     this.table = table;
     this.#deps = deps;
-    this.health = new HealthState(table.targetCount, deps.health);
+    this.health = new HealthState(table.targetCount, deps.health, table); // pools: a vm's targets (maxEjectedShare)
     this.router = new Router(table, this.health, deps.routerSeed);
     this.#targets = new Array(table.targetCount);
     this.#vms = new Array(table.vmCount);
@@ -88,7 +88,8 @@ export class Generation {
   target(t: number): TargetRuntime {
     let r = this.#targets[t];
     if (r === undefined) {
-      r = new TargetRuntime(this.table, t, this.table.vmName(this.#targetVm[t]), this.#deps.pools, this.#deps.metrics);
+      const d = this.#deps;
+      r = new TargetRuntime(this.table, t, this.table.vmName(this.#targetVm[t]), d.pools, d.metrics, d.providerUrls);
       this.#targets[t] = r;
     }
     return r;

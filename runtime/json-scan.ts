@@ -11,8 +11,11 @@
  * - a body is accepted exactly when `JSON.parse` of its UTF-8 text accepts it, except that
  *   nesting deeper than `maxDepth` is rejected and invalid UTF-8 inside strings is not
  *   checked (bytes ≥ 0x80 are passed through to the upstream untouched);
- * - when `"model"` appears more than once at the top level, the last one wins, as in
- *   `JSON.parse`; a key spelled with escapes (`"mod\u0065l"`) counts as `model`.
+ * - when `"model"` appears more than once at the top level the body is ambiguous — JSON.parse
+ *   keeps the last, other parsers (and upstreams) the first — so the scan reports
+ *   {@link MODEL_DUPLICATE} and the gateway refuses it (400): routing must never check one
+ *   model while the upstream serves another. A key spelled with escapes (`"mod\u0065l"`)
+ *   counts as `model`.
  */
 
 /** Outcome codes stored in {@link BodyScan.status}. */
@@ -30,6 +33,8 @@ export const MODEL_ABSENT = 0;
 export const MODEL_STRING = 1;
 /** `model` is present but not a string. */
 export const MODEL_OTHER = 2;
+/** `model` appears more than once at the top level (any values). */
+export const MODEL_DUPLICATE = 3;
 
 /** Default nesting limit; chat bodies nest 5–8 levels, tool schemas a few more. */
 export const DEFAULT_MAX_DEPTH = 128;
@@ -96,6 +101,7 @@ export function scanJsonBody(buf: Uint8Array, out: BodyScan, maxDepth: number = 
   const end = buf.length;
   let depth = 0;
   let modelPending = false;
+  let modelKeys = 0;
   let pos = skipWs(buf, 0, end);
   const topIsObject = pos < end && buf[pos] === CH_LBRACE;
 
@@ -118,6 +124,7 @@ export function scanJsonBody(buf: Uint8Array, out: BodyScan, maxDepth: number = 
           pos = scanKey(buf, pos, end, depth);
           if (pos < 0) return fail(out, SCAN_MALFORMED, -pos - 1);
           modelPending = keyIsModel;
+          if (keyIsModel) modelKeys++;
           continue; // the member's value follows
         }
       } else if (buf[pos] !== CH_RBRACKET) {
@@ -151,6 +158,7 @@ export function scanJsonBody(buf: Uint8Array, out: BodyScan, maxDepth: number = 
           out.modelKind = MODEL_ABSENT;
           return false;
         }
+        if (modelKeys > 1) out.modelKind = MODEL_DUPLICATE;
         return true;
       }
       if (pos >= end) return fail(out, SCAN_MALFORMED, pos);
@@ -163,6 +171,7 @@ export function scanJsonBody(buf: Uint8Array, out: BodyScan, maxDepth: number = 
           pos = scanKey(buf, pos, end, depth);
           if (pos < 0) return fail(out, SCAN_MALFORMED, -pos - 1);
           modelPending = keyIsModel;
+          if (keyIsModel) modelKeys++;
         }
         break;
       }

@@ -16,13 +16,25 @@
  * - when the target speaks the other wire format, bodies, errors and streams are translated
  *   (wire/translate.ts).
  */
+import { gatewayErrorBody } from './errors.js';
 import { headerIndex, type HeaderValue, type HttpResponse } from './http/adapter.js';
-import { FAIL_ABORTED, FAIL_NONE, FAIL_TIMEOUT, FAIL_TTFT, isDroppedResponseHeader, type UpstreamCall } from './upstream.js';
-import { SSE_CONTENT_TYPE, isEventStream, lastEventEnd, sseErrorEvent } from './wire/sse.js';
+import {
+  FAIL_ABORTED,
+  FAIL_NONE,
+  FAIL_TIMEOUT,
+  FAIL_TOO_LARGE,
+  FAIL_TTFT,
+  isDroppedResponseHeader,
+  type UpstreamCall,
+} from './upstream.js';
+import { MAX_SSE_EVENT_BYTES, SSE_CONTENT_TYPE, SseEventTooLargeError, isEventStream, lastEventEnd, sseErrorEvent } from './wire/sse.js';
 import { XLATE_NONE, streamTranslator, translateErrorBody, translateResponseBody } from './wire/translate.js';
 
-/** Largest upstream body the gateway buffers for translation. */
-const MAX_TRANSLATED_BODY = 64 * 1024 * 1024;
+/**
+ * Largest upstream body the gateway buffers for translation (64 MiB). A larger one is
+ * answered `502 provider_error` saying so — never cut and sent as a complete 200 (issue 8).
+ */
+export const MAX_TRANSLATED_BODY = 64 * 1024 * 1024;
 
 /** How a relay ended. */
 export const RELAY_COMPLETE = 0;
@@ -30,6 +42,8 @@ export const RELAY_COMPLETE = 0;
 export const RELAY_UPSTREAM_BROKE = 1;
 /** The client went away. */
 export const RELAY_CLIENT_ABORTED = 2;
+/** The gateway refused to relay the answer (a translated body over its limit): 502 sent; not the target's fault. */
+export const RELAY_REFUSED = 3;
 
 const CT_JSON = 'application/json';
 
@@ -65,16 +79,17 @@ export function responseHeaders(
   return { headers: out, contentType };
 }
 
-/** Drains what `call` has buffered; returns the chunks, or null if more is still to come. */
+/** Drains what `call` has buffered; returns the whole body, or null if more is still to come. */
 function takeBuffered(call: UpstreamCall, first: Buffer): Buffer | null {
   if (!call.ended) return null;
-  let body = first;
+  let parts: Buffer[] | null = null;
   for (;;) {
     const c = call.take();
     if (c === null || c === undefined) break;
-    body = body.length === 0 ? c : Buffer.concat([body, c]);
+    if (parts === null) parts = first.length > 0 ? [first] : [];
+    parts.push(c);
   }
-  return body;
+  return parts === null ? first : parts.length === 1 ? parts[0] : Buffer.concat(parts);
 }
 
 /** How a committed answer is relayed: what the engine decided for this request and target. */
@@ -90,6 +105,10 @@ export class RelayContext {
     readonly clientBody: Record<string, unknown> | null,
     /** Provider name, for error envelopes. */
     readonly provider: string,
+    /** Largest SSE event held while waiting for its end (tests lower it). */
+    readonly maxEventBytes: number = MAX_SSE_EVENT_BYTES,
+    /** Largest body buffered for translation (tests lower it). */
+    readonly maxTranslatedBody: number = MAX_TRANSLATED_BODY,
   ) {}
 }
 
@@ -107,7 +126,7 @@ export async function relay(res: HttpResponse, call: UpstreamCall, first: Buffer
     return RELAY_COMPLETE;
   }
   res.writeHead(status, headers);
-  return isEventStream(contentType) ? pumpSse(res, call, first, ctx.provider) : pumpRaw(res, call, first);
+  return isEventStream(contentType) ? pumpSse(res, call, first, ctx.provider, ctx.maxEventBytes) : pumpRaw(res, call, first);
 }
 
 /** Streams a non-SSE body chunk by chunk with backpressure. */
@@ -134,10 +153,13 @@ async function pumpRaw(res: HttpResponse, call: UpstreamCall, first: Buffer): Pr
 
 /**
  * Streams SSE event-aligned; a break ends with `event: error`. Bytes after the last complete
- * event wait in `held` (a list, so a long unterminated event costs O(n), not O(n²)).
+ * event wait in `held` (a list, so a long unterminated event costs O(n), not O(n²)); past
+ * `maxEventBytes` the upstream is cut off and the client gets the error event (the held
+ * bytes are never sent: half an event is not an event).
  */
-async function pumpSse(res: HttpResponse, call: UpstreamCall, first: Buffer, provider: string): Promise<number> {
+async function pumpSse(res: HttpResponse, call: UpstreamCall, first: Buffer, provider: string, maxEventBytes: number): Promise<number> {
   const held: Buffer[] = [];
+  let heldBytes = 0;
   let chunk: Buffer | null | undefined = first;
   for (;;) {
     if (res.finished) return RELAY_CLIENT_ABORTED;
@@ -149,7 +171,10 @@ async function pumpSse(res: HttpResponse, call: UpstreamCall, first: Buffer, pro
     if (chunk === null) break;
     const e = eventEndIn(held, chunk);
     if (e <= 0) {
-      if (chunk.length > 0) held.push(chunk);
+      if (chunk.length > 0) {
+        held.push(chunk);
+        heldBytes += chunk.length;
+      }
     } else {
       let out: Buffer;
       if (held.length === 0) out = e === chunk.length ? chunk : chunk.subarray(0, e);
@@ -158,8 +183,17 @@ async function pumpSse(res: HttpResponse, call: UpstreamCall, first: Buffer, pro
         out = Buffer.concat(held);
         held.length = 0;
       }
-      if (e < chunk.length) held.push(chunk.subarray(e));
+      heldBytes = 0;
+      if (e < chunk.length) {
+        held.push(chunk.subarray(e));
+        heldBytes = chunk.length - e;
+      }
       await res.write(out);
+    }
+    if (heldBytes > maxEventBytes) {
+      call.fail(FAIL_TOO_LARGE, new SseEventTooLargeError(maxEventBytes));
+      held.length = 0;
+      break;
     }
     chunk = call.take();
   }
@@ -203,10 +237,11 @@ function endSse(res: HttpResponse, call: UpstreamCall, provider: string, tail: (
 function streamBrokeEvent(call: UpstreamCall, provider: string): Buffer {
   const timeout = call.failure === FAIL_TIMEOUT || call.failure === FAIL_TTFT;
   const why = call.error?.message ?? 'connection lost';
+  const what = timeout ? 'timed out' : call.failure === FAIL_TOO_LARGE ? 'was cut off' : 'broke';
   return sseErrorEvent(
     timeout ? 504 : 502,
     'provider_error',
-    `upstream stream from ${provider} ${timeout ? 'timed out' : 'broke'} after the response started: ${why}`,
+    `upstream stream from ${provider} ${what} after the response started: ${why}`,
     provider,
   );
 }
@@ -216,14 +251,22 @@ async function relayTranslated(res: HttpResponse, call: UpstreamCall, first: Buf
   const status = call.status;
   const { headers, contentType } = responseHeaders(call.rawHeaders, ctx.extraHeaders, ctx.removeHeaders, true);
   if (status >= 400 || !isEventStream(contentType)) {
-    // whole-body translation: error envelopes and JSON answers
-    const rest = await call.readAll(MAX_TRANSLATED_BODY);
+    // whole-body translation: error envelopes and JSON answers. Nothing was sent yet, so a
+    // body that breaks, times out or passes the limit is answered with a gateway error.
+    const body = await call.readBody(first, ctx.maxTranslatedBody, 0);
     if (res.finished) return RELAY_CLIENT_ABORTED;
-    if (call.failure !== FAIL_NONE) {
-      res.close();
-      return RELAY_UPSTREAM_BROKE;
+    if (body === null) {
+      const tooLarge = call.failure === FAIL_TOO_LARGE;
+      const timeout = call.failure === FAIL_TIMEOUT || call.failure === FAIL_TTFT;
+      const code = timeout ? 504 : 502;
+      const message = tooLarge
+        ? `upstream ${provider} answered more than ${ctx.maxTranslatedBody} bytes; the gateway cannot translate it`
+        : `upstream ${provider} ${timeout ? 'timed out' : 'broke'} before its answer was complete: ${call.error?.message ?? 'connection lost'}`;
+      const extra = ctx.extraHeaders.slice();
+      extra.push('content-type', CT_JSON);
+      res.respond(code, extra, gatewayErrorBody(code, 'provider_error', message, null, provider));
+      return tooLarge ? RELAY_REFUSED : RELAY_UPSTREAM_BROKE;
     }
-    const body = first.length === 0 ? rest : rest.length === 0 ? first : Buffer.concat([first, rest]);
     const out = status >= 400 ? translateErrorBody(xlate, status, body) : translateResponseBody(xlate, body);
     headers.push('content-type', out === null ? contentType || CT_JSON : CT_JSON);
     res.respond(status, headers, out ?? body);
@@ -241,7 +284,14 @@ async function relayTranslated(res: HttpResponse, call: UpstreamCall, first: Buf
       continue;
     }
     if (chunk === null) break;
-    const out = tr.push(chunk);
+    let out: string;
+    try {
+      out = tr.push(chunk);
+    } catch (err) {
+      if (!(err instanceof SseEventTooLargeError)) throw err;
+      call.fail(FAIL_TOO_LARGE, err); // an unterminated event past the limit: cut off, error event
+      break;
+    }
     if (out.length > 0) await res.write(Buffer.from(out));
     chunk = call.take();
   }

@@ -31,8 +31,21 @@ export const FAIL_TIMEOUT = 2;
 export const FAIL_TTFT = 3;
 /** We aborted (client went away, or the engine gave up on this attempt). */
 export const FAIL_ABORTED = 4;
+/**
+ * undici refused to send the request (an argument or validation error, e.g. a header value
+ * with a control byte): the request's fault, never the target's (issue 8).
+ */
+export const FAIL_REFUSED = 5;
+/** The gateway's own upstream pool was closed or destroyed (drain): not the target's fault. */
+export const FAIL_LOCAL = 6;
+/** The response body passed the size the gateway was willing to hold; the attempt was aborted. */
+export const FAIL_TOO_LARGE = 7;
 
-/** Runtime defaults when a provider has no `timeout_ms` (SPEC leaves them to us). */
+/**
+ * Runtime defaults when a provider has no `timeout_ms` (SPEC leaves them to us): the first
+ * body byte within 60 s of sending (headers included), then at most 300 s between body
+ * chunks (a long stream may run as long as it keeps producing).
+ */
 export const DEFAULT_HEADERS_TIMEOUT_MS = 60_000;
 export const DEFAULT_BODY_TIMEOUT_MS = 300_000;
 
@@ -48,10 +61,15 @@ export interface UpstreamRequest {
   /** Flat `[name, value, …]`, lower-case names. */
   headers: string[];
   body: Buffer;
+  /** undici's idle timers: headers, then between body chunks (backstops; coarse, ~1 s). */
   headersTimeoutMs: number;
   bodyTimeoutMs: number;
   /** 0 = no SLA. */
   maxTtftMs: number;
+  /** The first body byte must arrive within this many ms of the start (FAIL_TIMEOUT); 0 = none. */
+  firstByteTimeoutMs: number;
+  /** The whole attempt — headers and the entire body — within this many ms (FAIL_TIMEOUT); 0 = none. */
+  deadlineMs: number;
 }
 
 /**
@@ -74,6 +92,8 @@ export class UpstreamCall {
   ended = false;
   /** Body bytes received so far. */
   bytesReceived = 0;
+  /** True once undici wrote the whole request (headers and body) to the socket. */
+  requestSent = false;
 
   #abort: ((err?: Error) => void) | null = null;
   #resume: (() => void) | null = null;
@@ -81,16 +101,34 @@ export class UpstreamCall {
   #queue: Buffer[] = [];
   #queueBytes = 0;
   #waiter: (() => void) | null = null;
-  #ttftTimer: NodeJS.Timeout | null = null;
+  /** Fires when the first body byte is late: the SLA (FAIL_TTFT) or the first-byte timeout (FAIL_TIMEOUT). */
+  #firstByteTimer: NodeJS.Timeout | null = null;
+  /** Fires at the whole attempt's deadline, or the bounded body read's (readBody). */
+  #deadlineTimer: NodeJS.Timeout | null = null;
 
   /** Dispatches the request on `pool`. Never throws: failures land in `failure`. */
   start(pool: Pool, req: UpstreamRequest): void {
     this.startedAt = performance.now();
-    if (req.maxTtftMs > 0) {
-      this.#ttftTimer = setTimeout(() => {
-        this.#ttftTimer = null;
-        if (this.ttfbMs < 0) this.fail(FAIL_TTFT, new Error(`no response byte within sla.max_ttft_ms (${req.maxTtftMs} ms)`));
-      }, req.maxTtftMs);
+    // Precise timers of our own (undici's are coarse): the earlier of the SLA and the
+    // first-byte timeout, and the whole-attempt deadline.
+    const ttft = req.maxTtftMs;
+    const first = req.firstByteTimeoutMs;
+    if (ttft > 0 || first > 0) {
+      const sla = ttft > 0 && (first <= 0 || ttft <= first);
+      const ms = sla ? ttft : first;
+      this.#firstByteTimer = setTimeout(() => {
+        this.#firstByteTimer = null;
+        if (this.ttfbMs >= 0) return;
+        if (sla) this.fail(FAIL_TTFT, new Error(`no response byte within sla.max_ttft_ms (${ms} ms)`));
+        else this.fail(FAIL_TIMEOUT, new Error(`no response byte within ${ms} ms`));
+      }, ms);
+    }
+    if (req.deadlineMs > 0) {
+      const ms = req.deadlineMs;
+      this.#deadlineTimer = setTimeout(() => {
+        this.#deadlineTimer = null;
+        this.fail(FAIL_TIMEOUT, new Error(`attempt not complete within timeout_ms (${ms} ms)`));
+      }, ms);
     }
     try {
       pool.dispatch(
@@ -105,7 +143,7 @@ export class UpstreamCall {
         this,
       );
     } catch (err) {
-      this.fail(FAIL_NETWORK, err as Error);
+      this.fail(failureKind(err as Error), err as Error);
     }
   }
 
@@ -114,7 +152,7 @@ export class UpstreamCall {
     if (this.failure !== FAIL_NONE || this.ended) return;
     this.failure = kind;
     this.error = err;
-    this.#clearTimer();
+    this.#clearTimers();
     const abort = this.#abort;
     this.#abort = null;
     if (abort !== null) abort(err);
@@ -156,10 +194,22 @@ export class UpstreamCall {
     });
   }
 
-  /** Reads the rest of the body into one Buffer, keeping at most `limit` bytes. */
-  async readAll(limit: number): Promise<Buffer> {
-    const parts: Buffer[] = [];
-    let size = 0;
+  /**
+   * Reads the rest of the body into one Buffer, `first` (already taken) included: the whole
+   * body, or null when it did not end within `deadlineMs` (FAIL_TIMEOUT; 0 = no deadline of
+   * its own), grew past `limit` bytes (FAIL_TOO_LARGE: the upstream is aborted rather than
+   * read on), or broke (check `failure`). Never a cut body that looks whole.
+   */
+  async readBody(first: Buffer, limit: number, deadlineMs: number): Promise<Buffer | null> {
+    const parts: Buffer[] = first.length > 0 ? [first] : [];
+    let size = first.length;
+    if (deadlineMs > 0 && !this.ended && this.failure === FAIL_NONE) {
+      this.#clearDeadline();
+      this.#deadlineTimer = setTimeout(() => {
+        this.#deadlineTimer = null;
+        this.fail(FAIL_TIMEOUT, new Error(`response body not complete within ${deadlineMs} ms`));
+      }, deadlineMs);
+    }
     for (;;) {
       const c = this.take();
       if (c === undefined) {
@@ -167,12 +217,15 @@ export class UpstreamCall {
         continue;
       }
       if (c === null) break;
-      if (size < limit) {
-        parts.push(size + c.length > limit ? c.subarray(0, limit - size) : c);
-        size += c.length;
+      size += c.length;
+      if (size > limit) {
+        this.fail(FAIL_TOO_LARGE, new Error(`response body exceeds ${limit} bytes`));
+        return null;
       }
+      parts.push(c);
     }
-    return parts.length === 1 ? parts[0] : parts.length === 0 ? EMPTY : Buffer.concat(parts);
+    if (this.failure !== FAIL_NONE) return null;
+    return parts.length === 1 ? parts[0] : parts.length === 0 ? EMPTY : Buffer.concat(parts, size);
   }
 
   #wake(): void {
@@ -183,16 +236,28 @@ export class UpstreamCall {
     }
   }
 
-  #clearTimer(): void {
-    if (this.#ttftTimer !== null) {
-      clearTimeout(this.#ttftTimer);
-      this.#ttftTimer = null;
+  #clearFirstByte(): void {
+    if (this.#firstByteTimer !== null) {
+      clearTimeout(this.#firstByteTimer);
+      this.#firstByteTimer = null;
     }
+  }
+
+  #clearDeadline(): void {
+    if (this.#deadlineTimer !== null) {
+      clearTimeout(this.#deadlineTimer);
+      this.#deadlineTimer = null;
+    }
+  }
+
+  #clearTimers(): void {
+    this.#clearFirstByte();
+    this.#clearDeadline();
   }
 
   #firstByte(): void {
     this.ttfbMs = performance.now() - this.startedAt;
-    this.#clearTimer();
+    this.#clearFirstByte();
   }
 
   // ---- undici dispatch handler (classic callbacks) ----
@@ -228,15 +293,14 @@ export class UpstreamCall {
     if (this.ttfbMs < 0) this.#firstByte();
     this.ended = true;
     this.#abort = null;
+    this.#clearTimers();
     this.#wake();
   }
 
   onError(err: Error): void {
     if (this.failure !== FAIL_NONE) return; // our own abort coming back
-    const code = (err as { code?: string }).code;
-    const timeout = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT';
     this.#abort = null;
-    this.fail(timeout ? FAIL_TIMEOUT : FAIL_NETWORK, err);
+    this.fail(failureKind(err), err);
   }
 
   onUpgrade(): void {
@@ -249,6 +313,35 @@ export class UpstreamCall {
 
   onBodySent(): void {
     /* no-op */
+  }
+
+  onRequestSent(): void {
+    this.requestSent = true;
+  }
+}
+
+/**
+ * FAIL_* class of an undici error. Argument and validation errors mean undici refused to
+ * send this request (a header value it will not write, …): the request's fault, so never
+ * counted against the target (issue 8: two requests with a 0x7F byte in a header used to
+ * put a target into cooldown for everyone). A closed or destroyed pool is the gateway's own
+ * doing (drain).
+ */
+export function failureKind(err: Error): number {
+  switch ((err as { code?: string }).code) {
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return FAIL_TIMEOUT;
+    case 'UND_ERR_INVALID_ARG':
+    case 'UND_ERR_NOT_SUPPORTED':
+    case 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH':
+      return FAIL_REFUSED;
+    case 'UND_ERR_DESTROYED':
+    case 'UND_ERR_CLOSED':
+      return FAIL_LOCAL;
+    default:
+      return FAIL_NETWORK;
   }
 }
 
@@ -300,27 +393,80 @@ export function splitBaseUrl(baseUrl: string): { origin: string; prefix: string;
   return { origin: u.origin, prefix, query: u.search };
 }
 
-/** Request headers never forwarded upstream (hop-by-hop, framing, gateway controls). */
-export function isDroppedRequestHeader(name: string): boolean {
+/** {@link forwardedRequestHeader}: the client's header is not forwarded. */
+export const FORWARD_NEVER = 0;
+/** Forwarded to every provider. */
+export const FORWARD_ALWAYS = 1;
+/** Forwarded only when the client's own credentials go upstream (the provider has no key). */
+export const FORWARD_WITH_CLIENT_CREDENTIALS = 2;
+
+/**
+ * The allow-list of client request headers forwarded upstream (SPEC §3.6; issue 8). Every
+ * other client header is dropped: cookies, `origin`, hop-by-hop and framing headers,
+ * `accept-encoding` (the gateway splices bodies and injects SSE events: it asks for identity
+ * encoding), `x-vmc-*` (they steer the gateway) and anything a provider might act on that the
+ * operator did not choose. Configuration (`headers.set`, `set-headers` middleware) adds
+ * headers regardless.
+ *
+ * - always: `accept`, `user-agent`, `x-request-id`, `traceparent`, `tracestate` (tracing),
+ *   `anthropic-version` (the API version a client's SDK speaks);
+ * - only with the client's own credentials (a provider without `api_key_env`): the credential
+ *   headers themselves (`credentialNames`: `authorization`, `x-api-key`) and the account
+ *   selectors `openai-organization`, `openai-project`, `anthropic-beta` — with the gateway's
+ *   key a client must not pick the billing organization, project or beta features.
+ *
+ * `x-forwarded-for` is not forwarded as sent: the engine sets it to the client's value with
+ * the peer address appended (target.ts).
+ */
+export function forwardedRequestHeader(name: string, credentialNames: readonly string[]): number {
   switch (name) {
-    case 'host':
-    case 'connection':
-    case 'keep-alive':
-    case 'proxy-connection':
-    case 'proxy-authorization':
-    case 'te':
-    case 'trailer':
-    case 'transfer-encoding':
-    case 'upgrade':
-    case 'content-length':
-    case 'expect':
-    // We splice and may rewrite bodies and inject SSE error events: ask for identity encoding.
-    case 'accept-encoding':
-      return true;
+    case 'accept':
+    case 'user-agent':
+    case 'x-request-id':
+    case 'traceparent':
+    case 'tracestate':
+    case 'anthropic-version':
+      return FORWARD_ALWAYS;
+    case 'openai-organization':
+    case 'openai-project':
+    case 'anthropic-beta':
+      return FORWARD_WITH_CLIENT_CREDENTIALS;
     default:
-      // x-vmc-* steer the gateway (user path, metadata); they are not for the provider.
-      return name.length > 6 && name.charCodeAt(0) === 120 && name.startsWith('x-vmc-');
+      return credentialNames.includes(name) ? FORWARD_WITH_CLIENT_CREDENTIALS : FORWARD_NEVER;
   }
+}
+
+/**
+ * Index (in a flat `[name, value, …]` list) of the first value undici would refuse to write —
+ * a byte other than HTAB, 0x20–0x7E or 0x80–0xFF, e.g. DEL (0x7F) or a control character —
+ * or -1. The engine answers such a request 400 before any attempt (a client fault, never
+ * the target's).
+ */
+export function invalidHeaderValue(flat: readonly string[]): number {
+  for (let i = 1; i < flat.length; i += 2) {
+    const v = flat[i];
+    for (let j = 0; j < v.length; j++) {
+      const c = v.charCodeAt(j);
+      if ((c < 0x20 && c !== 0x09) || c === 0x7f || c > 0xff) return i - 1;
+    }
+  }
+  return -1;
+}
+
+/**
+ * `Retry-After` of an upstream answer (RFC 9110 §10.2.3: delay-seconds or an HTTP-date) as
+ * a delay in ms from `nowMs`; -1 when absent or unparsable. Cold (429/503 answers only).
+ */
+export function retryAfterMs(raw: Buffer[] | null, nowMs: number): number {
+  if (raw === null) return -1;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if (raw[i].length !== 11 || raw[i].toString('latin1').toLowerCase() !== 'retry-after') continue;
+    const v = raw[i + 1].toString('latin1').trim();
+    if (/^\d+$/.test(v)) return Number(v) * 1000;
+    const at = Date.parse(v);
+    return Number.isNaN(at) ? -1 : Math.max(0, at - nowMs);
+  }
+  return -1;
 }
 
 /** Response headers never forwarded to the client (uWS writes its own framing headers). */

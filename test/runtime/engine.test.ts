@@ -1,8 +1,13 @@
 /**
  * The attempt loop (SPEC §3.7, §3.9 SLA, §3.10 cooldown, §9) against real mock providers:
  * retries with delay on status codes and network errors, fallback order and candidates,
- * final answers (last upstream response, 502, 504, 503), cooldown, SLA failover.
+ * final answers (last upstream response, 502, 504, 503), cooldown, SLA failover; and the
+ * issue 8 hardening: client faults never count against a target, the upstream's Retry-After,
+ * bounded error bodies, the whole-attempt deadline, no same-target retry of maybe-billed work.
  */
+import http from 'node:http';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { MockProvider } from '../../bench/sim/simulated-provider.js';
 import { chat, closeAll, post, providersYaml, startGateway, startMocks, type Gateway } from './harness.js';
@@ -56,12 +61,13 @@ describe('retries (SPEC §3.7, §9: attempts counts the first try)', () => {
     mocks[0].setBehavior({
       status: 503,
       errorBody: { error: { message: 'overloaded upstream', type: 'server_error' } },
-      headers: { 'retry-after': '7' },
+      headers: { 'retry-after': '0', 'x-upstream-note': 'kept' },
     });
     const r = await post(url, chat('r'));
     expect(r.status).toBe(503);
     expect(r.json).toEqual({ error: { message: 'overloaded upstream', type: 'server_error' } });
-    expect(r.headers.get('retry-after')).toBe('7');
+    expect(r.headers.get('retry-after')).toBe('0');
+    expect(r.headers.get('x-upstream-note')).toBe('kept');
     expect(r.headers.get('x-vmc-attempts')).toBe('2');
     expect(r.headers.get('x-vmc-target')).toBe('p0/m1');
     expect(mocks[0].requests).toHaveLength(2);
@@ -207,15 +213,38 @@ describe('fallback (SPEC §3.7)', () => {
     }
   });
 
-  it('provider timeout → 504 after the retries', async () => {
+  it('provider timeout after the request was sent → 504, not retried on the same target (the work may be billed)', async () => {
     const url = await gateway(`  slow: { target: p0/m1, retry: { attempts: 2, delay_ms: 0 } }\n`, {}, { p0: '    timeout_ms: 150\n' });
     mocks[0].setBehavior({ hang: true });
     const t0 = Date.now();
     const r = await post(url, chat('slow'));
     expect(r.status).toBe(504);
     expect(r.json.error.type).toBe('provider_error');
+    expect(r.headers.get('x-vmc-attempts')).toBe('1');
+    expect(mocks[0].requests).toHaveLength(1);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(140);
+  });
+
+  it('… unless retry.on_status lists 504: then the timeout is retried', async () => {
+    const url = await gateway(
+      `  slow: { target: p0/m1, retry: { attempts: 2, delay_ms: 0, on_status: [500, 504] } }\n`,
+      {},
+      { p0: '    timeout_ms: 150\n' },
+    );
+    mocks[0].setBehavior({ hang: true });
+    const r = await post(url, chat('slow'));
+    expect(r.status).toBe(504);
     expect(r.headers.get('x-vmc-attempts')).toBe('2');
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
+    expect(mocks[0].requests).toHaveLength(2);
+  });
+
+  it('a timeout still falls back to the next target (SPEC §3.7)', async () => {
+    const url = await gateway(pool, {}, { p0: '    timeout_ms: 150\n' });
+    mocks[0].setBehavior({ hang: true });
+    const r = await post(url, chat('f'));
+    expect(r.status).toBe(200);
+    expect(r.headers.get('x-vmc-target')).toBe('p1/m1');
+    expect(order()).toEqual(['p0', 'p1']);
   });
 });
 
@@ -263,7 +292,8 @@ describe('SLA max_ttft_ms (SPEC §3.9, §9: first body byte)', () => {
 });
 
 describe('cooldown (SPEC §3.10, §9)', () => {
-  const health = { health: { failureThreshold: 2, cooldownMs: 400 } };
+  // a plain "2 in a row" rule (the adaptive threshold pinned: failureThreshold = maxFailureThreshold)
+  const health = { health: { failureThreshold: 2, maxFailureThreshold: 2, cooldownMs: 400 } };
 
   it('single-target model: after consecutive failures the target is skipped → 503, then probed again', async () => {
     const url = await gateway(`  one: { target: p0/m1, retry: { attempts: 1 } }\n`, health);
@@ -319,4 +349,214 @@ describe('cooldown (SPEC §3.10, §9)', () => {
     expect(metrics).toMatch(/vmc_fallbacks_total\{virtual_model="f",target="p0\/m1"\} 1/);
     expect(metrics).toMatch(/vmc_retries_total\{virtual_model="f",target="p0\/m1"\} 1/);
   });
+});
+
+// ---- issue 8 ----
+
+/** A raw upstream on 127.0.0.1 for misbehaviour the mock has no knob for; close() also drops open sockets. */
+async function rawUpstream(handler: http.RequestListener): Promise<{ url: string; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = http.createServer(handler);
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+/** Gateway over the mocks plus raw providers (`name: url`, openai type, base `url/v1`, model m1). */
+async function gatewayWithRaw(raw: Record<string, string>, vms: string, providerExtra: Record<string, string> = {}): Promise<string> {
+  let extra = '';
+  for (const [name, u] of Object.entries(raw)) {
+    extra += `  ${name}:\n    type: openai\n    base_url: ${u}/v1\n    models: [m1]\n${providerExtra[name] ?? ''}`;
+  }
+  gw = await startGateway(`version: 1\n${providersYaml(mocks, ['m1', 'm2'], providerExtra)}${extra}virtual_models:\n${vms}`);
+  return gw.url + '/v1/chat/completions';
+}
+
+/** One HTTP/1.1 request written byte for byte (latin1), for header bytes fetch refuses to send. */
+function rawRequest(port: number, headerLines: string[], body: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    s.on('data', (c) => chunks.push(c));
+    s.on('error', reject);
+    s.on('close', () => {
+      const text = Buffer.concat(chunks).toString('latin1');
+      resolve({ status: Number(text.slice(9, 12)), text });
+    });
+    const head = [
+      'POST /v1/chat/completions HTTP/1.1',
+      'host: 127.0.0.1',
+      'content-type: application/json',
+      `content-length: ${Buffer.byteLength(body)}`,
+      'connection: close',
+      ...headerLines,
+    ];
+    // write, not end: a half-closed socket reads as a client that went away; `connection: close` ends it
+    s.write(Buffer.from(head.join('\r\n') + '\r\n\r\n' + body, 'latin1'));
+  });
+}
+
+const port = () => Number(new URL(gw!.url).port);
+
+describe('client faults never count against a target (issue 8)', () => {
+  it('a forwarded header value undici refuses (0x7F) → 400 before any attempt; the target stays healthy', async () => {
+    const url = await gateway(`  one: { target: p0/m1 }\n`);
+    for (let i = 0; i < 20; i++) {
+      const r = await rawRequest(port(), ['user-agent: evil\x7fagent'], JSON.stringify(chat('one')));
+      expect(r.status).toBe(400);
+      expect(r.text).toMatch(/invalid_request_error/);
+      expect(r.text).toMatch(/user-agent/);
+    }
+    expect(mocks[0].requests).toHaveLength(0);
+    const ok = await post(url, chat('one'));
+    expect(ok.status).toBe(200);
+    const metrics = await (await fetch(gw!.url + '/metrics')).text();
+    expect(metrics).not.toMatch(/vmc_cooldowns_total\{virtual_model="one"/);
+  });
+
+  it('a header outside the allow-list is not forwarded at all, whatever its bytes', async () => {
+    await gateway(`  one: { target: p0/m1 }\n`);
+    const r = await rawRequest(port(), ['x-evil: a\x7fb'], JSON.stringify(chat('one')));
+    expect(r.status).toBe(200);
+    expect(mocks[0].requests[0].headers['x-evil']).toBeUndefined();
+  });
+
+  it("the upstream's 401/403/429 to a client's own key do not cool the target down for the other clients", async () => {
+    const url = await gateway(`  one: { target: p0/m1, retry: { attempts: 1 } }\n`);
+    mocks[0].setBehavior((req) => {
+      const auth = req.headers.authorization;
+      return auth === 'Bearer good' ? {} : { status: auth === 'Bearer limited' ? 429 : auth === 'Bearer banned' ? 403 : 401 };
+    });
+    for (const [key, status] of [
+      ['stolen', 401],
+      ['banned', 403],
+      ['limited', 429],
+    ] as const) {
+      for (let i = 0; i < 25; i++) expect((await post(url, chat('one'), { authorization: `Bearer ${key}` })).status).toBe(status);
+    }
+    const ok = await post(url, chat('one'), { authorization: 'Bearer good' });
+    expect(ok.status).toBe(200);
+    expect(mocks[0].requests).toHaveLength(76);
+  });
+
+  it("with the provider's own key, its 401s are the target's: they do eject it", async () => {
+    process.env.VMC_TEST_ENGINE_KEY = 'revoked';
+    try {
+      const url = await gateway(
+        `  one: { target: p0/m1, retry: { attempts: 1 } }\n`,
+        { health: { failureThreshold: 3, maxFailureThreshold: 3, cooldownMs: 60_000 } },
+        { p0: '    api_key_env: VMC_TEST_ENGINE_KEY\n' },
+      );
+      mocks[0].setBehavior({ status: 401 });
+      const statuses = [];
+      for (let i = 0; i < 5; i++) statuses.push((await post(url, chat('one'))).status);
+      expect(statuses).toEqual([401, 401, 401, 503, 503]);
+    } finally {
+      delete process.env.VMC_TEST_ENGINE_KEY;
+    }
+  });
+});
+
+describe("the upstream's Retry-After (issue 8)", () => {
+  it('seconds: the same-target retry waits as long as the upstream asks', async () => {
+    const url = await gateway(`  r: { target: p0/m1, retry: { attempts: 2, delay_ms: 0 } }\n`);
+    mocks[0].setBehavior({ statuses: [503, 200], headers: { 'retry-after': '1' } });
+    const r = await post(url, chat('r'));
+    expect(r.status).toBe(200);
+    expect(r.headers.get('x-vmc-attempts')).toBe('2');
+    expect(mocks[0].requests[1].at - mocks[0].requests[0].at).toBeGreaterThanOrEqual(900);
+  });
+
+  it('an HTTP date works too', async () => {
+    const url = await gateway(`  r: { target: p0/m1, retry: { attempts: 2, delay_ms: 0 } }\n`);
+    mocks[0].setBehavior({ statuses: [429, 200], headers: { 'retry-after': new Date(Date.now() + 2000).toUTCString() } });
+    const r = await post(url, chat('r'));
+    expect(r.status).toBe(200);
+    expect(mocks[0].requests[1].at - mocks[0].requests[0].at).toBeGreaterThanOrEqual(900);
+  });
+
+  it('longer than the cap: no same-target retry; the client gets the answer and its Retry-After', async () => {
+    const url = await gateway(`  r: { target: p0/m1, retry: { attempts: 3, delay_ms: 0 } }\n`);
+    mocks[0].setBehavior({ status: 503, headers: { 'retry-after': '3600' } });
+    const r = await post(url, chat('r'));
+    expect(r.status).toBe(503);
+    expect(r.headers.get('retry-after')).toBe('3600');
+    expect(r.headers.get('x-vmc-attempts')).toBe('1');
+  });
+});
+
+describe('bounded error bodies and the whole-attempt deadline (issue 8)', () => {
+  /** 503 whose body trickles one byte every 50 ms and never ends. */
+  const trickle503: http.RequestListener = (req, res) => {
+    req.resume();
+    res.writeHead(503, { 'content-type': 'application/json' });
+    res.write('{');
+    const timer = setInterval(() => res.write(' '), 50);
+    res.on('close', () => clearInterval(timer));
+  };
+
+  it('an error body that never ends is cut at the attempt deadline, and the request falls back', async () => {
+    const raw = await rawUpstream(trickle503);
+    try {
+      const url = await gatewayWithRaw(
+        { raw: raw.url },
+        `  f:\n    strategy: priority\n    targets:\n      - { target: raw/m1, priority: 0 }\n      - { target: p1/m1, priority: 1 }\n`,
+        { raw: '    timeout_ms: 400\n' },
+      );
+      const r = await post(url, chat('f'));
+      expect(r.status).toBe(200);
+      expect(r.headers.get('x-vmc-target')).toBe('p1/m1');
+    } finally {
+      await raw.close();
+    }
+  }, 10_000);
+
+  it('with the default timeouts too: the error body gets ERROR_BODY_TIMEOUT_MS, then the request ends (504)', async () => {
+    const raw = await rawUpstream(trickle503);
+    try {
+      const url = await gatewayWithRaw({ raw: raw.url }, `  one: { target: raw/m1 }\n`);
+      const r = await post(url, chat('one'));
+      expect(r.status).toBe(504);
+      expect(r.json.error.type).toBe('provider_error');
+      expect(r.headers.get('x-vmc-attempts')).toBe('1'); // sent and timed out: not retried (may be billed)
+    } finally {
+      await raw.close();
+    }
+  }, 25_000);
+
+  it('timeout_ms bounds the whole attempt: a stream still running at the deadline ends with an SSE error event', async () => {
+    const raw = await rawUpstream((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      let n = 0;
+      const timer = setInterval(() => {
+        res.write(`data: {"n":${n++}}\n\n`);
+        if (n === 30) {
+          clearInterval(timer);
+          res.end('data: [DONE]\n\n');
+        }
+      }, 100);
+      res.on('close', () => clearInterval(timer));
+    });
+    try {
+      const url = await gatewayWithRaw({ raw: raw.url }, `  s: { target: raw/m1 }\n`, { raw: '    timeout_ms: 500\n' });
+      const r = await post(url, chat('s', { stream: true }));
+      expect(r.status).toBe(200);
+      expect(r.text).toMatch(/data: \{"n":0\}/);
+      expect(r.text).not.toMatch(/\[DONE\]/);
+      expect(r.text).toMatch(/event: error\ndata: .*"status_code":504/);
+    } finally {
+      await raw.close();
+    }
+  }, 10_000);
 });

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import {
   BodyScan,
   MODEL_ABSENT,
+  MODEL_DUPLICATE,
   MODEL_OTHER,
   MODEL_STRING,
   SCAN_MALFORMED,
@@ -34,6 +35,30 @@ function reference(text: string): { valid: boolean; isObject: boolean; model: un
   return { valid: true, isObject, model: hasModel ? (v as Record<string, unknown>).model : undefined, hasModel };
 }
 
+/**
+ * Top-level keys spelled `model` in a valid JSON object text (JSON.parse keeps only the last,
+ * so it cannot tell): a plain walk over strings and brackets.
+ */
+function topLevelModelKeys(text: string): number {
+  let depth = 0;
+  let count = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') depth--;
+    else if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      const literal = text.slice(i, j + 1);
+      let k = j + 1;
+      while (/\s/.test(text[k] ?? '')) k++;
+      if (depth === 1 && text[k] === ':' && JSON.parse(literal) === 'model') count++;
+      i = j;
+    }
+  }
+  return count;
+}
+
 function check(text: string): void {
   const bytes = enc.encode(text);
   const out = new BodyScan();
@@ -50,7 +75,8 @@ function check(text: string): void {
   }
   expect(out.status, text).toBe(SCAN_OK);
   expect(ok).toBe(true);
-  if (!ref.hasModel) expect(out.modelKind).toBe(MODEL_ABSENT);
+  if (topLevelModelKeys(text) > 1) expect(out.modelKind, text).toBe(MODEL_DUPLICATE);
+  else if (!ref.hasModel) expect(out.modelKind).toBe(MODEL_ABSENT);
   else if (typeof ref.model === 'string') {
     expect(out.modelKind).toBe(MODEL_STRING);
     expect(modelName(bytes, out)).toBe(ref.model);
@@ -70,8 +96,11 @@ describe('scanJsonBody: table of cases', () => {
     ],
     ['nested model is not top-level', { given: '{"a":{"model":"inner"}}', status: SCAN_OK, kind: MODEL_ABSENT }],
     ['model inside array ignored', { given: '{"a":[{"model":"x"}],"model":"y"}', status: SCAN_OK, kind: MODEL_STRING, model: 'y' }],
-    ['last duplicate wins', { given: '{"model":"a","model":"b"}', status: SCAN_OK, kind: MODEL_STRING, model: 'b' }],
-    ['last duplicate wins (non-string)', { given: '{"model":"a","model":1}', status: SCAN_OK, kind: MODEL_OTHER }],
+    // ambiguous: JSON.parse keeps the last, other parsers the first (issue 8) → refused
+    ['duplicate model', { given: '{"model":"a","model":"b"}', status: SCAN_OK, kind: MODEL_DUPLICATE }],
+    ['duplicate model (non-string)', { given: '{"model":"a","x":[],"model":1}', status: SCAN_OK, kind: MODEL_DUPLICATE }],
+    ['duplicate model (escaped key)', { given: '{"model":"a","mod\\u0065l":"b"}', status: SCAN_OK, kind: MODEL_DUPLICATE }],
+    ['nested duplicate is not top-level', { given: '{"model":"a","b":{"model":"c"}}', status: SCAN_OK, kind: MODEL_STRING, model: 'a' }],
     ['numeric model', { given: '{"model":42}', status: SCAN_OK, kind: MODEL_OTHER }],
     ['null model', { given: '{"model":null}', status: SCAN_OK, kind: MODEL_OTHER }],
     ['object model', { given: '{"model":{"a":1}}', status: SCAN_OK, kind: MODEL_OTHER }],
@@ -165,6 +194,31 @@ describe('scanJsonBody: agrees with JSON.parse (property)', () => {
         check(JSON.stringify(obj, null, 2));
       }),
       { numRuns: 500 },
+    );
+  });
+
+  it('a second top-level model key anywhere → MODEL_DUPLICATE', () => {
+    fc.assert(
+      fc.property(
+        fc.dictionary(
+          fc.string().filter((k) => k !== 'model'),
+          fc.jsonValue(),
+          { maxKeys: 5 },
+        ),
+        fc.jsonValue(),
+        fc.jsonValue(),
+        fc.nat(),
+        fc.nat(),
+        (rest, a, b, i, j) => {
+          const members = Object.entries(rest).map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`);
+          members.splice(i % (members.length + 1), 0, `"model":${JSON.stringify(a)}`);
+          members.splice(j % (members.length + 1), 0, `"model":${JSON.stringify(b)}`);
+          const out = scan(`{${members.join(',')}}`);
+          expect(out.status).toBe(SCAN_OK);
+          expect(out.modelKind).toBe(MODEL_DUPLICATE);
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 

@@ -3,6 +3,7 @@
  * passthrough, shadowing), disabled entries, user-path access policies, model types, and
  * the x-vmc-* headers.
  */
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MockProvider } from '../../bench/sim/simulated-provider.js';
 import { chat, closeAll, post, providersYaml, startGateway, startMocks, type Gateway } from './harness.js';
@@ -45,6 +46,9 @@ describe('request body (SPEC §3.1)', () => {
     ['missing model', '{"messages":[]}', 'model'],
     ['numeric model', '{"model":4}', 'model'],
     ['null model', '{"model":null}', 'model'],
+    // issue 8: routing would check one model while a first-key-wins upstream serves the other
+    ['duplicate model keys', '{"model":"regular","model":"team-only"}', 'model'],
+    ['duplicate model keys (escaped)', '{"model":"team-only","messages":[],"mod\\u0065l":"regular"}', 'model'],
   ])('%s → 400 invalid_request_error', async (_name, body, param) => {
     const r = await post(chatUrl(), body);
     expect(r.status).toBe(400);
@@ -63,6 +67,14 @@ describe('request body (SPEC §3.1)', () => {
     } finally {
       await small.close();
     }
+  });
+
+  it('duplicate model keys never reach a provider', async () => {
+    const before = mocks[0].requests.length + mocks[1].requests.length;
+    const r = await post(chatUrl(), '{"model":"team-only","model":"regular"}');
+    expect(r.status).toBe(400);
+    expect(r.json.error.message).toMatch(/model must appear once/);
+    expect(mocks[0].requests.length + mocks[1].requests.length).toBe(before);
   });
 
   it('escaped model names are decoded before lookup', async () => {
@@ -140,6 +152,68 @@ describe('lookup (SPEC §3.2)', () => {
   });
 });
 
+describe('content type: inference routes take JSON only (issue 8)', () => {
+  it.each([
+    ['application/json', 200],
+    ['application/json; charset=utf-8', 200],
+    ['Application/JSON;charset=UTF-8', 200],
+    ['application/x-www-form-urlencoded', 415], // an HTML form's POST
+    ['text/plain', 415], // a no-cors fetch with a string body
+    ['multipart/form-data; boundary=x', 415],
+    ['application/jsonp', 415],
+    ['application/json-seq', 415],
+    [null, 415], // a no-cors fetch with a Blob body sends no type
+  ])('%s → %i', async (type, status) => {
+    const before = mocks[0].requests.length;
+    const res = await fetch(chatUrl(), {
+      method: 'POST',
+      headers: type === null ? {} : { 'content-type': type },
+      body: new Blob([JSON.stringify(chat('regular'))]),
+    });
+    const json = (await res.json()) as { error?: { type: string; status_code: number } };
+    expect(res.status).toBe(status);
+    if (status === 415) {
+      expect(json.error).toMatchObject({ type: 'invalid_request_error', status_code: 415 });
+      expect(mocks[0].requests.length).toBe(before); // never reached a provider
+    }
+  });
+});
+
+/** One HTTP/1.1 request written byte for byte (repeated header names survive). */
+function rawPost(url: string, headerLines: string[], body: string): Promise<{ status: number; text: string }> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const s = net.connect(Number(u.port), u.hostname);
+    const chunks: Buffer[] = [];
+    s.on('data', (c) => chunks.push(c));
+    s.on('error', reject);
+    s.on('close', () => {
+      const text = Buffer.concat(chunks).toString('latin1');
+      resolve({ status: Number(text.slice(9, 12)), text });
+    });
+    const head = [`POST ${u.pathname} HTTP/1.1`, 'host: x', 'content-type: application/json', `content-length: ${Buffer.byteLength(body)}`];
+    s.write(head.concat(headerLines, ['connection: close']).join('\r\n') + '\r\n\r\n' + body);
+  });
+}
+
+describe('control headers appear once (issue 8)', () => {
+  it.each([
+    ['x-vmc-user-path', ['x-vmc-user-path: /team/a', 'x-vmc-user-path: /other']],
+    ['x-vmc-user-path (same value twice)', ['x-vmc-user-path: /team/a', 'x-vmc-user-path: /team/a']],
+    ['x-vmc-metadata', ['x-vmc-metadata: {"a":"b"}', 'x-vmc-metadata: {"a":"c"}']],
+  ])('duplicate %s → 400', async (_name, lines) => {
+    const r = await rawPost(chatUrl(), lines, JSON.stringify(chat('team-only')));
+    expect(r.status).toBe(400);
+    expect(r.text).toMatch(/invalid_request_error/);
+    expect(r.text).toMatch(/at most once/);
+  });
+
+  it('one x-vmc-user-path is honoured', async () => {
+    const r = await rawPost(chatUrl(), ['x-vmc-user-path: /team/a'], JSON.stringify(chat('team-only')));
+    expect(r.status).toBe(200);
+  });
+});
+
 describe('access by user path (SPEC §3.3)', () => {
   it.each([
     ['/team/a', 200],
@@ -154,7 +228,7 @@ describe('access by user path (SPEC §3.3)', () => {
     const r = await post(chatUrl(), chat('team-only'), userPath === null ? {} : { 'x-vmc-user-path': userPath });
     expect(r.status).toBe(status);
     if (status === 403) {
-      expect(r.json.error.type).toBe('authentication_error');
+      expect(r.json.error.type).toBe('permission_error');
       expect(r.headers.get('x-vmc-virtual-model')).toBe('team-only');
     }
   });

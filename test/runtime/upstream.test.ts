@@ -143,11 +143,11 @@ describe('headers (SPEC §3.6)', () => {
   });
 
   it('target header overrides: set (config wins, even over credentials) and remove', async () => {
-    await post(url, chat('headers'), { 'x-internal-trace': 'secret', 'x-deployment-id': 'client', 'x-keep': 'yes' });
+    await post(url, chat('headers'), { 'x-internal-trace': 'secret', 'x-deployment-id': 'client', 'user-agent': 'kept/1' });
     const h = last(mocks[0]).headers;
     expect(h['x-deployment-id']).toBe('eastus');
     expect(h['x-internal-trace']).toBeUndefined();
-    expect(h['x-keep']).toBe('yes');
+    expect(h['user-agent']).toBe('kept/1');
     expect(h.authorization).toBe('Bearer from-config');
   });
 
@@ -157,20 +157,65 @@ describe('headers (SPEC §3.6)', () => {
       'x-vmc-metadata': '{"a":"b"}',
       'accept-encoding': 'gzip',
       te: 'trailers',
-      'x-custom': 'kept',
+      accept: 'application/json',
     });
     const h = last(mocks[2]).headers;
     expect(h['x-vmc-user-path']).toBeUndefined();
     expect(h['x-vmc-metadata']).toBeUndefined();
     expect(h['accept-encoding']).toBeUndefined();
     expect(h.te).toBeUndefined();
-    expect(h['x-custom']).toBe('kept');
+    expect(h.accept).toBe('application/json');
     expect(h['content-type']).toBe('application/json');
   });
 
-  it('the upstream always gets content-type: application/json (curl -d sends form encoding)', async () => {
-    await post(url, chat('plain'), { 'content-type': 'application/x-www-form-urlencoded' });
+  it('the upstream always gets content-type: application/json, whatever JSON type the client named', async () => {
+    await post(url, chat('plain'), { 'content-type': 'application/json; charset=utf-8' });
     expect(last(mocks[2]).headers['content-type']).toBe('application/json');
+  });
+});
+
+describe('the allow-list of forwarded client headers (issue 8)', () => {
+  const client = {
+    accept: 'application/json',
+    'user-agent': 'OpenAI/JS 6.0',
+    'x-request-id': 'req-1',
+    traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+    tracestate: 'vendor=1',
+    'openai-organization': 'org-client',
+    'openai-project': 'proj-client',
+    'anthropic-beta': 'max-tokens-3-5-sonnet-2024-07-15',
+    cookie: 'session=1',
+    origin: 'https://evil.example',
+    referer: 'https://evil.example/page',
+    'x-custom': 'anything',
+    'x-stainless-os': 'Linux',
+    'proxy-authorization': 'Basic eA==',
+    forwarded: 'for=1.2.3.4',
+  };
+  const always = ['accept', 'user-agent', 'x-request-id', 'traceparent', 'tracestate'] as const;
+  const account = ['openai-organization', 'openai-project', 'anthropic-beta'] as const;
+  const never = ['cookie', 'origin', 'referer', 'x-custom', 'x-stainless-os', 'proxy-authorization', 'forwarded'] as const;
+
+  it("with the gateway's key: tracing and client identification only — never the client's account selectors", async () => {
+    await post(url, chat('alias'), { ...client, authorization: 'Bearer client-key' });
+    const h = last(mocks[0]).headers;
+    for (const n of always) expect(h[n], n).toBe(client[n]);
+    for (const n of [...account, ...never]) expect(h[n], n).toBeUndefined();
+    expect(h.authorization).toBe('Bearer sk-openai-secret');
+  });
+
+  it("with the client's own key (provider without one): its credentials and account selectors go along", async () => {
+    await post(url, chat('plain'), { ...client, authorization: 'Bearer client-key' });
+    const h = last(mocks[2]).headers;
+    for (const n of [...always, ...account]) expect(h[n], n).toBe(client[n]);
+    for (const n of never) expect(h[n], n).toBeUndefined();
+    expect(h.authorization).toBe('Bearer client-key');
+  });
+
+  it('x-forwarded-for is never passed on unchanged: the peer is appended (or, unknown, the header dropped)', async () => {
+    await post(url, chat('plain'), { 'x-forwarded-for': '1.2.3.4' });
+    const xff = last(mocks[2]).headers['x-forwarded-for'];
+    if (xff !== undefined) expect(xff).toMatch(/^1\.2\.3\.4, (::ffff:)?127\.0\.0\.1$/);
   });
 
   it('upstream framing headers are not passed back; upstream x-vmc-* cannot masquerade', async () => {

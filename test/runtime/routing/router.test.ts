@@ -66,7 +66,7 @@ describe('table router ≡ reference router (SPEC §3.4–3.7)', () => {
         const now = 1_000_000;
         const first = table.vmFirstTarget(id);
         req.latencies.slice(0, v.targets.length).forEach((ms, i) => {
-          if (ms !== undefined) health.recordSuccess(first + i, ms, now);
+          if (ms !== undefined) health.recordLatency(first + i, ms, now);
         });
         const router = new Router(table, health, 1);
         const input = new RouteInput();
@@ -102,8 +102,8 @@ describe('table router ≡ reference router (SPEC §3.4–3.7)', () => {
     const router = new Router(table, health, 7);
     const out = new Int32Array(3);
     const now = 5_000_000;
-    health.recordSuccess(first, 100, now);
-    health.recordSuccess(first + 1, 10, now);
+    health.recordLatency(first, 100, now);
+    health.recordLatency(first + 1, 10, now);
     // q/c is unmeasured: explored first, then claimed (not herded on).
     router.plan(id, new RouteInput(), now, out);
     expect(out[0]).toBe(first + 2);
