@@ -221,19 +221,29 @@ describe('response translation', () => {
     });
   });
 
-  it('error envelopes in both directions', () => {
+  it('error envelopes in both directions: the SPEC §3 fields with the provider message', () => {
     const a = JSON.parse(
       translateErrorBody(
         XLATE_CHAT_TO_MESSAGES,
         429,
         Buffer.from('{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}'),
+        'an',
       ).toString(),
     );
-    expect(a).toEqual({ error: { message: 'slow down', type: 'rate_limit_error', param: null, code: null } });
+    expect(a).toEqual({
+      error: { message: 'slow down', type: 'rate_limit_error', param: null, code: null, provider: 'an', status_code: 429 },
+    });
     const b = JSON.parse(
-      translateErrorBody(XLATE_MESSAGES_TO_CHAT, 500, Buffer.from('{"error":{"message":"oops","type":"server_error"}}')).toString(),
+      translateErrorBody(XLATE_MESSAGES_TO_CHAT, 500, Buffer.from('{"error":{"message":"oops","type":"server_error"}}'), 'oa').toString(),
     );
-    expect(b).toEqual({ type: 'error', error: { type: 'api_error', message: 'oops' } });
+    // Anthropic's envelope (what the Anthropic SDK reads) with the SPEC §3 fields beside
+    expect(b).toEqual({
+      type: 'error',
+      error: { type: 'api_error', message: 'oops', code: null, param: null, provider: 'oa', status_code: 500 },
+    });
+    // a body that is not JSON: its text is the message
+    const c = JSON.parse(translateErrorBody(XLATE_CHAT_TO_MESSAGES, 401, Buffer.from('denied')).toString());
+    expect(c.error).toMatchObject({ type: 'authentication_error', message: 'denied', provider: 'vmc', status_code: 401 });
   });
 });
 
