@@ -38,6 +38,12 @@ const COMMANDS: Record<string, Command> = {
   serve: command('vmc serve --table FILE [--host 127.0.0.1] [--port 8080] [--workers N] [--max-body BYTES] [--state-dir DIR]', () =>
     import('./commands/serve.js').then((m) => ({ usage: m.SERVE_USAGE, run: m.runServeCommand })),
   ),
+  init: command('vmc init [DIR] [--no-ci]            (starter config, GitHub Actions workflow and bench scenario)', () =>
+    import('./commands/init.js').then((m) => ({ usage: m.INIT_USAGE, run: m.runInit })),
+  ),
+  bench: command('vmc bench SCENARIO [--out DIR] [--format text|json|markdown|github] [--duration S] [--rate RPS] [--seed N]', () =>
+    import('./commands/bench.js').then((m) => ({ usage: m.BENCH_USAGE, run: m.runBench })),
+  ),
   demo: command('vmc demo [--port 8080]             (compiles fixtures/demo, starts simulated providers and the gateway)', () =>
     import('./commands/demo.js').then((m) => ({ usage: m.DEMO_USAGE, run: m.runDemo })),
   ),

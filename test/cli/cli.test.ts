@@ -3,10 +3,12 @@
  */
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { parse as parseYaml } from 'yaml';
 
 const exec = promisify(execFile);
 const ROOT = resolve(__dirname, '../..');
@@ -184,7 +186,7 @@ describe('vmc fmt', () => {
   it('prints dialects in native form, and its output compiles to the same table', async () => {
     const r = await vmc(['fmt', 'fixtures/truefoundry/seed-004.yaml']);
     expect(r.code).toBe(0);
-    expect(r.stdout).not.toContain('routing_config');
+    expect(r.stdout).not.toMatch(/^\s*routing_config:/m); // (its header comment, kept, names it)
     expect(r.stdout).toContain('strategy: priority');
     await writeFile(join(tmp, 'fmt.yaml'), r.stdout);
     await vmc(['build', 'fixtures/truefoundry/seed-004.yaml', '--out', join(tmp, 'f1')]);
@@ -192,4 +194,225 @@ describe('vmc fmt', () => {
     const [a, b] = await Promise.all([readFile(join(tmp, 'f1', 'table.vmct')), readFile(join(tmp, 'f2', 'table.vmct'))]);
     expect(a.equals(b)).toBe(true);
   });
+});
+
+describe('vmc diff inputs and formats', () => {
+  const changedConfig = async (): Promise<string> => {
+    const dir = join(tmp, 'demo-changed');
+    await cp(join(ROOT, 'fixtures/demo'), dir, { recursive: true });
+    const file = join(dir, 'vmc.yaml');
+    await writeFile(file, (await readFile(file, 'utf8')).replace('weight: 70', 'weight: 60'));
+    return dir;
+  };
+
+  it('compares config directories and files in memory, and a config with its own build identically', async () => {
+    const dir = await changedConfig();
+    await vmc(['build', 'fixtures/demo', '--out', join(tmp, 'dx')]);
+    expect((await vmc(['diff', join(tmp, 'dx'), 'fixtures/demo'])).code).toBe(0);
+    expect((await vmc(['diff', 'fixtures/demo/vmc.yaml', join(tmp, 'dx', 'table.vmct')])).code).toBe(0);
+    const r = await vmc(['diff', 'fixtures/demo', dir]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('weight openai-mock/gpt-4o: 70 → 60');
+  });
+
+  it('--format json: per virtual model and target, values before and after', async () => {
+    const r = await vmc(['diff', 'fixtures/demo', await changedConfig(), '--format', 'json']);
+    expect(r.code).toBe(1);
+    const d = JSON.parse(r.stdout);
+    expect(d.virtualModels).toEqual([
+      expect.objectContaining({
+        name: 'demo/chat',
+        change: 'changed',
+        routing: true,
+        targets: [{ target: 'openai-mock/gpt-4o', change: 'changed', fields: [{ field: 'weight', before: 70, after: 60 }] }],
+      }),
+    ]);
+    expect(JSON.parse((await vmc(['diff', 'fixtures/demo', await changedConfig(), '--json'])).stdout)).toEqual(d);
+  });
+
+  it('--format markdown: a PR comment with a row per changed virtual model', async () => {
+    const r = await vmc(['diff', 'fixtures/demo', await changedConfig(), '--format', 'markdown', '--title', 'main → #1']);
+    expect(r.code).toBe(1);
+    expect(r.stdout.split('\n').slice(0, 2)).toEqual(['<!-- vmc-diff -->', '### main → #1']);
+    expect(r.stdout).toContain('| ✏️ | `demo/chat` | weight openai-mock/gpt-4o: 70 → 60 |');
+  });
+
+  it('exit 2 with a clear message for a missing input, a config with errors, a bad format', async () => {
+    const missing = await vmc(['diff', 'fixtures/demo', join(tmp, 'nowhere')]);
+    expect([missing.code, missing.stderr.trim()]).toEqual([2, `vmc diff: ${join(tmp, 'nowhere')}: no such file or directory`]);
+    const bad = await vmc(['diff', 'fixtures/errors/vmc2001-unknown-target.yaml', 'fixtures/demo']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/error VMC2001/);
+    expect(bad.stderr).toContain('the config has errors');
+    expect((await vmc(['diff', 'fixtures/demo', 'fixtures/demo', '--format', 'html'])).code).toBe(2);
+  });
+});
+
+describe('GitHub annotations', () => {
+  it('annotate the second location of a name defined twice too (a notice at the related place)', async () => {
+    const r = await vmc(['check', 'fixtures/errors/vmc2004-duplicate-virtual-model', '--format', 'github']);
+    expect(r.code).toBe(1);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toEqual([
+      expect.stringMatching(/^::error file=fixtures\/errors\/vmc2004-duplicate-virtual-model\/b\.yaml,line=\d+,.*title=VMC2004::/),
+      expect.stringMatching(
+        /^::notice file=fixtures\/errors\/vmc2004-duplicate-virtual-model\/a\.yaml,line=\d+,.*title=VMC2004 \(related\)::/,
+      ),
+    ]);
+  });
+});
+
+describe('CLI frictions', () => {
+  it('every command answers --help with its usage and exit 0', async () => {
+    const overview = await vmc(['--help']);
+    const commands = [...overview.stdout.matchAll(/^ {2}vmc (\w+)/gm)].map((m) => m[1]);
+    expect(commands).toEqual(expect.arrayContaining(['build', 'check', 'explain', 'diff', 'fmt', 'serve', 'init', 'demo']));
+    for (const cmd of commands) {
+      for (const flag of ['--help', '-h']) {
+        const r = await vmc([cmd, flag]);
+        expect([cmd, r.code, r.stdout.startsWith(`usage: vmc ${cmd}`)]).toEqual([cmd, 0, true]);
+      }
+    }
+  });
+
+  it('--out naming a file is a usage error, not a stack trace', async () => {
+    const file = join(tmp, 'a-file');
+    await writeFile(file, 'x');
+    const r = await vmc(['build', 'fixtures/demo', '--out', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`--out ${file} is a file`);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('a missing or unreadable table is a one-line error, exit 2', async () => {
+    for (const args of [
+      ['explain', 'chat', '--table', join(tmp, 'missing.vmct')],
+      ['explain', 'chat', '--table', tmp],
+      ['diff', join(tmp, 'missing.vmct'), join(tmp, 'missing.vmct')],
+    ]) {
+      const r = await vmc(args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+  });
+
+  it('fmt keeps comments where their place survives, the $schema line included, and stays a fixed point', async () => {
+    const src = join(tmp, 'commented.yaml');
+    await writeFile(
+      src,
+      `# yaml-language-server: $schema=../node_modules/vmc/schemas/vmc.schema.json
+version: 1
+virtual_models:
+  # zed comes last once sorted
+  zed: { target: p/m }
+  alpha:
+    targets:
+      # the main one
+      - target: p/m # 3 out of 4
+        weight: 3
+      - { target: p/n, weight: 1 }
+providers:
+  p: { type: openai, base_url: https://p.example/v1, api_key_env: P_KEY, models: [m, n] } # one provider
+`,
+    );
+    const r = await vmc(['fmt', src]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`# yaml-language-server: $schema=../node_modules/vmc/schemas/vmc.schema.json
+version: 1
+providers:
+  # one provider
+  p:
+    type: openai
+    base_url: https://p.example/v1
+    api_key_env: P_KEY
+    models: [m, n]
+virtual_models:
+  alpha:
+    targets:
+      # the main one
+      - target: p/m # 3 out of 4
+        weight: 3
+      - target: p/n
+  # zed comes last once sorted
+  zed:
+    target: p/m
+`);
+    const again = join(tmp, 'commented-fmt.yaml');
+    await writeFile(again, r.stdout);
+    expect((await vmc(['fmt', again])).stdout).toBe(r.stdout);
+  });
+
+  it('build progress: one line per phase on a pipe once past the quiet period (VMC_PROGRESS_AFTER_MS), none with -q', async () => {
+    const args = [VMC, 'build', 'fixtures/demo', '--out', join(tmp, 'progress')];
+    const env = { ...process.env, VMC_PROGRESS_AFTER_MS: '0' };
+    const { stderr } = await exec(process.execPath, args, { cwd: ROOT, env });
+    expect([...stderr.matchAll(/^vmc: ([\w-]+)… ([\d.]+)s$/gm)].map((m) => m[1])).toEqual([
+      'load',
+      'lower',
+      'emit-client',
+      'emit-manifest',
+      'write',
+    ]);
+    const quiet = await exec(process.execPath, [...args, '-q'], { cwd: ROOT, env });
+    expect(quiet.stderr).toBe('');
+  });
+
+  it.skipIf(!existsSync('/usr/bin/script'))(
+    'build progress on a terminal: a bar redrawn in place, cleared before the summary',
+    async () => {
+      const cmd = `${process.execPath} ${VMC} build fixtures/demo --out ${join(tmp, 'progress-tty')}`;
+      const { stdout } = await exec('/usr/bin/script', ['-qec', cmd, '/dev/null'], {
+        cwd: ROOT,
+        env: { ...process.env, VMC_PROGRESS_AFTER_MS: '0' },
+      });
+      expect(stdout).toMatch(/\r\x1b\[2Kvmc ▕[█░]{20}▏ \d\/5 [\w-]+ · \d+\.\ds/);
+      // the last frame is erased: the summary starts on a clean line
+      expect(stdout).toMatch(/\r\x1b\[2Kvmc build: 13 virtual models/);
+    },
+  );
+});
+
+describe('vmc init', () => {
+  it('writes a config that checks clean, the workflow of docs/ci.md and a scenario; refuses to overwrite', async () => {
+    const dir = join(tmp, 'init');
+    const r = await vmc(['init', dir]);
+    expect(r.code).toBe(0);
+    const check = await vmc(['check', join(dir, 'config'), '--format', 'json']);
+    expect([check.code, JSON.parse(check.stdout)]).toEqual([0, []]);
+    const workflow = await readFile(join(dir, '.github/workflows/vmc.yml'), 'utf8');
+    expect(await readFile(join(ROOT, 'docs/ci.md'), 'utf8')).toContain('```yaml\n' + workflow + '```\n');
+    // The first line names the schema relative to the config file (no node_modules/vmc above tmp: the one vmc would be installed in).
+    expect((await readFile(join(dir, 'config/vmc.yaml'), 'utf8')).split('\n')[0]).toBe(
+      '# yaml-language-server: $schema=../node_modules/vmc/schemas/vmc.schema.json',
+    );
+    const before = await readFile(join(dir, 'config/vmc.yaml'), 'utf8');
+    await writeFile(join(dir, 'config/vmc.yaml'), before + '# edited\n');
+    const again = await vmc(['init', dir]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('not overwriting');
+    expect(await readFile(join(dir, 'config/vmc.yaml'), 'utf8')).toBe(before + '# edited\n');
+    const configOnly = await vmc(['init', join(tmp, 'init-config-only'), '--no-ci']);
+    expect(configOnly.code).toBe(0);
+    expect(existsSync(join(tmp, 'init-config-only', '.github'))).toBe(false);
+  });
+
+  it('the workflow is valid against SchemaStore’s github-workflow schema (and an invalid one is not)', async () => {
+    const { WORKFLOW } = await import('../../bin/commands/init.js');
+    const { validateWorkflow } = await import('@action-validator/core');
+    expect(parseYaml(WORKFLOW)).toMatchObject({ name: 'vmc', jobs: { build: {}, diff: {}, bench: {} } });
+    expect(validateWorkflow(WORKFLOW).errors).toEqual([]);
+    expect(validateWorkflow(WORKFLOW.replace('runs-on: ubuntu-latest', 'runs_on: ubuntu-latest')).errors).not.toEqual([]);
+  });
+
+  it.skipIf(!existsSync(join(ROOT, 'schemas/scenario.schema.json')))(
+    'the scenario is valid against the bench scenario schema',
+    async () => {
+      const { SCENARIO } = await import('../../bin/commands/init.js');
+      const { default: Ajv } = await import('ajv');
+      const schema = JSON.parse(await readFile(join(ROOT, 'schemas/scenario.schema.json'), 'utf8'));
+      const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
+      expect([validate(parseYaml(SCENARIO)), validate.errors ?? null]).toEqual([true, null]);
+    },
+  );
 });
