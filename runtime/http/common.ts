@@ -234,10 +234,11 @@ export class BodyReader {
     if (len > max) return 413;
     if (len > this.buf.length) {
       // first chunk: the announced length when small, else enough for what arrived; then double
+      // (a Content-Length body never outgrows its announced length: the parsers frame it)
       const want =
         this.buf.length === 0 && declared > 0 && declared <= BODY_PREALLOC
           ? Math.max(declared, len)
-          : Math.min(max, Math.max(len, this.buf.length * 2, declared > 0 ? Math.min(declared, BODY_PREALLOC) : 1024));
+          : Math.max(len, Math.min(declared > 0 ? declared : max, Math.max(this.buf.length * 2, declared > 0 ? BODY_PREALLOC : 1024)));
       if (!budget.tryReserve(want - this.reserved)) return 503;
       const grown = Buffer.allocUnsafe(want);
       if (this.len > 0) this.buf.copy(grown, 0, 0, this.len);
