@@ -409,7 +409,7 @@ describe('vmc init', () => {
     'the scenario is valid against the bench scenario schema',
     async () => {
       const { SCENARIO } = await import('../../bin/commands/init.js');
-      const { default: Ajv } = await import('ajv');
+      const { Ajv } = await import('ajv');
       const schema = JSON.parse(await readFile(join(ROOT, 'schemas/scenario.schema.json'), 'utf8'));
       const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
       expect([validate(parseYaml(SCENARIO)), validate.errors ?? null]).toEqual([true, null]);
