@@ -104,6 +104,7 @@ type AdminOp = (typeof ADMIN_OPS)[number];
 type ClusterMessage =
   | { vmc: 'listening'; port: number }
   | { vmc: 'reload'; reason: string }
+  | { vmc: 'reloaded-by-admin' }
   | { vmc: 'admin'; id: number; op: AdminOp; args: unknown[] }
   | { vmc: 'metrics'; id: number }
   | { vmc: 'snapshot'; id: number }
@@ -253,6 +254,10 @@ async function runWorker(opts: ServeOptions, log: Logger): Promise<ServeHandle> 
     ...serverOptions(opts, log),
     table,
     admin,
+    // POST /admin/reload reloads the whole gateway: the primary tells the other workers.
+    onSwap: (_t, reason) => {
+      if (inCluster && reason === 'admin reload' && process.connected) process.send!({ vmc: 'reloaded-by-admin' } satisfies ClusterMessage);
+    },
     metricsText: channel === null ? undefined : () => channel.ask({ vmc: 'metrics' }, METRICS_CALL_TIMEOUT_MS) as Promise<string>,
   });
 
@@ -425,6 +430,9 @@ async function runPrimary(opts: ServeOptions, n: number, log: Logger): Promise<S
           return;
         case 'final':
           st.snap = m.snap;
+          return;
+        case 'reloaded-by-admin':
+          for (const other of live.keys()) if (other !== w) send(other, { vmc: 'reload', reason: 'admin reload (another worker)' });
           return;
         case 'reply': {
           const cb = st.waiting.get(m.id);

@@ -374,6 +374,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   }
 
   log.info('gateway listening', {
+    pid: process.pid,
     host: opts.host,
     port: server.port,
     table_hash: slot.gen.table.hashHex,

@@ -99,8 +99,39 @@ describe('--workers: shared admin state', () => {
   }, 90_000);
 });
 
+describe('--workers: POST /admin/reload', () => {
+  it('reloads every worker, not only the one that took the call', async () => {
+    await rm(statePath(), { force: true });
+    const copy = join(dir, 'reload.vmct');
+    const first = await readFile(tablePath);
+    await writeFile(copy, first);
+    const port = await freePort();
+    const s = await spawnServe(copy, { port, workers: 2, env: { VMC_ADMIN_TOKEN: TOKEN }, args: ['--no-watch'] });
+    try {
+      const next = await buildTableFromYaml(`version: 1
+providers:
+  up: { type: openai, base_url: ${mock.url}/v1, models: [a, b, c] }
+virtual_models:
+  x: { target: up/b }
+`);
+      await writeFile(copy, next);
+      const r = await request(`${s.base}/admin/reload`, { method: 'POST', headers: AUTH });
+      expect(r.status).toBe(200);
+      const want = (r.json() as { table_hash: string }).table_hash;
+      const allNew = async () => {
+        const hs = await Promise.all([0, 1, 2, 3, 4, 5, 6, 7].map(() => request(`${s.base}/health`)));
+        return hs.every((h) => (h.json() as { table_hash: string }).table_hash === want);
+      };
+      expect(await eventually(allNew)).toBe(true);
+    } finally {
+      await s.stop();
+      await rm(copy, { force: true });
+    }
+  }, 60_000);
+});
+
 describe('--workers: metrics of the whole gateway', () => {
-  it('every scrape counts the requests of every worker; counters never go down', async () => {
+  it('every scrape counts the requests of every worker; counters never go down, even when a worker dies', async () => {
     const port = await freePort();
     const s = await spawnServe(tablePath, { port, workers: 2 });
     try {
@@ -121,6 +152,16 @@ describe('--workers: metrics of the whole gateway', () => {
         last = count;
         expect(metricSum(m.text, 'vmc_workers')).toBe(2);
       }
+      // A worker killed: its counters stay in the totals, the restart is counted.
+      const pids = s.lines.filter((l) => l.msg === 'gateway listening').map((l) => Number(l.pid));
+      expect(pids).toHaveLength(2);
+      process.kill(pids[0], 'SIGKILL');
+      const restarted = await eventually(async () => s.lines.filter((l) => l.msg === 'gateway listening').length === 3);
+      expect(restarted).toBe(true);
+      const after = await request(`${s.base}/metrics`);
+      expect(metricSum(after.text, 'vmc_requests_total', 'virtual_model="x",target="up/a",status="200"')).toBe(n);
+      expect(metricSum(after.text, 'vmc_worker_restarts_total')).toBe(1);
+      expect(s.lines.some((l) => l.msg === 'worker exited; restarting' && l.signal === 'SIGKILL')).toBe(true);
     } finally {
       await s.stop();
     }
