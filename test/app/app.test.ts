@@ -13,7 +13,7 @@
  * instead (needs the registry or a warm cache; slower).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -133,6 +133,39 @@ describe('an app using the installed vmc', () => {
     );
     expect(stdout).toBe(JSON.parse(readFileSync(join(ROOT, 'schemas', 'vmc.schema.json'), 'utf8')).title);
   });
+
+  it('serves the built table without the native engine (node:http), from the installed package', async () => {
+    const child = spawn(
+      process.execPath,
+      [join(app, 'node_modules', '.bin', 'vmc'), 'serve', '--table', 'build/table.vmct', '--port', '0'],
+      {
+        cwd: app,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, VMC_HTTP_ENGINE: '' },
+      },
+    );
+    try {
+      const port = await new Promise<number>((resolvePort, reject) => {
+        let seen = '';
+        const timer = setTimeout(() => reject(new Error(`vmc serve did not start: ${seen}`)), 20_000);
+        const onData = (chunk: Buffer): void => {
+          seen += chunk.toString();
+          const line = seen.split('\n').find((l) => l.includes('"gateway listening"'));
+          if (line) {
+            clearTimeout(timer);
+            resolvePort((JSON.parse(line) as { port: number }).port);
+          }
+        };
+        child.stdout.on('data', onData);
+        child.stderr.on('data', onData);
+        child.on('exit', (code) => reject(new Error(`vmc serve exited ${code}: ${seen}`)));
+      });
+      const health = (await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as { status: string; http_engine: string };
+      expect([health.status, health.http_engine]).toEqual(['ok', 'node']);
+    } finally {
+      child.kill('SIGTERM');
+    }
+  }, 30_000);
 
   const USE = (model: string): string => `import OpenAI from 'openai';
 import { typedOpenAI, withRoute } from './build/client.ts';
