@@ -1,0 +1,175 @@
+/**
+ * Gateways under test (SPEC §11 `gateway:`): a `vmc serve` process the harness starts on the
+ * scenario's config or table with every provider pointed at its simulated provider, or a
+ * gateway already running (`url:`), which the harness only sends load to.
+ *
+ * Pointing providers at the simulators: with `vmc serve --provider-url NAME=URL` when the
+ * CLI has it (the table is served as built); otherwise the table is re-lowered from its
+ * normalized form with the base URLs replaced (same routing, other bytes).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { lowerTable } from '../../compiler/lower.js';
+import type { NormConfig } from '../../runtime/table/normalized.js';
+import type { GatewayPlan } from './plan.js';
+import { cpuMicros, freePort, processTree, ROOT, rssBytes, sleep } from './proc.js';
+import type { SimHost } from './sim-host.js';
+
+/** Value given to every provider's api_key_env in a harness-started gateway: no real key is ever sent. */
+export const SIMULATED_KEY = 'vmc-bench-simulated-key';
+
+export interface RunningGateway {
+  readonly name: string;
+  /** Base URL without `/v1`. */
+  readonly url: string;
+  /** The process the harness started (null in url mode). */
+  readonly pid: number | null;
+  /** How the gateway was started, for the report. */
+  readonly how: string;
+  /** CPU µs of its process tree (NaN when not harness-started). */
+  cpuMicros(): number;
+  /** Resident memory of its process tree, bytes (NaN when not harness-started). */
+  rssBytes(): number;
+  stop(): Promise<void>;
+}
+
+let providerUrlFlag: boolean | undefined;
+
+/** Does `vmc serve` take `--provider-url` (SPEC §11)? Asked once per process. */
+export function serveHasProviderUrl(): boolean {
+  if (providerUrlFlag === undefined) {
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin/vmc.js'), 'serve', '--help'], { encoding: 'utf8', timeout: 20_000 });
+    providerUrlFlag = /--provider-url/.test(`${r.stdout}${r.stderr}`);
+  }
+  return providerUrlFlag;
+}
+
+/** The base URL a provider of `type` gets for a simulated provider at `simUrl`. */
+export function simBaseUrl(type: string, simUrl: string): string {
+  return type === 'anthropic' ? simUrl : `${simUrl}/v1`;
+}
+
+/** Starts (or attaches to) one gateway of the plan. */
+export async function startGateway(g: GatewayPlan, sims: SimHost, workDir: string): Promise<RunningGateway> {
+  if (g.mode === 'url') {
+    return {
+      name: g.name,
+      url: g.url!,
+      pid: null,
+      how: `already running at ${g.url}`,
+      cpuMicros: () => NaN,
+      rssBytes: () => NaN,
+      stop: async () => undefined,
+    };
+  }
+  const e = g.expectations!;
+  mkdirSync(workDir, { recursive: true });
+  const args: string[] = [];
+  let tablePath: string;
+  let how: string;
+  const useFlag = e.tablePath !== null && serveHasProviderUrl();
+  if (useFlag) {
+    tablePath = e.tablePath!;
+    for (const p of e.norm.providers) args.push('--provider-url', `${p.name}=${simBaseUrl(p.type, sims.url(p.name))}`);
+    how = `vmc serve --table ${e.label} --provider-url …`;
+  } else {
+    const norm: NormConfig = {
+      ...e.norm,
+      providers: e.norm.providers.map((p) => ({ ...p, baseUrl: simBaseUrl(p.type, sims.url(p.name)) })),
+    };
+    tablePath = join(workDir, `${g.name}.vmct`);
+    writeFileSync(tablePath, lowerTable(norm));
+    how = `vmc serve on ${e.label} (base URLs → simulated providers)`;
+  }
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = { ...process.env, VMC_LOG: process.env.VMC_BENCH_GATEWAY_LOG ?? 'warn', VMC_ADMIN_TOKEN: '' };
+  for (const p of e.norm.providers) if (p.apiKeyEnv !== null) env[p.apiKeyEnv] = SIMULATED_KEY;
+  const logPath = join(workDir, `${g.name}.log`);
+  const fd = openSync(logPath, 'w');
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      join(ROOT, 'bin/vmc.js'),
+      'serve',
+      '--table',
+      tablePath,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--workers',
+      String(g.workers),
+      '--no-watch',
+      '--state-dir',
+      join(workDir, `${g.name}-state`),
+      ...args,
+    ],
+    { cwd: workDir, env, stdio: ['ignore', fd, fd] },
+  );
+  closeSync(fd);
+  let exited: { code: number | null; signal: string | null } | null = null;
+  const exit = new Promise<void>((r) =>
+    child.once('exit', (code, signal) => {
+      exited = { code, signal };
+      r();
+    }),
+  );
+  const url = `http://127.0.0.1:${port}`;
+  const until = Date.now() + 30_000;
+  for (;;) {
+    if (exited !== null) throw new Error(`gateway "${g.name}" exited during start-up (${JSON.stringify(exited)}):\n${tail(logPath)}`);
+    try {
+      const r = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
+      await r.arrayBuffer();
+      if (r.status === 200) break;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > until) {
+      child.kill('SIGKILL');
+      throw new Error(`gateway "${g.name}" did not answer /health within 30 s:\n${tail(logPath)}`);
+    }
+    await sleep(50);
+  }
+  if (g.workers > 1) await sleep(200 * g.workers); // let every cluster worker bind the port
+  const pids = processTree(child.pid!);
+  return {
+    name: g.name,
+    url,
+    pid: child.pid!,
+    how: `${how}, ${g.workers} worker${g.workers === 1 ? '' : 's'}`,
+    cpuMicros: () => cpuMicros(pids),
+    rssBytes: () => rssBytes(pids),
+    async stop() {
+      if (exited !== null) return;
+      child.kill('SIGTERM');
+      const t = setTimeout(() => {
+        for (const pid of processTree(child.pid!).reverse()) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            /* gone */
+          }
+        }
+      }, 10_000);
+      await exit;
+      clearTimeout(t);
+    },
+  };
+}
+
+export function tempWorkDir(): string {
+  const dir = join(tmpdir(), `vmc-bench-${process.pid}-${Date.now().toString(36)}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+function tail(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').split('\n').slice(-20).join('\n');
+  } catch {
+    return '';
+  }
+}

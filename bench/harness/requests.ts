@@ -1,0 +1,136 @@
+/**
+ * The requests a workload entry sends (SPEC §11 `workload:`): the body built once per entry
+ * (and per target for the baseline), static headers, and the templated parts rendered per
+ * request by the generator. Plain data, so worker threads can receive it.
+ */
+import type { Endpoint, WorkloadPlan } from './plan.js';
+
+/** Serializable description of one kind of request. */
+export interface RequestSpec {
+  entry: number;
+  /** `http://host:port` the request goes to. */
+  origin: string;
+  /** Path on the origin (a `url:` gateway's path prefix included). */
+  path: string;
+  body: Uint8Array;
+  /** Static headers, flat [name, value, …]. */
+  headers: string[];
+  /** Templated headers: [name, template source]. */
+  templates: [string, string][];
+  /** `x-vmc-metadata` entries: [key, template source], or null. */
+  metadata: [string, string][] | null;
+  /** `x-vmc-user-path` template source, or null. */
+  userPath: string | null;
+  stream: boolean;
+}
+
+const PROMPT = 'Summarize the incident report for the on-call engineer in three bullet points.';
+
+function prompt(bytes: number): string {
+  if (bytes <= PROMPT.length) return PROMPT;
+  return (PROMPT + ' ').repeat(Math.ceil(bytes / (PROMPT.length + 1))).slice(0, bytes);
+}
+
+/** The JSON body a client sends for `model` on `endpoint`. */
+export function requestBody(w: WorkloadPlan, endpoint: Endpoint, model: string): Record<string, unknown> {
+  const text = prompt(w.promptBytes);
+  const b: Record<string, unknown> = { model };
+  switch (endpoint) {
+    case 'chat':
+      b.messages = [{ role: 'user', content: text }];
+      if (w.maxTokens !== null) b.max_tokens = w.maxTokens;
+      if (w.stream) b.stream = true;
+      break;
+    case 'messages':
+      b.max_tokens = w.maxTokens ?? 16;
+      b.messages = [{ role: 'user', content: text }];
+      if (w.stream) b.stream = true;
+      break;
+    case 'completions':
+      b.prompt = text;
+      if (w.maxTokens !== null) b.max_tokens = w.maxTokens;
+      if (w.stream) b.stream = true;
+      break;
+    case 'embeddings':
+      b.input = text;
+      break;
+    case 'responses':
+      b.input = text;
+      if (w.maxTokens !== null) b.max_output_tokens = w.maxTokens;
+      if (w.stream) b.stream = true;
+      break;
+  }
+  return w.body === null ? b : { ...b, ...w.body, model };
+}
+
+/** The request a client sends through a gateway. */
+export function gatewayRequest(
+  w: WorkloadPlan,
+  origin: string,
+  pathPrefix: string,
+  gatewayHeaders: Record<string, string>,
+  endpointPath: string,
+): RequestSpec {
+  const headers = ['content-type', 'application/json'];
+  for (const [k, v] of Object.entries(gatewayHeaders)) headers.push(k, v);
+  const templates: [string, string][] = [];
+  for (const [k, t] of w.headers) {
+    if (t.constant) headers.push(k, t.render(0));
+    else templates.push([k, t.source]);
+  }
+  return {
+    entry: w.index,
+    origin,
+    path: pathPrefix + endpointPath,
+    body: Buffer.from(JSON.stringify(requestBody(w, w.endpoint, w.model))),
+    headers,
+    templates,
+    metadata: w.metadata === null ? null : w.metadata.map(([k, t]) => [k, t.source]),
+    userPath: w.userPath === null ? null : w.userPath.source,
+    stream: w.stream,
+  };
+}
+
+/**
+ * The same request sent straight to a simulated provider (the baseline): the target's
+ * upstream model, in the provider's wire format, at the path the gateway would call.
+ * null when the provider type cannot serve the client's endpoint (the gateway skips such
+ * targets too).
+ */
+export function baselineRequest(w: WorkloadPlan, origin: string, providerType: string, upstreamModel: string): RequestSpec | null {
+  let endpoint: Endpoint;
+  let path: string;
+  if (providerType === 'anthropic') {
+    if (w.endpoint !== 'chat' && w.endpoint !== 'messages') return null;
+    endpoint = 'messages';
+    path = '/v1/messages';
+  } else {
+    endpoint = w.endpoint === 'messages' ? 'chat' : w.endpoint;
+    path = {
+      chat: '/v1/chat/completions',
+      completions: '/v1/completions',
+      embeddings: '/v1/embeddings',
+      responses: '/v1/responses',
+      messages: '/v1/chat/completions',
+    }[endpoint];
+  }
+  // A chat client translated to Anthropic gets the gateway's default max_tokens (runtime/wire/translate.ts).
+  const plan = endpoint === 'messages' && w.endpoint === 'chat' && w.maxTokens === null ? { ...w, maxTokens: 4096 } : w;
+  const headers = ['content-type', 'application/json'];
+  const templates: [string, string][] = [];
+  for (const [k, t] of w.headers) {
+    if (t.constant) headers.push(k, t.render(0));
+    else templates.push([k, t.source]);
+  }
+  return {
+    entry: w.index,
+    origin,
+    path,
+    body: Buffer.from(JSON.stringify(requestBody(plan, endpoint, upstreamModel))),
+    headers,
+    templates,
+    metadata: null,
+    userPath: null,
+    stream: w.stream,
+  };
+}

@@ -1,0 +1,317 @@
+/**
+ * Response bytes of the simulated providers, pre-encoded: per (endpoint, model, output
+ * tokens) the JSON body, or the SSE events of a stream (head + first token, one event per
+ * further token, tail). Encoding happens once per key; serving a request then costs a cache
+ * lookup and socket writes, so the simulator stays cheap next to the gateway it measures.
+ *
+ * Shapes are those the official SDKs parse (the same as bench/sim/simulated-provider.ts):
+ * OpenAI chat completions, completions, embeddings and responses; Anthropic messages.
+ */
+
+export type SimEndpoint = 'chat' | 'completions' | 'embeddings' | 'responses' | 'messages';
+
+/** Endpoint of a request path (`/v1/...`), or null. */
+export function simEndpoint(path: string): SimEndpoint | null {
+  switch (path) {
+    case '/v1/chat/completions':
+    case '/chat/completions':
+      return 'chat';
+    case '/v1/completions':
+    case '/completions':
+      return 'completions';
+    case '/v1/embeddings':
+    case '/embeddings':
+      return 'embeddings';
+    case '/v1/responses':
+    case '/responses':
+      return 'responses';
+    case '/v1/messages':
+    case '/messages':
+      return 'messages';
+    default:
+      return null;
+  }
+}
+
+/** The events of one streamed answer: events[0] carries the head and the first token; the last carries the tail. */
+export interface StreamBytes {
+  readonly events: readonly Buffer[];
+  /** Every event in one buffer (no inter-token latency: one write). */
+  readonly whole: Buffer;
+  /** A malformed event (broken JSON) to inject for the `malformed` fault. */
+  readonly malformed: Buffer;
+}
+
+const CREATED = 1_700_000_000;
+const WORD = ' ok';
+const INPUT_TOKENS = 64;
+const MAX_ENTRIES = 4096;
+
+const sse = (data: unknown): string => `data: ${JSON.stringify(data)}\n\n`;
+const sseEvent = (event: string, data: unknown): string => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+
+/** A bounded cache of encodings (cleared when full: keys are few in practice). */
+export class WireCache {
+  readonly #json = new Map<string, Buffer>();
+  readonly #stream = new Map<string, StreamBytes>();
+  readonly #provider: string;
+
+  constructor(provider: string) {
+    this.#provider = provider;
+  }
+
+  json(ep: SimEndpoint, model: string, tokens: number): Buffer {
+    const key = `${ep}\u0000${model}\u0000${tokens}`;
+    let b = this.#json.get(key);
+    if (b === undefined) {
+      if (this.#json.size >= MAX_ENTRIES) this.#json.clear();
+      b = Buffer.from(JSON.stringify(jsonBody(ep, model, tokens, this.#provider)));
+      this.#json.set(key, b);
+    }
+    return b;
+  }
+
+  stream(ep: SimEndpoint, model: string, tokens: number, usage: boolean): StreamBytes {
+    const key = `${ep}\u0000${model}\u0000${tokens}\u0000${usage ? 1 : 0}`;
+    let s = this.#stream.get(key);
+    if (s === undefined) {
+      if (this.#stream.size >= MAX_ENTRIES) this.#stream.clear();
+      s = streamBytes(ep, model, tokens, usage, this.#provider);
+      this.#stream.set(key, s);
+    }
+    return s;
+  }
+
+  /** The wire format's error body for `status`. */
+  error(ep: SimEndpoint | null, status: number): Buffer {
+    const key = `${ep}\u0000${status}`;
+    let b = this.#json.get(key);
+    if (b === undefined) {
+      const message = `simulated ${this.#provider}: status ${status}`;
+      const type = errorType(status);
+      const body =
+        ep === 'messages'
+          ? { type: 'error', error: { type: status === 529 ? 'overloaded_error' : status >= 500 ? 'api_error' : type, message } }
+          : { error: { message, type: status >= 500 ? 'server_error' : type, param: null, code: null } };
+      b = Buffer.from(JSON.stringify(body));
+      this.#json.set(key, b);
+    }
+    return b;
+  }
+}
+
+function errorType(status: number): string {
+  switch (status) {
+    case 401:
+      return 'authentication_error';
+    case 403:
+      return 'permission_error';
+    case 404:
+      return 'not_found_error';
+    case 429:
+      return 'rate_limit_error';
+    default:
+      return 'invalid_request_error';
+  }
+}
+
+function text(tokens: number): string {
+  return WORD.repeat(tokens).slice(1);
+}
+
+function jsonBody(ep: SimEndpoint, model: string, tokens: number, provider: string): unknown {
+  const content = text(tokens);
+  switch (ep) {
+    case 'chat':
+      return {
+        id: `chatcmpl-sim-${provider}`,
+        object: 'chat.completion',
+        created: CREATED,
+        model,
+        choices: [{ index: 0, message: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason: 'stop' }],
+        usage: { prompt_tokens: INPUT_TOKENS, completion_tokens: tokens, total_tokens: INPUT_TOKENS + tokens },
+      };
+    case 'completions':
+      return {
+        id: `cmpl-sim-${provider}`,
+        object: 'text_completion',
+        created: CREATED,
+        model,
+        choices: [{ text: content, index: 0, logprobs: null, finish_reason: 'stop' }],
+        usage: { prompt_tokens: INPUT_TOKENS, completion_tokens: tokens, total_tokens: INPUT_TOKENS + tokens },
+      };
+    case 'embeddings':
+      return {
+        object: 'list',
+        data: [{ object: 'embedding', index: 0, embedding: [0.1, 0.2, 0.3] }],
+        model,
+        usage: { prompt_tokens: INPUT_TOKENS, total_tokens: INPUT_TOKENS },
+      };
+    case 'responses':
+      return responseObject(model, content, tokens, 'completed', provider);
+    case 'messages':
+      return {
+        id: `msg_sim_${provider}`,
+        type: 'message',
+        role: 'assistant',
+        model,
+        content: [{ type: 'text', text: content }],
+        stop_reason: 'end_turn',
+        stop_sequence: null,
+        usage: { input_tokens: INPUT_TOKENS, output_tokens: tokens },
+      };
+  }
+}
+
+function responseObject(model: string, content: string, tokens: number, status: string, provider: string): Record<string, unknown> {
+  return {
+    id: `resp_sim_${provider}`,
+    object: 'response',
+    created_at: CREATED,
+    status,
+    model,
+    output:
+      status === 'completed'
+        ? [
+            {
+              type: 'message',
+              id: 'msg_sim',
+              status: 'completed',
+              role: 'assistant',
+              content: [{ type: 'output_text', text: content, annotations: [] }],
+            },
+          ]
+        : [],
+    usage: status === 'completed' ? { input_tokens: INPUT_TOKENS, output_tokens: tokens, total_tokens: INPUT_TOKENS + tokens } : null,
+  };
+}
+
+function streamBytes(ep: SimEndpoint, model: string, tokens: number, usage: boolean, provider: string): StreamBytes {
+  const head: string[] = [];
+  const perToken: string[] = [];
+  const tail: string[] = [];
+  let malformed = 'data: {"choices":[{"delta":{"content":\n\n';
+  switch (ep) {
+    case 'chat':
+    case 'embeddings': {
+      const base = { id: `chatcmpl-sim-${provider}`, object: 'chat.completion.chunk', created: CREATED, model };
+      head.push(sse({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }] }));
+      for (let i = 0; i < tokens; i++)
+        perToken.push(
+          sse({
+            ...base,
+            choices: [{ index: 0, delta: { content: i === 0 ? WORD.slice(1) : WORD }, logprobs: null, finish_reason: null }],
+          }),
+        );
+      tail.push(sse({ ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }] }));
+      if (usage)
+        tail.push(
+          sse({
+            ...base,
+            choices: [],
+            usage: { prompt_tokens: INPUT_TOKENS, completion_tokens: tokens, total_tokens: INPUT_TOKENS + tokens },
+          }),
+        );
+      tail.push('data: [DONE]\n\n');
+      break;
+    }
+    case 'completions': {
+      const base = { id: `cmpl-sim-${provider}`, object: 'text_completion', created: CREATED, model };
+      for (let i = 0; i < tokens; i++)
+        perToken.push(sse({ ...base, choices: [{ text: i === 0 ? WORD.slice(1) : WORD, index: 0, logprobs: null, finish_reason: null }] }));
+      tail.push(sse({ ...base, choices: [{ text: '', index: 0, logprobs: null, finish_reason: 'stop' }] }));
+      tail.push('data: [DONE]\n\n');
+      break;
+    }
+    case 'responses': {
+      let n = 0;
+      head.push(
+        sseEvent('response.created', {
+          type: 'response.created',
+          sequence_number: n++,
+          response: responseObject(model, '', tokens, 'in_progress', provider),
+        }),
+      );
+      for (let i = 0; i < tokens; i++)
+        perToken.push(
+          sseEvent('response.output_text.delta', {
+            type: 'response.output_text.delta',
+            sequence_number: n++,
+            item_id: 'msg_sim',
+            output_index: 0,
+            content_index: 0,
+            delta: i === 0 ? WORD.slice(1) : WORD,
+            logprobs: [],
+          }),
+        );
+      tail.push(
+        sseEvent('response.output_text.done', {
+          type: 'response.output_text.done',
+          sequence_number: n++,
+          item_id: 'msg_sim',
+          output_index: 0,
+          content_index: 0,
+          text: text(tokens),
+          logprobs: [],
+        }),
+      );
+      tail.push(
+        sseEvent('response.completed', {
+          type: 'response.completed',
+          sequence_number: n++,
+          response: responseObject(model, text(tokens), tokens, 'completed', provider),
+        }),
+      );
+      malformed = 'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":\n\n';
+      break;
+    }
+    case 'messages': {
+      head.push(
+        sseEvent('message_start', {
+          type: 'message_start',
+          message: {
+            id: `msg_sim_${provider}`,
+            type: 'message',
+            role: 'assistant',
+            model,
+            content: [],
+            stop_reason: null,
+            stop_sequence: null,
+            usage: { input_tokens: INPUT_TOKENS, output_tokens: 1 },
+          },
+        }),
+      );
+      head.push(sseEvent('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }));
+      for (let i = 0; i < tokens; i++)
+        perToken.push(
+          sseEvent('content_block_delta', {
+            type: 'content_block_delta',
+            index: 0,
+            delta: { type: 'text_delta', text: i === 0 ? WORD.slice(1) : WORD },
+          }),
+        );
+      tail.push(sseEvent('content_block_stop', { type: 'content_block_stop', index: 0 }));
+      tail.push(
+        sseEvent('message_delta', {
+          type: 'message_delta',
+          delta: { stop_reason: 'end_turn', stop_sequence: null },
+          usage: { output_tokens: tokens },
+        }),
+      );
+      tail.push(sseEvent('message_stop', { type: 'message_stop' }));
+      malformed = 'event: content_block_delta\ndata: {"type":"content_block_delta","delta":\n\n';
+      break;
+    }
+  }
+  // events[k] = what is written when token k is due: the head rides with the first token,
+  // the tail with the last.
+  const events: Buffer[] = [];
+  for (let i = 0; i < perToken.length; i++) {
+    let s = perToken[i];
+    if (i === 0) s = head.join('') + s;
+    if (i === perToken.length - 1) s += tail.join('');
+    events.push(Buffer.from(s));
+  }
+  if (events.length === 0) events.push(Buffer.from(head.join('') + tail.join('')));
+  return { events, whole: Buffer.concat(events), malformed: Buffer.from(malformed) };
+}
