@@ -19,7 +19,7 @@
  *   (and are closed after 2 s without one); far beyond it Node refuses them at accept.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import net, { type Socket } from 'node:net';
 import { headerIndex, type HeaderValue, type HttpRequest, type HttpResponse, type HttpServer, type HttpServerOptions } from './adapter.js';
 import {
   BODY_IDLE_TIMEOUT_MS,
@@ -420,17 +420,17 @@ export function listenNode(opts: HttpServerOptions, reason: string): Promise<Htt
           state.draining = true;
           if (listening) {
             listening = false;
-            server.close(); // Node ≥ 19 also closes the idle keep-alive connections
+            // net's close only: http's also destroys every connection whose response was
+            // ended, flushed or not (a large answer still going out would be cut)
+            net.Server.prototype.close.call(server);
           }
         },
         whenIdle() {
           return state.whenIdle();
         },
         closeAll() {
-          if (listening) {
-            listening = false;
-            server.close();
-          }
+          listening = false;
+          server.close(); // stops the connections-checking timer too
           server.closeAllConnections();
         },
       } satisfies HttpServer);
