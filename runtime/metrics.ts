@@ -15,6 +15,7 @@
  *   vmc_cooldowns_total{virtual_model,target}                  counter (cooldowns opened)
  *   vmc_cooldown_skips_total{virtual_model,target}             counter (attempts skipped)
  *   vmc_table_reloads_total{result}                            counter, result = ok | rejected
+ *   vmc_http_refusals_total{kind}                              counter, answers the HTTP engine gave itself
  *   vmc_in_flight_requests                                     gauge
  *   vmc_event_loop_delay_seconds{quantile}                     gauge, 0.5 | 0.99 | 1, since start
  *   process_resident_memory_bytes                              gauge
@@ -121,6 +122,8 @@ export interface MetricsSnapshot {
   series: SeriesSnapshot[];
   reloadsOk: number;
   reloadsRejected: number;
+  /** HTTP engine refusals by kind (`payload_too_large`, `bad_request`, …). */
+  refusals: [string, number][];
   /** Gauges: only the snapshots of live processes count. */
   inFlight: number;
   rssBytes: number;
@@ -139,6 +142,8 @@ export class Metrics {
   #series = new Map<string, SeriesSet>();
   reloadsOk = 0;
   reloadsRejected = 0;
+  /** Requests the HTTP engine answered itself (413, 400, 431, 421, 503 caps, 408), by kind. */
+  readonly refusals = new Map<string, number>();
   inFlight = 0;
   /** Process gauges: set by {@link sampleProcess} (one process) or summed / maxed by {@link absorb}. */
   rssBytes = 0;
@@ -169,6 +174,7 @@ export class Metrics {
       series: [...this.#series.values()].map((s) => s.snapshot()),
       reloadsOk: this.reloadsOk,
       reloadsRejected: this.reloadsRejected,
+      refusals: [...this.refusals],
       inFlight: this.inFlight,
       rssBytes: this.rssBytes,
       loopDelay: [...this.loopDelay],
@@ -183,6 +189,7 @@ export class Metrics {
     for (const s of snap.series) this.series(s.virtualModel, s.target).add(s);
     this.reloadsOk += snap.reloadsOk;
     this.reloadsRejected += snap.reloadsRejected;
+    for (const [kind, n] of snap.refusals ?? []) this.refusals.set(kind, (this.refusals.get(kind) ?? 0) + n);
     if (!gauges) return;
     this.inFlight += snap.inFlight;
     this.rssBytes += snap.rssBytes;
@@ -198,6 +205,12 @@ export class Metrics {
       this.#series.set(key, s);
     }
     return s;
+  }
+
+  /** Counts a request the HTTP engine refused by itself: in `vmc_requests_total` ("" labels) and by kind. */
+  countRefusal(status: number, kind: string): void {
+    this.series('', '').countRequest(status);
+    this.refusals.set(kind, (this.refusals.get(kind) ?? 0) + 1);
   }
 
   /** Prometheus text exposition (`sample`: first read this process's RSS and event-loop delay). */
@@ -251,6 +264,12 @@ export class Metrics {
     out.push('# HELP vmc_table_reloads_total Routing table reloads.', '# TYPE vmc_table_reloads_total counter');
     out.push(`vmc_table_reloads_total{result="ok"} ${this.reloadsOk}`);
     out.push(`vmc_table_reloads_total{result="rejected"} ${this.reloadsRejected}`);
+    out.push(
+      '# HELP vmc_http_refusals_total Requests the HTTP engine answered itself (also counted in vmc_requests_total).',
+      '# TYPE vmc_http_refusals_total counter',
+    );
+    for (const kind of [...this.refusals.keys()].sort(compareStrings))
+      out.push(`vmc_http_refusals_total{kind="${esc(kind)}"} ${this.refusals.get(kind)}`);
     out.push('# HELP vmc_in_flight_requests Requests being served.', '# TYPE vmc_in_flight_requests gauge');
     out.push(`vmc_in_flight_requests ${this.inFlight}`);
     out.push(

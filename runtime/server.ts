@@ -207,6 +207,8 @@ class GenerationSlot {
 }
 
 const PROMETHEUS_HEADERS = ['content-type', 'text/plain; version=0.0.4; charset=utf-8'];
+/** What the access line shows for a request the engine could not parse. */
+const UNPARSED_REQUEST = { method: '', url: '' };
 
 /** Routes one request by method and path (SPEC §6). */
 function requestHandler(
@@ -352,11 +354,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
           path: req.url,
           error: err instanceof Error ? (err.stack ?? err.message) : String(err),
         }),
-      // SPEC §10: a 413 is logged (access line) and counted like any answer given before resolution.
-      onPayloadTooLarge: (req) => {
-        metrics.series('', '').countRequest(413);
-        logAccess(log, req, 413, performance.now());
+      // SPEC §10: every answer the engine gives by itself (413, 400, 431, 421, 503 caps, 408) is
+      // logged (an access line) and counted like any answer given before resolution. (The
+      // engines also call onPayloadTooLarge for a 413; onRefusal covers it, so it is not wired.)
+      onRefusal: (status, kind, req) => {
+        metrics.countRefusal(status, kind);
+        logAccess(log, req ?? UNPARSED_REQUEST, status, performance.now());
       },
+      onNotice: (msg, fields) => log.warn(msg, fields),
       allowedHosts: opts.allowedHosts,
       maxConnections: opts.maxConnections,
       maxInflightBodyBytes: opts.maxInflightBodyBytes,

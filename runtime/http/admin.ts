@@ -114,7 +114,7 @@ function parseBody(req: HttpRequest): { ok: true; value: unknown } | { ok: false
 /** Serves an admin request (path already known to satisfy {@link isAdminPath}). */
 export async function serveAdmin(host: AdminHost, req: HttpRequest, res: HttpResponse): Promise<void> {
   if (host.token === undefined || host.token === '')
-    return sendError(res, 403, 'authentication_error', 'admin API is disabled: start the gateway with VMC_ADMIN_TOKEN set');
+    return sendError(res, 403, 'permission_error', 'admin API is disabled: start the gateway with VMC_ADMIN_TOKEN set');
   if (!authorized(req, host.token)) {
     return sendError(res, 401, 'authentication_error', 'missing or invalid admin bearer token', null, { 'www-authenticate': 'Bearer' });
   }

@@ -15,6 +15,7 @@ import { startMockProvider, type MockProvider } from '../../bench/sim/simulated-
 
 const ROOT = resolve(__dirname, '../..');
 const TOKEN = 'test-admin-token';
+const JSON_TYPE = { 'content-type': 'application/json' };
 
 function freePort(): Promise<number> {
   return new Promise((res, rej) => {
@@ -112,7 +113,7 @@ describe('admin API through vmc serve', () => {
 
       const routed = await fetch(`${base}/v1/chat/completions`, {
         method: 'POST',
-        headers: { 'x-vmc-user-path': '/team/x' },
+        headers: { 'x-vmc-user-path': '/team/x', ...JSON_TYPE },
         body: JSON.stringify({ model: 'fresh', messages: [] }),
       });
       expect(routed.status).toBe(200);
@@ -159,7 +160,11 @@ describe('admin API through vmc serve', () => {
       expect(goPatched.status).toBe(200);
       expect(goPatched.headers.get('etag')).not.toBe(goEtag);
       expect(await goPatched.json()).toMatchObject({ source: 'fresh', model: 'up/c', user_paths: [], description: 'patched' });
-      const global = await fetch(`${base}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'fresh', messages: [] }) });
+      const global = await fetch(`${base}/v1/chat/completions`, {
+        method: 'POST',
+        headers: JSON_TYPE,
+        body: JSON.stringify({ model: 'fresh', messages: [] }),
+      });
       expect(global.status).toBe(200); // user_paths cleared: no longer limited to /team
 
       expect((await fetch(`${base}/admin/virtual-models/base-model`, { method: 'DELETE', headers: auth })).status).toBe(200);
@@ -172,12 +177,14 @@ describe('admin API through vmc serve', () => {
       child = await startServe(tablePath, port);
       const after = await fetch(`${base}/v1/chat/completions`, {
         method: 'POST',
+        headers: JSON_TYPE,
         body: JSON.stringify({ model: 'fresh', messages: [] }),
       });
       expect(after.headers.get('x-vmc-target')).toBe('up/c');
       expect((await (await fetch(`${base}/admin/virtual-models/fresh`, { headers: auth })).json()).description).toBe('patched');
       const gone = await fetch(`${base}/v1/chat/completions`, {
         method: 'POST',
+        headers: JSON_TYPE,
         body: JSON.stringify({ model: 'base-model', messages: [] }),
       });
       expect(gone.status).toBe(404);
@@ -230,6 +237,7 @@ describe('vmc serve flags and admin disabled', () => {
       const before = mock.requests.length;
       const r = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
         method: 'POST',
+        headers: JSON_TYPE,
         body: JSON.stringify({ model: 'ws/bot', messages: [] }),
       });
       expect(r.status).toBe(200);

@@ -306,7 +306,8 @@ describe('admin API (SPEC §6, §9)', () => {
           body: method === 'GET' ? undefined : '{}',
         });
         expect([method, path, r.status]).toEqual([method, path, 403]);
-        expect(((await r.json()) as { error: { message: string } }).error.message).toMatch(/admin API is disabled/);
+        const e = ((await r.json()) as { error: { type: string; message: string } }).error;
+        expect([e.type, e.message]).toEqual(['permission_error', expect.stringMatching(/admin API is disabled/)]);
       }
       expect(open.logs.find((l) => l.msg === 'gateway listening')).toMatchObject({ admin: 'disabled' });
       expect(open.logs.some((l) => l.level === 'warn' && String(l.msg).includes('admin API disabled'))).toBe(true);
@@ -460,13 +461,14 @@ describe('HTTP engine, 413s and start-up checks (SPEC §10, §11)', () => {
     }
   });
 
-  it('a 413 is logged (access line) and counted in vmc_requests_total', async () => {
+  it('a 413 is logged (access line) and counted once in vmc_requests_total, and by kind', async () => {
     const gw = await startGateway(yamlFor('p0/m1'), { maxBodyBytes: 1024 });
     try {
       const r = await post(gw.url + '/v1/chat/completions', chat('x', { pad: 'x'.repeat(4096) }));
       expect(r.status).toBe(413);
       const text = await (await fetch(gw.url + '/metrics')).text();
       expect(text).toMatch(/^vmc_requests_total\{virtual_model="",target="",status="413"\} 1$/m);
+      expect(text).toMatch(/^vmc_http_refusals_total\{kind="payload_too_large"\} 1$/m);
       expect(gw.logs.some((l) => l.msg === 'request' && l.status === 413 && l.path === '/v1/chat/completions')).toBe(true);
     } finally {
       await gw.close();
