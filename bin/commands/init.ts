@@ -7,9 +7,10 @@
  * to the config file, which is how the server resolves a relative `$schema=` (against the
  * document's folder) — so completion works whatever folder the editor opened.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../args.js';
 
@@ -77,127 +78,27 @@ virtual_models:
 `;
 }
 
-/** The workflow of docs/ci.md (test/cli/cli.test.ts checks that the two agree). */
-export const WORKFLOW = `# vmc in CI: check the routing config (annotations on the pull request), build the artifacts,
-# comment the routing diff on pull requests, and gate on a load test. Written by \`vmc init\`;
-# see docs/ci.md in the vmc package.
-name: vmc
+/** The workflow and the scenario are real files in the package, shown by docs/ci.md. */
+const EXAMPLES = join('docs', 'examples');
 
-on:
-  pull_request:
-    paths: ['config/**', 'bench/**', '.github/workflows/vmc.yml', 'package.json', 'package-lock.json']
-  push:
-    branches: [main]
-    paths: ['config/**', 'bench/**', '.github/workflows/vmc.yml', 'package.json', 'package-lock.json']
+/** The package's root: from the sources (bin/commands/) or the build (dist/bin/commands/). */
+function packageRoot(): string {
+  for (const up of ['../..', '../../..']) {
+    const dir = fileURLToPath(new URL(`${up}/`, import.meta.url));
+    if (existsSync(join(dir, EXAMPLES, 'vmc-workflow.yml'))) return dir;
+  }
+  throw new Error('vmc: cannot find docs/examples in the vmc package');
+}
 
-permissions:
-  contents: read
+/** The GitHub Actions workflow of docs/ci.md (docs/examples/vmc-workflow.yml). */
+export function workflowText(): string {
+  return readFileSync(join(packageRoot(), EXAMPLES, 'vmc-workflow.yml'), 'utf8');
+}
 
-jobs:
-  build:
-    runs-on: ubuntu-latest
-    steps:
-      - uses: actions/checkout@v4
-      - uses: actions/setup-node@v4
-        with:
-          node-version: 22
-          cache: npm
-      - run: npm ci
-      - name: Check the config
-        run: npx vmc check config/ --format github
-      - name: Build the routing table and the typed client
-        run: npx vmc build config/ --out build/ --format github
-      - uses: actions/upload-artifact@v4
-        with:
-          name: vmc-build
-          path: build/
-          if-no-files-found: error
-
-  diff:
-    if: github.event_name == 'pull_request'
-    needs: build
-    runs-on: ubuntu-latest
-    permissions:
-      contents: read
-      pull-requests: write
-    steps:
-      - uses: actions/checkout@v4
-      - name: Check out the base branch's config
-        uses: actions/checkout@v4
-        with:
-          ref: \${{ github.event.pull_request.base.sha }}
-          path: base
-      - uses: actions/setup-node@v4
-        with:
-          node-version: 22
-          cache: npm
-      - run: npm ci
-      - name: Diff the routing against the base branch
-        env:
-          TITLE: 'Routing changes: \${{ github.base_ref }} → #\${{ github.event.pull_request.number }}'
-        run: |
-          if [ ! -d base/config ]; then echo "no config on the base branch" > vmc-diff.md; exit 0; fi
-          set +e
-          npx vmc diff base/config config --format markdown --title "$TITLE" > vmc-diff.md
-          code=$?
-          set -e
-          # 0 same routing, 1 differs (both fine here), 2 trouble
-          if [ "$code" -ge 2 ]; then exit "$code"; fi
-          cat vmc-diff.md >> "$GITHUB_STEP_SUMMARY"
-      - name: Comment on the pull request (one comment, updated on each push)
-        if: github.event.pull_request.head.repo.full_name == github.repository
-        uses: actions/github-script@v7
-        with:
-          script: |
-            const body = require('node:fs').readFileSync('vmc-diff.md', 'utf8');
-            const marker = '<!-- vmc-diff -->';
-            const { owner, repo } = context.repo;
-            const issue_number = context.issue.number;
-            const comments = await github.paginate(github.rest.issues.listComments, { owner, repo, issue_number });
-            const previous = comments.find((c) => c.body && c.body.startsWith(marker));
-            if (previous) await github.rest.issues.updateComment({ owner, repo, comment_id: previous.id, body });
-            else if (body.startsWith(marker)) await github.rest.issues.createComment({ owner, repo, issue_number, body });
-
-  bench:
-    needs: build
-    runs-on: ubuntu-latest
-    steps:
-      - uses: actions/checkout@v4
-      - uses: actions/setup-node@v4
-        with:
-          node-version: 22
-          cache: npm
-      # The gateway's fast engine (optional; vmc falls back to node:http without it).
-      - run: npm ci && npm install --no-save @trufflesuite/uws-js-unofficial
-      - name: Load test gate (simulated providers; thresholds in the scenario)
-        run: npx vmc bench bench/vmc.bench.yaml --out bench-results/ --format github
-      - uses: actions/upload-artifact@v4
-        if: always()
-        with:
-          name: vmc-bench
-          path: bench-results/
-`;
-
-/** A scenario (SPEC §11) for the workflow's gate: simulated providers, a short open-loop load. */
-export const SCENARIO = `# The load test the CI gate runs: \`npx vmc bench bench/vmc.bench.yaml\` (SPEC §11 of vmc).
-bench: 1
-gateway:
-  config: ../config
-providers:
-  openai: { ttft_ms: { p50: 40, p99: 200 }, itl_ms: 5, output_tokens: 16 }
-  anthropic: { ttft_ms: { p50: 60, p99: 250 }, itl_ms: 5, output_tokens: 16 }
-workload:
-  - { model: chat, weight: 3, max_tokens: 16 }
-  - { model: chat, weight: 1, stream: true, max_tokens: 16 }
-  - { model: fast, weight: 1, max_tokens: 16 }
-load:
-  - { mode: rate, rate: 50, duration_s: 10 }
-baseline: true
-thresholds:
-  - "errors.rate < 0.01"
-  - "routing.share_error_pp < 5"
-  - "overhead.p99_ms < 5"
-`;
+/** The load test the workflow's gate runs (docs/examples/vmc.bench.yaml, SPEC §11). */
+export function scenarioText(): string {
+  return readFileSync(join(packageRoot(), EXAMPLES, 'vmc.bench.yaml'), 'utf8');
+}
 
 export async function runInit(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { 'no-ci': { type: 'boolean' } } });
@@ -207,7 +108,7 @@ export async function runInit(args: string[]): Promise<number> {
   const configFile = join(dir, INIT_FILES.config);
   const files: [string, string][] = [[configFile, starterConfig(schemaPathFor(configFile, dir))]];
   if (!values['no-ci']) {
-    files.push([join(dir, INIT_FILES.workflow), WORKFLOW], [join(dir, INIT_FILES.scenario), SCENARIO]);
+    files.push([join(dir, INIT_FILES.workflow), workflowText()], [join(dir, INIT_FILES.scenario), scenarioText()]);
   }
   const existing = files.filter(([path]) => existsSync(path)).map(([path]) => path);
   if (existing.length > 0) {

@@ -121,6 +121,7 @@ describe('an app using the installed vmc', () => {
     const m = /^# yaml-language-server: \$schema=(.+)$/.exec(first);
     expect(m?.[1]).toBe('../node_modules/vmc/schemas/vmc.schema.json');
     expect(existsSync(resolve(app, 'config', m![1]))).toBe(true);
+    expect(existsSync(join(app, '.github', 'workflows', 'vmc.yml'))).toBe(true);
   });
 
   it('exports the schema as vmc/schema.json', async () => {

@@ -398,7 +398,7 @@ describe('vmc init', () => {
   });
 
   it('the workflow is valid against SchemaStore’s github-workflow schema (and an invalid one is not)', async () => {
-    const { WORKFLOW } = await import('../../bin/commands/init.js');
+    const WORKFLOW = await readFile(join(ROOT, 'docs/examples/vmc-workflow.yml'), 'utf8');
     const { validateWorkflow } = await import('@action-validator/core');
     expect(parseYaml(WORKFLOW)).toMatchObject({ name: 'vmc', jobs: { build: {}, diff: {}, bench: {} } });
     expect(validateWorkflow(WORKFLOW).errors).toEqual([]);
@@ -408,7 +408,7 @@ describe('vmc init', () => {
   it.skipIf(!existsSync(join(ROOT, 'schemas/scenario.schema.json')))(
     'the scenario is valid against the bench scenario schema',
     async () => {
-      const { SCENARIO } = await import('../../bin/commands/init.js');
+      const SCENARIO = await readFile(join(ROOT, 'docs/examples/vmc.bench.yaml'), 'utf8');
       const { Ajv } = await import('ajv');
       const schema = JSON.parse(await readFile(join(ROOT, 'schemas/scenario.schema.json'), 'utf8'));
       const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
