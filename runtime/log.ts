@@ -3,6 +3,13 @@
  *
  * The level comes from `VMC_LOG` (`info` | `warn` | `silent`, default `info`). Log lines are
  * built only when the level admits them, so a `silent` gateway pays one comparison per call.
+ *
+ * Logging never takes the process down: when the reader of stderr goes away (a closed pipe,
+ * `vmc serve 2>&1 | head`, a log shipper that died), writes fail with EPIPE, which Node
+ * reports as an `'error'` event on `process.stderr` — unhandled, that kills the process
+ * mid-request and without a drain. The default sink handles it: the first failure turns
+ * stderr logging off and the gateway goes on serving (and still drains on SIGTERM). A sink
+ * that throws is ignored the same way, for that line.
  */
 
 export type LogLevel = 'info' | 'warn' | 'silent';
@@ -42,8 +49,37 @@ export function parseLogLevel(value: string | undefined): LogLevel {
   return value === 'warn' || value === 'silent' || value === 'info' ? value : 'info';
 }
 
+/** Set once a write to stderr failed: later lines are dropped instead of failing again. */
+let stderrBroken = false;
+let stdioGuarded = false;
+
+/**
+ * Makes a broken stdout/stderr harmless for the whole process: their `'error'` events (EPIPE
+ * once the reader is gone) no longer crash it; a broken stderr turns the default sink off.
+ */
+export function guardStdio(): void {
+  if (stdioGuarded) return;
+  stdioGuarded = true;
+  process.stderr.on('error', () => {
+    stderrBroken = true;
+  });
+  process.stdout.on('error', () => {
+    /* a closed stdout (e.g. `| head`) must not kill the gateway either */
+  });
+}
+
+/** True once stderr writes have failed (logging to it is off). */
+export function stderrLoggingBroken(): boolean {
+  return stderrBroken;
+}
+
 function stderrSink(line: string): void {
-  process.stderr.write(line + '\n');
+  if (stderrBroken) return;
+  try {
+    process.stderr.write(line + '\n');
+  } catch {
+    stderrBroken = true; // a synchronous failure (destroyed stream)
+  }
 }
 
 /** Creates a logger. Lines look like `{"ts":"…","level":"info","msg":"…",…fields}`. */
@@ -51,6 +87,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const level = opts.level ?? parseLogLevel(process.env.VMC_LOG);
   const rank = LEVEL_RANK[level];
   const sink = opts.sink ?? stderrSink;
+  if (opts.sink === undefined && level !== 'silent') guardStdio();
 
   function emit(lvl: string, msg: string, fields: Record<string, unknown> | undefined): void {
     const line: Record<string, unknown> = { ts: new Date().toISOString(), level: lvl, msg };
@@ -66,7 +103,11 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     } catch {
       text = JSON.stringify({ ts: line.ts, level: lvl, msg, note: 'unserializable fields' });
     }
-    sink(text);
+    try {
+      sink(text);
+    } catch {
+      /* a failing sink loses this line, never the request that logged it */
+    }
   }
 
   return {

@@ -549,6 +549,15 @@ class AcceptGuard {
     this.#timer.unref();
   }
 
+  /**
+   * While the listen socket is closed nothing else may keep the event loop alive: the guard's
+   * timer does then (`true`), and lets go again once listening (`false`).
+   */
+  holdProcess(hold: boolean): void {
+    if (hold) this.#timer.ref();
+    else this.#timer.unref();
+  }
+
   stop(): void {
     clearInterval(this.#timer);
   }
@@ -573,68 +582,80 @@ export function listenUws(uws: UwsModule, opts: HttpServerOptions, reason: strin
   const listen = (port: number): Promise<unknown> =>
     new Promise((resolve) => app.listen(opts.host, port, (listenSocket) => resolve(listenSocket || null)));
 
-  return listen(opts.port).then((first) => {
-    if (first === null) throw new Error(`vmc: cannot listen on ${opts.host}:${opts.port} (address in use or not permitted)`);
-    let socket: unknown = first;
-    let closed = false;
-    const port = uws.us_socket_local_port(first);
+  return listen(opts.port)
+    .then(async (first) => {
+      if (first === null || opts.port !== 0) return first;
+      // uSockets sets SO_REUSEADDR/SO_REUSEPORT only for a given port, and the accept guard
+      // can listen again while connections are open only if their listener had them: take
+      // the ephemeral port, then listen on it by number
+      const port = uws.us_socket_local_port(first);
+      uws.us_listen_socket_close(first);
+      return (await listen(port)) ?? listen(0);
+    })
+    .then((first) => {
+      if (first === null) throw new Error(`vmc: cannot listen on ${opts.host}:${opts.port} (address in use or not permitted)`);
+      let socket: unknown = first;
+      let closed = false;
+      const port = uws.us_socket_local_port(first);
 
-    const limit = process.platform === 'linux' ? fdLimit() : null;
-    const baseline = limit === null ? -1 : openFds();
-    let relistening = false;
-    const guard =
-      limit === null || baseline < 0
-        ? null
-        : new AcceptGuard(baseline, limit, opts.maxConnections, (open, g) => {
-            if (closed || relistening) return;
-            if (socket !== null && open >= g.high) {
-              uws.us_listen_socket_close(socket);
-              socket = null;
-              opts.onNotice?.('not accepting connections: open descriptors at the high mark', {
-                open_fds: open,
-                high_mark: g.high,
-                fd_limit: limit,
-                max_connections: opts.maxConnections ?? null,
-              });
-            } else if (socket === null && open <= g.low) {
-              relistening = true;
-              void listen(port).then((s) => {
-                relistening = false;
-                if (s === null) return; // try again on the next tick
-                if (closed) return uws.us_listen_socket_close(s);
-                socket = s;
-                opts.onNotice?.('accepting connections again', { open_fds: openFds(), low_mark: g.low });
-              });
-            }
-          });
+      const limit = process.platform === 'linux' ? fdLimit() : null;
+      const baseline = limit === null ? -1 : openFds();
+      let relistening = false;
+      const guard =
+        limit === null || baseline < 0
+          ? null
+          : new AcceptGuard(baseline, limit, opts.maxConnections, (open, g) => {
+              if (closed || relistening) return;
+              if (socket !== null && open >= g.high) {
+                uws.us_listen_socket_close(socket);
+                socket = null;
+                g.holdProcess(true);
+                opts.onNotice?.('not accepting connections: open descriptors at the high mark', {
+                  open_fds: open,
+                  high_mark: g.high,
+                  fd_limit: limit,
+                  max_connections: opts.maxConnections ?? null,
+                });
+              } else if (socket === null && open <= g.low) {
+                relistening = true;
+                void listen(port).then((s) => {
+                  relistening = false;
+                  if (s === null) return; // try again on the next tick
+                  if (closed) return uws.us_listen_socket_close(s);
+                  socket = s;
+                  g.holdProcess(false);
+                  opts.onNotice?.('accepting connections again', { open_fds: openFds(), low_mark: g.low });
+                });
+              }
+            });
 
-    const stop = (): void => {
-      closed = true;
-      guard?.stop();
-      if (socket !== null) {
-        uws.us_listen_socket_close(socket);
-        socket = null;
-      }
-    };
+      const stop = (): void => {
+        closed = true;
+        guard?.stop();
+        if (socket !== null) {
+          uws.us_listen_socket_close(socket);
+          socket = null;
+        }
+      };
 
-    return {
-      port,
-      engine: 'uws',
-      engineReason: reason,
-      get inFlight() {
-        return state.inFlight;
-      },
-      stopListening() {
-        state.draining = true;
-        stop();
-      },
-      whenIdle() {
-        return state.whenIdle();
-      },
-      closeAll() {
-        stop();
-        app.close?.();
-      },
-    } satisfies HttpServer;
-  });
+      return {
+        port,
+        engine: 'uws',
+        engineReason: reason,
+        get inFlight() {
+          return state.inFlight;
+        },
+        stopListening() {
+          state.draining = true;
+          stop();
+        },
+        whenIdle() {
+          return state.whenIdle();
+        },
+        closeAll() {
+          stop();
+          app.close?.();
+        },
+      } satisfies HttpServer;
+    });
 }

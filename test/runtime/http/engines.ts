@@ -2,7 +2,10 @@
  * Helpers for the HTTP-layer tests, which run against both engines (SPEC §10): which engines
  * run here, a server on 127.0.0.1 with a handler, raw-socket exchanges.
  */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import net from 'node:net';
+import { join } from 'node:path';
 import type { HttpEngineName, HttpHandler, HttpServer, HttpServerOptions } from '../../../runtime/http/adapter.js';
 import { listenHttp } from '../../../runtime/http/listen.js';
 import { tryLoadUws } from '../../../runtime/http/uws.js';
@@ -141,4 +144,32 @@ export async function waitFor(cond: () => boolean, timeoutMs = 5000, what = 'con
     if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(5);
   }
+}
+
+export const ROOT = join(import.meta.dirname, '..', '..', '..');
+
+function newestTs(dir: string): number {
+  let t = 0;
+  if (!existsSync(dir)) return t;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const st = statSync(p);
+    t = Math.max(t, st.isDirectory() ? newestTs(p) : name.endsWith('.ts') ? st.mtimeMs : 0);
+  }
+  return t;
+}
+
+/**
+ * Child processes run the built code in dist/: rebuild (tsc without a clean, so other readers
+ * of dist/ keep working) when a runtime source is newer. A type error elsewhere does not stop
+ * the emit.
+ */
+export function ensureDist(): void {
+  const out = join(ROOT, 'dist', 'runtime', 'http', 'listen.js');
+  if (existsSync(out) && statSync(out).mtimeMs >= Math.max(newestTs(join(ROOT, 'runtime')), newestTs(join(ROOT, 'bin')))) return;
+  spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
+    cwd: ROOT,
+    stdio: 'ignore',
+  });
+  if (!existsSync(out)) throw new Error('build failed: dist/runtime/http/listen.js missing');
 }
