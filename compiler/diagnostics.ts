@@ -225,8 +225,9 @@ export const DIAGNOSTIC_CATALOG = {
   VMC2021: {
     severity: 'error',
     title: 'missing provider setting',
-    message: 'provider "{name}" of type {type} needs "{key}"',
-    // {hint}: what the key holds, with an example (runtime/table/provider-types.ts REQUIRED_KEYS)
+    message: 'provider "{name}" of type {type} needs {keys}',
+    // {keys}: `"region"`, `"project" and "location"`; {hint}: what they hold, with examples
+    // (runtime/table/provider-types.ts REQUIRED_KEYS)
     hint: '{hint}',
   },
   VMC2022: {

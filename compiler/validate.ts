@@ -199,9 +199,16 @@ function checkProvider(file: LoadedFile, name: string, p: ProviderConfig, log: D
       hint: 'the Azure OpenAI api-version, e.g. api_version: "2024-10-21" — or use a base_url ending in /openai/v1 (Azure\'s v1 API)',
     });
   }
-  for (const r of missing) {
+  if (missing.length > 0) {
+    // one report for all: they share the position (the provider's name)
     ok = false;
-    log.report('VMC2021', spanOf(file, at, 'key'), { name, type, key: r.key, hint: r.hint });
+    const keys = missing.map((r) => `"${r.key}"`);
+    log.report('VMC2021', spanOf(file, at, 'key'), {
+      name,
+      type,
+      keys: keys.length === 1 ? keys[0] : `${keys.slice(0, -1).join(', ')} and ${keys[keys.length - 1]}`,
+      hint: missing.map((r) => r.hint).join('; '),
+    });
   }
   const keyless = SIGNED_TYPES.includes(type) || p.auth?.none === true;
   if (!keyless && p.api_key_env === undefined) log.report('VMC2012', spanOf(file, at, 'key'), { name });

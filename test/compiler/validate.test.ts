@@ -121,3 +121,86 @@ describe('checkModels', () => {
     ]);
   });
 });
+
+describe('provider settings by type (SPEC §13)', () => {
+  /** Codes and positions for one provider written as `  p: {…}`. */
+  const check = async (body: string) => (await validate(`providers:\n  p: ${body}\n`)).pos;
+
+  it.each([
+    ['bedrock with region, no key (SigV4)', '{ type: bedrock, region: us-east-1, models: [m] }'],
+    [
+      'bedrock unsigned behind a signing proxy',
+      '{ type: bedrock, region: us-east-1, auth: { none: true }, base_url: http://127.0.0.1:9 , models: [m] }',
+    ],
+    ['vertex with project and location', '{ type: vertex, project: p1, location: global, models: [m] }'],
+    ['gemini without base_url', '{ type: gemini, api_key_env: K, models: [m] }'],
+    ["azure's v1 API without api_version", '{ type: azure, base_url: https://r.openai.azure.com/openai/v1/, api_key_env: K, models: [m] }'],
+    [
+      'an openai provider without a key when auth is none',
+      '{ type: openai, base_url: http://127.0.0.1:11434/v1, auth: { none: true }, models: [m] }',
+    ],
+    [
+      'templates referencing variables',
+      '{ type: openai, base_url: https://x, api_key_env: K, headers: { a: "x ${A} $5" }, query: { q: "${B}" }, models: [m] }',
+    ],
+  ])('%s: no diagnostic', async (_n, body) => {
+    expect(await check(body)).toEqual([]);
+  });
+
+  it.each([
+    [
+      'azure without api_version (not the v1 API)',
+      '{ type: azure, base_url: https://r.openai.azure.com, api_key_env: K, models: [m] }',
+      ['a.yaml:2:3 VMC2021'],
+    ],
+    ['vertex without project and location (one report)', '{ type: vertex, models: [m] }', ['a.yaml:2:3 VMC2021']],
+    ['openai without base_url', '{ type: openai, api_key_env: K, models: [m] }', ['a.yaml:2:3 VMC1004']],
+    [
+      'deployments on openai',
+      '{ type: openai, base_url: https://x, api_key_env: K, deployments: {}, models: [m] }',
+      ['a.yaml:2:59 VMC2022'],
+    ],
+    ['api_key_env on vertex', '{ type: vertex, project: p, location: l, api_key_env: K, models: [m] }', ['a.yaml:2:47 VMC2022']],
+    ['a bad region', '{ type: bedrock, region: US_EAST, models: [m] }', ['a.yaml:2:31 VMC1003']],
+    [
+      'auth with two places',
+      '{ type: openai, base_url: https://x, api_key_env: K, auth: { header: a, query: b }, models: [m] }',
+      ['a.yaml:2:65 VMC1003'],
+    ],
+    [
+      'auth none: false',
+      '{ type: openai, base_url: https://x, api_key_env: K, auth: { none: false }, models: [m] }',
+      ['a.yaml:2:73 VMC1003'],
+    ],
+    [
+      'an unterminated ${',
+      '{ type: openai, base_url: https://x, api_key_env: K, headers: { a: "${A" }, models: [m] }',
+      ['a.yaml:2:73 VMC1003'],
+    ],
+    [
+      'a literal credential header',
+      '{ type: openai, base_url: https://x, headers: { Authorization: "Bearer sk-1" }, models: [m] }',
+      ['a.yaml:2:3 VMC2012', 'a.yaml:2:69 VMC2023'],
+    ],
+  ])('%s', async (_n, body, want) => {
+    expect(await check(body)).toEqual(want);
+  });
+
+  it('messages name what to write', async () => {
+    const { log } = await validate('providers:\n  p: { type: azure, base_url: https://r.openai.azure.com, api_key_env: K, models: [m] }\n');
+    expect(log.items[0].message).toBe('provider "p" of type azure needs "api_version"');
+    const { log: l1 } = await validate('providers:\n  p: { type: vertex, models: [m] }\n');
+    expect(l1.items.map((d) => d.message)).toEqual(['provider "p" of type vertex needs "project" and "location"']);
+    expect(log.items[0].hint).toContain('/openai/v1');
+    const { log: l2 } = await validate(
+      'providers:\n  p: { type: openai, base_url: https://x, api_key_env: K, auth: { header: a, query: b }, models: [m] }\n',
+    );
+    expect(l2.items[0].message).toContain('needs exactly one of header, query or none');
+    const { log: l3 } = await validate(
+      'providers:\n  p: { type: openai, base_url: https://x, headers: { api-key: k1 }, auth: { none: true }, models: [m] }\n',
+    );
+    expect(l3.items[0].hint).toBe(
+      'write ${P_API_KEY} so the secret stays out of the table and is read from the environment when the gateway starts',
+    );
+  });
+});
