@@ -13,7 +13,7 @@
  */
 import type { HttpEngineName, HttpServer, HttpServerOptions } from './adapter.js';
 import { listenNode } from './node.js';
-import { listenUws, tryLoadUws, type UwsModule } from './uws.js';
+import { listenUws, tryLoadUws, type UwsLoad, type UwsModule } from './uws.js';
 
 /** The engine to run and why; `uws` carries the loaded module. */
 export type EngineChoice = { engine: 'uws'; reason: string; uws: UwsModule } | { engine: 'node'; reason: string };
@@ -22,7 +22,7 @@ export type EngineChoice = { engine: 'uws'; reason: string; uws: UwsModule } | {
  * Decides the engine without starting it (reads `VMC_HTTP_ENGINE` now). Throws for an unknown
  * `VMC_HTTP_ENGINE` value and for a forced `uws` that does not load.
  */
-export function chooseEngine(forced?: HttpEngineName): EngineChoice {
+export function chooseEngine(forced?: HttpEngineName, loadUws: () => UwsLoad = tryLoadUws): EngineChoice {
   let wanted: string | undefined = forced;
   let why = 'engine option';
   if (wanted === undefined) {
@@ -36,7 +36,7 @@ export function chooseEngine(forced?: HttpEngineName): EngineChoice {
     throw new Error(`vmc: VMC_HTTP_ENGINE must be "uws", "node" or "auto", not "${wanted}"`);
   }
   if (wanted === 'node') return { engine: 'node', reason: why };
-  const uws = tryLoadUws();
+  const uws = loadUws();
   if (uws.ok)
     return { engine: 'uws', reason: `${wanted === 'uws' ? why + '; ' : ''}native uWebSockets.js: ${uws.source}`, uws: uws.module };
   if (wanted === 'uws') throw new Error(`vmc: ${why}, but ${uws.reason}`);

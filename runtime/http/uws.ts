@@ -109,24 +109,22 @@ export function cLibrary(): string {
 }
 
 /**
- * Looks for a native uWS build for this Node ABI, platform and C library, once per process:
- * `VMC_UWS_MODULE` when set (it must be native), else the known packages' binaries by file
- * name. Never a JS fallback.
+ * Looks for a native uWS build for this Node ABI, platform and C library: the module named by
+ * `override` (`VMC_UWS_MODULE`; it must be native), else the known packages' binaries by file
+ * name, found from `from` (a directory or file whose node_modules are searched; default: this
+ * module's). Never a JS fallback. No caching (see {@link tryLoadUws}).
  */
-export function tryLoadUws(): UwsLoad {
-  if (loaded !== null) return loaded;
-  const require = createRequire(import.meta.url);
-  const override = process.env.VMC_UWS_MODULE;
+export function findUws(override: string | undefined, from: string = import.meta.url): UwsLoad {
+  const require = createRequire(from);
   if (override !== undefined && override !== '') {
     try {
       const m: unknown = require(override);
-      loaded = isNative(m)
+      return isNative(m)
         ? { ok: true, module: m, source: `${override} (VMC_UWS_MODULE)` }
         : { ok: false, reason: `VMC_UWS_MODULE=${override} is not a native uWebSockets.js build (a JS fallback is refused)` };
     } catch (err) {
-      loaded = { ok: false, reason: `VMC_UWS_MODULE=${override} does not load: ${firstLine(err)}` };
+      return { ok: false, reason: `VMC_UWS_MODULE=${override} does not load: ${firstLine(err)}` };
     }
-    return loaded;
   }
   const file = `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`;
   const tried: string[] = [];
@@ -143,19 +141,21 @@ export function tryLoadUws(): UwsLoad {
     }
     try {
       const m: unknown = require(path);
-      if (isNative(m)) {
-        loaded = { ok: true, module: m, source: `${pkg.name}@${packageVersion(dir)} (${file})` };
-        return loaded;
-      }
+      if (isNative(m)) return { ok: true, module: m, source: `${pkg.name}@${packageVersion(dir)} (${file})` };
       tried.push(`${pkg.name}: ${file} is not a native build`);
     } catch (err) {
       tried.push(`${pkg.name}: ${file} does not load (${firstLine(err)})`);
     }
   }
-  loaded = {
+  return {
     ok: false,
     reason: `no native uWebSockets.js build for Node ABI ${process.versions.modules} / ${cLibrary()} (${tried.join('; ')})`,
   };
+}
+
+/** {@link findUws} with `VMC_UWS_MODULE`, once per process (a native module loads once anyway). */
+export function tryLoadUws(): UwsLoad {
+  if (loaded === null) loaded = findUws(process.env.VMC_UWS_MODULE);
   return loaded;
 }
 

@@ -28,15 +28,15 @@ describe.each(ENGINES)('%s engine', (engine) => {
     server = undefined;
   });
 
-  const streaming = (): Promise<HttpServer> =>
-    (server = startEngine(engine, async (req, res) => {
+  const streaming = async (): Promise<HttpServer> =>
+    (server = await startEngine(engine, async (req, res) => {
       res.writeHead(200, ['content-type', 'text/plain']);
       for (let i = 0; i < CHUNKS && !res.aborted; i++) {
         await sleep(10);
         await res.write(Buffer.from(`${req.url}:${i};`));
       }
       res.end(Buffer.from('end'));
-    }).then((s) => (server = s)));
+    }));
 
   const expected = (path: string): string => Array.from({ length: CHUNKS }, (_, i) => `${path}:${i};`).join('') + 'end';
 
