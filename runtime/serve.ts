@@ -25,8 +25,8 @@
  * starts on the table alone. In cluster mode the primary does this once before forking.
  *
  * Worker restarts back off (exponentially, up to 8 s); when workers keep failing before they
- * listen (`maxStartFailures` in a row, default 5), the primary logs an error, stops the
- * others and exits 1 instead of crash-looping while looking alive.
+ * listen (`maxStartFailures` in a row, default 5) and none serves, the primary logs an error,
+ * stops the others and exits 1 instead of crash-looping while looking alive.
  *
  * Signals:
  *   SIGHUP  — reload the table file (primary: relayed to every worker);
@@ -463,9 +463,14 @@ async function runPrimary(opts: ServeOptions, n: number, log: Logger): Promise<S
       const last = { pid: w.process.pid, code, signal };
       if (!st.listening) {
         startFailures++;
-        if (startFailures >= maxStartFailures) return giveUp(last);
+        const serving = [...live.values()].some((s) => s.listening);
+        // Nothing serves and starts keep failing: exit non-zero rather than crash-loop behind
+        // a primary that looks alive. While other workers serve, keep trying at the longest back-off.
+        if (startFailures >= maxStartFailures && !serving) return giveUp(last);
         const backoff = Math.min(BACKOFF_BASE_MS * 2 ** (startFailures - 1), BACKOFF_MAX_MS);
-        log.warn('worker failed at start; restarting after a back-off', { ...last, failures: startFailures, backoff_ms: backoff });
+        const fields = { ...last, failures: startFailures, backoff_ms: backoff };
+        if (startFailures >= maxStartFailures) log.error('worker keeps failing at start; the other workers serve; retrying', fields);
+        else log.warn('worker failed at start; restarting after a back-off', fields);
         setTimeout(() => stopping || fork(), backoff);
         return;
       }
