@@ -194,6 +194,7 @@ class PrimaryChannel {
 
   ask(msg: { vmc: 'admin'; op: AdminOp; args: unknown[] } | { vmc: 'metrics' }, timeoutMs: number): Promise<unknown> {
     const id = ++this.#seq;
+    if (!process.connected) return Promise.reject(new Error('the cluster primary went away'));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiting.delete(id);
@@ -310,7 +311,8 @@ async function runWorker(opts: ServeOptions, log: Logger): Promise<ServeHandle> 
     process.on('message', (m: ClusterMessage) => {
       if (m === null || typeof m !== 'object' || channel.settle(m)) return;
       if (m.vmc === 'reload') reload(m.reason);
-      else if (m.vmc === 'snapshot') process.send!({ vmc: 'reply', id: m.id, value: server.metrics.snapshot() } satisfies ClusterMessage);
+      else if (m.vmc === 'snapshot' && process.connected)
+        process.send!({ vmc: 'reply', id: m.id, value: server.metrics.snapshot() } satisfies ClusterMessage);
     });
     // The primary went away (killed): nothing restarts or coordinates this worker any more.
     process.on('disconnect', () => {
