@@ -335,8 +335,17 @@ class UwsExchange implements HttpRequest, HttpResponse {
     this.#declared = Number.isSafeInteger(n) && n > 0 ? n : 0;
     const hasBody = this.#declared > 0 || this.#chunked;
     if (this.#headerBytes > MAX_HEADER_BYTES) return this.#refuse(refusals.headersTooLarge, hasBody);
-    // two Content-Lengths: uWS framed the body by one of them; close, the rest may be smuggled
-    if (this.#contentLengths > 1) return this.#refuse(refusals.duplicateContentLength, false);
+    // two Content-Lengths: uWS framed the body by one of them, and the bytes after it may be a
+    // smuggled request that uWS would parse and serve even after an answer with `Connection:
+    // close` (it parses the rest of its buffer first). Only closing at once stops that, so no
+    // 400 can be sent on this build (the node engine answers 400).
+    if (this.#contentLengths > 1) {
+      this.#state.refused(refusals.duplicateContentLength, this);
+      this.finished = true;
+      this.#settle();
+      this.#res.close();
+      return;
+    }
     if (state.hostAllowed !== null && !state.hostAllowed(this.#host)) return this.#refuse(refusals.hostNotAllowed, hasBody);
     if (!hasBody) return dispatch(this, state.opts);
     if (this.#declared > state.opts.maxBodyBytes) return this.#refuse(refusals.payloadTooLarge, true);

@@ -120,7 +120,9 @@ describe.each(ENGINES)('%s engine', (engine) => {
     expect(parseResponses(r.text)[0]?.status).toBe(431);
   });
 
-  it('two Content-Length headers → 400 (same or different values)', async () => {
+  // uWS 20.30: only closing the connection at once keeps it from serving the bytes after the
+  // body (see the next case), so it cannot answer 400
+  gapIf(gap, it)('two Content-Length headers → 400 (same or different values)', async () => {
     const s = await start();
     for (const [a, b] of [
       [5, 6],
@@ -139,17 +141,24 @@ describe.each(ENGINES)('%s engine', (engine) => {
     }
   });
 
-  it('two Content-Length headers with bytes after the body: those bytes are never served as a request', async () => {
+  it('two Content-Length headers with bytes after the body: refused, and those bytes are never served as a request', async () => {
     const s = await start();
     const smuggled = 'GET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n';
-    const r = await raw(
-      s.port,
-      `POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!${smuggled}`,
-      undefined,
-      2000,
-    );
-    expect(r.end).toBe('close');
-    expect(r.text).not.toContain('/smuggled');
+    const long = 5 + smuggled.length; // one reading takes the "smuggled" request as body, the other as a request
+    for (const [a, b] of [
+      [5, long],
+      [long, 5],
+    ]) {
+      const r = await raw(
+        s.port,
+        `POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: ${a}\r\nContent-Length: ${b}\r\n\r\nhello${smuggled}`,
+        undefined,
+        1500,
+      );
+      expect(r.end).toBe('close');
+      expect(r.text).not.toContain('/smuggled');
+      expect(r.text).not.toContain('"url"');
+    }
   });
 
   // uWS 20.30 drops the corked 400 when it closes a connection with unparsed bytes left
@@ -158,7 +167,7 @@ describe.each(ENGINES)('%s engine', (engine) => {
     const smuggled = 'GET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n';
     const r = await raw(
       s.port,
-      `POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!${smuggled}`,
+      `POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: ${5 + smuggled.length}\r\n\r\nhello${smuggled}`,
       undefined,
       2000,
     );
