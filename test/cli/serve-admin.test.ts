@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -247,6 +248,40 @@ describe('vmc serve flags and admin disabled', () => {
     } finally {
       await stop(child);
       await other.close();
+    }
+  });
+
+  it('--allowed-hosts and --max-inflight-body reach the HTTP engine; its refusals are counted by kind', async () => {
+    const port = await freePort();
+    const child = await startServe(tablePath, port, ['--allowed-hosts', 'LOCALHOST,127.0.0.1', '--max-inflight-body', '2000']);
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      const ok = await fetch(`${base}/v1/chat/completions`, {
+        method: 'POST',
+        headers: JSON_TYPE,
+        body: JSON.stringify({ model: 'ws/bot', messages: [] }),
+      });
+      expect(ok.status).toBe(200);
+      const evil = await new Promise<number>((resolve, reject) => {
+        const req = httpRequest(`${base}/health`, { headers: { host: 'evil.example' }, agent: false }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(evil).toBe(421);
+      const big = await fetch(`${base}/v1/chat/completions`, {
+        method: 'POST',
+        headers: JSON_TYPE,
+        body: JSON.stringify({ model: 'ws/bot', messages: [{ role: 'user', content: 'x'.repeat(8000) }] }),
+      });
+      expect(big.status).toBe(503);
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      expect(metrics).toMatch(/^vmc_http_refusals_total\{kind="host_not_allowed"\} 1$/m);
+      expect(metrics).toMatch(/^vmc_http_refusals_total\{kind="body_budget_exhausted"\} 1$/m);
+    } finally {
+      expect(await stop(child)).toBe(0);
     }
   });
 
