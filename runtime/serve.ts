@@ -4,7 +4,7 @@
  * Why processes (node:cluster) and not worker_threads: uWS listens with SO_REUSEPORT on
  * Linux, so N processes each run their own `App().listen(port)` and the kernel balances
  * connections between them — no primary-side accept/hand-off on the request path, same as
- * threads. Processes then add isolation (a crashing or stalled worker does not take the
+ * threads (the node:http engine goes through node:cluster's round-robin hand-off instead). Processes then add isolation (a crashing or stalled worker does not take the
  * others down, and the primary restarts it), independent GC heaps, and plain POSIX signal
  * semantics for SIGHUP/SIGTERM, at the cost of one table copy per worker (tables are
  * compact). The primary serves no traffic: it forks, relays signals, restarts workers, and
