@@ -14,9 +14,10 @@
  * request with a CredentialsError.
  */
 import type { NormProviderOptions, ProviderType } from '../table/normalized.js';
+import type { RoutingTable } from '../table/reader.js';
 import { DEFAULT_AWS_CREDENTIALS_ENV, DEFAULT_GOOGLE_CREDENTIALS_ENV } from '../table/provider-types.js';
 import { AwsSigV4Signer, awsCredentialChain, awsCredentialsFromEnv } from './aws-sigv4.js';
-import { resolvePairs, type Env } from './env.js';
+import { missingTemplateVariables, resolvePairs, type Env, type ProviderEnvError } from './env.js';
 import { BearerTokenSigner, DEFAULT_EAGER_REFRESH_MS, accessTokenFromFile } from './google-oauth.js';
 import { providerModule } from './index.js';
 import type { AuthPlacement } from './provider.js';
@@ -134,4 +135,25 @@ export function setupProvider(p: ProviderDescriptor, env: Env, opts: { eagerRefr
   const headers: string[] = [];
   for (const [k, v] of headersPairs) headers.push(k, v);
   return { credentials, ownsCredentials: owns, headers, query: queryString(queryPairs), signer, problem };
+}
+
+/** Provider `p` of a table as setupProvider takes it. */
+export function tableProvider(table: RoutingTable, p: number): ProviderDescriptor {
+  return {
+    name: table.providerName(p),
+    type: table.providerType(p),
+    apiKeyEnv: table.providerApiKeyEnv(p),
+    options: table.providerOptions(p),
+  };
+}
+
+/**
+ * Every `${ENV}` of a table's providers that is unset in `env` (SPEC §13: a start-up error,
+ * exit 1, naming provider and variable; a reload with such a table is rejected). Empty when
+ * the table can be served.
+ */
+export function checkTableEnvironment(table: RoutingTable, env: Env): ProviderEnvError[] {
+  const providers: ProviderDescriptor[] = [];
+  for (let p = 0; p < table.providerCount; p++) providers.push(tableProvider(table, p));
+  return missingTemplateVariables(providers, env);
 }

@@ -166,3 +166,51 @@ describe('targetRoutes and upstreamBody (what a target stores; the engine’s sl
     expect(anthropic.model).toBe('claude');
   });
 });
+
+describe('a table’s providers at start (SPEC §13)', () => {
+  it('checkTableEnvironment names every unset ${ENV} of the table; setupProvider reads the settings from the table', async () => {
+    const { compileDocuments } = await import('../../../compiler/frontend.js');
+    const { lowerTable } = await import('../../../compiler/lower.js');
+    const { RoutingTable } = await import('../../../runtime/table/reader.js');
+    const { checkTableEnvironment, tableProvider } = await import('../../../runtime/providers/credentials.js');
+    const r = await compileDocuments([
+      {
+        path: 'c.yaml',
+        text: `providers:
+  or:
+    type: openai
+    base_url: https://openrouter.ai/api/v1
+    api_key_env: OR_KEY
+    headers: { HTTP-Referer: "\${SITE_URL}", X-Title: "\${APP}" }
+    models: [m]
+  aws: { type: bedrock, region: us-east-1, query: { t: "\${TRACE}" }, models: [n] }
+`,
+      },
+    ]);
+    const table = RoutingTable.decode(lowerTable(r.config!));
+    expect(checkTableEnvironment(table, { APP: 'a' }).map((e) => e.message)).toEqual([
+      'provider aws: environment variable TRACE is not set',
+      'provider or: environment variable SITE_URL is not set',
+    ]);
+    expect(checkTableEnvironment(table, { APP: 'a', SITE_URL: 's', TRACE: 't' })).toEqual([]);
+    const or = tableProvider(table, 1);
+    expect(or).toEqual({
+      name: 'or',
+      type: 'openai',
+      apiKeyEnv: 'OR_KEY',
+      options: {
+        headers: [
+          ['http-referer', '${SITE_URL}'],
+          ['x-title', '${APP}'],
+        ],
+      },
+    });
+    expect(setupProvider(or, { OR_KEY: 'k', SITE_URL: 'https://a', APP: 'x' }).headers).toEqual([
+      'http-referer',
+      'https://a',
+      'x-title',
+      'x',
+    ]);
+    expect(new TextDecoder().decode(table.bytes)).toContain('"${SITE_URL}"'); // the table holds the template, not a value
+  });
+});
