@@ -21,7 +21,7 @@ Writes, under DIR (default: the current directory):
   .github/workflows/vmc.yml  GitHub Actions: check with annotations, build, diff as a PR comment, bench gate
   bench/vmc.bench.yaml       the load test the workflow's gate runs
 --no-ci writes the config only. Existing files are never overwritten: if one exists, nothing is written.
-exit codes: 0 written, 1 a file exists, 2 usage.
+exit codes: 0 written, 1 a file exists, 2 usage or a file cannot be written.
 `;
 
 /** Where the files go, relative to DIR. */
@@ -116,9 +116,14 @@ export async function runInit(args: string[]): Promise<number> {
     return 1;
   }
   for (const [path, text] of files) {
-    await mkdir(dirname(path), { recursive: true });
-    // 'wx': fail rather than replace a file created since the check.
-    await writeFile(path, text, { flag: 'wx' });
+    try {
+      await mkdir(dirname(path), { recursive: true });
+      // 'wx': fail rather than replace a file created since the check.
+      await writeFile(path, text, { flag: 'wx' });
+    } catch (err) {
+      process.stderr.write(`vmc init: cannot write ${path}: ${(err as Error).message}\n`);
+      return 2;
+    }
     process.stdout.write(`wrote ${path}\n`);
   }
   const cfgDir = join(dir, 'config');
