@@ -36,6 +36,7 @@ import {
   XLATE_MESSAGES_TO_GEMINI,
   applyOverrides,
   streamTranslator,
+  translateErrorBody,
   translateRequest,
   translateResponseBody,
 } from '../../runtime/wire/translate.js';
@@ -494,5 +495,74 @@ describe('override_params on translated bodies', () => {
     const a = translateRequest(XLATE_CHAT_TO_MESSAGES, { messages: [{ role: 'user', content: 'x' }] });
     applyOverrides(XLATE_CHAT_TO_MESSAGES, a, { max_tokens: 7, metadata: { user_id: 'u' } });
     expect(a).toMatchObject({ max_tokens: 7, metadata: { user_id: 'u' } });
+  });
+});
+
+describe('the gateway never crashes on input (property)', () => {
+  const modes = [
+    XLATE_CHAT_TO_MESSAGES,
+    XLATE_MESSAGES_TO_CHAT,
+    XLATE_CHAT_TO_BEDROCK,
+    XLATE_MESSAGES_TO_BEDROCK,
+    XLATE_CHAT_TO_GEMINI,
+    XLATE_MESSAGES_TO_GEMINI,
+  ];
+  const anyJson = fc.jsonValue({ maxDepth: 4 });
+  const shaped = fc.record(
+    {
+      messages: fc.array(
+        fc.record(
+          { role: fc.constantFrom('user', 'assistant', 'tool', 'system', 7), content: anyJson, tool_calls: anyJson, tool_call_id: anyJson },
+          { requiredKeys: [] },
+        ),
+      ),
+      system: anyJson,
+      tools: anyJson,
+      tool_choice: anyJson,
+      stop: anyJson,
+      max_tokens: anyJson,
+      stream: anyJson,
+      stream_options: anyJson,
+      metadata: anyJson,
+    },
+    { requiredKeys: [] },
+  );
+
+  it('request translation throws nothing but TranslationError, whatever the body', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...modes), fc.oneof(shaped, fc.dictionary(fc.string(), anyJson)), (mode, body) => {
+        try {
+          JSON.stringify(translateRequest(mode, body as Record<string, unknown>));
+        } catch (err) {
+          expect((err as Error).name).toBe('TranslationError');
+        }
+      }),
+      { numRuns: 400, seed: 21 },
+    );
+  });
+
+  it('response, error and stream translation accept any bytes', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...modes),
+        fc.oneof(
+          anyJson.map((v) => JSON.stringify(v)),
+          fc.string(),
+        ),
+        fc.array(fc.nat(64), { maxLength: 5 }),
+        (mode, text, cuts) => {
+          const bytes = Buffer.from(text);
+          translateResponseBody(mode, bytes);
+          JSON.parse(translateErrorBody(mode, 500, bytes, 'p').toString());
+          const t = streamTranslator(mode, null);
+          for (const c of cut(bytes, cuts)) t.push(c);
+          t.end();
+          const frames = streamTranslator(mode, { stream: true });
+          frames.push(Buffer.concat([Buffer.from([0, 0, 0, 40]), bytes]));
+          frames.end();
+        },
+      ),
+      { numRuns: 400, seed: 22 },
+    );
   });
 });
