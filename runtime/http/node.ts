@@ -42,6 +42,8 @@ const OVER_CAP_GRACE_MS = 2_000;
 
 function noop(): void {}
 
+const NON_ASCII = /[^\x00-\x7f]/;
+
 /** Node-engine state on top of the shared one: connections and lingering sockets. */
 class NodeState extends ServerState {
   connections = 0;
@@ -254,8 +256,17 @@ class NodeExchange implements HttpRequest, HttpResponse {
     const out: string[] = [];
     for (let i = 0; i + 1 < h.length; i += 2) {
       const v = h[i + 1];
-      // byte values (as undici hands them) keep their bytes: Node writes header strings as latin1
-      out.push(h[i] as string, typeof v === 'string' ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1'));
+      // Node writes header strings as latin1 and refuses characters above U+00FF; uWS writes
+      // strings as UTF-8 and bytes as they are. Same bytes on the wire: byte values become
+      // latin1 strings, non-ASCII strings their UTF-8 bytes as latin1
+      out.push(
+        h[i] as string,
+        typeof v !== 'string'
+          ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1')
+          : NON_ASCII.test(v)
+            ? Buffer.from(v, 'utf8').toString('latin1')
+            : v,
+      );
     }
     if (contentLength >= 0 && headerIndex(h, 'content-length') < 0) out.push('content-length', String(contentLength));
     if (this.#state.draining) out.push('connection', 'close');

@@ -137,6 +137,12 @@ describe.each(ENGINES)('%s engine', (engine) => {
       expect(reply.text).toContain('x-latin: caf\xe9\r\n');
     });
 
+    it('non-ASCII header values given as strings go out as their UTF-8 bytes', async () => {
+      const s = await start((_req, res) => res.respond(200, ['x-name', 'naïve/名前'], 'ok'));
+      const reply = await raw(s.port, 'GET / HTTP/1.1\r\nHost: h\r\n\r\n', /\r\n\r\nok$/);
+      expect(reply.text).toContain(`x-name: ${Buffer.from('naïve/名前').toString('latin1')}\r\n`);
+    });
+
     it('respond sends a Content-Length; a large one-shot body to a slow reader arrives whole', async () => {
       const big = Buffer.alloc(32 * 1024 * 1024, 98); // more than the two socket buffers hold
       const s = await start((_req, res) => res.respond(200, ['content-type', 'application/octet-stream'], big));
