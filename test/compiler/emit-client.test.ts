@@ -219,6 +219,36 @@ describe.each(COMPILERS)('typed client under %s', (_, compiler) => {
   });
 });
 
+describe.each(COMPILERS)('a large config under %s: metadata as typed JSON text', (_, compiler) => {
+  let dir: string;
+  beforeAll(async () => {
+    // constMetadataLimit 1 stands for a config over CONST_METADATA_LIMIT (5,000) models.
+    const client = emitClient(cfg, 'ab'.repeat(32), { constMetadataLimit: 1 });
+    expect(client).toContain('export const VIRTUAL_MODELS: Readonly<Record<string, VirtualModelMeta>> = JSON.parse(');
+    const use = `import { VIRTUAL_MODELS, isVirtualModelName, type VirtualModelMeta, type VirtualModelName } from './client.ts';
+export const strategy: VirtualModelMeta['strategy'] | undefined = VIRTUAL_MODELS['booking-app/gpt-prod']?.strategy;
+export const name: VirtualModelName = 'gpt-prod';
+export const known: boolean = isVirtualModelName('regular');
+export const typo: VirtualModelName = 'gpt-prdo';
+`;
+    dir = await appDir({ 'use.ts': use }, client);
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('compiles under the strict flags; names are still checked', async () => {
+    const r = await tsc(compiler, dir, ['use.ts'], { types: [] });
+    expect(r.errors).toEqual([expect.stringMatching(/^use\.ts\(5,\d+\): error TS2820/)]);
+  });
+
+  it.skipIf(!existsSync(NODES[1][1]))('reads the same metadata at run time', async () => {
+    const script = `import { VIRTUAL_MODELS, isVirtualModelName } from './client.ts';
+process.stdout.write(JSON.stringify([VIRTUAL_MODELS['booking-app/gpt-prod']?.targets, isVirtualModelName('gpt-prod'), isVirtualModelName('nope')]));`;
+    await writeFile(join(dir, 'read.ts'), script);
+    const { stdout } = await run(NODES[1][1], ['read.ts'], { cwd: dir });
+    expect(JSON.parse(stdout)).toEqual([['openai/gpt-4o', 'anthropic/claude-opus-4-6'], true, false]);
+  });
+});
+
 describe.each(NODES)('typed client runs under %s', (_, node, flags) => {
   let mocks: MockProvider[];
   let gw: Gateway;
