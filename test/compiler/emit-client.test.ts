@@ -283,13 +283,16 @@ virtual_models:
       error: ['VmcError', 404, 'not_found_error'],
       sdk: ['mock:p0 model=m1', 'p0/m1', 1],
       sdkStream: ['mock:p0 model=m1', 'p0/m1'],
+      ai: ['mock:p0 model=m1', 'p0/m1'],
     });
   });
 });
 
 /** Run by Node itself (type stripping), not by vitest. */
 const RUNTIME_APP = `import OpenAI from 'openai';
-import { VmcClient, VmcError, typedOpenAI, withRoute, type ModelName } from './client.ts';
+import { createOpenAI } from '@ai-sdk/openai';
+import { generateText } from 'ai';
+import { VmcClient, VmcError, typedAIProvider, typedOpenAI, withRoute, type ModelName } from './client.ts';
 
 const base = process.argv[2];
 const vmc = new VmcClient({ baseURL: base + '/v1' });
@@ -323,6 +326,10 @@ const sdkStream = await withRoute(openai.chat.completions.create({ model: 'regul
 let sdkText = '';
 for await (const chunk of sdkStream.data) sdkText += chunk.choices[0]?.delta.content ?? '';
 out.sdkStream = [sdkText, sdkStream.route.target];
+
+const provider = typedAIProvider(createOpenAI({ baseURL: base + '/v1', apiKey: 'unused' }));
+const generated = await generateText({ model: provider.chat('regular'), prompt: 'hi', maxRetries: 0 });
+out.ai = [generated.text, generated.response.headers?.['x-vmc-target']];
 
 process.stdout.write(JSON.stringify(out));
 `;
