@@ -134,7 +134,9 @@ export class Progress {
   /** A new phase starts (its counts, if known). */
   phase(name: string, counts?: PhaseCounts): void {
     if (!this.enabled || this.#finished) return;
-    this.#state = { phase: name, index: this.#phases.indexOf(name), phases: this.#phases.length, counts: counts ?? null };
+    // A phase outside the known list (a finer step the compiler reports) keeps the bar where it is.
+    const known = this.#phases.indexOf(name);
+    this.#state = { phase: name, index: known >= 0 ? known : this.#state.index, phases: this.#phases.length, counts: counts ?? null };
     if (this.#tty) this.#post(true);
     else {
       this.#log.push({ name, at: Date.now() - this.#start });
