@@ -416,3 +416,15 @@ describe('vmc init', () => {
     },
   );
 });
+
+describe('renderProgress (the terminal line)', () => {
+  it('a bar over the phases, the phase, its counts when reported, the elapsed time; never wider than the terminal', async () => {
+    const { renderProgress } = await import('../../bin/progress.js');
+    const state = { phase: 'normalize', index: 1, phases: 4, counts: { done: 60_000, total: 100_000, unit: 'models normalized' } };
+    expect(renderProgress(state, 3_140, 120)).toBe('vmc ▕████████░░░░░░░░░░░░▏ 2/4 normalize · models normalized 60,000/100,000 · 3.1s');
+    expect(renderProgress({ ...state, counts: { done: 8, unit: 'files loaded' } }, 500, 120)).toBe(
+      'vmc ▕█████░░░░░░░░░░░░░░░▏ 2/4 normalize · files loaded 8 · 0.5s',
+    );
+    expect(renderProgress(state, 3_140, 40)).toHaveLength(39);
+  });
+});
