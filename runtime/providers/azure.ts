@@ -11,7 +11,8 @@
  *   /v1/messages          → {base}/openai/deployments/{deployment}/chat/completions?api-version=V  (translated)
  *   /v1/responses         → not served (Azure's Responses API is not per deployment)
  *
- * `{deployment}` is `deployments[model]`, else the model name (path-encoded).
+ * `{deployment}` is `deployments[model]`, else the model name (path-encoded). A base that
+ * already ends in `/openai` is not given a second one.
  *
  * Azure's v1 API (`base_url` ending in `/openai/v1`): OpenAI's paths (./openai.ts), the
  * deployment name written into the body's `model`; `api-version` only when configured.
@@ -55,7 +56,9 @@ function azureRoute(ep: number, target: UpstreamTarget): UpstreamRoute | null {
   }
   const s = deploymentSuffix(ep);
   if (s === null) return null;
-  const path = `${target.prefix}/openai/deployments/${encodeURIComponent(deployment)}${s}`;
+  // a base written with Azure's `/openai` segment (`https://R.openai.azure.com/openai`) keeps it once
+  const root = target.prefix.endsWith('/openai') ? target.prefix : `${target.prefix}/openai`;
+  const path = `${root}/deployments/${encodeURIComponent(deployment)}${s}`;
   return { path: withQuery(path, version, target.query), xlate: ep === EP_MESSAGES ? XLATE_MESSAGES_TO_CHAT : XLATE_NONE };
 }
 

@@ -29,6 +29,12 @@ describe('azure URL rule (SPEC §13)', () => {
     expect(AZURE.route(ep, { prefix: '', query: '', model: 'gpt-4o', options })).toEqual({ path, xlate });
   });
 
+  it('a base already ending in /openai keeps one /openai segment', () => {
+    expect(AZURE.route(EP_CHAT, { prefix: '/openai', query: '', model: 'gpt-4o', options })?.path).toBe(
+      '/openai/deployments/gpt4o-prod/chat/completions?api-version=2024-10-21',
+    );
+  });
+
   it('responses are not served on the classic API', () => {
     expect(AZURE.route(EP_RESPONSES, { prefix: '', query: '', model: 'gpt-4o', options })).toBeNull();
   });
