@@ -63,7 +63,7 @@ import {
   retryAfterMs,
 } from './upstream.js';
 import { ENDPOINT_PATHS } from './table/endpoints.js';
-import { XLATE_CHAT_TO_MESSAGES, XLATE_NONE, chatToMessagesRequest, messagesToChatRequest } from './wire/translate.js';
+import { TranslationError, XLATE_NONE, applyOverrides, translateRequest, upstreamBodyHasModel } from './wire/translate.js';
 
 /** Error bodies kept from failed attempts (for "the last upstream response as sent"); a larger one fails the attempt. */
 const MAX_KEPT_ERROR_BODY = 1024 * 1024;
@@ -262,8 +262,10 @@ export class Engine {
         continue;
       }
       const headers = this.#headersFor(ex, tr);
-      if (headers === null) {
-        // a client fault: answered before any attempt, never counted on the target
+      const body = headers === null ? null : this.#bodyFor(ex, tr);
+      if (headers === null || body === null) {
+        // a client fault (a header value that cannot be sent, content the target's format cannot
+        // carry): answered before any attempt, never counted on the target
         health.release(t, epoch, Date.now());
         ex.target = tr;
         return this.#gatewayError(ex, 400, 'invalid_request_error', ex.refusal!, GATEWAY_PROVIDER);
@@ -290,7 +292,7 @@ export class Engine {
         call.start(tr.pool, {
           path: tr.paths[endpoint]!,
           headers,
-          body: this.#bodyFor(ex, tr),
+          body,
           headersTimeoutMs: tr.headersTimeoutMs,
           bodyTimeoutMs: tr.bodyTimeoutMs,
           maxTtftMs: tr.maxTtftMs,
@@ -469,7 +471,7 @@ export class Engine {
       ex.res,
       call,
       first,
-      new RelayContext(this.#extraHeaders(ex), ex.vmr.middleware.responseHeadersRemove, xlate, clientJson, tr.providerName),
+      new RelayContext(this.#extraHeaders(ex), ex.vmr.middleware.responseHeadersRemove, xlate, clientJson, tr.providerName, tr.model),
     );
     ex.call = null;
     if (outcome === RELAY_CLIENT_ABORTED) {
@@ -559,12 +561,13 @@ export class Engine {
   }
 
   /**
-   * The upstream body for target `tr` (cached across retries of the same target).
+   * The upstream body for target `tr` (cached across retries of the same target), or null
+   * when the target's wire format cannot carry the request (`ex.refusal` says why: 400).
    * Fast path: the client's bytes with the model value spliced — no parse, no stringify.
    * Slow path (request middleware touching the body, override_params, or a wire-format
-   * translation): parse, transform, serialize.
+   * translation, wire/translate.ts): parse, transform, serialize.
    */
-  #bodyFor(ex: Exchange, tr: TargetRuntime): Buffer {
+  #bodyFor(ex: Exchange, tr: TargetRuntime): Buffer | null {
     if (ex.bodyFor === tr.id && ex.body !== null) return ex.body;
     const src = ex.req.body;
     const mw = ex.vmr.middleware;
@@ -582,9 +585,20 @@ export class Engine {
       // a fresh parse per target: transformations must not leak between targets
       let obj = JSON.parse(src.toString('utf8')) as Record<string, unknown>;
       if (mw.bodyOps.length > 0) applyBodyOps(obj, mw.bodyOps);
-      if (xlate !== XLATE_NONE) obj = xlate === XLATE_CHAT_TO_MESSAGES ? chatToMessagesRequest(obj) : messagesToChatRequest(obj);
-      if (tr.overrides !== null) mergeInto(obj, tr.overrides);
-      obj.model = tr.model;
+      if (xlate !== XLATE_NONE) {
+        try {
+          obj = translateRequest(xlate, obj);
+        } catch (err) {
+          if (!(err instanceof TranslationError)) throw err;
+          ex.refusal = `${tr.label} cannot take this request: ${err.message}`;
+          return null;
+        }
+        if (tr.overrides !== null) applyOverrides(xlate, obj, tr.overrides);
+        if (upstreamBodyHasModel(xlate)) obj.model = tr.model; // Bedrock and Gemini name it in the path
+      } else {
+        if (tr.overrides !== null) mergeInto(obj, tr.overrides);
+        obj.model = tr.model;
+      }
       out = Buffer.from(JSON.stringify(obj));
     }
     ex.bodyFor = tr.id;

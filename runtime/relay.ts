@@ -28,7 +28,7 @@ import {
   type UpstreamCall,
 } from './upstream.js';
 import { MAX_SSE_EVENT_BYTES, SSE_CONTENT_TYPE, SseEventTooLargeError, isEventStream, lastEventEnd, sseErrorEvent } from './wire/sse.js';
-import { XLATE_NONE, streamTranslator, translateErrorBody, translateResponseBody } from './wire/translate.js';
+import { XLATE_NONE, isTranslatedStream, streamTranslator, translateErrorBody, translateResponseBody } from './wire/translate.js';
 
 /**
  * Largest upstream body the gateway buffers for translation (64 MiB). A larger one is
@@ -105,6 +105,8 @@ export class RelayContext {
     readonly clientBody: Record<string, unknown> | null,
     /** Provider name, for error envelopes. */
     readonly provider: string,
+    /** The target's upstream model (formats whose answers name none: Bedrock, Gemini). */
+    readonly model: string = '',
     /** Largest SSE event held while waiting for its end (tests lower it). */
     readonly maxEventBytes: number = MAX_SSE_EVENT_BYTES,
     /** Largest body buffered for translation (tests lower it). */
@@ -250,7 +252,8 @@ async function relayTranslated(res: HttpResponse, call: UpstreamCall, first: Buf
   const { xlate, provider } = ctx;
   const status = call.status;
   const { headers, contentType } = responseHeaders(call.rawHeaders, ctx.extraHeaders, ctx.removeHeaders, true);
-  if (status >= 400 || !isEventStream(contentType)) {
+  const tctx = { provider, model: ctx.model };
+  if (status >= 400 || !isTranslatedStream(xlate, contentType)) {
     // whole-body translation: error envelopes and JSON answers. Nothing was sent yet, so a
     // body that breaks, times out or passes the limit is answered with a gateway error.
     const body = await call.readBody(first, ctx.maxTranslatedBody, 0);
@@ -267,12 +270,12 @@ async function relayTranslated(res: HttpResponse, call: UpstreamCall, first: Buf
       res.respond(code, extra, gatewayErrorBody(code, 'provider_error', message, null, provider));
       return tooLarge ? RELAY_REFUSED : RELAY_UPSTREAM_BROKE;
     }
-    const out = status >= 400 ? translateErrorBody(xlate, status, body) : translateResponseBody(xlate, body);
+    const out = status >= 400 ? translateErrorBody(xlate, status, body, provider) : translateResponseBody(xlate, body, tctx);
     headers.push('content-type', out === null ? contentType || CT_JSON : CT_JSON);
     res.respond(status, headers, out ?? body);
     return RELAY_COMPLETE;
   }
-  const tr = streamTranslator(xlate, ctx.clientBody);
+  const tr = streamTranslator(xlate, ctx.clientBody, tctx);
   headers.push('content-type', SSE_CONTENT_TYPE, 'cache-control', 'no-cache');
   res.writeHead(status, headers);
   let chunk: Buffer | null | undefined = first;

@@ -1,9 +1,14 @@
 /**
  * Streaming and faults (SPEC §3.9): SSE chunk by chunk, backpressure end to end, a break
  * after bytes were sent ends with an SSE error event, a break before the first byte still
- * falls back, client abort aborts the upstream request, non-SSE bodies cut mid-way.
+ * falls back, client abort aborts the upstream request, non-SSE bodies cut mid-way; and
+ * hostile upstreams (issue 8): an SSE event that never ends is cut off at a bound with an
+ * explicit error event (passthrough and translated), a translated answer over the buffer
+ * limit is an explicit 502, never a cut body sent as a complete 200.
  */
+import http from 'node:http';
 import net from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { MockProvider } from '../../bench/sim/simulated-provider.js';
 import { SseParser } from '../../runtime/wire/sse.js';
@@ -173,4 +178,127 @@ describe('non-streaming faults', () => {
     expect(r.json).toEqual({ error: { message: 'boom' } });
     expect(r.headers.get('x-vmc-attempts')).toBe('1');
   });
+});
+
+// ---- hostile upstreams (issue 8) ----
+
+/** A raw upstream on 127.0.0.1; `sent` counts body bytes the handler wrote; close() drops open sockets. */
+async function rawUpstream(handler: (res: http.ServerResponse, sent: { bytes: number }) => void): Promise<{
+  url: string;
+  sent: { bytes: number };
+  close(): Promise<void>;
+}> {
+  const sockets = new Set<net.Socket>();
+  const sent = { bytes: 0 };
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => handler(res, sent));
+  });
+  server.on('connection', (c) => {
+    sockets.add(c);
+    c.on('close', () => sockets.delete(c));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    sent,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const c of sockets) c.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+/** Writes `total` bytes of `fill` in `chunk`-byte pieces, honouring backpressure; then ends with `tail`. */
+async function flood(res: http.ServerResponse, sent: { bytes: number }, total: number, chunk: number, tail = ''): Promise<void> {
+  const piece = Buffer.alloc(chunk, 'x');
+  while (sent.bytes < total && !res.destroyed) {
+    sent.bytes += piece.length;
+    if (!res.write(piece)) await new Promise<void>((r) => (res.once('drain', r), res.once('close', r)));
+  }
+  if (!res.destroyed) res.end(tail);
+}
+
+describe('hostile upstreams (issue 8)', () => {
+  it('passthrough SSE: an event that never ends is cut off at the bound with an error event; the upstream is not read on', async () => {
+    const total = 64 * 1024 * 1024;
+    const up = await rawUpstream((res, sent) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: {"n":1}\n\ndata: {"n":2}\n\ndata: ');
+      void flood(res, sent, total, 64 * 1024, '\n\n');
+    });
+    const g = await startGateway(
+      `version: 1\nproviders:\n  raw: { type: openai, base_url: ${up.url}/v1, models: [m1] }\nvirtual_models:\n  s: { target: raw/m1 }\n`,
+    );
+    try {
+      const res = await fetch(g.url + '/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(chat('s', { stream: true })),
+      });
+      const { events } = await readEvents(res);
+      expect(events.slice(0, 2).map((e) => e.data)).toEqual(['{"n":1}', '{"n":2}']);
+      expect(events).toHaveLength(3); // never the half event
+      expect(events[2].event).toBe('error');
+      expect(JSON.parse(events[2].data).error).toMatchObject({ type: 'provider_error', status_code: 502 });
+      expect(JSON.parse(events[2].data).error.message).toMatch(/exceeds/);
+      // cut at the 8 MiB bound (plus what the socket buffers of both hops held), not read to the end
+      expect(up.sent.bytes).toBeLessThan(24 * 1024 * 1024);
+    } finally {
+      await g.close();
+      await up.close();
+    }
+  }, 30_000);
+
+  it('translated SSE (Anthropic upstream, OpenAI client): a 16 MiB unterminated line ends with an error event', async () => {
+    const up = await rawUpstream((res, sent) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(
+        'event: message_start\ndata: {"type":"message_start","message":{"id":"m","model":"m1","usage":{"input_tokens":1}}}\n\n' +
+          'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"',
+      );
+      void flood(res, sent, 16 * 1024 * 1024, 16 * 1024, '"}}\n\n');
+    });
+    const g = await startGateway(
+      `version: 1\nproviders:\n  an: { type: anthropic, base_url: ${up.url}, models: [m1] }\nvirtual_models:\n  s: { target: an/m1 }\n`,
+    );
+    try {
+      const res = await fetch(g.url + '/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(chat('s', { stream: true })),
+      });
+      const { events } = await readEvents(res);
+      const last = events.at(-1)!;
+      expect(last.event).toBe('error');
+      expect(JSON.parse(last.data).error.message).toMatch(/exceeds/);
+      expect(events.some((e) => e.data.length > 1024 * 1024)).toBe(false); // nothing of the giant line was forwarded
+    } finally {
+      await g.close();
+      await up.close();
+    }
+  }, 30_000);
+
+  it('a translated answer over the 64 MiB buffer limit is an explicit 502, never a cut body sent as a 200', async () => {
+    const up = await rawUpstream((res, sent) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(
+        '{"id":"c","object":"chat.completion","model":"m1","choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"',
+      );
+      void flood(res, sent, 65 * 1024 * 1024, 256 * 1024, '"}}]}');
+    });
+    const g = await startGateway(
+      `version: 1\nproviders:\n  oa: { type: openai, base_url: ${up.url}/v1, models: [m1] }\nvirtual_models:\n  s: { target: oa/m1 }\n`,
+    );
+    try {
+      const r = await post(g.url + '/v1/messages', { model: 's', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] });
+      expect(r.status).toBe(502);
+      expect(r.json.error).toMatchObject({ type: 'provider_error', status_code: 502 });
+      expect(r.json.error.message).toMatch(/cannot translate/);
+    } finally {
+      await g.close();
+      await up.close();
+    }
+  }, 30_000);
 });

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTableFromYaml } from '../../compiler/testing.js';
+import { Generation } from '../../runtime/generation.js';
 import { silentLogger } from '../../runtime/log.js';
 import { Metrics } from '../../runtime/metrics.js';
 import { NO_MIDDLEWARE } from '../../runtime/middleware.js';
@@ -88,6 +89,24 @@ describe('TargetRuntime', () => {
       // a default header never beats a configured one
       const h = t.buildHeaders(['x-api-key', 'client'], NO_MIDDLEWARE);
       expect(h).toEqual(['authorization', 'Bearer k', 'anthropic-version', 'from-config', 'content-type', 'application/json']);
+    } finally {
+      delete process.env[ENV];
+    }
+  });
+
+  it("providerUrls (vmc serve --provider-url NAME=URL) replaces a base URL; type and credentials stay the provider's", () => {
+    process.env[ENV] = 'k';
+    try {
+      const urls = new Map([['azure-like', 'http://127.0.0.1:9/other/v1?x=1']]);
+      const v = table.lookupString('q');
+      const t = new TargetRuntime(table, table.vmFirstTarget(v), 'q', pools, new Metrics(), urls);
+      expect(t.paths[0]).toBe('/other/v1/chat/completions?x=1');
+      expect(t.pool).toBe(pools.get('http://127.0.0.1:9'));
+      expect(t.credentials).toEqual(['authorization', 'Bearer k']);
+      // through a generation, as the server builds it; other providers keep the table's URL
+      const gen = new Generation(table, { pools, metrics: new Metrics(), log: silentLogger, providerUrls: urls });
+      expect(gen.target(table.vmFirstTarget(v)).pool).toBe(pools.get('http://127.0.0.1:9'));
+      expect(gen.target(table.vmFirstTarget(table.lookupString('a'))).pool).toBe(pools.get('https://api.example.com'));
     } finally {
       delete process.env[ENV];
     }

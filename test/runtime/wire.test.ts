@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MockProvider } from '../../bench/sim/simulated-provider.js';
-import { SseParser, formatSse, lastEventEnd, sseErrorEvent } from '../../runtime/wire/sse.js';
+import { MAX_SSE_EVENT_BYTES, SseEventTooLargeError, SseParser, formatSse, lastEventEnd, sseErrorEvent } from '../../runtime/wire/sse.js';
 import {
   ChatToMessagesStream,
   MessagesToChatStream,
@@ -50,6 +50,41 @@ describe('SseParser', () => {
         expect(got).toEqual(whole);
       }),
     );
+  });
+
+  it('a long unterminated line costs linear time: 4 MiB in 64-byte chunks (issue 8: it was rescanned per chunk)', async () => {
+    // Rescanned per chunk, this is 65 536 scans of up to 4 MiB (~10¹¹ character visits): the
+    // test's timeout ends it. The loop yields now and then so that the timeout can fire.
+    const p = new SseParser();
+    const piece = enc.encode('x'.repeat(64));
+    expect(p.push(enc.encode('event: big\ndata: '))).toEqual([]);
+    let early = 0;
+    for (let i = 0; i < 65_536; i++) {
+      early += p.push(piece).length;
+      if ((i & 1023) === 1023) await new Promise((r) => setImmediate(r));
+    }
+    expect(early).toBe(0);
+    const [ev] = p.push(enc.encode('\n\n'));
+    expect(ev.event).toBe('big');
+    expect(ev.data.length).toBe(4 * 1024 * 1024);
+  }, 10_000);
+
+  it('an event that grows past the bound without ending throws SseEventTooLargeError', () => {
+    const p = new SseParser(1024);
+    p.push(enc.encode('data: ' + 'a'.repeat(500) + '\n')); // terminated lines of one event count too
+    expect(() => p.push(enc.encode('data: ' + 'b'.repeat(600)))).toThrow(SseEventTooLargeError);
+    const q = new SseParser(1024);
+    for (let i = 0; i < 10; i++) q.push(enc.encode(`data: ${'c'.repeat(600)}\n\n`)); // complete events reset the count
+    expect(MAX_SSE_EVENT_BYTES).toBe(8 * 1024 * 1024);
+    expect(() => new SseParser().push(new Uint8Array(MAX_SSE_EVENT_BYTES + 1).fill(120))).toThrow(/exceeds/);
+  });
+
+  it('a lone CR at a chunk end is a line end (the next chunk may bring its LF)', () => {
+    const p = new SseParser();
+    expect(p.push(enc.encode('data: a\r\n\r'))).toEqual([]);
+    expect(p.push(enc.encode('\ndata: b\r'))).toEqual([{ event: 'message', data: 'a' }]);
+    expect(p.push(enc.encode('\r'))).toEqual([]);
+    expect(p.end()).toEqual([{ event: 'message', data: 'b' }]);
   });
 
   it('lastEventEnd finds the end of the last complete event', () => {
