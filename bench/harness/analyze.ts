@@ -93,6 +93,7 @@ export interface Analysis {
   errors: Record<string, number>;
   timeline: { bucketS: number; points: TimelinePoint[] };
   /** Open-loop rate segments: asked vs achieved, and whether the generator was saturated. */
+  /** Open-loop rate segments: asked vs achieved rate, and whether the generator was saturated. */
   rates: { phase: number; step: number; asked: number; achieved: number; genCpuPct: number; lagP99: number; saturated: boolean }[];
   /** Sticky requests per model: sessions seen. */
   stickySessions: number;
@@ -169,6 +170,8 @@ export function analyze(segments: readonly SegmentRun[], opts: AnalyzeOptions): 
   let rss = NaN;
   let simCpu = 0;
   let upstreamRequests = 0;
+  /** Did any answer carry x-vmc-* headers? (a gateway that sends none has no routing metrics) */
+  let vmcHeaders = false;
   const perModel = new Map<string, { exp: Map<string, number>; obs: Map<string, number>; n: number }>();
   const sticky = new Map<string, Map<string, number>>();
   const clockEnd = opts.clockEnd;
@@ -186,7 +189,8 @@ export function analyze(segments: readonly SegmentRun[], opts: AnalyzeOptions): 
     if (Number.isFinite(seg.rssMax)) rss = Number.isFinite(rss) ? Math.max(rss, seg.rssMax) : seg.rssMax;
     const range = opts.ranges.get(`${seg.phase}/${seg.step}`) ?? { from: seg.clockStart, to: seg.clockStart + seg.durationMs / 1000 };
     const open = seg.rate !== null || seg.mode === 'trace' || seg.mode === 'ramp';
-    let sentInTime = 0;
+    let lastSent = 0;
+    let sentCount = 0;
     const segLag: number[] = [];
     for (const out of seg.outputs) {
       const c = out.cols;
@@ -201,7 +205,8 @@ export function analyze(segments: readonly SegmentRun[], opts: AnalyzeOptions): 
           const l = c.sent[i] - c.sched[i];
           lag.push(l);
           segLag.push(l);
-          if (c.sent[i] <= seg.durationMs) sentInTime++;
+          sentCount++;
+          if (c.sent[i] > lastSent) lastSent = c.sent[i];
         }
         if (c.end[i] === c.end[i]) completed++;
         const attempts = c.attempts[i];
@@ -212,9 +217,10 @@ export function analyze(segments: readonly SegmentRun[], opts: AnalyzeOptions): 
           upstreamRequests += attempts;
         } else upstreamRequests++;
         const target = c.target[i] >= 0 ? out.targets[c.target[i]] : null;
+        if (attempts >= 0) vmcHeaders = true;
         const t = seg.clockStart + c.sched[i] / 1000;
         let profile: RouteProfile | null = null;
-        if (exp !== null && entry !== undefined) profile = exp.profile(entry, requestFacts(entry, c.seq[i]));
+        if (exp !== null && entry !== undefined && attempts >= 0) profile = exp.profile(entry, requestFacts(entry, c.seq[i]));
         const refusedByGateway = attempts === 0 && target === null;
         const expectedRefusal = profile !== null && profile.status !== 200 && status === profile.status && refusedByGateway;
         if (status === 403) denials++;
@@ -277,9 +283,12 @@ export function analyze(segments: readonly SegmentRun[], opts: AnalyzeOptions): 
     }
     if (seg.rate !== null) {
       const asked = seg.rate;
-      const achieved = sentInTime / (seg.durationMs / 1000);
+      // Sent requests over the time it took to send them (a generator that falls behind
+      // stretches the phase); the schedule is the whole phase.
+      const achieved = sentCount / (Math.max(seg.durationMs, lastSent) / 1000);
       segLag.sort((a, b) => a - b);
       const lagP99 = q(segLag, 99) ?? 0;
+      const lagP90 = q(segLag, 90) ?? 0;
       const genCpuPct = seg.wallMs > 0 ? (seg.genCpuUs / 1000 / seg.wallMs) * 100 : 0;
       rates.push({
         phase: seg.phase,
@@ -288,7 +297,9 @@ export function analyze(segments: readonly SegmentRun[], opts: AnalyzeOptions): 
         achieved,
         genCpuPct,
         lagP99,
-        saturated: genCpuPct >= 90 * seg.threads || lagP99 >= 100,
+        // Saturated: its CPU is used up, or it sends persistently late (not one stall: a tenth
+        // of the requests more than 20 ms or two intervals behind their schedule).
+        saturated: genCpuPct >= 90 * seg.threads || lagP90 >= Math.max(20, 2000 / asked),
       });
     }
   }
@@ -316,7 +327,6 @@ export function analyze(segments: readonly SegmentRun[], opts: AnalyzeOptions): 
     put(m, 'attempts.mean', attemptsSum / attemptsN);
     put(m, 'attempts.max', attemptsMax);
   }
-  if (fbDen > 0) put(m, 'fallback.rate', fbNum / fbDen);
   const fo = failover.summary();
   if (fo !== null) {
     put(m, 'failover.p50_ms', fo.p50);
@@ -352,6 +362,7 @@ export function analyze(segments: readonly SegmentRun[], opts: AnalyzeOptions): 
     put(m, 'routing.p_value_min', Math.min(...models.map((x) => x.p)));
   }
   if (exp !== null && fbDen > 0) put(m, 'routing.unexpected_targets', unexpected);
+  if (vmcHeaders && fbDen > 0) put(m, 'fallback.rate', fbNum / fbDen);
   if (sticky.size > 0) {
     let top = 0;
     let all = 0;
@@ -366,13 +377,13 @@ export function analyze(segments: readonly SegmentRun[], opts: AnalyzeOptions): 
     put(m, 'sticky.stability', top / all);
     put(m, 'sticky.mismatches', stickyMismatch);
   }
-  if (exp !== null) {
+  if (exp !== null && vmcHeaders) {
     put(m, 'access.denials', denials);
     put(m, 'access.mismatches', accessMismatch);
   }
 
   // cooldown timing
-  const outages = exp === null ? [] : cooldowns(timeline, opts, exp);
+  const outages = exp === null || !vmcHeaders ? [] : cooldowns(timeline, opts, exp);
   const detect = outages.map((o) => o.detect_ms);
   const recover = outages.filter((o) => o.to_s !== null).map((o) => o.recover_ms);
   if (detect.length > 0 && detect.every((x) => x !== null)) put(m, 'cooldown.detect_ms', Math.max(...(detect as number[])));

@@ -130,7 +130,7 @@ export const BENCH_DIAGNOSTICS = {
   VMB2011: {
     severity: 'error',
     title: 'fault kind',
-    message: 'a fault needs exactly one of status or kind{detail}',
+    message: 'a fault needs exactly one of status or kind[{detail}]',
     hint: 'write e.g. { status: 503, rate: 0.1 } or { kind: reset, from_s: 2, for_s: 1 }',
   },
   VMB2012: {

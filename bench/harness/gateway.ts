@@ -51,8 +51,24 @@ export function simBaseUrl(type: string, simUrl: string): string {
   return type === 'anthropic' ? simUrl : `${simUrl}/v1`;
 }
 
-/** Starts (or attaches to) one gateway of the plan. */
+/**
+ * Starts (or attaches to) one gateway of the plan. The port is picked free and then bound by
+ * the gateway, so another process may take it in between: a start that fails to bind is
+ * retried on another port.
+ */
 export async function startGateway(g: GatewayPlan, sims: SimHost, workDir: string): Promise<RunningGateway> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(g, sims, workDir);
+    } catch (err) {
+      if (!(err instanceof PortTaken) || attempt >= 3) throw err;
+    }
+  }
+}
+
+class PortTaken extends Error {}
+
+async function startOnce(g: GatewayPlan, sims: SimHost, workDir: string): Promise<RunningGateway> {
   if (g.mode === 'url') {
     return {
       name: g.name,
@@ -119,7 +135,11 @@ export async function startGateway(g: GatewayPlan, sims: SimHost, workDir: strin
   const url = `http://127.0.0.1:${port}`;
   const until = Date.now() + 30_000;
   for (;;) {
-    if (exited !== null) throw new Error(`gateway "${g.name}" exited during start-up (${JSON.stringify(exited)}):\n${tail(logPath)}`);
+    if (exited !== null) {
+      const log = tail(logPath);
+      if (/EADDRINUSE|cannot listen|address in use/i.test(log)) throw new PortTaken(log);
+      throw new Error(`gateway "${g.name}" exited during start-up (${JSON.stringify(exited)}):\n${log}`);
+    }
     try {
       const r = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
       await r.arrayBuffer();

@@ -8,10 +8,9 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject } from 'ajv';
-import { Project, ts } from 'ts-morph';
+import type { ts as TsNamespace } from 'ts-morph';
 import schema from '../../schemas/scenario.schema.json' with { type: 'json' };
 import { DiagnosticLog } from '../../compiler/diagnostics.js';
-import { mapLocations } from '../../compiler/load-ts.js';
 import { LocationMap, type JsonPath, type Range } from '../../compiler/load-locations.js';
 import { loadYamlFull } from '../../compiler/load-yaml.js';
 import { closest } from '../../compiler/suggest.js';
@@ -80,6 +79,9 @@ function publicModulePath(): string | undefined {
 }
 
 async function loadTsScenario(path: string, text: string, log: BenchDiagnosticLog): Promise<{ data: unknown; locations: LocationMap }> {
+  // ts-morph is large: loaded only for TypeScript scenarios.
+  const { Project, ts } = await import('ts-morph');
+  const { mapLocations } = await import('../../compiler/load-ts.js');
   const locations = new LocationMap();
   const vmcPath = publicModulePath();
   const project = new Project({
@@ -119,7 +121,7 @@ async function loadTsScenario(path: string, text: string, log: BenchDiagnosticLo
   const js = ts.transpileModule(text, {
     fileName: path,
     compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-    transformers: { before: [rewriteVmcImport] },
+    transformers: { before: [rewriteVmcImport(ts)] },
   }).outputText;
   try {
     const mod = (await import(`data:text/javascript;base64,${Buffer.from(js).toString('base64')}`)) as { default?: unknown };
@@ -139,16 +141,19 @@ async function loadTsScenario(path: string, text: string, log: BenchDiagnosticLo
   }
 }
 
-const rewriteVmcImport: ts.TransformerFactory<ts.SourceFile> = (ctx) => (sf) => {
-  const f = ctx.factory;
-  const isVmc = (m: ts.Expression | undefined) => m !== undefined && ts.isStringLiteral(m) && m.text === 'vmc';
-  const statements = sf.statements.map((s) =>
-    ts.isImportDeclaration(s) && isVmc(s.moduleSpecifier)
-      ? f.updateImportDeclaration(s, s.modifiers, s.importClause, f.createStringLiteral(VMC_SHIM_URL), s.attributes)
-      : s,
-  );
-  return f.updateSourceFile(sf, statements);
-};
+const rewriteVmcImport =
+  (ts: typeof TsNamespace): TsNamespace.TransformerFactory<TsNamespace.SourceFile> =>
+  (ctx) =>
+  (sf) => {
+    const f = ctx.factory;
+    const isVmc = (m: TsNamespace.Expression | undefined) => m !== undefined && ts.isStringLiteral(m) && m.text === 'vmc';
+    const statements = sf.statements.map((s) =>
+      ts.isImportDeclaration(s) && isVmc(s.moduleSpecifier)
+        ? f.updateImportDeclaration(s, s.modifiers, s.importClause, f.createStringLiteral(VMC_SHIM_URL), s.attributes)
+        : s,
+    );
+    return f.updateSourceFile(sf, statements);
+  };
 
 // ---- schema ----
 

@@ -4,7 +4,8 @@
  *   1. the simulated providers (bench/sim/host.ts, a process of their own);
  *   2. the gateways: `vmc serve` processes on the scenario's config or table with every
  *      provider pointed at its simulator (./gateway.ts), or gateways already running;
- *   3. warm-up: `warmup_s` of unmeasured load per gateway and for the baseline, no faults;
+ *   3. warm-up: `warmup_s` of unmeasured closed-loop load per gateway and for the baseline,
+ *      no faults;
  *   4. the phases in order, each split into `rounds` interleaved rounds in which every
  *      gateway and the baseline take turns (the order alternates per round), each
  *      gateway's declared faults following its own load clock;
@@ -143,6 +144,14 @@ export async function runPlan(plan: Plan, opts: { progress: LiveProgress | null 
     };
     let acc = 0;
     const mixCum = plan.workload.map((w) => (acc += w.weight));
+    /** The mix of a segment: the workload's weights, or a trace's own request shapes by frequency. */
+    const mixFor = (phase: PhasePlan): number[] => {
+      if (phase.trace === null) return mixCum;
+      const counts = new Array<number>(phase.traceWorkload!.length).fill(0);
+      for (const item of phase.trace) counts[item.entry]++;
+      let c = 0;
+      return counts.map((x) => (c += x));
+    };
     const all: Target[] = baseline === null ? targets : [baseline, ...targets];
     const ranges = new Map<string, ClockRange>();
     let clock = 0;
@@ -161,7 +170,7 @@ export async function runPlan(plan: Plan, opts: { progress: LiveProgress | null 
       const input: Omit<SegmentInput, 'thread' | 'threads'> = {
         specs,
         altCum,
-        mixCum: phase.mode === 'trace' ? null : mixCum,
+        mixCum: shape.traceEntries !== null ? null : mixFor(phase),
         traceEntries: shape.traceEntries,
         seed: plan.seed,
         n0: t.nextN,
@@ -216,9 +225,9 @@ export async function runPlan(plan: Plan, opts: { progress: LiveProgress | null 
     // 3. warm-up
     if (plan.warmupS > 0) {
       const first = plan.phases[0];
-      const shape = warmupShape(first, plan.warmupS);
-      for (const t of all)
-        await segment(t, { ...first, traceWorkload: null, mode: first.mode === 'trace' ? 'rate' : first.mode }, 0, 0, shape, false, 0);
+      const shape = warmupShape(plan.warmupS);
+      // A trace phase warms up on its own request shapes, the others on the workload.
+      for (const t of all) await segment(t, { ...first, mode: 'closed' }, 0, 0, shape, false, 0);
     }
 
     // 4. phases
@@ -327,9 +336,23 @@ export async function runPlan(plan: Plan, opts: { progress: LiveProgress | null 
 
     // 5. analysis
     progress?.status('analyzing');
-    const base = baseline === null ? null : analyze(baseline.segments, { exp: null, faults, ranges, clockEnd: clock });
+    const sweepFailed = (seg: SegmentRun) =>
+      sweep !== null && plan.phases[seg.phase].mode === 'sweep' && !Object.values(sweep[seg.step]?.ok ?? {}).some(Boolean);
+    const base =
+      baseline === null
+        ? null
+        : analyze(
+            baseline.segments.filter((seg) => !sweepFailed(seg)),
+            { exp: null, faults, ranges, clockEnd: clock },
+          );
     const gateways: GatewayResult[] = targets.map((t, i) => {
-      const analysis = analyze(t.segments, { exp: t.exp, faults, ranges, clockEnd: clock });
+      // A sweep's failing steps found the limit; they are reported in `sweep`, not in the run's metrics.
+      const failedStep = (seg: SegmentRun) =>
+        sweep !== null && plan.phases[seg.phase].mode === 'sweep' && sweep[seg.step]?.ok[t.name] === false;
+      const analysis = analyze(
+        t.segments.filter((seg) => !failedStep(seg)),
+        { exp: t.exp, faults, ranges, clockEnd: clock },
+      );
       const metrics = withBaseline(analysis.metrics, base);
       if (sweep !== null) {
         const passing = sweep.filter((s) => s.ok[t.name]).map((s) => s.rate);
@@ -412,25 +435,13 @@ function closedShape(connections: number, durationMs: number, thinkMs: number): 
   return { label: '', rate: null, durationMs, schedule: null, closed: { connections, durationMs, thinkMs }, traceEntries: null };
 }
 
-/** Warm-up: the first phase's shape (trace: its mean rate) for `seconds`. */
-function warmupShape(p: PhasePlan, seconds: number): Shape {
-  const ms = seconds * 1000;
-  switch (p.mode) {
-    case 'closed':
-      return { ...closedShape(p.connections, ms, p.thinkMs), label: '' };
-    case 'rate':
-      return rateShape(p.rate, ms, false);
-    case 'ramp':
-    case 'sweep':
-      return rateShape(p.from, ms, false);
-    case 'steps':
-      return rateShape(p.rates[0], ms, false);
-    case 'trace': {
-      const items = p.trace!;
-      const span = Math.max(1, items[items.length - 1].tMs / p.speed);
-      return rateShape(Math.min(500, Math.max(1, (items.length / span) * 1000)), ms, false);
-    }
-  }
+/**
+ * Warm-up: a closed loop of 32 clients for `seconds` — thousands of requests, so the
+ * gateway's hot paths are optimized by the JIT and the connection pools are open before
+ * anything is measured (a few hundred paced requests would leave it running interpreted).
+ */
+function warmupShape(seconds: number): Shape {
+  return closedShape(32, seconds * 1000, 0);
 }
 
 /**

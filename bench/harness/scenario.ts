@@ -24,6 +24,8 @@ import { parseThreshold, type Threshold } from './thresholds.js';
 
 export interface Overrides {
   durationS?: number;
+  /** Replaces `warmup_s`. */
+  warmupS?: number;
   rate?: number;
   seed?: number;
 }
@@ -215,7 +217,7 @@ export async function prepareScenario(
     sims,
     workload,
     phases,
-    warmupS: s.warmup_s ?? 1,
+    warmupS: overrides.warmupS ?? s.warmup_s ?? 1,
     rounds: s.rounds ?? 1,
     baseline,
     thresholds,

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { benchMain, type BenchFormat } from '../../bench/harness/main.js';
 import { UsageError } from '../args.js';
 
-export const BENCH_USAGE = `usage: vmc bench SCENARIO [--out DIR] [--format text|json|markdown|github] [--duration SECONDS] [--rate RPS] [--seed N]
+export const BENCH_USAGE = `usage: vmc bench SCENARIO [--out DIR] [--format text|json|markdown|github] [--duration SECONDS] [--rate RPS] [--seed N] [--warmup SECONDS]
 
 Runs a declarative load test of a routing config (YAML or TypeScript scenario; schema in
 schemas/scenario.schema.json): simulated providers with declared faults, the gateway,
@@ -14,6 +14,7 @@ load phases, the routing contract from the compiled table, and thresholds.
   --duration S     replace every phase's duration
   --rate RPS       replace every rate phase's rate
   --seed N         fix the workload mix, fault sampling and latency sampling
+  --warmup S       replace warmup_s (unmeasured closed-loop load before each gateway's phases)
 
 exit codes: 0 every threshold held, 1 a threshold failed, 2 trouble (invalid scenario, a
 process that did not start, the load generator unable to reach the asked rate).
@@ -41,6 +42,7 @@ export async function runBench(args: string[]): Promise<number> {
       duration: { type: 'string' },
       rate: { type: 'string' },
       seed: { type: 'string' },
+      warmup: { type: 'string' },
     },
   });
   if (positionals.length !== 1) throw new UsageError('name one scenario file');
@@ -54,6 +56,7 @@ export async function runBench(args: string[]): Promise<number> {
       durationS: positive(values.duration, '--duration'),
       rate: positive(values.rate, '--rate'),
       seed: positive(values.seed, '--seed', true),
+      warmupS: values.warmup === '0' ? 0 : positive(values.warmup, '--warmup'),
     },
   });
 }
