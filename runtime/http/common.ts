@@ -100,6 +100,8 @@ function refusal(kind: RefusalKind, status: number, type: GatewayErrorType, mess
 export class Refusals {
   readonly payloadTooLarge: Refusal;
   readonly badRequest = refusal('bad_request', 400, 'invalid_request_error', 'malformed HTTP request');
+  /** Parser reasons seen so far → their 400 (llhttp has a few dozen fixed reasons). */
+  readonly #badRequestBy = new Map<string, Refusal>();
   readonly duplicateContentLength = refusal(
     'bad_request',
     400,
@@ -137,6 +139,17 @@ export class Refusals {
   constructor(opts: HttpServerOptions) {
     const headers = Object.freeze([...JSON_HEADERS]);
     this.payloadTooLarge = Object.freeze({ kind: 'payload_too_large', status: 413, headers, body: opts.payloadTooLargeBody });
+  }
+
+  /** The 400 naming the parser's reason (e.g. "Invalid header value char"). */
+  badRequestFor(reason: string | undefined): Refusal {
+    if (reason === undefined || reason === '' || !/^[\x20-\x7e]{1,100}$/.test(reason)) return this.badRequest;
+    let r = this.#badRequestBy.get(reason);
+    if (r === undefined) {
+      r = refusal('bad_request', 400, 'invalid_request_error', `malformed HTTP request: ${reason}`);
+      if (this.#badRequestBy.size < 64) this.#badRequestBy.set(reason, r);
+    }
+    return r;
   }
 }
 

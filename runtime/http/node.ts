@@ -345,7 +345,7 @@ function parseErrorRefusal(state: NodeState, err: NodeJS.ErrnoException & { reas
   if (err.code === 'HPE_HEADER_OVERFLOW') return r.headersTooLarge;
   if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return r.requestTimeout;
   if (err.code === 'HPE_UNEXPECTED_CONTENT_LENGTH' || /content-length/i.test(err.reason ?? '')) return r.duplicateContentLength;
-  return r.badRequest;
+  return r.badRequestFor(err.reason);
 }
 
 /**
