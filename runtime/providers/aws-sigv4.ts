@@ -11,8 +11,8 @@
  * credential chain (profiles, SSO, web identity, container and instance roles) is asked
  * instead, and refreshed as it expires.
  */
-import { Sha256 } from '@aws-crypto/sha256-js';
-import { SignatureV4 } from '@smithy/signature-v4';
+import { createRequire } from 'node:module';
+import type { SignatureV4 } from '@smithy/signature-v4';
 import type { NormAwsCredentialsEnv } from '../table/normalized.js';
 import type { Env } from './env.js';
 import { CredentialsError, type RequestSigner, type SignableRequest } from './signer.js';
@@ -95,7 +95,11 @@ export class AwsSigV4Signer implements RequestSigner {
   readonly #signer: SignatureV4;
 
   constructor(opts: { region: string; service: string; credentials: AwsCredentials | AwsCredentialsProvider }) {
-    this.#signer = new SignatureV4({ region: opts.region, service: opts.service, sha256: Sha256, credentials: opts.credentials });
+    // AWS's libraries load when a Bedrock provider is set up, not with the gateway
+    const require = createRequire(import.meta.url);
+    const { SignatureV4: Signer } = require('@smithy/signature-v4') as typeof import('@smithy/signature-v4');
+    const { Sha256 } = require('@aws-crypto/sha256-js') as typeof import('@aws-crypto/sha256-js');
+    this.#signer = new Signer({ region: opts.region, service: opts.service, sha256: Sha256, credentials: opts.credentials });
   }
 
   async sign(req: SignableRequest): Promise<string[]> {

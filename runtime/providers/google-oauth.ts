@@ -14,7 +14,8 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { JWT } from 'google-auth-library';
+import { createRequire } from 'node:module';
+import type { JWT } from 'google-auth-library';
 import { CredentialsError, type RequestSigner, type SignableRequest } from './signer.js';
 
 /** The token endpoint google-auth-library's JWT client uses whatever the JSON says. */
@@ -61,7 +62,9 @@ export class GoogleAccessToken {
 
   constructor(account: ServiceAccount, scope: string, eagerRefreshMs = DEFAULT_EAGER_REFRESH_MS) {
     this.tokenUri = account.token_uri;
-    this.#client = new JWT({
+    // google-auth-library loads when a Vertex provider is set up, not with the gateway
+    const { JWT: Client } = createRequire(import.meta.url)('google-auth-library') as typeof import('google-auth-library');
+    this.#client = new Client({
       email: account.client_email,
       key: account.private_key,
       keyId: account.private_key_id,

@@ -6,10 +6,10 @@
  *
  * Messages are cut out of the byte stream here (they may span chunks, and a chunk may hold
  * several) and decoded — CRCs checked, headers parsed — by AWS's own codec
- * (`@smithy/eventstream-codec`).
+ * (`@smithy/eventstream-codec`, loaded on first use).
  */
-import { EventStreamCodec } from '@smithy/eventstream-codec';
-import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
+import { createRequire } from 'node:module';
+import type { EventStreamCodec } from '@smithy/eventstream-codec';
 
 /** Content type of an AWS event stream. */
 export const EVENT_STREAM_CONTENT_TYPE = 'application/vnd.amazon.eventstream';
@@ -28,7 +28,26 @@ export interface EventStreamMessage {
 /** The largest message accepted (Bedrock's are small; a bigger prelude means a corrupt stream). */
 const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
-const codec = new EventStreamCodec(toUtf8, fromUtf8);
+const utf8Decoder = new TextDecoder();
+const utf8Encoder = new TextEncoder();
+let codecInstance: EventStreamCodec | null = null;
+
+/**
+ * AWS's codec, loaded on first use (synchronously, through `require`): a gateway without
+ * Bedrock targets, and every CLI command that only reads provider modules, never pays for it.
+ */
+function codec(): EventStreamCodec {
+  if (codecInstance === null) {
+    const { EventStreamCodec: Codec } = createRequire(import.meta.url)(
+      '@smithy/eventstream-codec',
+    ) as typeof import('@smithy/eventstream-codec');
+    codecInstance = new Codec(
+      (b: Uint8Array) => utf8Decoder.decode(b),
+      (s: string) => utf8Encoder.encode(s),
+    );
+  }
+  return codecInstance;
+}
 
 /** Incremental event-stream decoder. Throws on a corrupt frame (bad length or CRC). */
 export class EventStreamDecoder {
@@ -50,7 +69,7 @@ export class EventStreamDecoder {
       const len = new DataView(buf.buffer, buf.byteOffset + at, 4).getUint32(0, false);
       if (len < 16 || len > MAX_MESSAGE_BYTES) throw new Error(`event stream: invalid message length ${len}`);
       if (buf.length - at < len) break;
-      const m = codec.decode(buf.subarray(at, at + len));
+      const m = codec().decode(buf.subarray(at, at + len));
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(m.headers)) headers[k] = String(v.value);
       out.push({ headers, body: m.body });
@@ -70,5 +89,5 @@ export class EventStreamDecoder {
 export function encodeEventStreamMessage(headers: Record<string, string>, body: Uint8Array): Uint8Array {
   const h: Record<string, { type: 'string'; value: string }> = {};
   for (const [k, v] of Object.entries(headers)) h[k] = { type: 'string', value: v };
-  return codec.encode({ headers: h, body });
+  return codec().encode({ headers: h, body });
 }

@@ -431,7 +431,8 @@ function canon(r0: ChatRequest, format: 'openai' | 'anthropic' | 'bedrock' | 'ge
   }
   if (format === 'gemini') {
     // Gemini carries no tool-call ids (results are matched by name)
-    for (const m of r.messages) m.parts = m.parts.map((p) => (p.type === 'tool_call' || p.type === 'tool_result' ? { ...p, id: '' } : p));
+    for (const m of r.messages)
+      m.parts.splice(0, m.parts.length, ...m.parts.map((p) => (p.type === 'tool_call' || p.type === 'tool_result' ? { ...p, id: '' } : p)));
   }
   return r;
 }
