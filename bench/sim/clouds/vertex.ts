@@ -14,7 +14,7 @@
  *   as Gemini's (./generate-content.ts).
  */
 import { generateKeyPairSync, verify, type KeyObject } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expectWire, isObject, sendJson, startCloudServer, type CloudReply, type CloudServer, type ReplyFn } from './common.js';
@@ -38,7 +38,7 @@ export interface VertexSim extends CloudServer {
   readonly tokenUri: string;
   /** Tokens issued so far (one per token request that passed). */
   readonly tokensIssued: string[];
-  /** Writes the service-account JSON into a fresh temporary directory; returns its path. */
+  /** Writes the service-account JSON into a fresh temporary directory (removed by close()); returns its path. */
   serviceAccountFile(): string;
   setReply(fn: ReplyFn): void;
 }
@@ -139,13 +139,19 @@ export async function startVertexSim(opts: VertexSimOptions): Promise<VertexSim>
     (status, message) => ({ headers: { 'content-type': 'application/json' }, body: JSON.stringify(googleError(status, message)) }),
   );
   tokenUri = `${server.url}/token`;
+  const dirs: string[] = [];
   return {
     ...server,
+    async close() {
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+      await server.close();
+    },
     clientEmail,
     tokenUri,
     tokensIssued,
     serviceAccountFile() {
       const dir = mkdtempSync(join(tmpdir(), 'vmc-vertex-sim-'));
+      dirs.push(dir); // removed by close()
       const path = join(dir, 'service-account.json');
       writeFileSync(
         path,
