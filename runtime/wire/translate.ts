@@ -57,7 +57,7 @@ import {
   openaiErrorEnvelope,
   openaiErrorKind,
 } from './openai-chat.js';
-import { isEventStream } from './sse.js';
+import { SseEventTooLargeError, isEventStream } from './sse.js';
 
 export { DEFAULT_ANTHROPIC_MAX_TOKENS } from './anthropic.js';
 export { TranslationError } from './model.js';
@@ -304,6 +304,7 @@ export function anthropicErrorTypeOfStatus(status: number): string {
 
 /** Incremental stream translator: raw upstream bytes in, client-format SSE text out. */
 export interface StreamTranslator {
+  /** Throws SseEventTooLargeError for an SSE event past its bound (the caller cuts the upstream off). */
   push(chunk: Uint8Array): string;
   /** Called when the upstream stream ended normally. */
   end(): string;
@@ -329,7 +330,9 @@ export class PipelineStream implements StreamTranslator {
     try {
       return this.#encode(this.decoder.push(chunk));
     } catch (err) {
-      // an upstream stream the decoder cannot read (an oversized SSE event, …): end it explicitly
+      // an SSE event past its bound: the relay cuts the upstream off and ends the stream (relay.ts)
+      if (err instanceof SseEventTooLargeError) throw err;
+      // any other stream the decoder cannot read: end it explicitly, in the client's format
       this.#broken = true;
       return this.encoder.encode({ t: 'error', kind: 'server', message: `upstream stream unreadable: ${(err as Error).message}` });
     }
