@@ -46,9 +46,12 @@ export function serveHasProviderUrl(): boolean {
   return providerUrlFlag;
 }
 
-/** The base URL a provider of `type` gets for a simulated provider at `simUrl`. */
+/**
+ * The base URL a provider of `type` gets for a simulated provider at `simUrl`: OpenAI's
+ * paths start after `/v1`; Anthropic, Azure and Gemini append their own paths to the host.
+ */
 export function simBaseUrl(type: string, simUrl: string): string {
-  return type === 'anthropic' ? simUrl : `${simUrl}/v1`;
+  return type === 'openai' ? `${simUrl}/v1` : simUrl;
 }
 
 /**

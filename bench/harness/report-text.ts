@@ -67,6 +67,16 @@ export function renderText(r: ResultsJson): string {
     if ('sim.cpu_us_per_req' in m) proc.push(`simulators ${f(m['sim.cpu_us_per_req'], 1)} µs/req`);
     if (proc.length) L.push(`  ${proc.join('; ')}`);
     if ('sweep.max_rps' in m) L.push(`  sweep: thresholds held up to ${f(m['sweep.max_rps'], 0)} req/s`);
+    for (const p of g.phases) {
+      const pm = p.metrics;
+      L.push(
+        `  phase ${p.label}: ${pm.requests ?? 0} requests, ${f(pm.rps, 1)} req/s, latency p50 ${f(pm['latency.p50_ms'])} p99 ${f(pm['latency.p99_ms'])} ms` +
+          ('overhead.p50_ms' in pm ? ` (overhead ${signed(pm['overhead.p50_ms'])} / ${signed(pm['overhead.p99_ms'])})` : '') +
+          ('errors.rate' in pm && pm['errors.rate'] > 0 ? `, errors ${pct(pm['errors.rate'])}` : '') +
+          ('gateway.cpu_us_per_req' in pm ? `, gateway ${f(pm['gateway.cpu_us_per_req'], 1)} µs/req` : '') +
+          ('generator.cpu_pct' in pm ? `, generator ${f(pm['generator.cpu_pct'], 0)} %` : ''),
+      );
+    }
   }
   if (r.sweep) {
     L.push('', 'sweep steps:');

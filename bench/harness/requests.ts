@@ -100,22 +100,39 @@ export function gatewayRequest(
 export function baselineRequest(w: WorkloadPlan, origin: string, providerType: string, upstreamModel: string): RequestSpec | null {
   let endpoint: Endpoint;
   let path: string;
-  if (providerType === 'anthropic') {
-    if (w.endpoint !== 'chat' && w.endpoint !== 'messages') return null;
-    endpoint = 'messages';
-    path = '/v1/messages';
-  } else {
-    endpoint = w.endpoint === 'messages' ? 'chat' : w.endpoint;
-    path = {
-      chat: '/v1/chat/completions',
-      completions: '/v1/completions',
-      embeddings: '/v1/embeddings',
-      responses: '/v1/responses',
-      messages: '/v1/chat/completions',
-    }[endpoint];
+  let body: Record<string, unknown>;
+  const model = encodeURIComponent(upstreamModel);
+  switch (providerType) {
+    case 'anthropic':
+      if (w.endpoint !== 'chat' && w.endpoint !== 'messages') return null;
+      endpoint = 'messages';
+      path = '/v1/messages';
+      break;
+    case 'gemini':
+      if (w.endpoint !== 'chat' && w.endpoint !== 'messages') return null;
+      endpoint = 'chat';
+      path = `/v1beta/models/${model}:${w.stream ? 'streamGenerateContent?alt=sse' : 'generateContent'}`;
+      break;
+    default:
+      endpoint = w.endpoint === 'messages' ? 'chat' : w.endpoint;
+      if (providerType === 'azure' && endpoint === 'responses') return null;
+      path =
+        providerType === 'azure'
+          ? `/openai/deployments/${model}/${endpoint === 'chat' ? 'chat/completions' : endpoint}?api-version=2024-10-21`
+          : {
+              chat: '/v1/chat/completions',
+              completions: '/v1/completions',
+              embeddings: '/v1/embeddings',
+              responses: '/v1/responses',
+              messages: '/v1/chat/completions',
+            }[endpoint];
   }
   // A chat client translated to Anthropic gets the gateway's default max_tokens (runtime/wire/translate.ts).
   const plan = endpoint === 'messages' && w.endpoint === 'chat' && w.maxTokens === null ? { ...w, maxTokens: 4096 } : w;
+  if (providerType === 'gemini') {
+    body = { contents: [{ role: 'user', parts: [{ text: prompt(w.promptBytes) }] }] };
+    if (w.maxTokens !== null) body.generationConfig = { maxOutputTokens: w.maxTokens };
+  } else body = requestBody(plan, endpoint, upstreamModel);
   const headers = ['content-type', 'application/json'];
   const templates: [string, string][] = [];
   for (const [k, t] of w.headers) {
@@ -126,7 +143,7 @@ export function baselineRequest(w: WorkloadPlan, origin: string, providerType: s
     entry: w.index,
     origin,
     path,
-    body: Buffer.from(JSON.stringify(requestBody(plan, endpoint, upstreamModel))),
+    body: Buffer.from(JSON.stringify(body)),
     headers,
     templates,
     metadata: null,

@@ -69,6 +69,8 @@ export interface GatewayJson {
   itl: Analysis['itl'];
   errors: Record<string, number>;
   rates: Analysis['rates'];
+  /** Several phases: the metrics of each (same names). */
+  phases: { label: string; metrics: Record<string, number> }[];
   timeline: Analysis['timeline'];
 }
 
@@ -141,6 +143,7 @@ function gatewayJson(g: RunResult['gateways'][number]): GatewayJson {
     itl: a.itl,
     errors: a.errors,
     rates: a.rates,
+    phases: g.phases.map((p) => ({ label: p.label, metrics: p.metrics })),
     timeline: a.timeline,
   };
 }

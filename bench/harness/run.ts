@@ -36,6 +36,8 @@ export interface GatewayResult {
   mode: string;
   analysis: Analysis;
   metrics: Record<string, number>;
+  /** The same metrics per phase (overhead against that phase's baseline). */
+  phases: { phase: number; label: string; metrics: Record<string, number> }[];
 }
 
 export interface SweepStep {
@@ -358,7 +360,24 @@ export async function runPlan(plan: Plan, opts: { progress: LiveProgress | null 
         const passing = sweep.filter((s) => s.ok[t.name]).map((s) => s.rate);
         if (passing.length > 0) metrics['sweep.max_rps'] = Math.max(...passing);
       }
-      return { name: t.name, how: running[i].how, mode: plan.gateways[i].mode, analysis, metrics };
+      const phases = plan.phases.map((p) => {
+        const own = t.segments.filter((seg) => seg.phase === p.index && !failedStep(seg));
+        const baseOwn = baseline === null ? null : baseline.segments.filter((seg) => seg.phase === p.index && !sweepFailed(seg));
+        const b = baseOwn === null || baseOwn.length === 0 ? null : analyze(baseOwn, { exp: null, faults, ranges, clockEnd: clock });
+        return {
+          phase: p.index,
+          label: p.label,
+          metrics: withBaseline(analyze(own, { exp: t.exp, faults, ranges, clockEnd: clock }).metrics, b),
+        };
+      });
+      return {
+        name: t.name,
+        how: running[i].how,
+        mode: plan.gateways[i].mode,
+        analysis,
+        metrics,
+        phases: plan.phases.length > 1 ? phases : [],
+      };
     });
     const thresholds = evaluateThresholds(
       plan.thresholds,

@@ -151,9 +151,9 @@ export interface NamedGateway {
  */
 export interface SimProvider {
   /**
-   * Wire format; needed only when no config or table names the provider.
+   * Wire format and URL layout (the provider type); needed only when no config or table names the provider.
    */
-  type?: 'openai' | 'anthropic';
+  type?: 'openai' | 'anthropic' | 'azure' | 'gemini';
   /**
    * Fixed port (e.g. for a gateway already running); default ephemeral.
    */

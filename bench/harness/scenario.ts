@@ -12,7 +12,7 @@ import { lowerTable } from '../../compiler/lower.js';
 import { closest } from '../../compiler/suggest.js';
 import { TABLE_FILE } from '../../runtime/table/format.js';
 import { RoutingTable } from '../../runtime/table/reader.js';
-import { FAULT_KINDS, type SimFault, type SimProviderSpec } from '../sim/behavior.js';
+import { FAULT_KINDS, type SimFault, type SimFormat, type SimProviderSpec } from '../sim/behavior.js';
 import type { DistributionSpec } from '../sim/random.js';
 import type { BenchDiagnosticLog, Span } from './diagnostics.js';
 import type { Endpoint, Expectations, GatewayPlan, PhasePlan, Plan, TraceItem, WorkloadPlan } from './plan.js';
@@ -33,7 +33,8 @@ export interface Overrides {
 /** Extra texts diagnostics may point into (configs, traces), by path. */
 export type Sources = Map<string, string>;
 
-const SIMULATED_TYPES = new Set(['openai', 'anthropic']);
+/** Provider types with a simulated provider (bench/sim/wire.ts speaks their formats). */
+const SIMULATED_TYPES = new Set(['openai', 'anthropic', 'azure', 'gemini']);
 
 /**
  * Checks the scenario and builds its plan; null when it is invalid (diagnostics in `log`,
@@ -140,7 +141,7 @@ export async function prepareScenario(
       continue;
     }
     checkSimProvider(p, ['providers', name], cp?.models ?? null, src, log);
-    sims.push(simSpec(name, type as 'openai' | 'anthropic', p));
+    sims.push(simSpec(name, type as SimFormat, p));
   }
   for (const [name, cp] of configProviders) {
     if (Object.hasOwn(declared, name)) continue;
@@ -148,7 +149,7 @@ export async function prepareScenario(
       log.report('VMB2014', at(['gateway' in s ? 'gateway' : 'gateways'], 'key'), { name, type: cp.type });
       continue;
     }
-    sims.push({ name, format: cp.type as 'openai' | 'anthropic' });
+    sims.push({ name, format: cp.type as SimFormat });
   }
 
   // ---- workload ----
@@ -291,7 +292,7 @@ async function loadExpectations(
   }
 }
 
-function simSpec(name: string, format: 'openai' | 'anthropic', p: SimProvider): SimProviderSpec {
+function simSpec(name: string, format: SimFormat, p: SimProvider): SimProviderSpec {
   const out: SimProviderSpec = { name, format };
   if (p.port !== undefined) out.port = p.port;
   if (p.ttft_ms !== undefined) out.ttft_ms = p.ttft_ms as DistributionSpec;

@@ -47,7 +47,8 @@ export interface SimModelSpec {
   faults?: SimFault[];
 }
 
-export type SimFormat = 'openai' | 'anthropic';
+/** Wire format and URL layout of a simulated provider (its provider type). */
+export type SimFormat = 'openai' | 'anthropic' | 'azure' | 'gemini';
 
 /** One simulated provider. */
 export interface SimProviderSpec extends SimModelSpec {

@@ -28,7 +28,7 @@ import {
   type SimProviderSpec,
 } from './behavior.js';
 import { startRefuseGate } from './refuse-gate.js';
-import { simEndpoint, WireCache, type SimEndpoint } from './wire.js';
+import { simRoute, WireCache, type SimEndpoint } from './wire.js';
 
 /** Header carrying the request's sequence number (keyed latency draws; the gateway forwards it). */
 export const SEQ_HEADER = 'x-bench-seq';
@@ -100,17 +100,18 @@ export async function startSimProvider(spec: SimProviderSpec, opts: SimProviderO
       } else res.respond(200, JSON_HEADERS, '{"status":"ok"}');
       return;
     }
-    const ep = simEndpoint(req.url);
+    const route = simRoute(req.url);
     stats.requests++;
-    if (ep === null) {
+    if (route === null) {
       count('status:404');
       res.respond(404, JSON_HEADERS, wire.error(null, 404));
       return;
     }
+    const ep = route.ep;
     const body = req.body;
-    const model = modelOf(body);
+    const model = route.model ?? modelOf(body);
     stats.models[model] = (stats.models[model] ?? 0) + 1;
-    const stream = ep !== 'embeddings' && hasAny(body, STREAM_TRUE);
+    const stream = ep === 'gemini' ? route.stream : ep !== 'embeddings' && hasAny(body, STREAM_TRUE);
     const seqText = req.header(SEQ_HEADER);
     const seq = seqText === null ? -1 : Number(seqText);
     const d = behavior.decide(model, Number.isSafeInteger(seq) ? seq : -1, now(), maxTokensOf(body));

@@ -1,3 +1,5 @@
+import { generateContentResponse, generateContentStreamEvents, googleError } from './clouds/generate-content.js';
+
 /**
  * Response bytes of the simulated providers, pre-encoded: per (endpoint, model, output
  * tokens) the JSON body, or the SSE events of a stream (head + first token, one event per
@@ -5,12 +7,40 @@
  * lookup and socket writes, so the simulator stays cheap next to the gateway it measures.
  *
  * Shapes are those the official SDKs parse (the same as bench/sim/simulated-provider.ts):
- * OpenAI chat completions, completions, embeddings and responses; Anthropic messages.
+ * OpenAI chat completions, completions, embeddings and responses (also behind Azure's
+ * paths); Anthropic messages; Gemini generateContent (./clouds/generate-content.ts).
  */
 
-export type SimEndpoint = 'chat' | 'completions' | 'embeddings' | 'responses' | 'messages';
+export type SimEndpoint = 'chat' | 'completions' | 'embeddings' | 'responses' | 'messages' | 'gemini';
 
-/** Endpoint of a request path (`/v1/...`), or null. */
+/** A request path as the simulator reads it: the endpoint, and the model when the path names it. */
+export interface SimRoute {
+  ep: SimEndpoint;
+  /** Azure deployment or Gemini model from the path; null when the body names the model. */
+  model: string | null;
+  /** Gemini: the path asks for a stream (`:streamGenerateContent`). */
+  stream: boolean;
+}
+
+const AZURE_DEPLOYMENT = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|completions|embeddings)$/;
+const GEMINI = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent)$/;
+
+/**
+ * Route of a request path: OpenAI (`/v1/...`, Azure's `/openai/v1/...` and
+ * `/openai/deployments/{deployment}/...`), Anthropic (`/v1/messages`) and Gemini
+ * (`/v1beta/models/{model}:generateContent`). null: no such route.
+ */
+export function simRoute(path: string): SimRoute | null {
+  const ep = simEndpoint(path.startsWith('/openai/v1/') ? path.slice('/openai'.length) : path);
+  if (ep !== null) return { ep, model: null, stream: false };
+  let m = AZURE_DEPLOYMENT.exec(path);
+  if (m !== null) return { ep: simEndpoint(`/v1/${m[2]}`)!, model: decodeURIComponent(m[1]), stream: false };
+  m = GEMINI.exec(path);
+  if (m !== null) return { ep: 'gemini', model: decodeURIComponent(m[1]), stream: m[2] === 'streamGenerateContent' };
+  return null;
+}
+
+/** Endpoint of an OpenAI or Anthropic request path (`/v1/...`), or null. */
 export function simEndpoint(path: string): SimEndpoint | null {
   switch (path) {
     case '/v1/chat/completions':
@@ -90,9 +120,11 @@ export class WireCache {
       const message = `simulated ${this.#provider}: status ${status}`;
       const type = errorType(status);
       const body =
-        ep === 'messages'
-          ? { type: 'error', error: { type: status === 529 ? 'overloaded_error' : status >= 500 ? 'api_error' : type, message } }
-          : { error: { message, type: status >= 500 ? 'server_error' : type, param: null, code: null } };
+        ep === 'gemini'
+          ? googleError(status, message)
+          : ep === 'messages'
+            ? { type: 'error', error: { type: status === 529 ? 'overloaded_error' : status >= 500 ? 'api_error' : type, message } }
+            : { error: { message, type: status >= 500 ? 'server_error' : type, param: null, code: null } };
       b = Buffer.from(JSON.stringify(body));
       this.#json.set(key, b);
     }
@@ -149,6 +181,8 @@ function jsonBody(ep: SimEndpoint, model: string, tokens: number, provider: stri
       };
     case 'responses':
       return responseObject(model, content, tokens, 'completed', provider);
+    case 'gemini':
+      return generateContentResponse({ text: content, usage: { input: INPUT_TOKENS, output: tokens } }, model);
     case 'messages':
       return {
         id: `msg_sim_${provider}`,
@@ -263,6 +297,17 @@ function streamBytes(ep: SimEndpoint, model: string, tokens: number, usage: bool
         }),
       );
       malformed = 'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":\n\n';
+      break;
+    }
+    case 'gemini': {
+      // one event per token, then the finish event (finish reason and usage)
+      const events = generateContentStreamEvents(
+        { text: text(tokens), chunks: tokens, usage: { input: INPUT_TOKENS, output: tokens } },
+        model,
+      ).map((e) => `data: ${e}\r\n\r\n`);
+      perToken.push(...events.slice(0, -1));
+      tail.push(events[events.length - 1]);
+      malformed = 'data: {"candidates":[{"content":\r\n\r\n';
       break;
     }
     case 'messages': {
