@@ -22,7 +22,7 @@ const HERE = fileURLToPath(new URL('.', import.meta.url));
 const RESULTS_JSON = join(HERE, 'results.json');
 const RESULTS_MD = join(HERE, 'RESULTS.md');
 const CHART = join(HERE, 'latency.svg');
-const PARTS = ['resolve', 'proxy', 'compile'];
+const PARTS = ['resolve', 'proxy', 'routing', 'compile'];
 
 function newestMtime(dir, exts) {
   let newest = 0;
@@ -37,7 +37,7 @@ function newestMtime(dir, exts) {
 
 function ensureBuilt() {
   const src = Math.max(
-    ...['compiler', 'runtime', 'bin', 'schemas'].map((d) => newestMtime(join(ROOT, d), ['.ts', '.json'])),
+    ...['compiler', 'runtime', 'bin', 'schemas', 'bench/sim', 'bench/harness'].map((d) => newestMtime(join(ROOT, d), ['.ts', '.json'])),
     statSync(join(ROOT, 'tsconfig.build.json')).mtimeMs,
   );
   const out = newestMtime(join(ROOT, 'dist'), ['.js']);
@@ -54,12 +54,13 @@ const flags = parseFlags(process.argv.slice(2));
 const quick = Boolean(flags.quick);
 // --render: re-render RESULTS.md and the chart from bench/results.json without running anything
 const only = flags.render ? [] : typeof flags.only === 'string' ? flags.only.split(',') : PARTS;
-for (const p of only) if (!PARTS.includes(p)) throw new Error(`--only: unknown part ${p} (resolve, proxy, compile)`);
+for (const p of only) if (!PARTS.includes(p)) throw new Error(`--only: unknown part ${p} (resolve, proxy, routing, compile)`);
 
 const t0 = performance.now();
 if (only.length > 0) ensureBuilt();
 const { runResolve, resolveMarkdown, resolveGoals } = await import('./resolve.mjs');
-const { runProxy, proxyMarkdown, proxyGoals, PORTKEY_INSTALL } = await import('./proxy.mjs');
+const { runProxy, proxyMarkdown, proxyGoals, proxyCases, PORTKEY_INSTALL } = await import('./proxy.mjs');
+const { runRouting, routingGoals, routingSection } = await import('./lib/routing-part.mjs');
 const { runCompile, compileMarkdown } = await import('./compile.mjs');
 const { latencyChartSvg } = await import('./lib/chart.mjs');
 
@@ -83,6 +84,7 @@ for (const part of only) {
   let res;
   if (part === 'resolve') res = await runResolve({ quick });
   else if (part === 'proxy') res = await runProxy({ quick });
+  else if (part === 'routing') res = await runRouting({ quick });
   else res = await runCompile({ quick });
   results[part] = { env, seconds: (performance.now() - started) / 1000, ...res };
   progress(`── ${part} done in ${fmt.f1(results[part].seconds)} s ──`);
@@ -93,7 +95,7 @@ if (only.length > 0) {
   results.lastRun = { parts: only, quick, seconds: (performance.now() - t0) / 1000, date: new Date().toISOString() };
   writeFileSync(RESULTS_JSON, JSON.stringify(results, null, 1) + '\n');
 }
-if (results.proxy) writeFileSync(CHART, await latencyChartSvg(results.proxy));
+if (results.proxy?.scenarios) writeFileSync(CHART, await latencyChartSvg(proxyCases(results.proxy)));
 writeFileSync(RESULTS_MD, renderMarkdown(results));
 progress(
   `wrote bench/RESULTS.md${results.proxy ? ', bench/latency.svg' : ''} and bench/results.json in ${fmt.f1((performance.now() - t0) / 1000)} s`,
@@ -135,7 +137,8 @@ function renderMarkdown(r) {
 
   L.push('## Goals', '', '| part | goal | measured | status |', '|---|---|---|---|');
   if (r.resolve) L.push(...goalRows('resolve', resolveGoals(r.resolve.rows)));
-  if (r.proxy) L.push(...goalRows('proxy', proxyGoals(r.proxy.cases, r.proxy.params)));
+  if (r.proxy?.scenarios) L.push(...goalRows('proxy', proxyGoals(r.proxy)));
+  if (r.routing) L.push(...goalRows('routing', routingGoals(r.routing)));
   L.push('');
 
   if (r.resolve) {
@@ -152,27 +155,35 @@ function renderMarkdown(r) {
       '',
     );
   }
-  if (r.proxy) {
-    L.push('## Proxy overhead (`bench/proxy.mjs`)', '', `Run: ${envLine(r.proxy.env)}.`, '');
+  if (r.proxy?.scenarios) {
+    L.push(
+      '## Proxy overhead (`bench/proxy.mjs`: scenarios `bench/scenarios/proxy-*.yaml` through `vmc bench`)',
+      '',
+      `Run: ${envLine(r.proxy.env)}.`,
+      '',
+    );
     if (!r.proxy.havePortkey) L.push(`Peer gateway not installed in this run (\`${PORTKEY_INSTALL}\` adds the column).`, '');
     L.push(proxyMarkdown(r.proxy), '', '![latency percentiles per target](latency.svg)', '');
   }
+  if (r.routing) L.push(routingSection(r.routing, envLine(r.routing.env)));
   if (r.compile) {
     L.push('## Compile scaling (`bench/compile.mjs`)', '', `Run: ${envLine(r.compile.env)}.`, '', compileMarkdown(r.compile), '');
   }
   L.push('## Method notes', '');
   L.push(
-    '- **Fresh processes.** Each resolve case (implementation × scope × size) is its own `node` process; each proxy load case is a fresh load-generator process ' +
-      'against gateways started once per run; each build is its own `vmc build` process.',
+    '- **Fresh processes.** Each resolve case (implementation × scope × size) is its own `node` process; each scenario is one `vmc bench` process that starts ' +
+      'its own simulated providers and gateways; each build is its own `vmc build` process.',
     '- **Allocation** (resolve): after warm-up and two `gc()`, ≥ 10 M calls (time-bounded for the slow full-body cases) run under `v8.GCProfiler`; ' +
       'bytes allocated = Σ(heap used before each GC − heap used after the previous one) + the final delta. A per-call allocation costs ≥ 12 bytes, so ' +
       '< 1 B/op proves the steady state allocates nothing. The same method runs in `npm test` (test/bench/alloc.test.ts).',
-    '- **Latency** (proxy): closed loop = autocannon (per-response hrtime, not its 1 ms histogram); paced = open loop, each request scheduled at t0 + k/rate ' +
-      'and timed from its scheduled send time to its last body byte (no coordinated omission). Rounds of all targets are interleaved and merged.',
-    "- **CPU per request** (proxy): utime+stime of the gateway's process tree (cluster workers included) from /proc, over the load process's lifetime, " +
-      '÷ responses it received (warm-up included). The gateway runs with `VMC_LOG=warn` (no access line per request).',
-    '- **Background load**: the machine is shared; each proxy row records how many cores were busy machine-wide. When that is near the core count, the ' +
-      'gateway was competing with other tenants for CPU and its latencies and req/s are pessimistic.',
+    '- **Latency** (scenarios, `vmc bench`): closed loop = N clients sending back to back, latency from each send; paced = open loop, each request ' +
+      'scheduled at t0 + k/rate and timed from its scheduled send time to its last body byte (no coordinated omission). Percentiles from an HDR histogram ' +
+      '(3 significant digits). Rounds of all targets are interleaved and merged. docs/bench.md describes every metric.',
+    "- **CPU per request** (scenarios): utime+stime of the gateway's process tree (cluster workers included) from /proc over the measured phases ÷ " +
+      'requests. The gateway runs with `VMC_LOG=warn` (no access line per request). The simulated providers run in a process of their own on the same ' +
+      'HTTP engine as the gateway, and their CPU is reported too (`sim.cpu_us_per_req`), so a reader can see the baseline measures the gateway.',
+    '- **Background load**: the machine is shared; the calibration line gives its state before the run. When other tenants keep the cores busy, ' +
+      'latencies and req/s are pessimistic; compare within one run.',
     '',
   );
   return L.join('\n');

@@ -1,6 +1,6 @@
 /**
  * The latency chart of bench/RESULTS.md: percentiles per target (direct, vmc 1 worker,
- * vmc N workers, portkey), one panel per load (closed/paced × json/sse), as SVG.
+ * vmc 2 workers, portkey), one panel per load (closed/paced × json/sse), as SVG.
  * Vega-Lite compiles the spec, Vega renders it headlessly (renderer 'none' + toSVG: no
  * canvas, no browser).
  */
@@ -8,22 +8,22 @@ import * as vega from 'vega';
 import { compile } from 'vega-lite';
 
 const PERCENTILES = [
-  ['p50', 'p50'],
-  ['p90', 'p90'],
-  ['p99', 'p99'],
-  ['p999', 'p99.9'],
+  ['latency.p50_ms', 'p50'],
+  ['latency.p90_ms', 'p90'],
+  ['latency.p99_ms', 'p99'],
+  ['latency.p999_ms', 'p99.9'],
 ];
 
-/** SVG text for the proxy results ({ cases, params }) of bench/proxy.mjs. */
-export async function latencyChartSvg({ cases, params }) {
+/** SVG text for the proxy cases of bench/proxy.mjs (`proxyCases`): { mode, kind, label, m: metrics }. */
+export async function latencyChartSvg(cases) {
   const targets = [...new Set(cases.map((c) => c.label))];
   const panels = [];
   const values = [];
   for (const c of cases) {
-    const panel = `${c.mode === 'closed' ? 'closed loop (max throughput)' : `paced ${params.rate} req/s`}, ${c.kind === 'sse' ? 'SSE stream' : 'JSON'}`;
+    const panel = `${c.mode === 'closed' ? 'closed loop (max throughput)' : 'paced 1000 req/s'}, ${c.kind === 'sse' ? 'SSE stream' : 'JSON'}`;
     if (!panels.includes(panel)) panels.push(panel);
     for (const [key, name] of PERCENTILES) {
-      const ms = c.latency[key];
+      const ms = c.m[key];
       if (Number.isFinite(ms)) values.push({ panel, target: c.label, percentile: name, ms: Math.max(ms, 0.01) });
     }
   }

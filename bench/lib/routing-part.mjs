@@ -1,0 +1,63 @@
+/**
+ * The `routing` part of `npm run bench`: the routing contract under load, cooldown timing
+ * and the load generator's ceiling, as scenarios of bench/scenarios/ run through `vmc bench`
+ * (bench/lib/vmc-bench.mjs). --quick shortens the phases and skips the cooldown scenario
+ * (vmc's first ejection lasts 30 s, so recovery needs a long phase).
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { TMP, fmt } from './common.mjs';
+import { SCENARIOS, ceilingMarkdown, routingMarkdown, runScenario, trimResults } from './vmc-bench.mjs';
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** generator-ceiling.yaml names a fixed port (its "gateway" is the simulator itself): a copy on a free one. */
+async function ceilingScenario() {
+  const port = await freePort();
+  const text = readFileSync(join(SCENARIOS, 'generator-ceiling.yaml'), 'utf8').replaceAll('18191', String(port));
+  mkdirSync(join(TMP, 'scenarios'), { recursive: true });
+  const file = join(TMP, 'scenarios', 'generator-ceiling.yaml');
+  writeFileSync(file, text);
+  return file;
+}
+
+export async function runRouting({ quick = false } = {}) {
+  const short = quick ? ['--duration', '2'] : [];
+  const out = {};
+  out.routing = trimResults((await runScenario(join(SCENARIOS, 'routing.yaml'), { args: short, label: 'routing' })).results);
+  if (!quick) out.cooldown = trimResults((await runScenario(join(SCENARIOS, 'cooldown.yaml'), { label: 'cooldown' })).results);
+  out.generator = trimResults(
+    (await runScenario(await ceilingScenario(), { args: quick ? ['--duration', '1'] : [], label: 'generator-ceiling' })).results,
+  );
+  return { quick, scenarios: out };
+}
+
+export function routingGoals(part) {
+  const goals = [];
+  for (const [key, r] of Object.entries(part.scenarios)) {
+    if (key === 'generator') continue;
+    for (const t of r.thresholds)
+      goals.push({ goal: `${key}: \`${t.expr}\``, value: t.value === null ? 'no value' : fmt.f3(t.value), met: t.ok });
+  }
+  return goals;
+}
+
+export function routingSection(part, runLine) {
+  const L = ['## Routing contract, cooldown and the load generator (scenarios through `vmc bench`)', '', `Run: ${runLine}.`, ''];
+  const s = part.scenarios;
+  if (s.routing) L.push('### Routing contract under load', '', routingMarkdown(s.routing, 'bench/scenarios/routing.yaml'));
+  if (s.cooldown) L.push('### Cooldown after an outage', '', routingMarkdown(s.cooldown, 'bench/scenarios/cooldown.yaml'));
+  else L.push('### Cooldown after an outage', '', '_Not run (`--quick`)._', '');
+  if (s.generator) L.push("### The load generator's ceiling", '', ceilingMarkdown(s.generator));
+  return L.join('\n');
+}
