@@ -240,7 +240,8 @@ export class BodyReader {
   /** Bytes reserved in the budget (the buffer's capacity). */
   reserved = 0;
 
-  /** HOT PATH (per body chunk): allocation-free except when the buffer grows. */
+  /** Appends a chunk (copied); 0, or the status of the refusal to send. */
+  // HOT PATH: allocation-free — change with care (per body chunk; allocates only when the buffer grows)
   push(chunk: Uint8Array, declared: number, max: number, budget: BodyBudget): PushResult {
     const n = chunk.byteLength;
     const len = this.len + n;
