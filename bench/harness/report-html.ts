@@ -160,7 +160,7 @@ export function chartSpecs(r: ResultsJson): { id: string; title: string; spec: R
           height: { step: 14 },
           mark: { type: 'bar' },
           encoding: {
-            y: { field: 'target', type: 'nominal', title: null },
+            y: { field: 'target', type: 'nominal', title: null, axis: { labelLimit: 320 } },
             yOffset: { field: 'kind' },
             x: { field: 'share', type: 'quantitative', axis: { format: '%' }, scale: { domain: [0, 1] }, title: 'share of answers' },
             color: {
