@@ -92,14 +92,13 @@ export async function runPlan(plan: Plan, opts: { progress: LiveProgress | null 
     } catch (err) {
       throw new RunError((err as Error).message);
     }
-    for (const g of plan.gateways) {
-      progress?.status(`starting gateway ${g.name}`);
-      try {
-        running.push(await startGateway(g, sims, workDir));
-      } catch (err) {
-        throw new RunError((err as Error).message);
-      }
-    }
+    progress?.status(
+      `starting ${plan.gateways.length === 1 ? `gateway ${plan.gateways[0].name}` : `gateways ${plan.gateways.map((g) => g.name).join(', ')}`}`,
+    );
+    const started = await Promise.allSettled(plan.gateways.map((g) => startGateway(g, sims!, workDir)));
+    for (const r of started) if (r.status === 'fulfilled') running.push(r.value);
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed !== undefined) throw new RunError(((failed as PromiseRejectedResult).reason as Error).message);
     const faults = new FaultBook(plan.sims);
     const targets: Target[] = plan.gateways.map((g, i) => ({
       name: g.name,

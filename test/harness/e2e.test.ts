@@ -104,7 +104,7 @@ describe('vmc bench end to end', () => {
     // Partial faults leave expected shares unchanged (SPEC §11); the observed ones moved.
     expect(bad.routing.chat['openai/gpt-4o'].expected).toBeCloseTo(0.7, 10);
     expect(bad.routing.chat['openai/gpt-4o'].observed).toBeLessThan(0.6);
-    expect(bad.metrics['attempts.mean']).toBeGreaterThan(1.2);
+    expect(bad.metrics['attempts.max']).toBeGreaterThanOrEqual(2); // retries and fallbacks happened
     expect(broken.stdout).toMatch(/FAIL {2}routing\.share_error_pp < 8/);
   });
 
