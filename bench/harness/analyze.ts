@@ -178,7 +178,8 @@ export function analyze(segments: readonly SegmentRun[], opts: AnalyzeOptions): 
   const bucketS = Math.max(0.25, niceBucket(clockEnd / 120));
   const buckets: Bucket[] = [];
   const rates: Analysis['rates'] = [];
-  // Cooldown scan input: (clock time, paid, dead share, target, ok) per request in time order.
+  // Cooldown scan input: (clock time, paid, dead share, target, ok) per request (only when outages are declared).
+  const scanOutages = exp !== null && opts.faults.outages().length > 0;
   const timeline: { t: number; paid: boolean; profile: RouteProfile | null; target: string | null; ok: boolean }[] = [];
 
   for (const seg of segments) {
@@ -266,8 +267,7 @@ export function analyze(segments: readonly SegmentRun[], opts: AnalyzeOptions): 
             s.set(target, (s.get(target) ?? 0) + 1);
           }
         }
-        const paid = !expectedRefusal && (attempts > 1 || err !== OK);
-        timeline.push({ t, paid, profile, target, ok });
+        if (scanOutages) timeline.push({ t, paid: !expectedRefusal && (attempts > 1 || err !== OK), profile, target, ok });
         // time series
         const b = Math.max(0, Math.floor(t / bucketS));
         while (buckets.length <= b) buckets.push({ requests: 0, ok: 0, errors: 0, fallbacks: 0, lat: [], targets: {} });

@@ -28,6 +28,8 @@ export interface RunningGateway {
   readonly pid: number | null;
   /** How the gateway was started, for the report. */
   readonly how: string;
+  /** Why the harness-started process is gone (null while it runs, or not harness-started). */
+  exitedWith(): string | null;
   /** CPU µs of its process tree (NaN when not harness-started). */
   cpuMicros(): number;
   /** Resident memory of its process tree, bytes (NaN when not harness-started). */
@@ -78,6 +80,7 @@ async function startOnce(g: GatewayPlan, sims: SimHost, workDir: string): Promis
       url: g.url!,
       pid: null,
       how: `already running at ${g.url}`,
+      exitedWith: () => null,
       cpuMicros: () => NaN,
       rssBytes: () => NaN,
       stop: async () => undefined,
@@ -163,6 +166,7 @@ async function startOnce(g: GatewayPlan, sims: SimHost, workDir: string): Promis
     url,
     pid: child.pid!,
     how: `${how}, ${g.workers} worker${g.workers === 1 ? '' : 's'}`,
+    exitedWith: () => (exited === null ? null : `exit ${JSON.stringify(exited)}; log ${logPath}:\n${tail(logPath)}`),
     cpuMicros: () => cpuMicros(pids),
     rssBytes: () => rssBytes(pids),
     async stop() {

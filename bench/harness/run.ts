@@ -395,6 +395,10 @@ export async function runPlan(plan: Plan, opts: { progress: LiveProgress | null 
         }
       }
     }
+    for (const g of running) {
+      const gone = g.exitedWith();
+      if (gone !== null) trouble.push(`gateway ${g.name} exited during the run (${gone})`);
+    }
     const simStats = await sims.stats();
     return {
       plan,
