@@ -29,7 +29,7 @@ const COMMANDS: Record<string, Command> = {
   explain: command('vmc explain <model> --table FILE [--header k=v]... [--metadata k=v]... [--user-path P] [--draw R] [--json]', () =>
     import('./commands/explain.js').then((m) => ({ usage: m.EXPLAIN_USAGE, run: m.runExplain })),
   ),
-  diff: command('vmc diff OLD NEW [--json]          (tables, or build directories holding table.vmct)', () =>
+  diff: command('vmc diff OLD NEW [--format text|json|markdown]   (tables, build directories or configs)', () =>
     import('./commands/diff.js').then((m) => ({ usage: m.DIFF_USAGE, run: m.runDiff })),
   ),
   fmt: command('vmc fmt <files|dirs...>            (prints the config in native form)', () =>

@@ -45,18 +45,19 @@ export async function runDemo(args: string[]): Promise<number> {
     admin: ({ tablePath, stateDir }) => createAdminBackend({ tablePath, stateDir }),
   });
   process.stdout.write(`
-vmc demo: gateway on ${base}, mock providers on ${openai.url} (openai) and ${anthropic.url} (anthropic)
+vmc demo: gateway on ${base}, simulated providers on ${openai.url} (openai) and ${anthropic.url} (anthropic)
 artifacts: ${out}  (table.vmct, client.ts, manifest.json)
 
-try:
+try (inference routes need a JSON content type):
   curl -s ${base}/v1/chat/completions -H 'content-type: application/json' -d '{"model":"chat","messages":[{"role":"user","content":"hi"}]}' -i
-  curl -s ${base}/v1/chat/completions -d '{"model":"chat","stream":true,"messages":[{"role":"user","content":"stream please"}]}'
-  curl -s ${base}/v1/chat/completions -H 'x-vmc-metadata: {"tier":"enterprise"}' -d '{"model":"demo/tiered","messages":[]}' -i
-  curl -s ${base}/v1/messages -d '{"model":"regular","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}'
+  curl -s ${base}/v1/chat/completions -H 'content-type: application/json' -d '{"model":"chat","stream":true,"messages":[{"role":"user","content":"stream please"}]}'
+  curl -s ${base}/v1/chat/completions -H 'content-type: application/json' -H 'x-vmc-metadata: {"tier":"enterprise"}' -d '{"model":"demo/tiered","messages":[]}' -i
+  curl -s ${base}/v1/messages -H 'content-type: application/json' -d '{"model":"regular","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}'
   curl -s ${base}/v1/models -H 'x-vmc-user-path: /team/a'
   curl -s ${base}/metrics | head -20
   curl -s ${base}/admin/virtual-models -H 'authorization: Bearer ${process.env.VMC_ADMIN_TOKEN}'
-  node bin/vmc.js explain demo/chat --table ${join(out, TABLE_FILE)} --header x-user-id=42
+  npx vmc explain demo/chat --table ${join(out, TABLE_FILE)} --header x-user-id=42
+  npx vmc diff ${out} fixtures/demo --format markdown
 
 or with the official SDK:
   node -e "const O=require('openai');new O({baseURL:'${base}/v1',apiKey:'x'}).chat.completions.create({model:'chat',messages:[{role:'user',content:'hi'}]}).then(r=>console.log(r.choices[0].message))"

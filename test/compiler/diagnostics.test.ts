@@ -165,6 +165,7 @@ describe('formatDiagnostics', () => {
   it('github: workflow commands with escaped properties and data', () => {
     expect(formatDiagnostics(diags, 'github', sources, '/work').split('\n')).toEqual([
       '::error file=cfg/vmc.yaml,line=3,col=16,endLine=3,endColumn=19,title=VMC2001::unknown target model "x/y" (did you mean "a/b"?)',
+      '::notice file=cfg/vmc.yaml,line=1,col=1,endLine=1,endColumn=8,title=VMC2001 (related)::see, here — VMC2001: unknown target model "x/y"',
       '::warning file=../elsewhere/p.yaml,line=1,col=1,endLine=1,endColumn=1,title=VMC2012::no key: 50%25',
       '',
     ]);
