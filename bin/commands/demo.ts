@@ -57,7 +57,7 @@ try (inference routes need a JSON content type):
   curl -s ${base}/metrics | head -20
   curl -s ${base}/admin/virtual-models -H 'authorization: Bearer ${process.env.VMC_ADMIN_TOKEN}'
   npx vmc explain demo/chat --table ${join(out, TABLE_FILE)} --header x-user-id=42
-  npx vmc diff ${out} fixtures/demo --format markdown
+  npx vmc diff ${out} ${DEMO_CONFIG} --format markdown
 
 or with the official SDK:
   node -e "const O=require('openai');new O({baseURL:'${base}/v1',apiKey:'x'}).chat.completions.create({model:'chat',messages:[{role:'user',content:'hi'}]}).then(r=>console.log(r.choices[0].message))"
