@@ -19,6 +19,11 @@ export interface HttpRequest {
   readonly body: Buffer;
   /** First value of a header (`name` lower-case), or null. Linear scan: headers are few. */
   header(name: string): string | null;
+  /**
+   * The client's IP address as text ('' when unknown), read on first use (the engine appends it
+   * to `x-forwarded-for` upstream). Valid until the response is finished.
+   */
+  readonly remoteAddress: string;
 }
 
 /** The response writer. All methods are no-ops once the client aborted or the response ended. */

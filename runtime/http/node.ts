@@ -85,6 +85,10 @@ class NodeExchange implements HttpRequest, HttpResponse {
   headersSent = false;
   finished = false;
 
+  get remoteAddress(): string {
+    return this.#req.socket.remoteAddress ?? '';
+  }
+
   readonly #req: IncomingMessage;
   readonly #res: ServerResponse;
   readonly #state: NodeState;

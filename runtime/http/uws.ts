@@ -64,6 +64,7 @@ interface UwsHttpResponse {
   tryEnd(chunk: Uint8Array, totalSize: number): [boolean, boolean];
   getWriteOffset(): number;
   close(): UwsHttpResponse;
+  getRemoteAddressAsText(): ArrayBuffer;
   onWritable(handler: (offset: number) => boolean): UwsHttpResponse;
   onAborted(handler: () => void): UwsHttpResponse;
   onData(handler: (chunk: ArrayBuffer, isLast: boolean) => void): UwsHttpResponse;
@@ -241,11 +242,21 @@ class UwsExchange implements HttpRequest, HttpResponse {
   #endPending = false;
   /** Still counted in the server's in-flight requests (until the last byte left uWS's buffer). */
   #counted = true;
+  /** The client's address, copied out of uWS on first use (null until then). */
+  #remote: string | null = null;
   // Callbacks bound once per exchange: cork() and onWritable() then allocate nothing per call.
   readonly #corkedWrite: () => void;
   readonly #corkedEnd: () => void;
   readonly #corkedRespond: () => void;
   readonly #onWritable: (offset: number) => boolean;
+
+  get remoteAddress(): string {
+    if (this.#remote === null) {
+      // uWS's res is valid until the response ends or aborts; after that the address is gone.
+      this.#remote = this.finished ? '' : Buffer.from(this.#res.getRemoteAddressAsText()).toString('latin1');
+    }
+    return this.#remote;
+  }
 
   constructor(res: UwsHttpResponse, req: UwsHttpRequest, state: ServerState) {
     this.#res = res;

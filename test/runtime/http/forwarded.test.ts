@@ -1,0 +1,36 @@
+/**
+ * The adapter exposes the client's address (`remoteAddress`), so the engine can append it to
+ * `x-forwarded-for` upstream (docs/runtime.md, "Upstream requests"): on both engines, a request
+ * without the header reaches the provider with the client's address, and one with the header
+ * reaches it with the address appended.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MockProvider } from '../../../bench/sim/simulated-provider.js';
+import { ENGINES, post, providersYaml, startGateway, startMocks, type Gateway } from '../harness.js';
+
+let mocks: MockProvider[];
+beforeAll(async () => {
+  mocks = await startMocks(['p0']);
+});
+afterAll(async () => {
+  await Promise.all(mocks.map((m) => m.close()));
+});
+
+describe.each(ENGINES)('x-forwarded-for on the %s engine', (engine) => {
+  let gw: Gateway;
+  beforeAll(async () => {
+    gw = await startGateway(`${providersYaml(mocks)}virtual_models:\n  chat: { target: p0/m1 }\n`, { engine });
+  });
+  afterAll(() => gw.close());
+
+  it('carries the client address upstream, appended to the client value', async () => {
+    const before = mocks[0].requests.length;
+    expect((await post(`${gw.url}/v1/chat/completions`, { model: 'chat', messages: [] })).status).toBe(200);
+    expect(
+      (await post(`${gw.url}/v1/chat/completions`, { model: 'chat', messages: [] }, { 'x-forwarded-for': '203.0.113.7' })).status,
+    ).toBe(200);
+    const [plain, forwarded] = mocks[0].requests.slice(before);
+    expect(plain.headers['x-forwarded-for']).toBe('127.0.0.1');
+    expect(forwarded.headers['x-forwarded-for']).toBe('203.0.113.7, 127.0.0.1');
+  });
+});
