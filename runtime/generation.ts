@@ -16,6 +16,8 @@ import { HealthState, type HealthOptions } from './routing/health.js';
 import type { VmFacts } from './routing/resolve.js';
 import { Router } from './routing/router.js';
 import type { RoutingTable } from './table/reader.js';
+import { failedSetup, setupProvider, tableProvider, type ProviderSetup } from './providers/credentials.js';
+import { ProviderEnvError, type Env } from './providers/env.js';
 import { TargetRuntime } from './target.js';
 import type { UpstreamPools } from './upstream.js';
 import { endpointMaskOf } from './table/endpoints.js';
@@ -50,6 +52,13 @@ export interface GenerationDeps {
   /** Provider name → base URL replacing the table's (`vmc serve --provider-url NAME=URL`, SPEC §11). */
   providerUrls?: ReadonlyMap<string, string>;
   /**
+   * Gateway keys are on (`vmc serve --keys`, SPEC §12): the client's `authorization` and
+   * `x-api-key` authenticate it to the gateway and are never forwarded upstream.
+   */
+  gatewayKeys?: boolean;
+  /** The environment provider credentials and `${ENV}` references are read from (default process.env; tests). */
+  env?: Env;
+  /**
    * Seed of every generation's router (tests only: the same seed gives the same sequence
    * of draws, so a test knows the draw of a fresh table's first plan). Default: random.
    */
@@ -68,10 +77,32 @@ export class Generation {
   readonly #targets: (TargetRuntime | undefined)[];
   readonly #vms: (VmRuntime | undefined)[];
   readonly #targetVm: Int32Array;
+  /** Credentials and SPEC §13 extras by provider id, resolved once per generation. */
+  readonly #setups: ProviderSetup[];
 
+  /**
+   * Resolves every provider's credentials and extras now (SPEC §13: at load, not per request)
+   * and logs what is missing for a provider to authenticate, once. A `${ENV}` reference that
+   * is unset is checked before a table is taken into service (server.ts, serve.ts); should a
+   * generation still meet one, that provider's requests fail with a 502 naming the variable.
+   */
   constructor(table: RoutingTable, deps: GenerationDeps) {
     this.table = table;
     this.#deps = deps;
+    const env = deps.env ?? process.env;
+    this.#setups = [];
+    for (let p = 0; p < table.providerCount; p++) {
+      let setup: ProviderSetup;
+      try {
+        setup = setupProvider(tableProvider(table, p), env);
+      } catch (err) {
+        if (!(err instanceof ProviderEnvError)) throw err;
+        setup = failedSetup(err.message);
+      }
+      if (setup.problem !== null)
+        deps.log.warn('provider credentials incomplete', { provider: table.providerName(p), problem: setup.problem });
+      this.#setups.push(setup);
+    }
     this.health = new HealthState(table.targetCount, deps.health, table); // pools: a vm's targets (maxEjectedShare)
     this.router = new Router(table, this.health, deps.routerSeed);
     this.#targets = new Array(table.targetCount);
@@ -89,7 +120,11 @@ export class Generation {
     let r = this.#targets[t];
     if (r === undefined) {
       const d = this.#deps;
-      r = new TargetRuntime(this.table, t, this.table.vmName(this.#targetVm[t]), d.pools, d.metrics, d.providerUrls);
+      r = new TargetRuntime(this.table, t, this.table.vmName(this.#targetVm[t]), d.pools, d.metrics, {
+        providerUrls: d.providerUrls,
+        setup: this.#setups[this.table.targetProvider(t)],
+        gatewayKeys: d.gatewayKeys,
+      });
       this.#targets[t] = r;
     }
     return r;

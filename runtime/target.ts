@@ -4,14 +4,19 @@
  * rules, timeouts, retry settings and metric series.
  *
  * What a provider type means (URL rule, translation, credential placement, default headers)
- * comes from its module in runtime/providers/; this class only applies it to one target.
+ * comes from its module in runtime/providers/, composed by providers/routes.ts
+ * (`targetRoutes`); the provider's credentials and SPEC §13 extras (`auth`, `headers`,
+ * `query`, signers) come from providers/credentials.ts (`setupProvider`, one per provider and
+ * generation). This class only applies them to one target.
  */
 import type { Pool } from 'undici';
-import { headerIndex } from './http/adapter.js';
 import type { CompiledMiddleware } from './middleware.js';
 import type { Metrics, SeriesSet } from './metrics.js';
-import { CREDENTIAL_HEADER_NAMES, credentialHeaders, providerModule, wireModule, type WireFormat } from './providers/index.js';
-import { ENDPOINT_COUNT } from './table/endpoints.js';
+import { setupProvider, tableProvider, type ProviderSetup } from './providers/credentials.js';
+import { CREDENTIAL_HEADER_NAMES, type WireFormat } from './providers/index.js';
+import { targetRoutes } from './providers/routes.js';
+import type { RequestSigner } from './providers/signer.js';
+import type { BackendFormat, ProviderType } from './table/normalized.js';
 import type { RoutingTable } from './table/reader.js';
 import {
   DEFAULT_BODY_TIMEOUT_MS,
@@ -19,31 +24,71 @@ import {
   FORWARD_ALWAYS,
   FORWARD_NEVER,
   forwardedRequestHeader,
-  splitBaseUrl,
   type UpstreamPools,
 } from './upstream.js';
-import { XLATE_NONE } from './wire/translate.js';
+
+/** What a target takes from its generation besides the table. */
+export interface TargetOptions {
+  /**
+   * Provider name → base URL replacing the table's (`vmc serve --provider-url NAME=URL`);
+   * everything else — type, credentials, headers — stays the provider's.
+   */
+  readonly providerUrls?: ReadonlyMap<string, string>;
+  /**
+   * The provider's credentials and extras (the Generation computes one per provider); default:
+   * `setupProvider` over `process.env` now.
+   */
+  readonly setup?: ProviderSetup;
+  /**
+   * Gateway keys are on (SPEC §12): the client's `authorization` and `x-api-key` authenticate
+   * it to the gateway and are never forwarded upstream, whatever the provider.
+   */
+  readonly gatewayKeys?: boolean;
+}
 
 export class TargetRuntime {
   readonly id: number;
   readonly label: string;
   readonly model: string;
   readonly providerName: string;
+  readonly providerType: ProviderType;
+  /** NeMo `backend_format` of the target, or null. */
+  readonly backendFormat: BackendFormat;
   /** Wire format spoken upstream: `backend_format`, else the provider type's. */
   readonly wire: WireFormat;
+  /** Pool origin (`http(s)://host[:port]`): what a signer signs as the host. */
+  readonly origin: string;
   readonly pool: Pool;
-  /** Upstream path by client endpoint; null = this target cannot serve that endpoint. */
+  /** Upstream path (query included) by client endpoint; null = this target cannot serve that endpoint. */
   readonly paths: (string | null)[];
+  /**
+   * Upstream path for a streaming request (client body `stream: true`) by client endpoint: the
+   * same string as `paths[ep]` unless the provider streams elsewhere (Bedrock, Gemini, Vertex).
+   */
+  readonly streamPaths: (string | null)[];
   /** XLATE_* mode by client endpoint. */
   readonly xlate: number[];
-  /** The model name JSON-escaped, without quotes: spliced into bodies as is. */
+  /** Model written into upstream bodies that carry one: the target's model, or Azure v1's deployment. */
+  readonly bodyModel: string;
+  /** `bodyModel` JSON-escaped, without quotes: spliced into bodies as is. */
   readonly modelJsonBytes: Buffer;
   /** Parsed override_params, or null. */
   readonly overrides: Record<string, unknown> | null;
   readonly headersSet: readonly [string, string][];
   readonly headersRemove: readonly string[];
-  /** Credential headers `[name, value, …]` when the provider's key env var is set, else null. */
+  /** Static credential headers `[name, value, …]` (a key placed in a header), or null. */
   readonly credentials: string[] | null;
+  /**
+   * The provider authenticates itself (a key is set, in a header or the query, or it signs):
+   * the client's credential headers are not forwarded (SPEC §3.6).
+   */
+  readonly ownsCredentials: boolean;
+  /** The provider's `headers` settings, `${ENV}` resolved: `[name, value, …]`. */
+  readonly providerHeaders: readonly string[];
+  /** Per-request credentials (SigV4, OAuth), or null: the engine signs every attempt. */
+  readonly signer: RequestSigner | null;
+  /** SPEC §12: the client's `authorization` / `x-api-key` are never forwarded. */
+  readonly gatewayKeys: boolean;
   /** `[name, value]` pairs sent when no other source set the name (the wire module's). */
   readonly defaultHeaders: readonly (readonly [string, string])[];
   /** undici's idle timers (backstops): headers, and between body chunks. */
@@ -57,48 +102,39 @@ export class TargetRuntime {
   readonly retryAttempts: number;
   readonly retryDelayMs: number;
   readonly series: SeriesSet;
+  /** The last credentials problem logged for this target (engine.ts logs each new one once). */
+  lastCredentialsProblem: string | null = null;
 
-  /**
-   * `providerUrls` (provider name → base URL, `vmc serve --provider-url NAME=URL`) replaces the
-   * table's base URL of a provider; everything else — type, credentials, headers — stays the
-   * provider's.
-   */
-  constructor(
-    table: RoutingTable,
-    t: number,
-    vmName: string,
-    pools: UpstreamPools,
-    metrics: Metrics,
-    providerUrls?: ReadonlyMap<string, string>,
-  ) {
+  constructor(table: RoutingTable, t: number, vmName: string, pools: UpstreamPools, metrics: Metrics, opts: TargetOptions = {}) {
     const p = table.targetProvider(t);
     this.id = t;
     this.label = table.targetLabel(t);
     this.model = table.targetModel(t);
     this.providerName = table.providerName(p);
-    const type = table.providerType(p);
-    const speaks = wireModule(type, table.targetBackendFormat(t));
-    this.wire = speaks.wire;
-    const { origin, prefix, query } = splitBaseUrl(providerUrls?.get(this.providerName) ?? table.providerBaseUrl(p));
-    this.pool = pools.get(origin);
-    this.paths = [];
-    this.xlate = [];
-    const upstream = { prefix, query, model: this.model };
-    for (let ep = 0; ep < ENDPOINT_COUNT; ep++) {
-      const route = speaks.route(ep, upstream);
-      this.paths.push(route === null ? null : route.path);
-      this.xlate.push(route === null ? XLATE_NONE : route.xlate);
-    }
-    this.defaultHeaders = speaks.defaultHeaders;
-    this.modelJsonBytes = Buffer.from(JSON.stringify(this.model).slice(1, -1), 'utf8');
+    this.providerType = table.providerType(p);
+    this.backendFormat = table.targetBackendFormat(t);
+    const setup = opts.setup ?? setupProvider(tableProvider(table, p), process.env);
+    const baseUrl = opts.providerUrls?.get(this.providerName) ?? table.providerBaseUrl(p);
+    const routes = targetRoutes(this.providerType, this.backendFormat, baseUrl, this.model, table.providerOptions(p), setup.query);
+    this.wire = routes.wire;
+    this.origin = routes.origin;
+    this.pool = pools.get(routes.origin);
+    this.paths = routes.paths;
+    this.streamPaths = routes.streamPaths;
+    this.xlate = routes.xlate;
+    this.defaultHeaders = routes.defaultHeaders;
+    this.bodyModel = routes.bodyModel;
+    this.modelJsonBytes = Buffer.from(JSON.stringify(routes.bodyModel).slice(1, -1), 'utf8');
     const ov = table.targetOverrideParams(t);
     this.overrides = ov === null ? null : (JSON.parse(ov) as Record<string, unknown>);
     this.headersSet = table.targetHeadersSet(t);
     this.headersRemove = table.targetHeadersRemove(t);
-    const keyEnv = table.providerApiKeyEnv(p);
-    const key = keyEnv === null ? undefined : process.env[keyEnv];
     // credentials follow the provider type, even when backend_format changes the wire format
-    this.credentials = key !== undefined && key !== '' ? credentialHeaders(providerModule(type).auth, key) : null;
+    this.credentials = setup.credentials;
+    this.ownsCredentials = setup.ownsCredentials;
+    this.providerHeaders = setup.headers;
+    this.signer = setup.signer;
+    this.gatewayKeys = opts.gatewayKeys === true;
     // `timeout_ms` bounds the whole attempt (README: "upstream timeout for one whole attempt");
     // without it: the first body byte within 60 s, then at most 300 s between chunks.
     const timeout = table.providerTimeoutMs(p);
@@ -114,29 +150,47 @@ export class TargetRuntime {
 
   /**
    * Does a request with these client headers send the client's own credentials upstream?
-   * (The provider has no key and the client brought one.) Then the upstream's 401/403/429
-   * judge that credential, not the target (engine.ts: they do not count against its health).
+   * (The provider has no credentials and the client brought some.) Then the upstream's
+   * 401/403/429 judge that credential, not the target (engine.ts: they do not count against
+   * its health).
    */
   usesClientCredentials(client: readonly string[]): boolean {
-    if (this.credentials !== null) return false;
-    for (let i = 0; i < client.length; i += 2) if (CREDENTIAL_HEADER_NAMES.includes(client[i])) return true;
+    if (this.ownsCredentials) return false;
+    for (let i = 0; i < client.length; i += 2) {
+      const name = client[i];
+      if (this.gatewayKeys && isGatewayKeyHeader(name)) continue;
+      if (CREDENTIAL_HEADER_NAMES.includes(name)) return true;
+    }
     return false;
   }
 
   /**
-   * Upstream request headers from the client's (SPEC §3.6). Order of precedence, lowest
-   * first: the client headers on the allow-list (upstream.ts `forwardedRequestHeader`: the
-   * credential and account headers only when the provider has no key of its own) and
-   * `x-forwarded-for` (the client's value with `peer` appended; dropped when the peer is
-   * unknown), virtual-model `set-headers` middleware, provider credentials, target `headers`
-   * overrides (explicit config wins); then the wire module's default headers where no source
-   * set them, and `content-type: application/json`.
+   * Upstream request headers from the client's (SPEC §3.6, §12, §13). Sources, lowest
+   * precedence first — a name set by a later source replaces the earlier ones:
+   *
+   *   1. the client headers on the allow-list (upstream.ts `forwardedRequestHeader`: the
+   *      credential and account headers only when the provider has no credentials of its own,
+   *      and never the client's `authorization` / `x-api-key` when gateway keys are on) and
+   *      `x-forwarded-for` (the client's value with `peer` appended; dropped when the peer is
+   *      unknown), minus the middleware's removals;
+   *   2. the virtual model's `set-headers` middleware;
+   *   3. the provider's `headers` settings;
+   *   4. the provider's static credentials (a key in its header);
+   *   5. the target's `headers.set` (explicit config wins, even over credentials).
+   *
+   * The target's `headers.remove` drops a name from every source (credentials included: the
+   * issue's `headers.remove: [authorization]`) and from the defaults; then the wire module's
+   * default headers where no source set them, and `content-type: application/json`. A signer's
+   * per-request headers are added later by the engine, over all of these (engine.ts).
    */
   buildHeaders(client: readonly string[], mw: CompiledMiddleware, peer: string | null = null): string[] {
     const out: string[] = [];
-    const creds = this.credentials;
+    const owns = this.ownsCredentials;
+    const keys = this.gatewayKeys;
     const mwSet = mw.requestHeadersSet;
     const mwRemove = mw.requestHeadersRemove;
+    const prov = this.providerHeaders;
+    const creds = this.credentials;
     let forwardedFor: string | null = null;
     for (let i = 0; i < client.length; i += 2) {
       const name = client[i];
@@ -145,34 +199,56 @@ export class TargetRuntime {
         if (name === 'x-forwarded-for') forwardedFor = forwardedFor === null ? client[i + 1] : `${forwardedFor}, ${client[i + 1]}`;
         continue;
       }
-      if (fwd !== FORWARD_ALWAYS && creds !== null) continue; // the gateway's key: not the client's account
-      if (this.#keeps(name, mwSet, mwRemove)) out.push(name, client[i + 1]);
+      if (fwd !== FORWARD_ALWAYS && owns) continue; // the provider's credentials: not the client's account
+      if (keys && isGatewayKeyHeader(name)) continue; // the client's gateway key (SPEC §12)
+      if (this.#keepsClient(name, mwSet, mwRemove)) out.push(name, client[i + 1]);
     }
-    if (peer !== null && this.#keeps('x-forwarded-for', mwSet, mwRemove)) {
+    if (peer !== null && this.#keepsClient('x-forwarded-for', mwSet, mwRemove)) {
       out.push('x-forwarded-for', forwardedFor === null ? peer : `${forwardedFor}, ${peer}`);
     }
-    for (const [n, v] of mwSet) {
-      if (!overridden(n, this.headersSet) && !this.headersRemove.includes(n)) out.push(n, v);
-    }
-    if (creds !== null) {
-      for (let i = 0; i < creds.length; i += 2) if (!overridden(creds[i], this.headersSet)) out.push(creds[i], creds[i + 1]);
-    }
+    for (const [n, v] of mwSet) if (!this.#shadowed(n, 2)) out.push(n, v);
+    for (let i = 0; i < prov.length; i += 2) if (!this.#shadowed(prov[i], 3)) out.push(prov[i], prov[i + 1]);
+    if (creds !== null) for (let i = 0; i < creds.length; i += 2) if (!this.#shadowed(creds[i], 4)) out.push(creds[i], creds[i + 1]);
     for (const [n, v] of this.headersSet) out.push(n, v);
     const defaults = this.defaultHeaders;
-    for (let i = 0; i < defaults.length; i++) if (headerIndex(out, defaults[i][0]) < 0) out.push(defaults[i][0], defaults[i][1]);
+    for (let i = 0; i < defaults.length; i++) {
+      const n = defaults[i][0];
+      if (!hasName(out, n) && !this.headersRemove.includes(n)) out.push(n, defaults[i][1]);
+    }
     if (!overridden('content-type', this.headersSet) && !overridden('content-type', mwSet)) out.push('content-type', 'application/json');
     return out;
   }
 
-  /** A client-side header survives the target's and the middleware's removals and overrides. */
-  #keeps(name: string, mwSet: readonly [string, string][], mwRemove: readonly string[]): boolean {
-    if (this.headersRemove.length > 0 && this.headersRemove.includes(name)) return false;
+  /** A client-side header survives the middleware's removals and every later source. */
+  #keepsClient(name: string, mwSet: readonly [string, string][], mwRemove: readonly string[]): boolean {
     if (mwRemove.length > 0 && mwRemove.includes(name)) return false;
-    return !overridden(name, this.headersSet) && !overridden(name, mwSet);
+    return !overridden(name, mwSet) && !this.#shadowed(name, 2);
   }
+
+  /**
+   * Is `name` removed by the target, or set by a source at `from` or later (2 provider
+   * headers, 3 credentials, 4 the target's `headers.set`)?
+   */
+  #shadowed(name: string, from: number): boolean {
+    if (this.headersRemove.length > 0 && this.headersRemove.includes(name)) return true;
+    if (from <= 2 && hasName(this.providerHeaders, name)) return true;
+    if (from <= 3 && this.credentials !== null && hasName(this.credentials, name)) return true;
+    return overridden(name, this.headersSet);
+  }
+}
+
+/** The headers a client authenticates to the gateway with when gateway keys are on (SPEC §12). */
+function isGatewayKeyHeader(name: string): boolean {
+  return name === 'authorization' || name === 'x-api-key';
 }
 
 function overridden(name: string, set: readonly [string, string][]): boolean {
   for (let i = 0; i < set.length; i++) if (set[i][0] === name) return true;
+  return false;
+}
+
+/** `name` among the names of a flat `[name, value, …]` list. */
+function hasName(flat: readonly string[], name: string): boolean {
+  for (let i = 0; i < flat.length; i += 2) if (flat[i] === name) return true;
   return false;
 }

@@ -137,6 +137,14 @@ export function setupProvider(p: ProviderDescriptor, env: Env, opts: { eagerRefr
   return { credentials, ownsCredentials: owns, headers, query: queryString(queryPairs), signer, problem };
 }
 
+/**
+ * A setup for a provider that cannot authenticate at all (its setup threw): requests are not
+ * sent, each fails with a CredentialsError saying `message` (names, never values).
+ */
+export function failedSetup(message: string): ProviderSetup {
+  return { credentials: null, ownsCredentials: true, headers: [], query: '', signer: new MissingCredentials(message), problem: message };
+}
+
 /** Provider `p` of a table as setupProvider takes it. */
 export function tableProvider(table: RoutingTable, p: number): ProviderDescriptor {
   return {
@@ -156,4 +164,21 @@ export function checkTableEnvironment(table: RoutingTable, env: Env): ProviderEn
   const providers: ProviderDescriptor[] = [];
   for (let p = 0; p < table.providerCount; p++) providers.push(tableProvider(table, p));
   return missingTemplateVariables(providers, env);
+}
+
+/** A table names `${ENV}` variables that are unset: its message lists each provider and variable. */
+export class TableEnvironmentError extends Error {
+  override name = 'TableEnvironmentError';
+  constructor(readonly missing: readonly ProviderEnvError[]) {
+    super(missing.map((e) => e.message).join('; '));
+  }
+}
+
+/**
+ * Throws a TableEnvironmentError when {@link checkTableEnvironment} finds unset variables: the
+ * start-up check of `vmc serve` (exit 1) and the reload check (the table is rejected).
+ */
+export function assertTableEnvironment(table: RoutingTable, env: Env): void {
+  const missing = checkTableEnvironment(table, env);
+  if (missing.length > 0) throw new TableEnvironmentError(missing);
 }

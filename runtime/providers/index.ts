@@ -9,6 +9,7 @@
  * module that natively speaks the format ({@link WIRE_MODULES}), and keeps its provider
  * type's credentials (see {@link wireModule}).
  */
+import { ENDPOINT_PATHS } from '../table/endpoints.js';
 import type { BackendFormat, ProviderType } from '../table/normalized.js';
 import { ANTHROPIC } from './anthropic.js';
 import { AZURE } from './azure.js';
@@ -67,6 +68,28 @@ export function wireModule(type: ProviderType, backendFormat: BackendFormat): Pr
  */
 export function servesEndpoint(type: ProviderType, backendFormat: BackendFormat, ep: number, model: string): boolean {
   return wireModule(type, backendFormat).route(ep, { prefix: '', query: '', model }) !== null;
+}
+
+/**
+ * Why a target cannot serve client endpoint `ep`, for users (SPEC §13: "an endpoint a provider
+ * type does not offer answers 400 saying so"): `provider type bedrock does not offer
+ * /v1/embeddings`, or, for a NeMo `backend_format` override, `backend_format anthropic does not
+ * offer …`. The engine's 400 and `vmc explain` use the same words.
+ */
+export function unservedReason(type: ProviderType, backendFormat: BackendFormat, ep: number): string {
+  const own = providerModule(type);
+  const what = backendFormat === null || backendFormat === own.wire ? `provider type ${type}` : `backend_format ${backendFormat}`;
+  return `${what} does not offer ${ENDPOINT_PATHS[ep]}`;
+}
+
+/**
+ * The 400 message when no target of a virtual model can serve an endpoint: the endpoint, then
+ * each target with its reason (`model 'm' has no target that serves /v1/embeddings (aws/llama:
+ * provider type bedrock does not offer /v1/embeddings)`). `targets` are `[label, reason]`.
+ */
+export function noTargetServesMessage(vmName: string, ep: number, targets: readonly (readonly [string, string])[]): string {
+  const why = targets.length === 0 ? '' : ` (${targets.map(([label, reason]) => `${label}: ${reason}`).join('; ')})`;
+  return `model '${vmName}' has no target that serves ${ENDPOINT_PATHS[ep]}${why}`;
 }
 
 export type { AuthPlacement, BackendWireFormat, ProviderModule, UpstreamRoute, UpstreamTarget, WireFormat } from './provider.js';

@@ -99,7 +99,7 @@ describe('TargetRuntime', () => {
     try {
       const urls = new Map([['azure-like', 'http://127.0.0.1:9/other/v1?x=1']]);
       const v = table.lookupString('q');
-      const t = new TargetRuntime(table, table.vmFirstTarget(v), 'q', pools, new Metrics(), urls);
+      const t = new TargetRuntime(table, table.vmFirstTarget(v), 'q', pools, new Metrics(), { providerUrls: urls });
       expect(t.paths[0]).toBe('/other/v1/chat/completions?x=1');
       expect(t.pool).toBe(pools.get('http://127.0.0.1:9'));
       expect(t.credentials).toEqual(['authorization', 'Bearer k']);
