@@ -47,7 +47,7 @@ import {
 } from './json-scan.js';
 import { logAccess, type Logger } from './log.js';
 import type { Metrics } from './metrics.js';
-import { applyBodyOps, mergeInto, runPostResponse } from './middleware.js';
+import { applyBodyOps, runPostResponse } from './middleware.js';
 import { RELAY_CLIENT_ABORTED, RELAY_REFUSED, RELAY_UPSTREAM_BROKE, RelayContext, relay, responseHeaders } from './relay.js';
 import { ADMIT_SKIP } from './routing/health.js';
 import { RESOLVE_HTTP_STATUS, RESOLVE_OK, ROUTER_DRAW, Resolution, resolutionMessage, resolveRequest } from './routing/resolve.js';
@@ -62,8 +62,10 @@ import {
   invalidHeaderValue,
   retryAfterMs,
 } from './upstream.js';
-import { ENDPOINT_PATHS } from './table/endpoints.js';
-import { TranslationError, XLATE_NONE, applyOverrides, translateRequest, upstreamBodyHasModel } from './wire/translate.js';
+import { noTargetServesMessage, unservedReason } from './providers/index.js';
+import { upstreamBody } from './providers/routes.js';
+import { CredentialsError } from './providers/signer.js';
+import { TranslationError, XLATE_NONE, translateErrorBody } from './wire/translate.js';
 
 /** Error bodies kept from failed attempts (for "the last upstream response as sent"); a larger one fails the attempt. */
 const MAX_KEPT_ERROR_BODY = 1024 * 1024;
@@ -243,6 +245,8 @@ export class Engine {
     let lastFailure = FAIL_NONE;
     let skippedCooldown = false;
     let skippedFormat = false;
+    /** Why the last target could not be authenticated (a CredentialsError), or null. */
+    let credentialsFailure: string | null = null;
     let previous: TargetRuntime | null = null;
     if (res.finished) return this.#aborted(ex);
 
@@ -285,13 +289,37 @@ export class Engine {
           epoch = health.admit(t, Date.now(), lease);
           if (epoch === ADMIT_SKIP) break;
         }
+        // Streams may go to another URL (Bedrock /converse-stream, Gemini ?alt=sse); only
+        // translated targets have one, and their client body is parsed already.
+        const path = this.#pathFor(ex, tr);
+        let sent = headers;
+        if (tr.signer !== null) {
+          // signed per attempt: a SigV4 signature carries its time, an OAuth token expires
+          try {
+            sent = await tr.signer.sign({ method: 'POST', origin: tr.origin, path, headers, body });
+          } catch (err) {
+            if (!(err instanceof CredentialsError)) throw err;
+            // A config fault (no credentials, a token endpoint that refuses them), not the
+            // target's: released, not counted; the request moves on to the next target.
+            health.release(t, epoch, Date.now());
+            credentialsFailure = err.message;
+            ex.target = tr;
+            this.#logCredentials(tr, err.message);
+            break;
+          }
+          if (res.finished) {
+            health.release(t, epoch, Date.now());
+            return this.#aborted(ex);
+          }
+        }
+        credentialsFailure = null;
         ex.attempts++;
         ex.target = tr;
         const call = new UpstreamCall();
         ex.call = call;
         call.start(tr.pool, {
-          path: tr.paths[endpoint]!,
-          headers,
+          path,
+          headers: sent,
           body,
           headersTimeoutMs: tr.headersTimeoutMs,
           bodyTimeoutMs: tr.bodyTimeoutMs,
@@ -387,12 +415,28 @@ export class Engine {
     if (kept !== null) {
       ex.target = kept.target;
       ex.status = kept.status;
-      // the kept body is whole: answer with it as the provider sent it
-      const { headers } = responseHeaders(kept.rawHeaders, this.#extraHeaders(ex), ex.vmr.middleware.responseHeadersRemove, false);
-      res.respond(kept.status, headers, kept.body);
+      // the kept body is whole: answer with it as the provider sent it — in the client's
+      // format when the target speaks another (SPEC §13: the §3 envelope, the provider's message)
+      const xlate = kept.target.xlate[endpoint];
+      const { headers } = responseHeaders(
+        kept.rawHeaders,
+        this.#extraHeaders(ex),
+        ex.vmr.middleware.responseHeadersRemove,
+        xlate !== XLATE_NONE,
+      );
+      let body = kept.body;
+      if (xlate !== XLATE_NONE) {
+        body = translateErrorBody(xlate, kept.status, body, kept.target.providerName);
+        headers.push('content-type', 'application/json');
+      }
+      res.respond(kept.status, headers, body);
       return;
     }
     const provider = ex.target?.providerName ?? GATEWAY_PROVIDER;
+    if (credentialsFailure !== null) {
+      // the last target tried could not be authenticated (SPEC §13: a config fault, named)
+      return this.#gatewayError(ex, 502, 'provider_error', credentialsFailure, provider);
+    }
     if (ex.attempts === 0) {
       if (skippedCooldown) {
         return this.#gatewayError(
@@ -403,15 +447,7 @@ export class Engine {
           provider,
         );
       }
-      if (skippedFormat) {
-        return this.#gatewayError(
-          ex,
-          400,
-          'invalid_request_error',
-          `model '${ex.vmr.name}' has no target that serves ${ENDPOINT_PATHS[endpoint]}`,
-          GATEWAY_PROVIDER,
-        );
-      }
+      if (skippedFormat) return this.#gatewayError(ex, 400, 'invalid_request_error', unservedMessage(ex, plan), GATEWAY_PROVIDER);
       return this.#gatewayError(ex, 503, 'provider_error', `model '${ex.vmr.name}' has no usable target`, provider);
     }
     if (lastFailure === FAIL_TIMEOUT || lastFailure === FAIL_TTFT) {
@@ -555,6 +591,23 @@ export class Engine {
     logAccess(this.#log, req, status, startedAt, vmr.name);
   }
 
+  /** Logs a target's credentials problem once per distinct message (the request's answer names it too). */
+  #logCredentials(tr: TargetRuntime, message: string): void {
+    if (tr.lastCredentialsProblem === message) return;
+    tr.lastCredentialsProblem = message;
+    this.#log.warn('provider credentials unavailable; target skipped', { target: tr.label, problem: message });
+  }
+
+  /**
+   * The upstream path of an attempt on `tr`: its stream path when the provider streams on
+   * another URL and the client asked for a stream (`"stream": true`), else its path.
+   */
+  #pathFor(ex: Exchange, tr: TargetRuntime): string {
+    const path = tr.paths[ex.endpoint]!;
+    const streamPath = tr.streamPaths[ex.endpoint]!;
+    return streamPath === path || this.#clientJson(ex).stream !== true ? path : streamPath;
+  }
+
   #clientJson(ex: Exchange): Record<string, unknown> {
     if (ex.clientJson === null) ex.clientJson = JSON.parse(ex.req.body.toString('utf8')) as Record<string, unknown>;
     return ex.clientJson;
@@ -583,23 +636,19 @@ export class Engine {
       src.copy(out, s + m.length, e);
     } else {
       // a fresh parse per target: transformations must not leak between targets
-      let obj = JSON.parse(src.toString('utf8')) as Record<string, unknown>;
+      const obj = JSON.parse(src.toString('utf8')) as Record<string, unknown>;
       if (mw.bodyOps.length > 0) applyBodyOps(obj, mw.bodyOps);
-      if (xlate !== XLATE_NONE) {
-        try {
-          obj = translateRequest(xlate, obj);
-        } catch (err) {
-          if (!(err instanceof TranslationError)) throw err;
-          ex.refusal = `${tr.label} cannot take this request: ${err.message}`;
-          return null;
-        }
-        if (tr.overrides !== null) applyOverrides(xlate, obj, tr.overrides);
-        if (upstreamBodyHasModel(xlate)) obj.model = tr.model; // Bedrock and Gemini name it in the path
-      } else {
-        if (tr.overrides !== null) mergeInto(obj, tr.overrides);
-        obj.model = tr.model;
+      let upstream: Record<string, unknown>;
+      try {
+        // translation, override_params, and the model where the format has one (Bedrock and
+        // Gemini name it in the path; Azure's v1 API takes the deployment)
+        upstream = upstreamBody(xlate, obj, tr.bodyModel, tr.overrides);
+      } catch (err) {
+        if (!(err instanceof TranslationError)) throw err;
+        ex.refusal = `${tr.label} cannot take this request: ${err.message}`;
+        return null;
       }
-      out = Buffer.from(JSON.stringify(obj));
+      out = Buffer.from(JSON.stringify(upstream));
     }
     ex.bodyFor = tr.id;
     ex.body = out;
@@ -635,6 +684,19 @@ function vmcHeaders(vmr: VmRuntime, target: string, attempts: number, json = fal
   const set = vmr.middleware.responseHeadersSet;
   for (let i = 0; i < set.length; i++) out.push(set[i]);
   return out;
+}
+
+/**
+ * The 400 when no target of the plan can serve the endpoint (SPEC §13): each target with why
+ * (its provider type, or its backend_format, does not offer the endpoint). Cold.
+ */
+function unservedMessage(ex: Exchange, plan: Int32Array): string {
+  const reasons: [string, string][] = [];
+  for (let i = 0; i < plan.length; i++) {
+    const tr = ex.gen.target(plan[i]);
+    if (tr.paths[ex.endpoint] === null) reasons.push([tr.label, unservedReason(tr.providerType, tr.backendFormat, ex.endpoint)]);
+  }
+  return noTargetServesMessage(ex.vmr.name, ex.endpoint, reasons);
 }
 
 /** Milliseconds an attempt on `tr` may take to a health verdict (the half-open probe's lease). */

@@ -20,6 +20,7 @@ import { gatewayErrorBody } from './errors.js';
 import { headerIndex, type HeaderValue, type HttpResponse } from './http/adapter.js';
 import {
   FAIL_ABORTED,
+  FAIL_NETWORK,
   FAIL_NONE,
   FAIL_TIMEOUT,
   FAIL_TOO_LARGE,
@@ -294,6 +295,15 @@ async function relayTranslated(res: HttpResponse, call: UpstreamCall, first: Buf
       if (!(err instanceof SseEventTooLargeError)) throw err;
       call.fail(FAIL_TOO_LARGE, err); // an unterminated event past the limit: cut off, error event
       break;
+    }
+    if (tr.broken) {
+      // The translator could not read the stream (a corrupt frame, an event-stream message past
+      // its bound) and `out` is its error event in the client's format: stop reading the
+      // upstream — nothing more can be translated — and end the response after that event.
+      call.fail(FAIL_NETWORK, new Error('upstream stream unreadable')); // a malformed response
+      if (res.finished) return RELAY_CLIENT_ABORTED;
+      res.end(Buffer.from(out));
+      return RELAY_UPSTREAM_BROKE;
     }
     if (out.length > 0) await res.write(Buffer.from(out));
     chunk = call.take();

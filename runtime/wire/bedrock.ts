@@ -257,6 +257,10 @@ export class BedrockStreamDecoder implements StreamDecoder {
 
   constructor(readonly model: string | null = null) {}
 
+  get broken(): boolean {
+    return this.#broken;
+  }
+
   push(chunk: Uint8Array): StreamEvent[] {
     if (this.#broken) return [];
     const out: StreamEvent[] = [];

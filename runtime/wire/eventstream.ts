@@ -49,40 +49,85 @@ function codec(): EventStreamCodec {
   return codecInstance;
 }
 
-/** Incremental event-stream decoder. Throws on a corrupt frame (bad length or CRC). */
+/**
+ * Incremental event-stream decoder. Throws on a corrupt frame (bad length or CRC).
+ *
+ * Linear in the bytes fed: chunks are kept as a list until the message at the head is
+ * complete, then joined once (a 16 MiB message arriving in 64 KiB chunks used to be re-copied
+ * on every chunk: quadratic).
+ */
 export class EventStreamDecoder {
-  #buf: Uint8Array = new Uint8Array(0);
+  #parts: Uint8Array[] = [];
+  #size = 0;
+  /** Total length of the message at the head once its prelude arrived; -1 before. */
+  #need = -1;
 
   /** Feeds bytes; returns the messages they complete. */
   push(chunk: Uint8Array): EventStreamMessage[] {
-    if (this.#buf.length === 0) this.#buf = chunk;
-    else {
-      const joined = new Uint8Array(this.#buf.length + chunk.length);
-      joined.set(this.#buf);
-      joined.set(chunk, this.#buf.length);
-      this.#buf = joined;
+    if (chunk.length > 0) {
+      this.#parts.push(chunk);
+      this.#size += chunk.length;
     }
     const out: EventStreamMessage[] = [];
-    let at = 0;
-    const buf = this.#buf;
-    while (buf.length - at >= 4) {
-      const len = new DataView(buf.buffer, buf.byteOffset + at, 4).getUint32(0, false);
-      if (len < 16 || len > MAX_MESSAGE_BYTES) throw new Error(`event stream: invalid message length ${len}`);
-      if (buf.length - at < len) break;
-      const m = codec().decode(buf.subarray(at, at + len));
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(m.headers)) headers[k] = String(v.value);
-      out.push({ headers, body: m.body });
-      at += len;
+    for (;;) {
+      if (this.#need < 0) {
+        if (this.#size < 4) break;
+        this.#need = checkedLength(this.#head4(), 0);
+      }
+      if (this.#size < this.#need) break;
+      const buf = this.#parts.length === 1 ? this.#parts[0] : join(this.#parts, this.#size);
+      let at = 0;
+      while (buf.length - at >= 4) {
+        const len = checkedLength(buf, at);
+        if (buf.length - at < len) break;
+        const m = codec().decode(buf.subarray(at, at + len));
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(m.headers)) headers[k] = String(v.value);
+        out.push({ headers, body: m.body });
+        at += len;
+      }
+      const rest = buf.subarray(at);
+      this.#parts = rest.length === 0 ? [] : [rest];
+      this.#size = rest.length;
+      this.#need = -1;
     }
-    this.#buf = at === 0 ? buf : buf.slice(at);
     return out;
   }
 
   /** Bytes of an incomplete message left at the end (a stream cut mid-message). */
   get pending(): number {
-    return this.#buf.length;
+    return this.#size;
   }
+
+  /** The first 4 bytes held (the size is ≥ 4), across parts. */
+  #head4(): Uint8Array {
+    const first = this.#parts[0];
+    if (first.length >= 4) return first;
+    const b = new Uint8Array(4);
+    let n = 0;
+    for (const p of this.#parts) {
+      for (let i = 0; i < p.length && n < 4; i++) b[n++] = p[i];
+      if (n === 4) break;
+    }
+    return b;
+  }
+}
+
+/** The message length at `at` (big-endian u32), checked against the format's bounds. */
+function checkedLength(buf: Uint8Array, at: number): number {
+  const len = new DataView(buf.buffer, buf.byteOffset + at, 4).getUint32(0, false);
+  if (len < 16 || len > MAX_MESSAGE_BYTES) throw new Error(`event stream: invalid message length ${len}`);
+  return len;
+}
+
+function join(parts: readonly Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 /** Encodes one message (the simulators and tests write streams with it). */

@@ -123,6 +123,11 @@ export type ErrorKind = 'invalid_request' | 'authentication' | 'permission' | 'n
 /** Incremental decoder of an upstream stream. */
 export interface StreamDecoder {
   push(chunk: Uint8Array): StreamEvent[];
+  /**
+   * The decoder met bytes it cannot read and has ended the stream with an error event: it
+   * decodes nothing more (the relay then stops reading the upstream). Absent = never.
+   */
+  readonly broken?: boolean;
   /** The upstream body ended: flush what is pending. */
   end(): StreamEvent[];
 }

@@ -306,6 +306,12 @@ export function anthropicErrorTypeOfStatus(status: number): string {
 export interface StreamTranslator {
   /** Throws SseEventTooLargeError for an SSE event past its bound (the caller cuts the upstream off). */
   push(chunk: Uint8Array): string;
+  /**
+   * The upstream stream could not be read (a corrupt frame, an event-stream message past its
+   * bound): the client already got an error event in its format from `push`, and nothing more
+   * will be translated — the caller stops reading the upstream and ends the response.
+   */
+  readonly broken: boolean;
   /** Called when the upstream stream ended normally. */
   end(): string;
 }
@@ -313,6 +319,10 @@ export interface StreamTranslator {
 /** An upstream stream decoder feeding a client stream encoder. */
 export class PipelineStream implements StreamTranslator {
   #broken = false;
+
+  get broken(): boolean {
+    return this.#broken || this.decoder.broken === true;
+  }
 
   constructor(
     readonly decoder: StreamDecoder,
