@@ -19,7 +19,9 @@
  *     snapshots of all live workers and of every worker that exited (so counters never go
  *     down across restarts).
  *
- * Start-up: a table file that does not decode stops the start (exit non-zero). An admin state
+ * Start-up: a table file that does not decode stops the start (exit non-zero), and so does a
+ * provider `headers`/`query` value referencing an unset `${ENV}` (SPEC §13: exit 1, the message
+ * names the provider and the variable). An admin state
  * that cannot be applied (truncated, not a state, no longer compiles against the table) is
  * quarantined — renamed aside by the backend — with an `error` log line, and the gateway
  * starts on the table alone. In cluster mode the primary does this once before forking.
@@ -37,6 +39,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { readFile } from 'node:fs/promises';
 import { createLogger, type Logger } from './log.js';
 import { Metrics, type MetricsSnapshot } from './metrics.js';
+import { assertTableEnvironment } from './providers/credentials.js';
 import { RoutingTable } from './table/reader.js';
 import {
   checkProviderUrls,
@@ -345,6 +348,9 @@ async function runPrimary(opts: ServeOptions, n: number, log: Logger): Promise<S
   const writer = await adminOf(opts);
   const start = await startTable(opts.tablePath, writer, log, true);
   if (opts.providerUrls !== undefined) checkProviderUrls(start.table, opts.providerUrls);
+  // SPEC §13: an unset `${ENV}` of a provider stops the start here, before any worker forks
+  // (each would fail the same way); a single process checks in startServer.
+  assertTableEnvironment(start.table, process.env);
   /** Context of the writer's calls: the table the primary last knew to be in service. */
   let ctxTable = start.table;
 

@@ -13,7 +13,7 @@
  * `runServe`), and a watcher on the table file's directory (`watch: true`; atomic renames
  * included, debounced). A reload from the file goes through the admin backend's overlay;
  * whatever fails on the way — an unreadable or corrupt file, an overlay that no longer
- * compiles — is a rejected reload: logged at `error` and counted in
+ * compiles, a provider `${ENV}` reference the environment lacks (SPEC §13) — is a rejected reload: logged at `error` and counted in
  * `vmc_table_reloads_total{result="rejected"}` (SPEC §10).
  *
  * Close = drain: stop accepting, let in-flight requests finish (bounded), then close every
@@ -38,6 +38,7 @@ import { endpointOfPath } from './table/endpoints.js';
 import { RoutingTable } from './table/reader.js';
 import { normalizeUserPath } from './table/user-path.js';
 import { UpstreamPools } from './upstream.js';
+import { assertTableEnvironment } from './providers/credentials.js';
 
 export type { AdminBackend, AdminContext, AdminResult } from './http/admin.js';
 
@@ -119,6 +120,8 @@ class GenerationSlot {
   constructor(opts: ServerOptions, deps: GenerationDeps) {
     this.#opts = opts;
     this.#deps = deps;
+    // SPEC §13: a `${ENV}` the table references and the environment lacks stops the start
+    assertTableEnvironment(opts.table, deps.env ?? process.env);
     this.gen = new Generation(opts.table, deps);
   }
 
@@ -137,6 +140,8 @@ class GenerationSlot {
     let table: RoutingTable;
     try {
       table = RoutingTable.decode(bytes);
+      // SPEC §13: a table whose `${ENV}` references are unset is rejected like a corrupt one
+      assertTableEnvironment(table, this.#deps.env ?? process.env);
     } catch (err) {
       this.reject(reason, err);
       throw err;
@@ -447,6 +452,11 @@ export function checkProviderUrls(table: RoutingTable, urls: ReadonlyMap<string,
  * and entries the caller's user path may not use are left out. In `virtual_only` mode,
  * access policies (entries without a target of their own) are not listed either: they
  * gate a provider model rather than define a new name (GoModel lists only redirects).
+ *
+ * Provider types (issue 11): a catalogued model carries `provider_type` (`bedrock`, …); a
+ * virtual model `provider_types`, the distinct types of its targets in target order (a
+ * NeMo `backend_format` does not change a type) — the types, not the targets' names, which
+ * `virtual_only` keeps private.
  */
 export function listModels(table: RoutingTable, userPathHeader: string | null): { object: 'list'; data: Record<string, unknown>[] } {
   const userPath = normalizeUserPath(userPathHeader);
@@ -464,11 +474,12 @@ export function listModels(table: RoutingTable, userPathHeader: string | null): 
     if (virtualOnly && (implicit || table.vmKind(vm) === 'policy')) continue;
     const name = table.vmName(vm);
     if (implicit) {
-      add(name, table.providerName(table.targetProvider(table.vmFirstTarget(vm))), {});
+      const p = table.targetProvider(table.vmFirstTarget(vm));
+      add(name, table.providerName(p), { provider_type: table.providerType(p) });
       continue;
     }
     const types = table.vmModelTypes(vm);
-    const extra: Record<string, unknown> = { virtual: true };
+    const extra: Record<string, unknown> = { virtual: true, provider_types: providerTypesOf(table, vm) };
     if (types.length > 0) extra.model_types = types;
     const description = table.vmDescription(vm);
     if (description !== '') extra.description = description;
@@ -477,4 +488,15 @@ export function listModels(table: RoutingTable, userPathHeader: string | null): 
     if (slug !== null) add(slug, 'vmc', { ...extra, slug_of: name });
   }
   return { object: 'list', data };
+}
+
+/** The distinct provider types of a virtual model's targets, in target order. */
+function providerTypesOf(table: RoutingTable, vm: number): string[] {
+  const out: string[] = [];
+  const first = table.vmFirstTarget(vm);
+  for (let i = 0; i < table.vmTargetCount(vm); i++) {
+    const type = table.providerType(table.targetProvider(first + i));
+    if (!out.includes(type)) out.push(type);
+  }
+  return out;
 }

@@ -12,7 +12,7 @@
  * `latency`, one target to explore first); otherwise explain prints the shares and says the
  * pick is random, and names no chosen target.
  */
-import { servesEndpoint } from '../../runtime/providers/index.js';
+import { noTargetServesMessage, servesEndpoint, unservedReason } from '../../runtime/providers/index.js';
 import { HealthState } from '../../runtime/routing/health.js';
 import {
   RESOLVE_BAD_METADATA,
@@ -61,6 +61,10 @@ export interface ExplainRequest {
 
 export interface ExplainTarget {
   target: string;
+  /** Its provider's type (SPEC §13): `openai`, `anthropic`, `azure`, `bedrock`, `gemini`, `vertex`. */
+  providerType: string;
+  /** NeMo `backend_format` overriding the type's wire format, or null. */
+  backendFormat: string | null;
   weight: number;
   priority: number;
   /** Its metadata_match is satisfied by the request. */
@@ -73,6 +77,8 @@ export interface ExplainTarget {
   share: number | null;
   /** Its provider type (or backend_format) can serve the endpoint; the gateway skips it otherwise. */
   servesEndpoint: boolean;
+  /** Why it cannot (`provider type bedrock does not offer /v1/embeddings`), or null when it can. */
+  unservedReason: string | null;
   fallbackCandidate: boolean;
   metadataMatch: Record<string, string>;
   retry: { attempts: number; delayMs: number; onStatus: number[] };
@@ -207,15 +213,20 @@ export function explainRoute(table: RoutingTable, model: string, req: ExplainReq
     const t = first + i;
     const k = set.pick.indexOf(i);
     const params = table.targetOverrideParams(t);
+    const p = table.targetProvider(t);
+    const canServe = serves(t);
     result.targets.push({
       target: table.targetLabel(t),
+      providerType: table.providerType(p),
+      backendFormat: table.targetBackendFormat(t),
       weight: ranked[i].weight,
       priority: ranked[i].priority,
       eligible: eligible.includes(i),
       primary: primary.includes(i),
       pickable: k >= 0,
       share: rules.measured ? null : k >= 0 ? shares[k] : 0,
-      servesEndpoint: serves(t),
+      servesEndpoint: canServe,
+      unservedReason: canServe ? null : unservedReason(table.providerType(p), table.targetBackendFormat(t), endpoint),
       fallbackCandidate: table.targetIsFallbackCandidate(t),
       metadataMatch: Object.fromEntries(table.targetMetadataMatch(t)),
       retry: { attempts: table.targetRetryAttempts(t), delayMs: table.targetRetryDelayMs(t), onStatus: table.targetRetryStatuses(t) },
@@ -229,11 +240,20 @@ export function explainRoute(table: RoutingTable, model: string, req: ExplainReq
 
   // The engine skips planned targets that cannot serve the endpoint (an anthropic target on
   // /v1/embeddings); with none left it answers 400 before any attempt.
-  const plan = Array.from(r.plan.subarray(0, r.count)).filter(serves);
+  const planned = Array.from(r.plan.subarray(0, r.count));
+  const plan = planned.filter(serves);
   if (plan.length === 0) {
     result.status = 'no_target_serves_endpoint';
     result.httpStatus = 400;
-    result.message = `model '${result.virtualModel}' has no target that serves ${ENDPOINT_PATHS[endpoint]}`;
+    // the gateway's own words (engine.ts): each planned target with why it cannot serve
+    const reasons = planned.map(
+      (t) =>
+        [
+          table.targetLabel(t),
+          unservedReason(table.providerType(table.targetProvider(t)), table.targetBackendFormat(t), endpoint),
+        ] as const,
+    );
+    result.message = noTargetServesMessage(result.virtualModel!, endpoint, reasons);
     return result;
   }
   // Precedence as in the router: exploration, then the session key, then the draw.
@@ -306,14 +326,15 @@ export function renderExplain(r: ExplainResult): string {
     const tags = [
       t.primary ? 'primary' : t.eligible ? 'eligible' : 'not eligible',
       t.fallbackCandidate ? null : 'no fallback',
-      t.servesEndpoint ? null : `skipped: cannot serve ${r.endpoint}`,
+      t.servesEndpoint ? null : `skipped: ${t.unservedReason}`,
     ]
       .filter(Boolean)
       .join(', ');
     const meta = Object.keys(t.metadataMatch).length ? ` match=${JSON.stringify(t.metadataMatch)}` : '';
     const share = t.share === null ? (t.pickable ? 'by latency' : '—') : pct(t.share);
+    const type = t.backendFormat === null ? t.providerType : `${t.providerType}, backend_format ${t.backendFormat}`;
     lines.push(
-      `    ${t.target.padEnd(36)} weight ${String(t.weight).padStart(4)}  priority ${t.priority}  share ${share.padStart(10)}  [${tags}]${meta}`,
+      `    ${`${t.target} (${type})`.padEnd(46)} weight ${String(t.weight).padStart(4)}  priority ${t.priority}  share ${share.padStart(10)}  [${tags}]${meta}`,
     );
     lines.push(
       `      retry ${t.retry.attempts}× every ${t.retry.delayMs} ms on ${t.retry.onStatus.join(',') || '—'}; fallback on ${t.fallbackOn.join(',') || '—'}${t.maxTtftMs ? `; max ttft ${t.maxTtftMs} ms` : ''}`,
