@@ -398,6 +398,7 @@ export function analyze(segments: readonly SegmentRun[], opts: AnalyzeOptions): 
   if (wallMs > 0) put(m, 'generator.cpu_pct', (genCpu / 1000 / wallMs) * 100);
   if (lag.length > 0) {
     lag.sort((a, b) => a - b);
+    put(m, 'generator.lag_p90_ms', q(lag, 90));
     put(m, 'generator.lag_p99_ms', q(lag, 99));
   }
   if (rates.length > 0) put(m, 'generator.achieved_ratio', Math.min(...rates.map((r) => r.achieved / r.asked)));

@@ -54,6 +54,7 @@ export const METRICS: Readonly<Record<string, string>> = Object.fromEntries([
   ['gateway.cpu_pct', "CPU of the gateway's processes during the measured phases, % of one core"],
   ['gateway.rss_mb', "largest resident memory of the gateway's processes, MB"],
   ['generator.cpu_pct', 'CPU of the load generator during the measured phases, % of one core'],
+  ['generator.lag_p90_ms', 'open loop: how late requests were sent after their scheduled time, 90th percentile'],
   ['generator.lag_p99_ms', 'open loop: how late requests were sent after their scheduled time, 99th percentile'],
   ['generator.achieved_ratio', 'smallest achieved / asked rate over the open-loop phases'],
   ['sim.cpu_us_per_req', 'CPU time of the simulated providers per request they served, µs'],

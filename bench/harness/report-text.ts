@@ -34,7 +34,7 @@ export function renderText(r: ResultsJson): string {
   L.push(`  phases: ${r.phases.map((p) => phaseText(p)).join('; ')}`);
   for (const [name, g] of Object.entries(r.gateways)) {
     const m = g.metrics;
-    L.push('', `gateway ${name}: ${g.how}`);
+    L.push('', `${Object.keys(r.gateways).length === 1 && name === 'gateway' ? 'gateway' : `gateway ${name}`}: ${g.how}`);
     const errs = Object.entries(g.errors)
       .filter(([, v]) => v > 0)
       .map(([k, v]) => `${k} ${v}`)

@@ -382,19 +382,7 @@ export async function runPlan(plan: Plan, opts: { progress: LiveProgress | null 
       plan.thresholds,
       gateways.map((g) => ({ name: g.name, metrics: g.metrics })),
     );
-    const trouble: string[] = [];
-    for (const g of gateways) {
-      for (const r of g.analysis.rates) {
-        const phase = plan.phases[r.phase];
-        if (phase.mode === 'sweep') continue;
-        if (r.achieved < 0.9 * r.asked && r.saturated) {
-          trouble.push(
-            `${g.name}: phase "${phase.label}" asked ${fmtRate(r.asked)} req/s and the load generator reached ${fmtRate(r.achieved)} req/s ` +
-              `(generator CPU ${r.genCpuPct.toFixed(0)} %, send lag p99 ${r.lagP99.toFixed(1)} ms): the generator, not the gateway, was the limit`,
-          );
-        }
-      }
-    }
+    const trouble = generatorTrouble(plan, gateways);
     for (const g of running) {
       const gone = g.exitedWith();
       if (gone !== null) trouble.push(`gateway ${g.name} exited during the run (${gone})`);
@@ -419,6 +407,28 @@ export async function runPlan(plan: Plan, opts: { progress: LiveProgress | null 
     await sims?.stop().catch(() => undefined);
     await gen.close().catch(() => undefined);
   }
+}
+
+/**
+ * SPEC §11: the run is trouble (exit 2) when a rate phase achieved < 90 % of its rate while
+ * the load generator was saturated — its latencies would then measure the generator. Sweep
+ * steps are exempt: a saturated step ends the sweep like a failed threshold.
+ */
+export function generatorTrouble(plan: Pick<Plan, 'phases'>, gateways: readonly Pick<GatewayResult, 'name' | 'analysis'>[]): string[] {
+  const trouble: string[] = [];
+  for (const g of gateways) {
+    for (const r of g.analysis.rates) {
+      const phase = plan.phases[r.phase];
+      if (phase.mode === 'sweep') continue;
+      if (r.achieved < 0.9 * r.asked && r.saturated) {
+        trouble.push(
+          `${g.name}: phase "${phase.label}" asked ${fmtRate(r.asked)} req/s and the load generator reached ${fmtRate(r.achieved)} req/s ` +
+            `(generator CPU ${r.genCpuPct.toFixed(0)} %, send lag p99 ${r.lagP99.toFixed(1)} ms): the generator, not the gateway, was the limit`,
+        );
+      }
+    }
+  }
+  return trouble;
 }
 
 /** Gateway metrics plus the baseline's and the overhead against it. */

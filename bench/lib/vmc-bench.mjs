@@ -72,6 +72,8 @@ export function routingMarkdown(r, file) {
       ('overhead.p50_ms' in m ? ` (overhead vs direct ${f2(m['overhead.p50_ms'])} / ${f2(m['overhead.p99_ms'])} ms)` : '') +
       ('attempts.mean' in m ? `, attempts mean ${m['attempts.mean'].toFixed(3)}, fallback ${f2((m['fallback.rate'] ?? 0) * 100)} %` : '') +
       ('failover.p50_ms' in m ? `, failover latency p50 ${f2(m['failover.p50_ms'])} / p99 ${f2(m['failover.p99_ms'])} ms` : '') +
+      ('ttft.p50_ms' in m ? `, time to first byte p50 ${f2(m['ttft.p50_ms'])} / p99 ${f2(m['ttft.p99_ms'])} ms` : '') +
+      ('overhead.ttft_p50_ms' in m ? ` (overhead ${f2(m['overhead.ttft_p50_ms'])} / ${f2(m['overhead.ttft_p99_ms'])} ms)` : '') +
       ` (gateway "${name}": ${g.how}).`,
     '',
   );
@@ -89,31 +91,40 @@ export function routingMarkdown(r, file) {
   return L.join('\n');
 }
 
-/** RESULTS.md section of the generator-ceiling scenario. */
-export function ceilingMarkdown(r) {
-  const g = Object.values(r.gateways)[0];
-  const phase = (label) => g.phases.find((p) => p.label === label)?.metrics ?? {};
-  const closed = phase('closed 64');
-  const m = g.metrics;
+/** RESULTS.md section of the generator-ceiling scenario, with one and (optionally) two generator threads. */
+export function ceilingMarkdown(one, two) {
+  const runs = [one, two].filter(Boolean);
+  const facts = (r) => {
+    const g = Object.values(r.gateways)[0];
+    const closed = g.phases.find((p) => p.label === 'closed 64')?.metrics ?? {};
+    return { g, closed, m: g.metrics, threads: r.generator.threads };
+  };
+  const cols = runs.map(facts);
   const L = [];
   L.push(
-    `\`vmc bench bench/scenarios/generator-ceiling.yaml\`: the harness loading one simulated provider directly (no gateway), on this machine.`,
+    '`vmc bench bench/scenarios/generator-ceiling.yaml`: the harness loading one simulated provider directly (no gateway), on this machine, ' +
+      `with ${cols.map((c) => `${c.threads} generator thread${c.threads === 1 ? '' : 's'}`).join(' and ')}. The generator and the simulator share the cores.`,
     '',
-    '| measure | value |',
-    '|---|---:|',
-    `| closed loop, 64 connections: req/s | ${f0(closed.rps)} |`,
-    `| closed loop: latency p50 / p99 ms | ${f2(closed['latency.p50_ms'])} / ${f2(closed['latency.p99_ms'])} |`,
-    `| closed loop: generator CPU (% of one core) | ${f0(closed['generator.cpu_pct'])} |`,
-    `| closed loop: simulator CPU µs/request | ${f2(closed['sim.cpu_us_per_req'])} |`,
-    `| open loop: highest rate sent on schedule (send lag p99 < 5 ms) | ${'sweep.max_rps' in m ? `${f0(m['sweep.max_rps'])} req/s` : 'none of the steps'} |`,
+    `| measure | ${cols.map((c) => `${c.threads} thread${c.threads === 1 ? '' : 's'}`).join(' | ')} |`,
+    `|---|${cols.map(() => '---:').join('|')}|`,
+    `| closed loop, 64 connections: req/s | ${cols.map((c) => f0(c.closed.rps)).join(' | ')} |`,
+    `| closed loop: latency p50 / p99 ms | ${cols.map((c) => `${f2(c.closed['latency.p50_ms'])} / ${f2(c.closed['latency.p99_ms'])}`).join(' | ')} |`,
+    `| closed loop: generator CPU (% of one core) | ${cols.map((c) => f0(c.closed['generator.cpu_pct'])).join(' | ')} |`,
+    `| closed loop: simulator CPU µs/request | ${cols.map((c) => f2(c.closed['sim.cpu_us_per_req'])).join(' | ')} |`,
+    `| open loop: highest rate sent on schedule (send lag p90 < 5 ms) | ${cols.map((c) => ('sweep.max_rps' in c.m ? `${f0(c.m['sweep.max_rps'])} req/s` : 'none of the steps')).join(' | ')} |`,
     '',
   );
-  if (r.sweep) {
-    L.push('| open-loop step req/s | held | send lag p99 ms | generator CPU % |', '|---:|---|---:|---:|');
-    for (const s of r.sweep) {
+  if (one.sweep) {
+    L.push(
+      `Open-loop steps (${cols[0].threads} thread):`,
+      '',
+      '| rate req/s | held | send lag p90 / p99 ms | generator CPU % |',
+      '|---:|---|---:|---:|',
+    );
+    for (const s of one.sweep) {
       const sm = Object.values(s.metrics)[0];
       L.push(
-        `| ${f0(s.rate)} | ${Object.values(s.ok)[0] ? 'yes' : 'no'} | ${f2(sm['generator.lag_p99_ms'])} | ${f0(sm['generator.cpu_pct'])} |`,
+        `| ${f0(s.rate)} | ${Object.values(s.ok)[0] ? 'yes' : 'no'} | ${f2(sm['generator.lag_p90_ms'])} / ${f2(sm['generator.lag_p99_ms'])} | ${f0(sm['generator.cpu_pct'])} |`,
       );
     }
     L.push('');

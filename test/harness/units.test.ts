@@ -9,6 +9,11 @@ import { rampTime, Schedule } from '../../bench/harness/schedule.js';
 import { chiSquare, gammaQ, LatencyHistogram } from '../../bench/harness/stats.js';
 import { ACT_CUT, ACT_OK, ACT_RESET, ACT_STATUS, faultActiveAt, ProviderBehavior } from '../../bench/sim/behavior.js';
 import { distribution, hash01 } from '../../bench/sim/random.js';
+import { analyze, type SegmentRun } from '../../bench/harness/analyze.js';
+import { FaultBook } from '../../bench/harness/expect.js';
+import type { Plan } from '../../bench/harness/plan.js';
+import { generatorTrouble } from '../../bench/harness/run.js';
+import { workloadPlan } from '../../bench/harness/scenario.js';
 
 describe('templates (SPEC §11: {{n}} with integer + - * / %)', () => {
   const cases: [string, number, string][] = [
@@ -171,5 +176,68 @@ describe('simulated provider decisions', () => {
     expect(Math.abs(hits - 1000)).toBeLessThan(120); // ±4σ
     expect(r.decide('m', 0, 0, 0).tokens).toBe(16);
     expect(r.decide('m', 0, NaN, 4).tokens).toBe(4); // capped by max_tokens
+  });
+});
+
+describe('the load generator as the limit (SPEC §11: exit 2)', () => {
+  /** A rate segment of n requests due over 1 s, sent `lateBy(k)` ms late, answered 1 ms after sending. */
+  function segment(n: number, lateBy: (k: number) => number, genCpuUs: number): SegmentRun {
+    const cols = {
+      seq: new Float64Array(n),
+      entry: new Int32Array(n),
+      sched: new Float64Array(n),
+      sent: new Float64Array(n),
+      ttfb: new Float64Array(n),
+      end: new Float64Array(n),
+      status: new Int16Array(n).fill(200),
+      attempts: new Int16Array(n).fill(1),
+      target: new Int32Array(n).fill(-1),
+      err: new Uint8Array(n),
+      chunks: new Int32Array(n).fill(1),
+    };
+    for (let k = 0; k < n; k++) {
+      cols.seq[k] = k;
+      cols.sched[k] = (k * 1000) / n;
+      cols.sent[k] = cols.sched[k] + lateBy(k);
+      cols.ttfb[k] = cols.sent[k] + 1;
+      cols.end[k] = cols.sent[k] + 1;
+    }
+    const w = workloadPlan({ model: 'm' }, 0, null);
+    const out = { thread: 0, count: n, cols, targets: [], itl: new Float64Array(0), nEnd: n, t0Epoch: 0, wallMs: 1000 };
+    return {
+      target: 'g',
+      phase: 0,
+      step: 0,
+      round: 0,
+      mode: 'rate',
+      rate: n,
+      clockStart: 0,
+      durationMs: 1000,
+      outputs: [out],
+      workload: [w],
+      genCpuUs,
+      wallMs: Math.max(1000, cols.end[n - 1]),
+      gwCpuUs: NaN,
+      rssMax: NaN,
+      simCpuUs: 0,
+      threads: 1,
+    };
+  }
+  const plan = { phases: [{ mode: 'rate', label: 'load' }] } as unknown as Pick<Plan, 'phases'>;
+  const troubleOf = (seg: SegmentRun) =>
+    generatorTrouble(plan, [
+      { name: 'g', analysis: analyze([seg], { exp: null, faults: new FaultBook([]), ranges: new Map(), clockEnd: 1 }) },
+    ]);
+
+  it('a generator that sends later and later with its CPU used up is trouble', () => {
+    const late = segment(1000, (k) => k * 2, 2_900_000); // the last request leaves 2 s late; 97 % of a core
+    expect(troubleOf(late)).toHaveLength(1);
+    expect(troubleOf(late)[0]).toMatch(/asked 1000 req\/s and the load generator reached 33\d req\/s/);
+  });
+
+  it('on schedule, or late but idle only once (a stall), is not', () => {
+    expect(troubleOf(segment(1000, () => 0.2, 300_000))).toEqual([]);
+    // one 150 ms stall hits the requests due meanwhile (15 %): not saturated (lag p90 small, CPU low)
+    expect(troubleOf(segment(1000, (k) => (k >= 500 && k < 650 ? 650 - k : 0), 300_000))).toEqual([]);
   });
 });
