@@ -38,6 +38,9 @@ const COMMANDS: Record<string, Command> = {
   serve: command('vmc serve --table FILE [--host 127.0.0.1] [--port 8080] [--workers N] [--max-body BYTES] [--state-dir DIR]', () =>
     import('./commands/serve.js').then((m) => ({ usage: m.SERVE_USAGE, run: m.runServeCommand })),
   ),
+  keys: command('vmc keys create|list|revoke --file FILE [--id ID] [--user-path P] [--model M]... [--expires-at T]', () =>
+    import('./commands/keys.js').then((m) => ({ usage: m.KEYS_USAGE, run: m.runKeys })),
+  ),
   init: command('vmc init [DIR] [--no-ci]            (starter config, GitHub Actions workflow and bench scenario)', () =>
     import('./commands/init.js').then((m) => ({ usage: m.INIT_USAGE, run: m.runInit })),
   ),
