@@ -67,7 +67,11 @@ describe('thresholds', () => {
   });
 
   it('a metric without a value fails with value null; without a prefix the worst gateway decides', () => {
-    const t = ['ttft.p50_ms < 5', 'errors.rate < 0.1'].map((e) => (parseThreshold(e, ['a', 'b']) as { threshold: never }).threshold);
+    const t = ['ttft.p50_ms < 5', 'errors.rate < 0.1'].map((e) => {
+      const r = parseThreshold(e, ['a', 'b']);
+      if (!r.ok) throw new Error(e);
+      return r.threshold;
+    });
     const r = evaluateThresholds(t, [
       { name: 'a', metrics: { 'errors.rate': 0.01 } },
       { name: 'b', metrics: { 'errors.rate': 0.5 } },
