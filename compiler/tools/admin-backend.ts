@@ -23,6 +23,13 @@
  * `runServe` then calls {@link CompilerAdminBackend.quarantine} (the file is renamed aside with
  * a timestamp) and starts on the table alone. On a later reload the same error rejects the
  * reload and the previous table stays in service.
+ *
+ * Caller keys (SPEC §12) live in the same state file, under `keys`: keys created through
+ * `POST /admin/keys` (hashes only — the gateway makes the key and shows it once) and
+ * revocations of keys-file keys. Key changes are written by the same one writer, without a
+ * recompile; every serving process re-reads them ({@link CompilerAdminBackend.readKeys}). A
+ * quarantine keeps the keys part when it is readable: a state whose virtual models no
+ * longer compile must not bring a revoked key back.
  */
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
@@ -33,6 +40,7 @@ import { virtualModelViews } from '../../runtime/http/admin.js';
 import { RoutingTable } from '../../runtime/table/reader.js';
 import type { NormVirtualModel } from '../../runtime/table/normalized.js';
 import { isObject } from '../../runtime/table/util.js';
+import { emptyAdminKeys, parseAdminKeys, type AdminKeys, type StoredKey } from '../../runtime/keys/entry.js';
 import { overlayCompiler, type AdminDiagnostic, type OverlayCompiler } from './admin-compile.js';
 import { denormalizeMiddlewareCall, denormalizeVirtualModel } from './denormalize.js';
 import { NATIVE_TO_NEMO_BACKEND_FORMAT, NEMO_MIDDLEWARE_KEYS, rewriteNemo } from '../dialects.js';
@@ -45,6 +53,8 @@ export interface AdminState {
   deletes: string[];
   /** ISO timestamps of the last admin change per name. */
   updatedAt: Record<string, string>;
+  /** Caller keys created or revoked through the admin API (SPEC §12); absent = none. */
+  keys?: AdminKeys;
 }
 
 const emptyState = (): AdminState => ({ version: 1, upserts: {}, deletes: [], updatedAt: {} });
@@ -122,12 +132,24 @@ function parseState(text: string): AdminState {
   if (!isObject(upserts) || !Object.values(upserts).every(isObject)) throw new Error('"upserts" must map names to objects');
   if (!Array.isArray(deletes) || !deletes.every((d) => typeof d === 'string')) throw new Error('"deletes" must be a list of names');
   if (updatedAt !== undefined && !isObject(updatedAt)) throw new Error('"updatedAt" must be an object');
-  return {
+  const state: AdminState = {
     version: 1,
     upserts: upserts as Record<string, Json>,
     deletes: deletes as string[],
     updatedAt: (updatedAt ?? {}) as Record<string, string>,
   };
+  if (parsed.keys !== undefined) state.keys = parseAdminKeys(parsed.keys);
+  return state;
+}
+
+/** The keys part of a state file's text, when it reads (used by a quarantine to keep it); else null. */
+function keysOfText(text: string): AdminKeys | null {
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    return isObject(parsed) && parsed.keys !== undefined ? parseAdminKeys(parsed.keys) : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The compiled table of a base + state, with what it was compiled from. */
@@ -251,13 +273,81 @@ export class CompilerAdminBackend implements AdminBackend {
       const aside = `${this.#file}.quarantined-${new Date().toISOString().replace(/[:.]/g, '-')}`;
       this.#state = emptyState();
       this.#current = null;
+      const keys = keysOfText(await readFile(this.#file, 'utf8').catch(() => ''));
       try {
         await rename(this.#file, aside);
-        return aside;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
         throw err;
       }
+      // Caller keys are not part of the table: keep them (a revocation must survive), the rest goes aside.
+      if (keys !== null) {
+        this.#state = { ...emptyState(), keys };
+        await this.#persist(this.#state);
+      }
+      return aside;
+    });
+  }
+
+  /** Writes a state atomically (temporary file + rename). */
+  async #persist(next: AdminState): Promise<void> {
+    await mkdir(dirname(this.#file), { recursive: true });
+    const tmp = `${this.#file}.${process.pid}.${++this.#tmpSeq}.tmp`;
+    await writeFile(tmp, JSON.stringify(next, null, 2) + '\n');
+    await rename(tmp, this.#file);
+  }
+
+  /**
+   * AdminBackend.readKeys: the caller keys of the persisted state, read from the file now (the
+   * writer replaces it atomically, so a read never sees half a state). Not queued behind
+   * compiles: key changes must reach every process within a second.
+   */
+  async readKeys(): Promise<AdminKeys> {
+    return (await this.#readState()).keys ?? emptyAdminKeys();
+  }
+
+  /** The persisted state as the writer's base for a key change (the file is the truth). */
+  async #stateForKeys(): Promise<AdminState> {
+    const state = await this.#readState();
+    state.keys = structuredClone(state.keys ?? emptyAdminKeys());
+    return state;
+  }
+
+  /** AdminBackend.createKey: persists a key the gateway made (hash only). 409 when an admin key has the id. */
+  createKey(id: string, key: StoredKey, _ctx: AdminContext): Promise<AdminResult> {
+    return this.#serial(async () => {
+      let next: AdminState;
+      try {
+        next = await this.#stateForKeys();
+      } catch (err) {
+        return error(500, 'invalid_request_error', (err as Error).message);
+      }
+      if (Object.hasOwn(next.keys!.created, id))
+        return error(409, 'invalid_request_error', `a key with id ${JSON.stringify(id)} exists`, { param: 'id' });
+      next.keys!.created[id] = key;
+      await this.#persist(next);
+      this.#state = next;
+      return { status: 201, body: { id }, keysChanged: true };
+    });
+  }
+
+  /** AdminBackend.revokeKey: removes an admin key, revokes a keys-file key (id + hash). 404 when neither. */
+  revokeKey(id: string, fileHash: string | null, _ctx: AdminContext): Promise<AdminResult> {
+    return this.#serial(async () => {
+      let next: AdminState;
+      try {
+        next = await this.#stateForKeys();
+      } catch (err) {
+        return error(500, 'invalid_request_error', (err as Error).message);
+      }
+      const keys = next.keys!;
+      const admin = Object.hasOwn(keys.created, id);
+      if (!admin && fileHash === null) return error(404, 'not_found_error', `key ${JSON.stringify(id)} not found`);
+      if (admin) delete keys.created[id];
+      if (fileHash !== null) keys.revoked[id] = { hash: fileHash, at: new Date().toISOString() };
+      await this.#persist(next);
+      this.#state = next;
+      return { status: 200, body: { id, revoked: fileHash !== null, deleted: admin }, keysChanged: true };
     });
   }
 
@@ -293,10 +383,7 @@ export class CompilerAdminBackend implements AdminBackend {
         rejected: `admin change does not compile: ${message}`,
       };
     }
-    await mkdir(dirname(this.#file), { recursive: true });
-    const tmp = `${this.#file}.${process.pid}.${++this.#tmpSeq}.tmp`;
-    await writeFile(tmp, JSON.stringify(next, null, 2) + '\n');
-    await rename(tmp, this.#file);
+    await this.#persist(next);
     this.#state = next;
     this.#current = r;
     return { status: okStatus, body: body(r.table), tableBytes: r.bytes };

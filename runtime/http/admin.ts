@@ -13,6 +13,8 @@
  * loaded table unless the backend provides its own listing (e.g. with real timestamps).
  */
 import { timingSafeEqual } from 'node:crypto';
+import { CREATE_FIELDS, checkEntry, generateKey, hashKey, normalizeKeyUserPath, type AdminKeys, type StoredKey } from '../keys/entry.js';
+import type { KeyStore } from '../keys/store.js';
 import type { RoutingTable } from '../table/reader.js';
 import { sendError, sendJson } from './respond.js';
 import type { HttpRequest, HttpResponse } from './adapter.js';
@@ -29,6 +31,8 @@ export interface AdminResult {
    * `error` and counts it as a rejected reload (SPEC §10 "failed admin compile").
    */
   rejected?: string;
+  /** Set when the caller keys of the admin state changed: every serving process re-reads them (SPEC §12). */
+  keysChanged?: boolean;
 }
 
 /** Context handed to every backend call. */
@@ -72,6 +76,19 @@ export interface AdminBackend {
   quarantine?(reason: string): Promise<string | null>;
   /** Optional: releases what the backend holds (e.g. a compile thread) when the gateway stops. */
   close?(): Promise<void>;
+  /**
+   * Caller keys (SPEC §12), optional: the keys part of the persisted admin state — keys
+   * created through the admin API (hashes only) and revocations of keys-file keys. Read by
+   * every serving process whenever keys may have changed.
+   */
+  readKeys?(): Promise<AdminKeys>;
+  /** `POST /admin/keys`: persists a key made by the gateway (its hash only): 201, or 409 when the id exists. */
+  createKey?(id: string, key: StoredKey, ctx: AdminContext): Promise<AdminResult>;
+  /**
+   * `DELETE /admin/keys/{id}`: removes an admin key with this id, and revokes the keys-file
+   * key with this id and `fileHash` (null: the file has none). 404 when neither exists.
+   */
+  revokeKey?(id: string, fileHash: string | null, ctx: AdminContext): Promise<AdminResult>;
 }
 
 /** Server hooks the admin routes need. */
@@ -85,6 +102,8 @@ export interface AdminHost {
   reject(reason: string, message: string): void;
   /** Re-reads the table file (POST /admin/reload); throws with a message on failure. */
   reloadFromFile(): Promise<RoutingTable>;
+  /** The caller keys (`vmc serve --keys FILE`), or null when keys are off: `/admin/keys` answers 404. */
+  readonly keys?: KeyStore | null;
 }
 
 const NEMO_PREFIX = '/apis/inference-gateway/v2/workspaces/';
@@ -153,6 +172,8 @@ export async function serveAdmin(host: AdminHost, req: HttpRequest, res: HttpRes
     return sendError(res, 405, 'invalid_request_error', 'use GET or PUT /admin/virtual-models');
   }
 
+  if (url === '/admin/keys' || url.startsWith('/admin/keys/')) return serveKeys(host, req, res);
+
   if (url.startsWith('/admin/virtual-models/')) {
     if (m !== 'DELETE' && m !== 'GET' && m !== 'PATCH')
       return sendError(res, 405, 'invalid_request_error', 'use GET, PATCH or DELETE /admin/virtual-models/{name}');
@@ -203,6 +224,77 @@ export async function serveAdmin(host: AdminHost, req: HttpRequest, res: HttpRes
   }
 
   return sendError(res, 404, 'not_found_error', `no admin route ${url}`);
+}
+
+/**
+ * `/admin/keys` (SPEC §12). Keys are made here, in the serving process: the backend (in the
+ * cluster primary with `--workers`) only ever sees a hash. After a change this process
+ * re-reads the keys before answering (read your writes); the primary tells the others.
+ */
+async function serveKeys(host: AdminHost, req: HttpRequest, res: HttpResponse): Promise<void> {
+  const keys = host.keys ?? null;
+  if (keys === null) return sendError(res, 404, 'not_found_error', 'caller keys are off: start the gateway with --keys FILE');
+  const m = req.method;
+  const backend = host.backend;
+  if (req.url === '/admin/keys') {
+    if (m === 'GET') return sendJson(res, 200, keys.list());
+    if (m !== 'POST') return sendError(res, 405, 'invalid_request_error', 'use GET or POST /admin/keys');
+    if (backend?.createKey === undefined)
+      return sendError(res, 501, 'invalid_request_error', 'admin keys need a backend (run through `vmc serve`)');
+    const b = parseBody(req);
+    if (!b.ok) return sendError(res, 400, 'invalid_request_error', 'request body is not valid JSON');
+    const body = b.value;
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+      return sendError(res, 400, 'invalid_request_error', 'body must be an object {id, user_path, models?, expires_at?}');
+    }
+    const fields = body as Record<string, unknown>;
+    const problems = checkEntry(fields, CREATE_FIELDS);
+    if (problems.length > 0) {
+      const p = problems[0];
+      return sendError(res, 400, 'invalid_request_error', p.hint === undefined ? p.message : `${p.message} (${p.hint})`, p.field);
+    }
+    const id = fields.id as string;
+    if (keys.ring.byId(id) !== null || keys.fileKey(id) !== null) {
+      return sendError(res, 409, 'invalid_request_error', `a key with id ${JSON.stringify(id)} exists`, 'id');
+    }
+    const key = generateKey();
+    const stored: StoredKey = {
+      hash: hashKey(key),
+      user_path: normalizeKeyUserPath(fields.user_path as string)!,
+      created_at: new Date().toISOString(),
+    };
+    if (fields.models !== undefined) stored.models = fields.models as string[];
+    if (fields.expires_at !== undefined) stored.expires_at = fields.expires_at as string;
+    const r = await backend.createKey(id, stored, { table: host.table() });
+    if (r.status !== 201) return sendJson(res, r.status, r.body, r.headers);
+    await keys.refresh('admin');
+    // the key is in this answer only: shown once, never stored, logged or sent to another process
+    return sendJson(res, 201, {
+      id,
+      key,
+      user_path: stored.user_path,
+      models: stored.models ?? null,
+      expires_at: stored.expires_at ?? null,
+      enabled: true,
+      source: 'admin',
+      created_at: stored.created_at,
+    });
+  }
+  if (m !== 'DELETE') return sendError(res, 405, 'invalid_request_error', 'use DELETE /admin/keys/{id}');
+  if (backend?.revokeKey === undefined)
+    return sendError(res, 501, 'invalid_request_error', 'admin keys need a backend (run through `vmc serve`)');
+  let id: string;
+  try {
+    id = decodeURIComponent(req.url.slice('/admin/keys/'.length));
+  } catch {
+    return sendError(res, 400, 'invalid_request_error', 'key id is not valid URL encoding');
+  }
+  const inFile = keys.fileKey(id);
+  const r = await backend.revokeKey(id, inFile?.hash ?? null, { table: host.table() });
+  if (r.status !== 200) return sendJson(res, r.status, r.body, r.headers);
+  await keys.refresh('admin');
+  const now = keys.ring.byId(id);
+  return sendJson(res, 200, now === null ? { id, deleted: true, source: 'admin' } : { ...now.view(Date.now()), revoked: true });
 }
 
 function finish(host: AdminHost, res: HttpResponse, r: AdminResult): void {

@@ -194,6 +194,74 @@ describe('the state file is shared and checked', () => {
   });
 });
 
+describe('caller keys in the admin state (SPEC §12)', () => {
+  const HASH_A = 'sha256:' + 'a'.repeat(64);
+  const HASH_F = 'sha256:' + 'f'.repeat(64);
+  const stored = (hash: string) => ({ hash, user_path: '/team/a', models: ['base-model'], created_at: '2026-01-01T00:00:00.000Z' });
+
+  it('createKey persists the hash beside the virtual-model changes, without a recompile; a duplicate id is 409', async () => {
+    accept(await backend.upsertVirtualModel({ source: 'fresh', target_model: 'up/c' }, ctx()));
+    const r = await backend.createKey('ci', stored(HASH_A), ctx());
+    expect([r.status, r.keysChanged, r.tableBytes]).toEqual([201, true, undefined]);
+    const s = await state();
+    expect(Object.keys(s.upserts)).toEqual(['fresh']);
+    expect(s.keys.created.ci).toEqual(stored(HASH_A));
+    expect(await backend.readKeys()).toEqual({ created: { ci: stored(HASH_A) }, revoked: {} });
+    expect((await backend.createKey('ci', stored(HASH_F), ctx())).status).toBe(409);
+    // a later virtual-model change keeps the keys
+    accept(await backend.upsertVirtualModel({ source: 'fresh2', target_model: 'up/b' }, ctx()));
+    expect(Object.keys((await state()).keys.created)).toEqual(['ci']);
+  });
+
+  it('revokeKey deletes an admin key, records a file key revocation by id and hash, and 404s an unknown id', async () => {
+    await backend.createKey('ci', stored(HASH_A), ctx());
+    const del = await backend.revokeKey('ci', null, ctx());
+    expect([del.status, del.body, del.keysChanged]).toEqual([200, { id: 'ci', revoked: false, deleted: true }, true]);
+    const file = await backend.revokeKey('from-file', HASH_F, ctx());
+    expect(file.status).toBe(200);
+    const keys = await backend.readKeys();
+    expect(keys.created).toEqual({});
+    expect(keys.revoked['from-file'].hash).toBe(HASH_F);
+    expect((await backend.revokeKey('nobody', null, ctx())).status).toBe(404);
+  });
+
+  it("a reader sees the writer's keys; an invalid keys part makes the state unusable", async () => {
+    const reader = await createAdminBackend({ tablePath, compileIn: 'inline' });
+    expect(await reader.readKeys()).toEqual({ created: {}, revoked: {} });
+    await backend.createKey('ci', stored(HASH_A), ctx());
+    expect(Object.keys((await reader.readKeys()).created)).toEqual(['ci']);
+    await writeFile(
+      statePath({ tablePath }),
+      JSON.stringify({
+        version: 1,
+        upserts: {},
+        deletes: [],
+        keys: { created: { x: { hash: 'vmc-clear', user_path: '/', created_at: 'now' } }, revoked: {} },
+      }),
+    );
+    await expect(reader.readKeys()).rejects.toBeInstanceOf(AdminStateError);
+  });
+
+  it('a quarantine keeps the keys part: a revocation survives a state whose virtual models no longer compile', async () => {
+    const base = new Uint8Array(await readFile(tablePath));
+    await writeFile(
+      statePath({ tablePath }),
+      JSON.stringify({
+        version: 1,
+        upserts: { broken: { target: 'up/zzz' } },
+        deletes: [],
+        keys: { created: { ci: stored(HASH_A) }, revoked: { old: { hash: HASH_F, at: '2026-01-01T00:00:00Z' } } },
+      }),
+    );
+    await expect(backend.overlay(base)).rejects.toBeInstanceOf(AdminStateError);
+    const aside = await backend.quarantine('test');
+    expect(aside).not.toBeNull();
+    const kept = await state();
+    expect([kept.upserts, kept.keys.revoked.old.hash, Object.keys(kept.keys.created)]).toEqual([{}, HASH_F, ['ci']]);
+    expect(await backend.overlay(base)).toEqual(base);
+  });
+});
+
 describe('compiles off the event loop', () => {
   beforeAll(() => ensureBuilt(), 120_000);
 
