@@ -75,6 +75,19 @@ export async function runKeys(args: string[]): Promise<number> {
   }
   const file = values.file;
   if (file === undefined || file === '') throw new UsageError('--file FILE is required');
+  if (sub !== 'list' && values.id === undefined) throw new UsageError('--id ID is required');
+  if (sub === 'create') {
+    if (values['user-path'] === undefined) throw new UsageError('--user-path P is required');
+    const fields: Record<string, unknown> = { id: values.id, user_path: values['user-path'] };
+    if (values.model !== undefined) fields.models = values.model;
+    if (values['expires-at'] !== undefined) fields.expires_at = values['expires-at'];
+    const problems = checkEntry(fields, CREATE_FIELDS);
+    if (problems.length > 0) {
+      const p = problems[0];
+      const flag = p.field === 'models' ? 'model' : p.field.replace('_', '-');
+      throw new UsageError(`--${flag}: ${p.message}${p.hint === undefined ? '' : ` (${p.hint})`}`);
+    }
+  }
   const text = await readText(file);
 
   if (sub === 'list') {
@@ -109,8 +122,7 @@ export async function runKeys(args: string[]): Promise<number> {
     return 0;
   }
 
-  const id = values.id;
-  if (id === undefined) throw new UsageError('--id ID is required');
+  const id = values.id!;
   let entries: KeySpec[] = [];
   if (text !== null && text.trim() !== '') {
     try {
@@ -136,18 +148,7 @@ export async function runKeys(args: string[]): Promise<number> {
   }
 
   // create
-  const userPath = values['user-path'];
-  if (userPath === undefined) throw new UsageError('--user-path P is required');
-  const fields: Record<string, unknown> = { id, user_path: userPath };
-  if (values.model !== undefined) fields.models = values.model;
-  if (values['expires-at'] !== undefined) fields.expires_at = values['expires-at'];
-  const problems = checkEntry(fields, CREATE_FIELDS);
-  if (problems.length > 0) {
-    const p = problems[0];
-    throw new UsageError(
-      `--${p.field.replace('_', '-').replace(/^models$/, 'model')}: ${p.message}${p.hint === undefined ? '' : ` (${p.hint})`}`,
-    );
-  }
+  const userPath = values['user-path']!;
   if (entries.some((e) => e.id === id)) {
     process.stderr.write(`vmc keys: a key with id ${JSON.stringify(id)} exists in ${file}; revoke it or choose another id\n`);
     return 1;

@@ -110,7 +110,8 @@ const rangeOf = (n: Node | null | undefined, fallback: [number, number]): [numbe
 export function parseKeysFile(file: string, text: string): KeysFile {
   const diags: KeysDiagnostic[] = [];
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, version: '1.2' });
-  for (const e of doc.errors) {
+  // the first syntax error only: the ones after it are usually its echoes
+  for (const e of doc.errors.slice(0, 1)) {
     diags.push({
       code: 'VMK002',
       start: e.pos[0],
@@ -129,14 +130,13 @@ export function parseKeysFile(file: string, text: string): KeysFile {
     ]);
   }
   let list: Node | null = null;
+  const emptyList = doc.createNode([]) as Node;
   for (const pair of root.items) {
     const k = isScalar(pair.key) ? pair.key.value : null;
     if (k === 'keys') {
-      list = (pair.value as Node | null) ?? null;
-      if (list === null) {
-        const [s, e] = rangeOf(pair.key as Node, whole);
-        diags.push({ code: 'VMK003', start: s, end: e, message: '`keys:` has no value', hint: 'write keys: [] for a file without keys' });
-      }
+      const v = (pair.value as Node | null) ?? null;
+      // `keys:` with nothing after it: a file without keys, like `keys: []`
+      list = v === null || (isScalar(v) && v.value === null) ? emptyList : v;
     } else if (k !== 'version') {
       const [s, e] = rangeOf(pair.key as Node, whole);
       diags.push({
