@@ -104,6 +104,11 @@ export class TargetRuntime {
   readonly series: SeriesSet;
   /** The last credentials problem logged for this target (engine.ts logs each new one once). */
   lastCredentialsProblem: string | null = null;
+  /**
+   * The wire format is one no client speaks (Bedrock, Gemini): every request is translated, and
+   * the client's `accept` and `anthropic-version` describe the client's format, not this one.
+   */
+  readonly #ownFormat: boolean;
 
   constructor(table: RoutingTable, t: number, vmName: string, pools: UpstreamPools, metrics: Metrics, opts: TargetOptions = {}) {
     const p = table.targetProvider(t);
@@ -117,6 +122,7 @@ export class TargetRuntime {
     const baseUrl = opts.providerUrls?.get(this.providerName) ?? table.providerBaseUrl(p);
     const routes = targetRoutes(this.providerType, this.backendFormat, baseUrl, this.model, table.providerOptions(p), setup.query);
     this.wire = routes.wire;
+    this.#ownFormat = routes.wire !== 'openai' && routes.wire !== 'anthropic';
     this.origin = routes.origin;
     this.pool = pools.get(routes.origin);
     this.paths = routes.paths;
@@ -170,7 +176,8 @@ export class TargetRuntime {
    *
    *   1. the client headers on the allow-list (upstream.ts `forwardedRequestHeader`: the
    *      credential and account headers only when the provider has no credentials of its own,
-   *      and never the client's `authorization` / `x-api-key` when gateway keys are on) and
+   *      never the client's `authorization` / `x-api-key` when gateway keys are on, and not
+   *      `accept` / `anthropic-version` to a format no client speaks: Bedrock, Gemini) and
    *      `x-forwarded-for` (the client's value with `peer` appended; dropped when the peer is
    *      unknown), minus the middleware's removals;
    *   2. the virtual model's `set-headers` middleware;
@@ -201,6 +208,7 @@ export class TargetRuntime {
       }
       if (fwd !== FORWARD_ALWAYS && owns) continue; // the provider's credentials: not the client's account
       if (keys && isGatewayKeyHeader(name)) continue; // the client's gateway key (SPEC §12)
+      if (this.#ownFormat && isClientFormatHeader(name)) continue; // about the client's format, not this one
       if (this.#keepsClient(name, mwSet, mwRemove)) out.push(name, client[i + 1]);
     }
     if (peer !== null && this.#keepsClient('x-forwarded-for', mwSet, mwRemove)) {
@@ -235,6 +243,11 @@ export class TargetRuntime {
     if (from <= 3 && this.credentials !== null && hasName(this.credentials, name)) return true;
     return overridden(name, this.headersSet);
   }
+}
+
+/** Client headers about the client's own wire format (not forwarded to Bedrock or Gemini). */
+function isClientFormatHeader(name: string): boolean {
+  return name === 'accept' || name === 'anthropic-version';
 }
 
 /** The headers a client authenticates to the gateway with when gateway keys are on (SPEC §12). */

@@ -11,6 +11,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { MockProvider } from '../../bench/sim/simulated-provider.js';
+import { bedrockFrame } from '../../bench/sim/clouds/bedrock.js';
 import { SseParser } from '../../runtime/wire/sse.js';
 import { chat, closeAll, post, providersYaml, startGateway, startMocks, type Gateway } from './harness.js';
 
@@ -274,6 +275,47 @@ describe('hostile upstreams (issue 8)', () => {
       expect(last.event).toBe('error');
       expect(JSON.parse(last.data).error.message).toMatch(/exceeds/);
       expect(events.some((e) => e.data.length > 1024 * 1024)).toBe(false); // nothing of the giant line was forwarded
+    } finally {
+      await g.close();
+      await up.close();
+    }
+  }, 30_000);
+
+  it('translated event stream (Bedrock upstream): a corrupt frame ends the client stream with an error event; the upstream is not read on', async () => {
+    const total = 64 * 1024 * 1024;
+    const up = await rawUpstream((res, sent) => {
+      res.writeHead(200, { 'content-type': 'application/vnd.amazon.eventstream' });
+      res.write(bedrockFrame('messageStart', { role: 'assistant' }));
+      res.write(bedrockFrame('contentBlockDelta', { contentBlockIndex: 0, delta: { text: 'before the bad frame' } }));
+      // a prelude announcing a 1 GiB message (past the 16 MiB bound), then more bytes forever
+      const bad = Buffer.alloc(16);
+      bad.writeUInt32BE(1024 * 1024 * 1024, 0);
+      res.write(bad);
+      void flood(res, sent, total, 64 * 1024);
+    });
+    const g = await startGateway(
+      `version: 1\nproviders:\n  br: { type: bedrock, region: us-east-1, base_url: ${up.url}, auth: { none: true }, models: [m1] }\nvirtual_models:\n  s: { target: br/m1 }\n`,
+    );
+    try {
+      const res = await fetch(g.url + '/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(chat('s', { stream: true })),
+      });
+      expect(res.status).toBe(200);
+      const { events, error } = await readEvents(res);
+      expect(error).toBeNull();
+      const text = events
+        .filter((e) => e.event === 'message' && e.data.startsWith('{'))
+        .map((e) => JSON.parse(e.data).choices?.[0]?.delta?.content ?? '')
+        .join('');
+      expect(text).toBe('before the bad frame');
+      const last = events.at(-1)!;
+      expect(last.event).toBe('error');
+      expect(JSON.parse(last.data).error.message).toMatch(/invalid message length/);
+      expect(events.filter((e) => e.event === 'error')).toHaveLength(1); // one error event, the translator's
+      // the gateway stopped reading at once: only what the socket buffers of both hops held was produced
+      expect(up.sent.bytes).toBeLessThan(16 * 1024 * 1024);
     } finally {
       await g.close();
       await up.close();

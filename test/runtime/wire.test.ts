@@ -468,3 +468,38 @@ virtual_models:
     expect(mocks[1].requests.every((q) => q.path !== '/v1/embeddings')).toBe(true);
   });
 });
+
+describe('EventStreamDecoder (AWS event stream)', () => {
+  it('a 12 MiB message in 64 KiB chunks decodes whole, joined once; pending counts the incomplete tail', async () => {
+    const { EventStreamDecoder, encodeEventStreamMessage } = await import('../../runtime/wire/eventstream.js');
+    const payload = new Uint8Array(12 * 1024 * 1024).fill(0x61);
+    const small = encodeEventStreamMessage({ ':event-type': 'a' }, enc.encode('{}'));
+    const big = encodeEventStreamMessage({ ':event-type': 'big' }, payload);
+    const bytes = new Uint8Array(small.length + big.length + small.length);
+    bytes.set(small);
+    bytes.set(big, small.length);
+    bytes.set(small, small.length + big.length);
+    const d = new EventStreamDecoder();
+    const got: { type: string; size: number }[] = [];
+    for (let i = 0; i < bytes.length; i += 64 * 1024) {
+      for (const m of d.push(bytes.subarray(i, Math.min(bytes.length, i + 64 * 1024))))
+        got.push({ type: m.headers[':event-type'], size: m.body.length });
+      if (got.length === 1) expect(d.pending).toBe(Math.min(bytes.length, i + 64 * 1024) - small.length);
+    }
+    expect(got).toEqual([
+      { type: 'a', size: 2 },
+      { type: 'big', size: payload.length },
+      { type: 'a', size: 2 },
+    ]);
+    expect(d.pending).toBe(0);
+  });
+
+  it('a prelude past the 16 MiB bound throws at once (the translator ends the stream, the relay cuts the upstream)', async () => {
+    const { EventStreamDecoder } = await import('../../runtime/wire/eventstream.js');
+    const bad = new Uint8Array(8);
+    new DataView(bad.buffer).setUint32(0, 17 * 1024 * 1024);
+    const d = new EventStreamDecoder();
+    expect(() => d.push(bad.subarray(0, 2))).not.toThrow(); // a prelude split across chunks
+    expect(() => d.push(bad.subarray(2))).toThrow(/invalid message length/);
+  });
+});
