@@ -628,6 +628,33 @@ describe('/v1/models and the provider types', () => {
   });
 });
 
+describe('vmc explain and the provider types (issue 11 item 7)', () => {
+  it('each target shows its provider type; an endpoint a type does not offer is refused in the gateway’s own words', async () => {
+    const { EXPLAIN_ENDPOINTS, explainRoute, renderExplain } = await import('../../compiler/tools/explain.js');
+    const req = { headers: {}, metadata: null, userPath: null, draw: null };
+    const ok = explainRoute(gw.server.table, 'google-pair', { ...req, endpoint: EXPLAIN_ENDPOINTS.chat });
+    expect(ok.targets.map((t) => [t.target, t.providerType, t.servesEndpoint])).toEqual([
+      [`gem/${GEMINI}`, 'gemini', true],
+      [`gcp/${GEMINI}`, 'vertex', true],
+    ]);
+    expect(renderExplain(ok)).toContain(`gem/${GEMINI} (gemini)`);
+    const emb = explainRoute(gw.server.table, 'bedrock-chat', { ...req, endpoint: EXPLAIN_ENDPOINTS.embeddings });
+    expect(emb.status).toBe('no_target_serves_endpoint');
+    expect(emb.httpStatus).toBe(400);
+    expect(emb.targets[0]).toMatchObject({
+      providerType: 'bedrock',
+      servesEndpoint: false,
+      unservedReason: 'provider type bedrock does not offer /v1/embeddings',
+    });
+    const text = renderExplain(emb);
+    expect(text).toContain(`aws/${CLAUDE} (bedrock)`);
+    expect(text).toContain('skipped: provider type bedrock does not offer /v1/embeddings');
+    const res = await post(gw.url + '/v1/embeddings', { model: 'bedrock-chat', input: 'x' });
+    received.push(res.text);
+    expect(res.json.error.message).toBe(emb.message);
+  });
+});
+
 describe('credentials the environment lacks', () => {
   it('a provider without credentials: warned at load; its requests 502 naming the variable, never counted; fallback serves', async () => {
     const yaml = `version: 1
