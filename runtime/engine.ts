@@ -30,6 +30,19 @@
  * attempt), and the upstream's 401/403/429 to a client's own credentials (a provider without
  * a key): those judge the credential, not the target, so one client cannot cool a target
  * down for everyone.
+ *
+ * Upstream requests (SPEC §3.6, §13): the path is the target's route for the endpoint — its
+ * stream path when the provider streams elsewhere (Bedrock `/converse-stream`, Gemini
+ * `?alt=sse`) and the client asked for a stream; the body is the client's bytes with the model
+ * spliced (fast path) or `upstreamBody` (translation, override_params, body model); headers
+ * are built once per target (target.ts) and, for providers that sign (SigV4, OAuth), signed on
+ * every attempt — a SigV4 signature carries its time and a token expires, so signed headers
+ * are never cached. A signer that cannot produce credentials (CredentialsError: no AWS keys,
+ * no service-account file, a token endpoint that refuses the account) is a configuration
+ * fault, not an upstream failure: the target is skipped without counting against its health
+ * (ejecting it would not bring the credentials back, and would hide the message), the
+ * request moves on to the next target, and when nothing else answers the client gets
+ * `502 provider_error` with the signer's message (variable names and URLs, never values).
  */
 import { GATEWAY_PROVIDER, gatewayErrorBody, type GatewayErrorType } from './errors.js';
 import type { Generation, TargetRuntime, VmRuntime } from './generation.js';

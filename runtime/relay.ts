@@ -13,8 +13,12 @@
  *   `event: error` (sse.ts) instead of half an event; a non-SSE body that breaks mid-way
  *   cannot be repaired and the connection is closed, so the client sees a truncated body
  *   rather than a silently "complete" one;
- * - when the target speaks the other wire format, bodies, errors and streams are translated
- *   (wire/translate.ts).
+ * - when the target speaks another wire format, bodies, errors and streams are translated
+ *   (wire/translate.ts): SSE from OpenAI, Anthropic and Gemini, AWS event streams from Bedrock.
+ *   A translated stream is cut off — the upstream aborted, not read on — when an SSE event
+ *   passes its bound (the client gets the gateway's error event) or when the translator cannot
+ *   read the stream (a corrupt event-stream frame: the client gets the translator's error
+ *   event in its own format, then the end).
  */
 import { gatewayErrorBody } from './errors.js';
 import { headerIndex, type HeaderValue, type HttpResponse } from './http/adapter.js';
