@@ -436,6 +436,27 @@ describe('bedrock (SPEC §13): Converse, SigV4, AWS event stream', () => {
     });
   });
 
+  it('images: a base64 data: URL becomes an image block (Bedrock) and inlineData (Gemini)', async () => {
+    const png = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex').toString('base64');
+    const messages: OpenAI.Chat.Completions.ChatCompletionMessageParam[] = [
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'what is this?' },
+          { type: 'image_url', image_url: { url: `data:image/png;base64,${png}` } },
+        ],
+      },
+    ];
+    await openai.chat.completions.create({ model: 'bedrock-chat', messages });
+    expect(last(bedrock).json!.messages).toEqual([
+      { role: 'user', content: [{ text: 'what is this?' }, { image: { format: 'png', source: { bytes: png } } }] },
+    ]);
+    await openai.chat.completions.create({ model: 'gemini-chat', messages });
+    expect(last(gemini).json!.contents).toEqual([
+      { role: 'user', parts: [{ text: 'what is this?' }, { inlineData: { mimeType: 'image/png', data: png } }] },
+    ]);
+  });
+
   it('content Bedrock cannot take (an image URL): 400 before any attempt', async () => {
     const before = bedrock.requests.length;
     const res = await post(gw.url + '/v1/chat/completions', {
