@@ -752,6 +752,34 @@ virtual_models:
     }
   });
 
+  it('bedrock without AWS credentials: the gateway starts; requests 502 naming the variables, nothing sent unsigned', async () => {
+    const g = await startGateway(`version: 1
+providers:
+  awsx:
+    type: bedrock
+    region: us-east-1
+    base_url: ${bedrock.url}
+    credentials_env: { access_key_id: VMC_T_NO_ID, secret_access_key: VMC_T_NO_SECRET }
+    models: ["${CLAUDE}"]
+virtual_models:
+  b: { target: "awsx/${CLAUDE}" }
+`);
+    try {
+      expect(g.logs).toContainEqual(expect.objectContaining({ msg: 'provider credentials incomplete', provider: 'awsx' }));
+      const before = bedrock.requests.length;
+      const r = await post(g.url + '/v1/chat/completions', { model: 'b', messages: [{ role: 'user', content: 'hi' }] });
+      received.push(r.text);
+      expect(r.status).toBe(502);
+      expect(r.json.error).toMatchObject({ type: 'provider_error', provider: 'awsx' });
+      // without the optional AWS credential chain the message says what to set
+      expect(r.json.error.message).toMatch(/^provider awsx: .*(VMC_T_NO_ID and VMC_T_NO_SECRET|credential chain)/);
+      expect(bedrock.requests.length).toBe(before);
+    } finally {
+      received.push(...g.logs.map((l) => JSON.stringify(l)));
+      await g.close();
+    }
+  });
+
   it('a token_uri that refuses the service account: 502 naming the token endpoint, no assertion or key in the answer', async () => {
     const sa = JSON.parse(readFileSync(process.env.VMC_T_VERTEX_SA!, 'utf8')) as Record<string, string>;
     sa.token_uri = `${vertex.url}/not-a-token-endpoint`;
