@@ -44,11 +44,6 @@ export function hashKey(key: string): string {
   return HASH_PREFIX + createHash('sha256').update(key, 'utf8').digest('hex');
 }
 
-/** The 32 digest bytes of a valid `hash` value. */
-export function digestOfHash(hash: string): Buffer {
-  return Buffer.from(hash.slice(HASH_PREFIX.length), 'hex');
-}
-
 /** A field problem: which field, what is wrong, and a hint. */
 export interface FieldProblem {
   field: string;
