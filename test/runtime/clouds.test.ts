@@ -909,7 +909,7 @@ virtual_models:
   x: { target: corp/m }
 `),
       );
-      const env = { ...process.env, VMC_LOG: 'silent', VMC_T_CLI_KEY: 'k' };
+      const env: NodeJS.ProcessEnv = { ...process.env, VMC_LOG: 'silent', VMC_T_CLI_KEY: 'k' };
       delete env.VMC_T_CLI_TENANT;
       const one = await serve(['--table', table, '--port', '0', '--no-watch'], env);
       expect(one.code).toBe(1);
