@@ -16,7 +16,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -870,7 +870,31 @@ virtual_models:
 
 describe('vmc serve with an unset ${ENV} (SPEC §13: exit 1 naming provider and variable)', () => {
   const ROOT = join(import.meta.dirname, '..', '..');
-  /** Runs `vmc serve` from dist/ (built now: the CLI runs the compiled code) until it exits. */
+  /** Newest mtime of a .ts file under `dir`. */
+  function newestMtime(dir: string): number {
+    let t = 0;
+    for (const name of readdirSync(dir)) {
+      const p = join(dir, name);
+      const st = statSync(p);
+      t = Math.max(t, st.isDirectory() ? newestMtime(p) : name.endsWith('.ts') ? st.mtimeMs : 0);
+    }
+    return t;
+  }
+
+  /**
+   * The CLI runs the compiled code in dist/: rebuilt only when a runtime source is newer (as
+   * serve-process.test.ts does) — other test files spawn the CLI from dist/ concurrently, so a
+   * fresh dist/ is never rewritten under them.
+   */
+  function ensureBuilt(): void {
+    const out = join(ROOT, 'dist', 'runtime', 'server.js');
+    if (existsSync(out) && statSync(out).mtimeMs >= Math.max(newestMtime(join(ROOT, 'runtime')), newestMtime(join(ROOT, 'bin')))) return;
+    // errors of other work in progress do not stop tsc from emitting; the CLI must exist after
+    spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT });
+    expect(existsSync(join(ROOT, 'dist', 'bin', 'cli.js'))).toBe(true);
+  }
+
+  /** Runs `vmc serve` from dist/ until it exits. */
   function serve(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stderr: string }> {
     return new Promise((resolve) => {
       const child = spawn(process.execPath, [join(ROOT, 'bin', 'vmc.js'), 'serve', ...args], {
@@ -889,9 +913,7 @@ describe('vmc serve with an unset ${ENV} (SPEC §13: exit 1 naming provider and 
   }
 
   it('single process and --workers 2: exit 1, one line naming the provider and the variable', async () => {
-    // errors of other work in progress do not stop tsc from emitting; the CLI must exist after
-    spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT });
-    expect(existsSync(join(ROOT, 'dist', 'bin', 'cli.js'))).toBe(true);
+    ensureBuilt();
     const dir = mkdtempSync(join(tmpdir(), 'vmc-serve-env-'));
     try {
       const table = join(dir, 'table.vmct');
