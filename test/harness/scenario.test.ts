@@ -102,7 +102,7 @@ describe('scenario diagnostics (fixtures/bench/errors)', () => {
       const f = file ?? fixture;
       const text = readFileSync(join(ERRORS, f), 'utf8');
       // YAML keys/values point at their first character; the root (missing keys, no gateway) at 1:1.
-      const offset = at === 'bench' ? 0 : nth(text, at, occurrence ?? 1);
+      const offset = nth(text, at, occurrence ?? 1);
       const { line, column } = lineColumn(text, offset);
       return `${f}:${line}:${column} ${code}`;
     });
