@@ -95,7 +95,8 @@ async function loadTsScenario(path: string, text: string, log: BenchDiagnosticLo
       moduleResolution: ts.ModuleResolutionKind.Bundler,
       lib: ['lib.es2022.d.ts'],
       types: [],
-      ...(vmcPath ? { paths: { vmc: [vmcPath] } } : {}),
+      // `vmc` (as for configs) and `vmc/bench` both name the scenario API here.
+      ...(vmcPath ? { paths: { vmc: [vmcPath], 'vmc/bench': [vmcPath] } } : {}),
     },
   });
   const sf = project.createSourceFile(path, text, { overwrite: true });
@@ -146,7 +147,8 @@ const rewriteVmcImport =
   (ctx) =>
   (sf) => {
     const f = ctx.factory;
-    const isVmc = (m: TsNamespace.Expression | undefined) => m !== undefined && ts.isStringLiteral(m) && m.text === 'vmc';
+    const isVmc = (m: TsNamespace.Expression | undefined) =>
+      m !== undefined && ts.isStringLiteral(m) && (m.text === 'vmc' || m.text === 'vmc/bench');
     const statements = sf.statements.map((s) =>
       ts.isImportDeclaration(s) && isVmc(s.moduleSpecifier)
         ? f.updateImportDeclaration(s, s.modifiers, s.importClause, f.createStringLiteral(VMC_SHIM_URL), s.attributes)
