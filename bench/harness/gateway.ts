@@ -91,11 +91,12 @@ async function startOnce(g: GatewayPlan, sims: SimHost, workDir: string): Promis
   const args: string[] = [];
   let tablePath: string;
   let how: string;
-  const useFlag = e.tablePath !== null && serveHasProviderUrl();
-  if (useFlag) {
-    tablePath = e.tablePath!;
+  if (serveHasProviderUrl()) {
+    // The table as built (or as compiled from the config), the providers pointed elsewhere at start.
+    if (e.tablePath !== null) tablePath = e.tablePath;
+    else writeFileSync((tablePath = join(workDir, `${g.name}.vmct`)), e.bytes);
     for (const p of e.norm.providers) args.push('--provider-url', `${p.name}=${simBaseUrl(p.type, sims.url(p.name))}`);
-    how = `vmc serve --table ${e.label} --provider-url …`;
+    how = `vmc serve on ${e.label} --provider-url (every provider → its simulated provider)`;
   } else {
     const norm: NormConfig = {
       ...e.norm,
