@@ -1,5 +1,8 @@
 /**
  * The per-request engine: resolution (SPEC §3.1–3.5) and the attempt loop (§3.7, §9).
+ * With caller keys on (SPEC §12), the key is checked first (runtime/keys/ring.ts: 401 without
+ * a usable key, 403 for an `x-vmc-user-path` that does not narrow the key's path), and
+ * resolution runs with the key as the caller (its user path and model allow-list).
  *
  *   body ──scanJsonBody──▶ model span ──table.lookup──▶ vm ──resolveRequest──▶ [t0, t1, …]
  *     (routing/resolve.ts: enabled, user path, model_types, metadata,           │
@@ -58,6 +61,10 @@ import {
   modelName,
   scanJsonBody,
 } from './json-scan.js';
+import { logKeyedAccess } from './keys/access.js';
+import type { KeyMetrics } from './keys/metrics.js';
+import { AUTH_MESSAGES, AUTH_OK, AUTH_REASONS, Caller, authenticate, narrowUserPath, type KeyEntry } from './keys/ring.js';
+import type { KeyStore } from './keys/store.js';
 import { logAccess, type Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import { applyBodyOps, runPostResponse } from './middleware.js';
@@ -103,12 +110,20 @@ export const STATUS_CLIENT_CLOSED = 499;
 export interface EngineDeps {
   metrics: Metrics;
   log: Logger;
+  /** Caller keys (`vmc serve --keys`, SPEC §12): every request must present one. Absent = keys off. */
+  keys?: KeyStore | null;
+  /** Where key outcomes are counted (required with `keys`). */
+  keyMetrics?: KeyMetrics;
 }
 
 // Resolution scratch. Everything from scan to plan runs synchronously before the first
 // await, so one instance of each serves every request.
 const scan = new BodyScan();
 const resolution = new Resolution();
+const caller = new Caller();
+
+/** Headers of a 401: the error envelope, and the scheme clients should use. */
+const UNAUTHORIZED_HEADERS: readonly string[] = Object.freeze(['content-type', 'application/json', 'www-authenticate', 'Bearer']);
 
 /** Error type and `param` of a refused resolution, by RESOLVE_* code (routing/resolve.ts). */
 const RESOLVE_ERROR_TYPE: readonly GatewayErrorType[] = [
@@ -119,8 +134,9 @@ const RESOLVE_ERROR_TYPE: readonly GatewayErrorType[] = [
   'invalid_request_error', // model_types
   'invalid_request_error', // bad x-vmc-metadata
   'invalid_request_error', // no eligible target
+  'permission_error', // the caller key's models exclude it (SPEC §12)
 ];
-const RESOLVE_PARAM: readonly (string | null)[] = [null, 'model', 'model', 'model', 'model', null, null];
+const RESOLVE_PARAM: readonly (string | null)[] = [null, 'model', 'model', 'model', 'model', null, null, 'model'];
 
 /** An upstream response kept while trying further targets. */
 class KeptResponse {
@@ -147,6 +163,9 @@ class Exchange {
   headers: string[] | null = null;
   /** Why the request cannot be sent upstream (a header value undici would refuse), or null. */
   refusal: string | null = null;
+  /** The caller key (keys on), and the caller's user path, for the access line and key metrics. */
+  key: KeyEntry | null = null;
+  userPath: string | null = null;
 
   constructor(
     readonly gen: Generation,
@@ -171,10 +190,14 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export class Engine {
   readonly #metrics: Metrics;
   readonly #log: Logger;
+  readonly #keys: KeyStore | null;
+  readonly #keyMetrics: KeyMetrics | null;
 
   constructor(deps: EngineDeps) {
     this.#metrics = deps.metrics;
     this.#log = deps.log;
+    this.#keys = deps.keys ?? null;
+    this.#keyMetrics = deps.keyMetrics ?? null;
   }
 
   /** Serves one inference request on endpoint `ep` (EP_* of generation.ts) with table `gen`. */
@@ -193,17 +216,31 @@ export class Engine {
     // scratch; no parse and no per-request objects before the attempt loop — change with care
     const table = gen.table;
     const body = req.body;
+    // Caller keys (SPEC §12) first: an unauthenticated client learns nothing else. `caller` is
+    // module scratch, valid until the first await; what must survive goes into the Exchange.
+    let c: Caller | null = null;
+    if (this.#keys !== null) {
+      c = caller;
+      const st = authenticate(this.#keys.ring, req, Date.now(), c);
+      if (st !== AUTH_OK) return this.#unauthenticated(req, res, startedAt, st, c);
+    }
     // A JSON API: anything else is refused before it can reach a provider — a browser's form
     // POST or no-cors fetch (text/plain, urlencoded, multipart, no type) must not spend the
     // gateway's keys (issue 8).
     if (!isJsonContentType(req.header('content-type'))) {
       const msg = 'Content-Type must be application/json';
-      return this.#reject(req, res, startedAt, 415, 'invalid_request_error', msg, null);
+      return this.#reject(req, res, startedAt, 415, 'invalid_request_error', msg, null, c);
     }
     // Control headers must be unambiguous: the first and the last of two could decide differently.
     if (headerCount(req.headers, 'x-vmc-user-path') > 1 || headerCount(req.headers, 'x-vmc-metadata') > 1) {
       const msg = `header ${headerCount(req.headers, 'x-vmc-user-path') > 1 ? 'x-vmc-user-path' : 'x-vmc-metadata'} must appear at most once`;
-      return this.#reject(req, res, startedAt, 400, 'invalid_request_error', msg, null);
+      return this.#reject(req, res, startedAt, 400, 'invalid_request_error', msg, null, c);
+    }
+    // Under a key, x-vmc-user-path may only narrow the key's user path (SPEC §12). The value is
+    // not echoed: it is the client's, and could hold anything.
+    if (c !== null && !narrowUserPath(c, req.header('x-vmc-user-path'))) {
+      const msg = `x-vmc-user-path is outside this API key's user path '${c.entry!.userPath}' (it may only narrow it)`;
+      return this.#reject(req, res, startedAt, 403, 'permission_error', msg, null, c);
     }
     if (!scanJsonBody(body, scan)) {
       const msg =
@@ -212,7 +249,7 @@ export class Engine {
           : scan.status === SCAN_TOO_DEEP
             ? 'request body is nested too deeply'
             : `request body is not valid JSON (at byte ${scan.errorOffset})`;
-      return this.#reject(req, res, startedAt, 400, 'invalid_request_error', msg, null);
+      return this.#reject(req, res, startedAt, 400, 'invalid_request_error', msg, null, c);
     }
     if (scan.modelKind !== MODEL_STRING) {
       const msg =
@@ -221,15 +258,15 @@ export class Engine {
           : scan.modelKind === MODEL_DUPLICATE
             ? 'parameter model must appear once' // parsers disagree on which one counts
             : 'parameter model must be a string';
-      return this.#reject(req, res, startedAt, 400, 'invalid_request_error', msg, 'model');
+      return this.#reject(req, res, startedAt, 400, 'invalid_request_error', msg, 'model', c);
     }
     const vm = scan.modelEscaped ? table.lookupString(modelName(body, scan)) : table.lookup(body, scan.modelStart, scan.modelEnd);
     if (vm < 0) {
-      return this.#reject(req, res, startedAt, 404, 'not_found_error', `model '${modelName(body, scan)}' does not exist`, 'model');
+      return this.#reject(req, res, startedAt, 404, 'not_found_error', `model '${modelName(body, scan)}' does not exist`, 'model', c);
     }
     const vmr = gen.vm(vm);
     const r = resolution;
-    if (resolveRequest(table, gen.router, vm, vmr, ep, req, Date.now(), ROUTER_DRAW, r) !== RESOLVE_OK) {
+    if (resolveRequest(table, gen.router, vm, vmr, ep, req, Date.now(), ROUTER_DRAW, r, c) !== RESOLVE_OK) {
       return this.#rejectVm(
         req,
         res,
@@ -239,10 +276,15 @@ export class Engine {
         RESOLVE_ERROR_TYPE[r.status],
         resolutionMessage(table, vm, ep, r, vmr.name),
         RESOLVE_PARAM[r.status],
+        c,
       );
     }
     const plan = r.plan.slice(0, r.count); // survives the awaits below
     const ex = new Exchange(gen, ep, req, res, vm, vmr, scan.modelStart, scan.modelEnd, startedAt);
+    if (c !== null) {
+      ex.key = c.entry;
+      ex.userPath = c.userPath;
+    }
     res.onAbort(ex.onAbort);
     await this.#attempts(ex, plan);
     res.onAbort(null);
@@ -553,7 +595,11 @@ export class Engine {
   #finish(ex: Exchange): void {
     const ms = performance.now() - ex.startedAt;
     (ex.target?.series ?? ex.vmr.series).countRequest(ex.status);
-    logAccess(this.#log, ex.req, ex.status, ex.startedAt, ex.vmr.name, ex.target?.label ?? null, ex.attempts);
+    if (this.#keys === null) logAccess(this.#log, ex.req, ex.status, ex.startedAt, ex.vmr.name, ex.target?.label ?? null, ex.attempts);
+    else {
+      ex.key?.series.count(ex.status);
+      logKeyedAccess(this.#log, ex.req, ex.status, ex.startedAt, ex.key, ex.userPath, ex.vmr.name, ex.target?.label ?? null, ex.attempts);
+    }
     const mw = ex.vmr.middleware;
     if (mw.logCalls.length > 0) {
       runPostResponse(
@@ -572,7 +618,15 @@ export class Engine {
     }
   }
 
-  /** 4xx before a virtual model was resolved. */
+  /** 401 (caller keys on): no usable key. Counted by reason; logged with the id of a disabled or expired key. */
+  #unauthenticated(req: HttpRequest, res: HttpResponse, startedAt: number, status: number, c: Caller): void {
+    res.respond(401, UNAUTHORIZED_HEADERS, gatewayErrorBody(401, 'authentication_error', AUTH_MESSAGES[status]));
+    this.#metrics.series('', '').countRequest(401);
+    this.#keyMetrics?.countFailure(AUTH_REASONS[status]);
+    logKeyedAccess(this.#log, req, 401, startedAt, c.entry, null);
+  }
+
+  /** 4xx before a virtual model was resolved; `c` is the authenticated caller (keys on). */
   #reject(
     req: HttpRequest,
     res: HttpResponse,
@@ -581,10 +635,13 @@ export class Engine {
     type: GatewayErrorType,
     message: string,
     param: string | null,
+    c: Caller | null,
   ): void {
     res.respond(status, JSON_HEADERS, gatewayErrorBody(status, type, message, param));
     this.#metrics.series('', '').countRequest(status);
-    logAccess(this.#log, req, status, startedAt);
+    if (c === null) return logAccess(this.#log, req, status, startedAt);
+    c.entry!.series.count(status);
+    logKeyedAccess(this.#log, req, status, startedAt, c.entry, c.userPath);
   }
 
   /** 4xx after resolution: carries the x-vmc-* headers. */
@@ -597,11 +654,14 @@ export class Engine {
     type: GatewayErrorType,
     message: string,
     param: string | null,
+    c: Caller | null,
   ): void {
     const headers = vmcHeaders(vmr, '', 0, true);
     res.respond(status, headers, gatewayErrorBody(status, type, message, param));
     vmr.series.countRequest(status);
-    logAccess(this.#log, req, status, startedAt, vmr.name);
+    if (c === null) return logAccess(this.#log, req, status, startedAt, vmr.name);
+    c.entry!.series.count(status);
+    logKeyedAccess(this.#log, req, status, startedAt, c.entry, c.userPath, vmr.name);
   }
 
   /** Logs a target's credentials problem once per distinct message (the request's answer names it too). */

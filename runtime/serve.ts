@@ -17,7 +17,10 @@
  *     persisted admin state (never a private copy);
  *   - the metrics (SPEC §10): `GET /metrics` on any worker asks the primary, which adds the
  *     snapshots of all live workers and of every worker that exited (so counters never go
- *     down across restarts).
+ *     down across restarts);
+ *   - caller-key changes (SPEC §12): a key created or revoked through a worker is persisted by
+ *     the writer (hash only; the key itself never crosses the channel), then the primary tells
+ *     every other worker to re-read the keys; each worker also watches the keys file itself.
  *
  * Start-up: a table file that does not decode stops the start (exit non-zero), and so does a
  * provider `headers`/`query` value referencing an unset `${ENV}` (SPEC §13: exit 1, the message
@@ -37,6 +40,8 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { readFile } from 'node:fs/promises';
+import { readKeysFile } from './keys/file.js';
+import { KeyMetrics, type KeyMetricsSnapshot } from './keys/metrics.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics, type MetricsSnapshot } from './metrics.js';
 import { assertTableEnvironment } from './providers/credentials.js';
@@ -82,6 +87,8 @@ export interface ServeOptions {
   maxInflightBodyBytes?: number;
   /** Cluster: workers failing before they listen this many times in a row make the primary exit 1. Default 5. */
   maxStartFailures?: number;
+  /** Caller keys file (`--keys FILE`, SPEC §12); absent = keys off. */
+  keysFile?: string;
 }
 
 /** Handle of a running `serve` (single process or cluster primary). */
@@ -100,6 +107,8 @@ const ADMIN_OPS = [
   'getNemoVirtualModel',
   'patchNemoVirtualModel',
   'listVirtualModels',
+  'createKey',
+  'revokeKey',
 ] as const;
 type AdminOp = (typeof ADMIN_OPS)[number];
 
@@ -108,11 +117,15 @@ type ClusterMessage =
   | { vmc: 'listening'; port: number }
   | { vmc: 'reload'; reason: string }
   | { vmc: 'reloaded-by-admin' }
+  | { vmc: 'keys'; reason: string }
   | { vmc: 'admin'; id: number; op: AdminOp; args: unknown[] }
   | { vmc: 'metrics'; id: number }
   | { vmc: 'snapshot'; id: number }
-  | { vmc: 'final'; snap: MetricsSnapshot }
+  | { vmc: 'final'; snap: WorkerSnapshot }
   | { vmc: 'reply'; id: number; value?: unknown; error?: string };
+
+/** A worker's counters: the gateway's, and the caller-key series. */
+type WorkerSnapshot = MetricsSnapshot & { keys?: KeyMetricsSnapshot };
 
 /** How long a worker waits for the primary: admin calls compile, metrics only gather. */
 const ADMIN_CALL_TIMEOUT_MS = 120_000;
@@ -187,6 +200,7 @@ function serverOptions(opts: ServeOptions, log: Logger): Omit<ServerOptions, 'ta
     allowedHosts: opts.allowedHosts,
     maxConnections: opts.maxConnections,
     maxInflightBodyBytes: opts.maxInflightBodyBytes,
+    keysFile: opts.keysFile,
   };
 }
 
@@ -243,8 +257,12 @@ function clusterAdmin(channel: PrimaryChannel, local: AdminBackend | undefined):
     getNemoVirtualModel: (ws, name) => call('getNemoVirtualModel', [ws, name]),
     patchNemoVirtualModel: (ws, name, body, ifMatch) => call('patchNemoVirtualModel', [ws, name, body, ifMatch]),
     listVirtualModels: () => call('listVirtualModels', []),
+    createKey: (id, key) => call('createKey', [id, key]),
+    revokeKey: (id, fileHash) => call('revokeKey', [id, fileHash]),
   };
   if (local?.overlay !== undefined) backend.overlay = (bytes) => local.overlay!(bytes);
+  // every process reads the persisted keys itself (never a copy sent over the channel)
+  if (local?.readKeys !== undefined) backend.readKeys = () => local.readKeys!();
   return backend;
 }
 
@@ -285,6 +303,7 @@ async function runWorker(opts: ServeOptions, log: Logger): Promise<ServeHandle> 
         if (next !== null) reload(next);
       });
   };
+  const snapshot = (): WorkerSnapshot => ({ ...server.metrics.snapshot(), keys: server.keyMetrics.snapshot() });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -295,9 +314,7 @@ async function runWorker(opts: ServeOptions, log: Logger): Promise<ServeHandle> 
         await local?.close?.().catch(() => undefined);
         // The primary keeps this worker's final counters (metrics never go down).
         if (inCluster && process.connected) {
-          await new Promise<void>((r) =>
-            process.send!({ vmc: 'final', snap: server.metrics.snapshot() } satisfies ClusterMessage, () => r()),
-          );
+          await new Promise<void>((r) => process.send!({ vmc: 'final', snap: snapshot() } satisfies ClusterMessage, () => r()));
         }
         process.exit(0);
       },
@@ -307,15 +324,19 @@ async function runWorker(opts: ServeOptions, log: Logger): Promise<ServeHandle> 
       },
     );
   };
-  process.on('SIGHUP', () => reload('SIGHUP'));
+  process.on('SIGHUP', () => {
+    reload('SIGHUP');
+    void server.refreshKeys('SIGHUP');
+  });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   if (channel !== null) {
     process.on('message', (m: ClusterMessage) => {
       if (m === null || typeof m !== 'object' || channel.settle(m)) return;
       if (m.vmc === 'reload') reload(m.reason);
+      else if (m.vmc === 'keys') void server.refreshKeys(m.reason);
       else if (m.vmc === 'snapshot' && process.connected)
-        process.send!({ vmc: 'reply', id: m.id, value: server.metrics.snapshot() } satisfies ClusterMessage);
+        process.send!({ vmc: 'reply', id: m.id, value: snapshot() } satisfies ClusterMessage);
     });
     // The primary went away (killed): nothing restarts or coordinates this worker any more.
     process.on('disconnect', () => {
@@ -335,7 +356,7 @@ interface WorkerState {
   startedAt: number;
   listening: boolean;
   /** The newest metrics snapshot received from it. */
-  snap: MetricsSnapshot | null;
+  snap: WorkerSnapshot | null;
   waiting: Map<number, (v: unknown) => void>;
 }
 
@@ -343,6 +364,8 @@ async function runPrimary(opts: ServeOptions, n: number, log: Logger): Promise<S
   const port = opts.port ?? 8080;
   if (port === 0) throw new Error('--workers > 1 needs a fixed --port (the workers share it through SO_REUSEPORT)');
   const maxStartFailures = opts.maxStartFailures ?? 5;
+  // A missing or invalid keys file stops the start once, here, rather than in every worker.
+  if (opts.keysFile !== undefined) await readKeysFile(opts.keysFile);
   // The admin writer lives here; it also decides, once, about a state file that cannot be
   // applied (quarantine) before any worker reads it. A corrupt table fails here, before forking.
   const writer = await adminOf(opts);
@@ -362,6 +385,7 @@ async function runPrimary(opts: ServeOptions, n: number, log: Logger): Promise<S
   let restarts = 0;
   const crashes: number[] = [];
   const retired = new Metrics();
+  const retiredKeys = new KeyMetrics();
   let seq = 0;
   let onAllReady: (() => void) | null = null;
   const allReady = new Promise<void>((r) => {
@@ -371,7 +395,7 @@ async function runPrimary(opts: ServeOptions, n: number, log: Logger): Promise<S
   const send = (w: Worker, m: ClusterMessage) => {
     if (w.isConnected()) w.send(m);
   };
-  const askSnapshot = (st: WorkerState): Promise<MetricsSnapshot | null> =>
+  const askSnapshot = (st: WorkerState): Promise<WorkerSnapshot | null> =>
     new Promise((resolve) => {
       if (!st.worker.isConnected()) return resolve(st.snap);
       const id = ++seq;
@@ -381,7 +405,7 @@ async function runPrimary(opts: ServeOptions, n: number, log: Logger): Promise<S
       }, SNAPSHOT_TIMEOUT_MS);
       st.waiting.set(id, (v) => {
         clearTimeout(timer);
-        st.snap = v as MetricsSnapshot;
+        st.snap = v as WorkerSnapshot;
         resolve(st.snap);
       });
       send(st.worker, { vmc: 'snapshot', id });
@@ -393,11 +417,17 @@ async function runPrimary(opts: ServeOptions, n: number, log: Logger): Promise<S
     const snaps = await Promise.all(serving.map(askSnapshot));
     const m = new Metrics();
     m.absorb(retired.snapshot(), false);
-    for (const s of snaps) if (s !== null) m.absorb(s, true);
+    const k = new KeyMetrics();
+    k.absorb(retiredKeys.snapshot());
+    for (const s of snaps) {
+      if (s === null) continue;
+      m.absorb(s, true);
+      if (s.keys !== undefined) k.absorb(s.keys);
+    }
     m.rssBytes += process.memoryUsage.rss();
     m.workers = serving.length;
     m.workerRestarts = restarts;
-    return m.render(false);
+    return opts.keysFile === undefined ? m.render(false) : m.render(false) + k.render();
   };
 
   const runAdmin = async (from: Worker, op: AdminOp, args: unknown[]): Promise<AdminResult> => {
@@ -411,6 +441,9 @@ async function runPrimary(opts: ServeOptions, n: number, log: Logger): Promise<S
       // The state is persisted: every other worker reloads from it (the caller swaps the bytes).
       for (const other of live.keys()) if (other !== from) send(other, { vmc: 'reload', reason: 'admin change (another worker)' });
     }
+    // Persisted too: every other worker re-reads the keys (the caller does before answering).
+    if (result.keysChanged === true)
+      for (const other of live.keys()) if (other !== from) send(other, { vmc: 'keys', reason: 'admin key change (another worker)' });
     return result;
   };
 
@@ -466,7 +499,10 @@ async function runPrimary(opts: ServeOptions, n: number, log: Logger): Promise<S
     w.on('exit', (code, signal) => {
       live.delete(w);
       for (const cb of st.waiting.values()) cb(st.snap);
-      if (st.snap !== null) retired.absorb(st.snap, false); // its counters stay in the totals
+      if (st.snap !== null) {
+        retired.absorb(st.snap, false); // its counters stay in the totals
+        if (st.snap.keys !== undefined) retiredKeys.absorb(st.snap.keys);
+      }
       if (stopping) return;
       const last = { pid: w.process.pid, code, signal };
       if (!st.listening) {

@@ -18,6 +18,11 @@
  *
  * Close = drain: stop accepting, let in-flight requests finish (bounded), then close every
  * socket and the upstream pools.
+ *
+ * Caller keys (SPEC §12, `keysFile`): a {@link KeyStore} authenticates every inference request
+ * (engine.ts) and `GET /v1/models` (here); `/health`, `/metrics` and the admin routes (their
+ * own token) need no key. With keys on, the client's `authorization` / `x-api-key` are never
+ * sent upstream (`GenerationDeps.gatewayKeys`), and `/metrics` adds the key series.
  */
 import { watch as fsWatch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -28,12 +33,16 @@ import { gatewayErrorBody } from './errors.js';
 import { Generation, type GenerationDeps } from './generation.js';
 import { isAdminPath, serveAdmin, type AdminBackend, type AdminHost } from './http/admin.js';
 import { sendError, sendJson } from './http/respond.js';
+import { logKeyedAccess } from './keys/access.js';
+import { KeyMetrics } from './keys/metrics.js';
+import { AUTH_MESSAGES, AUTH_OK, AUTH_REASONS, Caller, authenticate, narrowUserPath } from './keys/ring.js';
+import { KeyStore } from './keys/store.js';
 import type { HttpRequest, HttpResponse, HttpServer } from './http/adapter.js';
 import { listenHttp } from './http/listen.js';
 import { createLogger, logAccess, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import type { HealthOptions } from './routing/health.js';
-import { RESOLVE_OK, visibility } from './routing/resolve.js';
+import { RESOLVE_OK, visibility, type CallerPolicy } from './routing/resolve.js';
 import { endpointOfPath } from './table/endpoints.js';
 import { RoutingTable } from './table/reader.js';
 import { normalizeUserPath } from './table/user-path.js';
@@ -86,12 +95,26 @@ export interface ServerOptions {
    * property test knows the draw of a fresh table's first plan). Default: random.
    */
   routerSeed?: number;
+  /**
+   * Caller keys file (`vmc serve --keys FILE`, SPEC §12): every inference request and
+   * `GET /v1/models` then need a key. A missing or invalid file makes the start fail
+   * (KeysFileError). Admin keys come from `admin.readKeys`.
+   */
+  keysFile?: string;
+  /** Stat poll interval of the keys file, ms (the backstop of its watch). Default 500. */
+  keysPollMs?: number;
 }
 
 export interface RunningServer {
   readonly port: number;
   /** This process's counters (cluster workers send snapshots of them to the primary). */
   readonly metrics: Metrics;
+  /** Caller-key counters (cluster workers send snapshots of them too). */
+  readonly keyMetrics: KeyMetrics;
+  /** The caller keys, or null when keys are off. */
+  readonly keys: KeyStore | null;
+  /** Re-reads the keys file and the admin keys (another worker's admin change, SIGHUP); never throws. */
+  refreshKeys(reason: string): Promise<void>;
   /** The HTTP engine serving (SPEC §10). */
   readonly engine: HttpServer['engine'];
   /** The table in service. */
@@ -212,6 +235,8 @@ class GenerationSlot {
 }
 
 const PROMETHEUS_HEADERS = ['content-type', 'text/plain; version=0.0.4; charset=utf-8'];
+/** `GET /v1/models` caller scratch: authentication to listing runs synchronously. */
+const modelsCaller = new Caller();
 /** What the access line shows for a request the engine could not parse. */
 const UNPARSED_REQUEST = { method: '', url: '' };
 
@@ -224,7 +249,10 @@ function requestHandler(
   log: Logger,
   httpEngine: () => string,
   metricsText: (() => Promise<string>) | undefined,
+  keys: KeyStore | null,
+  keyMetrics: KeyMetrics,
 ): (req: HttpRequest, res: HttpResponse) => void | Promise<void> {
+  const localMetrics = keys === null ? () => metrics.render() : () => metrics.render() + keyMetrics.render();
   return (req, res) => {
     const url = req.url;
     const method = req.method;
@@ -242,16 +270,17 @@ function requestHandler(
             http_engine: httpEngine(),
           });
         case '/metrics': // scrapes: not access-logged
-          if (metricsText === undefined) return res.respond(200, PROMETHEUS_HEADERS, metrics.render());
+          if (metricsText === undefined) return res.respond(200, PROMETHEUS_HEADERS, localMetrics());
           return metricsText().then(
             (text) => res.respond(200, PROMETHEUS_HEADERS, text),
             (err: Error) => {
               log.warn('cluster metrics unavailable; answering with this worker only', { error: err.message });
-              res.respond(200, PROMETHEUS_HEADERS, metrics.render());
+              res.respond(200, PROMETHEUS_HEADERS, localMetrics());
             },
           );
         case '/v1/models': {
           const startedAt = performance.now();
+          if (keys !== null) return serveModelsWithKey(gen.table, keys, keyMetrics, log, req, res, startedAt);
           sendJson(res, 200, listModels(gen.table, req.header('x-vmc-user-path')));
           return logAccess(log, req, 200, startedAt);
         }
@@ -268,6 +297,38 @@ function requestHandler(
     sendError(res, 404, 'not_found_error', `no route ${method} ${url}`);
     logAccess(log, req, 404, startedAt);
   };
+}
+
+/** `GET /v1/models` with caller keys on (SPEC §12): 401 without a usable key, 403 for a widening user path, else what the key may use. */
+function serveModelsWithKey(
+  table: RoutingTable,
+  keys: KeyStore,
+  keyMetrics: KeyMetrics,
+  log: Logger,
+  req: HttpRequest,
+  res: HttpResponse,
+  startedAt: number,
+): void {
+  const c = modelsCaller;
+  const st = authenticate(keys.ring, req, Date.now(), c);
+  if (st !== AUTH_OK) {
+    sendError(res, 401, 'authentication_error', AUTH_MESSAGES[st], null, { 'www-authenticate': 'Bearer' });
+    keyMetrics.countFailure(AUTH_REASONS[st]);
+    return logKeyedAccess(log, req, 401, startedAt, c.entry, null);
+  }
+  const entry = c.entry!;
+  let status = 200;
+  if (!narrowUserPath(c, req.header('x-vmc-user-path'))) {
+    status = 403;
+    sendError(
+      res,
+      403,
+      'permission_error',
+      `x-vmc-user-path is outside this API key's user path '${entry.userPath}' (it may only narrow it)`,
+    );
+  } else sendJson(res, 200, listModels(table, null, c));
+  entry.series.count(status);
+  logKeyedAccess(log, req, status, startedAt, entry, status === 200 ? c.userPath : null);
 }
 
 /**
@@ -316,12 +377,25 @@ async function drain(http: HttpServer, pools: UpstreamPools, log: Logger, timeou
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const log = opts.log ?? createLogger();
   if (opts.providerUrls !== undefined) checkProviderUrls(opts.table, opts.providerUrls);
+  const keyMetrics = new KeyMetrics();
+  const admin = opts.admin;
+  // a missing or invalid keys file stops the start here (KeysFileError), before anything runs
+  const keys =
+    opts.keysFile === undefined
+      ? null
+      : await KeyStore.open({
+          file: opts.keysFile,
+          readAdmin: admin?.readKeys === undefined ? undefined : () => admin.readKeys!(),
+          log,
+          metrics: keyMetrics,
+          pollMs: opts.keysPollMs,
+        });
   const metrics = new Metrics();
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
   metrics.watchEventLoop(loopDelay);
   const pools = new UpstreamPools();
-  const engine = new Engine({ metrics, log });
+  const engine = new Engine({ metrics, log, keys, keyMetrics });
   const slot = new GenerationSlot(opts, {
     pools,
     metrics,
@@ -329,6 +403,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     health: opts.health,
     routerSeed: opts.routerSeed,
     providerUrls: opts.providerUrls,
+    gatewayKeys: keys !== null,
   });
   const reloadFromFile = (reason?: string): Promise<RoutingTable> => slot.reloadFromFile(reason);
   const adminEnabled = opts.adminToken !== undefined && opts.adminToken !== '';
@@ -341,6 +416,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     },
     reject: (reason, message) => slot.reject(reason, new Error(message)),
     reloadFromFile: () => reloadFromFile('admin reload'),
+    keys,
   };
 
   let http: HttpServer | null = null;
@@ -350,7 +426,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       host: opts.host,
       port: opts.port,
       maxBodyBytes: opts.maxBodyBytes,
-      handler: requestHandler(slot, engine, adminHost, metrics, log, engineName, opts.metricsText),
+      handler: requestHandler(slot, engine, adminHost, metrics, log, engineName, opts.metricsText, keys, keyMetrics),
       payloadTooLargeBody: gatewayErrorBody(413, 'invalid_request_error', `request body exceeds ${opts.maxBodyBytes} bytes`),
       internalErrorBody: gatewayErrorBody(500, 'provider_error', 'internal gateway error'),
       onError: (err, req) =>
@@ -373,6 +449,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     });
   } catch (err) {
     loopDelay.disable();
+    keys?.close();
     throw err;
   }
   const server: HttpServer = http;
@@ -392,8 +469,16 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     http_engine: server.engine,
     http_engine_reason: server.engineReason,
     admin: adminEnabled ? 'enabled' : 'disabled',
+    keys: keys === null ? 'off' : 'on',
   });
   if (!adminEnabled) log.warn('admin API disabled: VMC_ADMIN_TOKEN is not set; every /admin/* route answers 403');
+  if (keys === null) {
+    log.warn(
+      "caller keys off: access policies trust the client's x-vmc-user-path header (start with --keys FILE to bind user paths to keys)",
+    );
+  } else {
+    log.info('caller keys on', { file: keys.file, keys: keys.ring.size, file_keys: keys.counts.file, admin_keys: keys.counts.admin });
+  }
 
   let closing: Promise<void> | null = null;
   return {
@@ -404,6 +489,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       return slot.gen.table;
     },
     metrics,
+    keyMetrics,
+    keys,
+    refreshKeys: (reason) => keys?.refresh(reason) ?? Promise.resolve(),
     engine: server.engine,
     reload(bytes: Uint8Array) {
       slot.swap(bytes, 'api');
@@ -413,6 +501,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       if (closing === null) {
         slot.closing = true;
         watcher?.close();
+        keys?.close();
         closing = drain(server, pools, log, opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS).finally(() => loopDelay.disable());
       }
       return closing;
@@ -449,7 +538,8 @@ export function checkProviderUrls(table: RoutingTable, urls: ReadonlyMap<string,
  * `GET /v1/models` (SPEC §9): configured virtual models by name and by slug, and — unless
  * `models_endpoint: virtual_only` — catalogued provider models as `provider/model` (the
  * table's implicit passthrough entries, present when passthrough is on); disabled entries
- * and entries the caller's user path may not use are left out. In `virtual_only` mode,
+ * and entries the caller may not use (its user path; with caller keys, the key's user path,
+ * narrowed by `x-vmc-user-path`, and the key's `models`, SPEC §12) are left out. In `virtual_only` mode,
  * access policies (entries without a target of their own) are not listed either: they
  * gate a provider model rather than define a new name (GoModel lists only redirects).
  *
@@ -458,8 +548,12 @@ export function checkProviderUrls(table: RoutingTable, urls: ReadonlyMap<string,
  * NeMo `backend_format` does not change a type) — the types, not the targets' names, which
  * `virtual_only` keeps private.
  */
-export function listModels(table: RoutingTable, userPathHeader: string | null): { object: 'list'; data: Record<string, unknown>[] } {
-  const userPath = normalizeUserPath(userPathHeader);
+export function listModels(
+  table: RoutingTable,
+  userPathHeader: string | null,
+  caller: CallerPolicy | null = null,
+): { object: 'list'; data: Record<string, unknown>[] } {
+  const userPath = caller === null ? normalizeUserPath(userPathHeader) : caller.userPath;
   const virtualOnly = table.modelsEndpoint === 'virtual_only';
   const data: Record<string, unknown>[] = [];
   const seen = new Set<string>();
@@ -469,7 +563,7 @@ export function listModels(table: RoutingTable, userPathHeader: string | null): 
     data.push({ id, object: 'model', created: 0, owned_by: ownedBy, ...extra });
   };
   for (let vm = 0; vm < table.vmCount; vm++) {
-    if (visibility(table, vm, userPath) !== RESOLVE_OK) continue;
+    if (visibility(table, vm, userPath, caller) !== RESOLVE_OK) continue;
     const implicit = table.vmIsImplicit(vm);
     if (virtualOnly && (implicit || table.vmKind(vm) === 'policy')) continue;
     const name = table.vmName(vm);

@@ -1,6 +1,7 @@
 /** `vmc serve` (SPEC §5, §6, §10, §11): runs the gateway on a built table. */
 import { parseArgs } from 'node:util';
 import { createAdminBackend } from '../../compiler/tools/admin-backend.js';
+import { KeysFileError, readKeysFile } from '../../runtime/keys/file.js';
 import { runServe } from '../../runtime/serve.js';
 import { checkProviderUrls } from '../../runtime/server.js';
 import { TableFormatError } from '../../runtime/table/format.js';
@@ -27,8 +28,17 @@ options:
                               web pages; default: any host)
       --provider-url NAME=URL replace provider NAME's base_url (repeatable); NAME must be a
                               provider of the table (staging, simulated providers)
-      --state-dir DIR         where admin changes persist (default: beside the table)
+      --state-dir DIR         where admin changes (and admin-created keys) persist
+                              (default: beside the table)
       --no-watch              do not reload when the table file changes
+      --keys FILE             caller keys (SPEC §12; YAML or JSON, hashes only, see
+                              \`vmc keys\`): every inference request and GET /v1/models then
+                              needs Authorization: Bearer <key> or x-api-key: <key> (401
+                              otherwise); the key sets the caller's user path, which
+                              x-vmc-user-path may only narrow (403 otherwise); edits of FILE
+                              apply within a second. Without --keys, access policies trust
+                              the client's x-vmc-user-path header
+      --require-keys          refuse to start without --keys (exit 1)
 
 environment:
   VMC_ADMIN_TOKEN   enables the admin API (bearer token); without it every /admin/* route
@@ -87,9 +97,26 @@ export async function runServeCommand(args: string[]): Promise<number> {
       'provider-url': { type: 'string', multiple: true },
       'state-dir': { type: 'string' },
       'no-watch': { type: 'boolean' },
+      keys: { type: 'string' },
+      'require-keys': { type: 'boolean' },
     },
   });
   if (!values.table) throw new UsageError('--table FILE is required');
+  if (values['require-keys'] && !values.keys) {
+    process.stderr.write('vmc serve: --require-keys: no keys file given; start with --keys FILE (create one with `vmc keys create`)\n');
+    return 1;
+  }
+  if (values.keys !== undefined) {
+    // Checked once here, so that a bad file stops the start with its positioned diagnostics
+    // (exit 1) before any worker is forked.
+    try {
+      await readKeysFile(values.keys);
+    } catch (err) {
+      if (!(err instanceof KeysFileError)) throw err;
+      process.stderr.write(`vmc serve: cannot start: invalid keys file\n${err.message}\n`);
+      return 1;
+    }
+  }
   const providerUrls = providerUrlFlags(values['provider-url']);
   if (providerUrls !== undefined) {
     // Checked here too so that a wrong name is a usage error (exit 2) naming the table's providers.
@@ -112,6 +139,7 @@ export async function runServeCommand(args: string[]): Promise<number> {
     providerUrls,
     stateDir: values['state-dir'],
     watch: !values['no-watch'],
+    keysFile: values.keys,
     admin: ({ tablePath, stateDir }: { tablePath: string; stateDir?: string }) => createAdminBackend({ tablePath, stateDir }),
   };
   try {

@@ -9,6 +9,7 @@
  * Steps, in order; the first that fails decides the answer:
  *
  *   lookup       vm < 0                                    → RESOLVE_NOT_FOUND       404
+ *   key models   a caller key's `models` exclude the entry  → RESOLVE_KEY_MODEL       403
  *   enabled      the entry is disabled                      → RESOLVE_DISABLED        404
  *   user path    `x-vmc-user-path` not under `user_paths`   → RESOLVE_FORBIDDEN       403
  *   model_types  the endpoint is not among the model types  → RESOLVE_WRONG_ENDPOINT  400
@@ -17,7 +18,12 @@
  *   plan         Router.plan / planWith; no eligible target → RESOLVE_NO_ELIGIBLE_TARGET 400
  *
  * The user path is checked before `model_types`, so a caller who may not use a model learns
- * nothing about it (not even its model types).
+ * nothing about it (not even its model types); a caller key's model list is checked first of
+ * all (not even whether the model is disabled).
+ *
+ * The caller: without caller keys, the user path is the `x-vmc-user-path` header (default
+ * `/`); with keys (SPEC §12) the engine passes a {@link CallerPolicy} — the authenticated
+ * key's user path (narrowed by the header) and its model allow-list.
  *
  * On the engine's path this allocates nothing beyond what the request asks for (parsing an
  * `x-vmc-metadata` header, building a composite sticky key): the caller passes one reusable
@@ -36,9 +42,10 @@ export const RESOLVE_FORBIDDEN = 3;
 export const RESOLVE_WRONG_ENDPOINT = 4;
 export const RESOLVE_BAD_METADATA = 5;
 export const RESOLVE_NO_ELIGIBLE_TARGET = 6;
+export const RESOLVE_KEY_MODEL = 7;
 
 /** HTTP status the gateway answers for each RESOLVE_* code (200: it goes upstream). */
-export const RESOLVE_HTTP_STATUS: readonly number[] = [200, 404, 404, 403, 400, 400, 400];
+export const RESOLVE_HTTP_STATUS: readonly number[] = [200, 404, 404, 403, 400, 400, 400, 403];
 
 /** Draw argument of {@link resolveRequest}: let the router draw (the gateway). */
 export const ROUTER_DRAW = -1;
@@ -56,6 +63,16 @@ export interface VmFacts {
   readonly stickyKeys: readonly NormStickyKey[];
 }
 
+/**
+ * An authenticated caller (runtime/keys: a caller key, SPEC §12): its user path replaces the
+ * `x-vmc-user-path` header, and its model allow-list is checked. Must not allocate.
+ */
+export interface CallerPolicy {
+  readonly userPath: string;
+  /** May this caller use virtual model `vm` of `table`? */
+  admitsModel(table: RoutingTable, vm: number): boolean;
+}
+
 /** VmFacts read from the table (cold: explain, tests). */
 export function vmFactsOf(table: RoutingTable, vm: number): VmFacts {
   return {
@@ -68,7 +85,7 @@ export function vmFactsOf(table: RoutingTable, vm: number): VmFacts {
 export class Resolution {
   /** RESOLVE_* code. */
   status = RESOLVE_OK;
-  /** The caller's user path (normalized `x-vmc-user-path`). */
+  /** The caller's user path (normalized `x-vmc-user-path`, or the caller key's). */
   userPath = '/';
   /** Metadata and sticky key as the router saw them. */
   readonly input = new RouteInput();
@@ -78,10 +95,12 @@ export class Resolution {
 }
 
 /**
- * Visibility of a virtual model to a caller (SPEC §3.2–3.3): RESOLVE_OK, RESOLVE_DISABLED or
- * RESOLVE_FORBIDDEN. `GET /v1/models` lists exactly the entries this admits. Allocation-free.
+ * Visibility of a virtual model to a caller (SPEC §3.2–3.3, §12): RESOLVE_OK, RESOLVE_KEY_MODEL,
+ * RESOLVE_DISABLED or RESOLVE_FORBIDDEN. `GET /v1/models` lists exactly the entries this
+ * admits. Allocation-free.
  */
-export function visibility(table: RoutingTable, vm: number, userPath: string): number {
+export function visibility(table: RoutingTable, vm: number, userPath: string, caller: CallerPolicy | null = null): number {
+  if (caller !== null && !caller.admitsModel(table, vm)) return RESOLVE_KEY_MODEL;
   if (!table.vmEnabled(vm)) return RESOLVE_DISABLED;
   if (!table.vmAllowsUserPath(vm, userPath)) return RESOLVE_FORBIDDEN;
   return RESOLVE_OK;
@@ -90,7 +109,8 @@ export function visibility(table: RoutingTable, vm: number, userPath: string): n
 /**
  * HOT PATH: resolution of one request — change with care (no per-request objects; see the
  * module comment). `vm` is the lookup result (−1 = not found), `endpoint` an EP_* id, `draw`
- * the random draw in [0, 1) or {@link ROUTER_DRAW}. Fills `out` and returns its status.
+ * the random draw in [0, 1) or {@link ROUTER_DRAW}, `caller` the authenticated caller (null:
+ * the user path is the `x-vmc-user-path` header). Fills `out` and returns its status.
  */
 export function resolveRequest(
   table: RoutingTable,
@@ -102,13 +122,14 @@ export function resolveRequest(
   nowMs: number,
   draw: number,
   out: Resolution,
+  caller: CallerPolicy | null = null,
 ): number {
   out.count = 0;
-  out.userPath = normalizeUserPath(req.header('x-vmc-user-path'));
+  out.userPath = caller === null ? normalizeUserPath(req.header('x-vmc-user-path')) : caller.userPath;
   const input = out.input;
   input.reset();
   if (vm < 0) return (out.status = RESOLVE_NOT_FOUND);
-  const visible = visibility(table, vm, out.userPath);
+  const visible = visibility(table, vm, out.userPath, caller);
   if (visible !== RESOLVE_OK) return (out.status = visible);
   if ((facts.endpointMask & (1 << endpoint)) === 0) return (out.status = RESOLVE_WRONG_ENDPOINT);
   const metaHeader = req.header('x-vmc-metadata');
@@ -143,6 +164,8 @@ export function resolutionMessage(table: RoutingTable, vm: number, endpoint: num
       return 'header x-vmc-metadata must be a JSON object of strings';
     case RESOLVE_NO_ELIGIBLE_TARGET:
       return `no target of model '${name}' matches the request metadata`;
+    case RESOLVE_KEY_MODEL:
+      return `model '${model}' is not among the models this API key may use`;
     default:
       return 'ok';
   }

@@ -212,6 +212,8 @@ describe('vmc serve flags and admin disabled', () => {
       '--provider-url',
       '--state-dir',
       '--no-watch',
+      '--keys',
+      '--require-keys',
       'VMC_ADMIN_TOKEN',
       'VMC_HTTP_ENGINE',
       '403',
@@ -228,6 +230,20 @@ describe('vmc serve flags and admin disabled', () => {
     expect(malformed.status).toBe(2);
     expect(malformed.stderr).toMatch(/--provider-url takes NAME=URL/);
     expect(vmc('serve', '--table', tablePath, '--max-connections', '0').status).toBe(2);
+  });
+
+  it('--require-keys without --keys, and an invalid or missing keys file, refuse to start (exit 1, positioned diagnostics)', async () => {
+    const required = vmc('serve', '--table', tablePath, '--port', '0', '--require-keys');
+    expect(required.status).toBe(1);
+    expect(required.stderr).toMatch(/--require-keys: no keys file given/);
+    const bad = join(dir, 'bad-keys.yaml');
+    await writeFile(bad, 'keys:\n  - id: a\n    hash: sha256:XYZ\n    user_path: /a\n');
+    const invalid = vmc('serve', '--table', tablePath, '--port', '0', '--keys', bad, '--require-keys');
+    expect(invalid.status).toBe(1);
+    expect(invalid.stderr).toMatch(/bad-keys\.yaml:3:11 - error VMK007: hash must be/);
+    const missing = vmc('serve', '--table', tablePath, '--port', '0', '--keys', join(dir, 'nope.yaml'));
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/VMK001: cannot read the keys file: no such file/);
   });
 
   it("--provider-url NAME=URL sends that provider's requests to URL", async () => {
