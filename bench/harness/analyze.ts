@@ -474,7 +474,7 @@ function cooldowns(
       } else if (r.profile !== null) {
         quiet += exp.deadShare(r.profile, { from: r.t, to: r.t }, dead);
         if (quiet >= 10) {
-          detect = (lastPay - o.from) * 1000;
+          detect = Math.round((lastPay - o.from) * 1e4) / 10;
           break;
         }
       }
@@ -485,7 +485,7 @@ function cooldowns(
       for (const r of sorted) {
         if (r.t < o.to) continue;
         if (r.ok && r.target !== null && dead.has(r.target)) {
-          recover = (r.t - o.to) * 1000;
+          recover = Math.round((r.t - o.to) * 1e4) / 10;
           break;
         }
       }
