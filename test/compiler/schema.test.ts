@@ -28,10 +28,12 @@ describe('schemas/vmc.schema.json', () => {
     expect(fresh.startsWith('/* auto-generated — do not edit; run npm run gen:types')).toBe(true);
   });
 
-  it('every YAML fixture references the schema for editor completion', () => {
-    const missing = filesUnder('fixtures', /\.ya?ml$/).filter(
-      (f) => !readFileSync(f, 'utf8').startsWith(`# yaml-language-server: $schema=${relative(join(f, '..'), 'schemas/vmc.schema.json')}`),
-    );
+  it('every YAML fixture references its schema for editor completion (configs: vmc.schema.json, bench scenarios: scenario.schema.json)', () => {
+    const missing = filesUnder('fixtures', /\.ya?ml$/).filter((f) => {
+      const text = readFileSync(f, 'utf8');
+      const schema = /^bench:\s*1\b/m.test(text) ? 'schemas/scenario.schema.json' : 'schemas/vmc.schema.json';
+      return !text.startsWith(`# yaml-language-server: $schema=${relative(join(f, '..'), schema)}`);
+    });
     expect(missing).toEqual([]);
   });
 });
