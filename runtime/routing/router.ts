@@ -25,18 +25,26 @@ import {
   TF_METADATA_COUNT,
   TGF_FALLBACK_CANDIDATE,
   VF_CUM,
-  VF_FIRST_TARGET,
-  VF_FLAGS,
   VF_ORDER,
   VF_PRIMARY_COUNT,
-  VF_TARGET_COUNT,
   VM_STRIDE,
   VMF_HAS_METADATA,
   VMF_STRATEGY_MASK,
   VMF_STRATEGY_SHIFT,
   fnv1aString,
 } from '../table/format.js';
-import type { RoutingTable } from '../table/reader.js';
+import {
+  H_COUNT,
+  H_CUM_F64,
+  H_FIRST,
+  H_FLAGS,
+  H_ORDER,
+  H_PLAN,
+  H_PRIMARY,
+  HOT_STRIDE,
+  HP_INLINE,
+  type RoutingTable,
+} from '../table/reader.js';
 import { claimProbe, latencyExplore, latencyNearTies, sortByLatency } from '../table/strategies/latency.js';
 import { pickCumulative, pickRendezvous, pickWeighted, sortByPriority } from '../table/strategies/pick.js';
 import { priorityPickCount } from '../table/strategies/priority.js';
@@ -83,9 +91,11 @@ export class Router {
   /** xorshift32 step into the state array. Allocation-free, seedable for tests. */
   #step(): void {
     const rng = this.#rng;
-    rng[0] ^= rng[0] << 13;
-    rng[0] ^= rng[0] >>> 17;
-    rng[0] ^= rng[0] << 5;
+    let x = rng[0]; // an int32 local in optimized code: one load and one store per step
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    rng[0] = x;
   }
 
   /**
@@ -117,16 +127,46 @@ export class Router {
   /** HOT PATH: allocation-free — change with care. The draw is in #draw[0]. */
   #plan(vm: number, input: RouteInput, nowMs: number, out: Int32Array): number {
     const table = this.table;
-    const vms = table.vms;
-    const rec = vm * VM_STRIDE;
-    const first = vms[rec + VF_FIRST_TARGET];
-    const n = vms[rec + VF_TARGET_COUNT];
+    // The vm's record of the table's hot index (reader.ts): one 128-byte record holds what the
+    // common plans read, so a plan touches one or two cache lines, not the file's records.
+    const hot = table.hot;
+    const h = vm * HOT_STRIDE;
+    const first = hot[h + H_FIRST];
+    const n = hot[h + H_COUNT];
+    const flags = hot[h + H_FLAGS];
     if (n === 1) {
-      if (!table.targetMatchesMetadata(first, input.metadata)) return 0;
+      if ((flags & VMF_HAS_METADATA) !== 0 && !table.targetMatchesMetadata(first, input.metadata)) return 0;
       out[0] = first;
       return 1;
     }
-    const flags = vms[rec + VF_FLAGS];
+    const inline = hot[h + H_PLAN];
+    if ((inline & HP_INLINE) !== 0 && input.stickyKey === null) {
+      // weighted or priority, no metadata conditions: the pick from the precomputed primary
+      // pool, then every other target in strategy order that is a fallback candidate —
+      // what the general path below computes for this case, from one record.
+      const k = pickCumulative(table.hotF64, (h >> 1) + H_CUM_F64, hot[h + H_PRIMARY], this.#draw[0]);
+      const lo = hot[h + H_ORDER];
+      const hi = hot[h + H_ORDER + 1];
+      out[0] = first + (k < 8 ? (lo >>> (4 * k)) & 15 : (hi >>> (4 * (k - 8))) & 15);
+      let count = 1;
+      for (let j = 0; j < n; j++) {
+        if (j === k || (inline & (1 << (16 + j))) === 0) continue;
+        out[count++] = first + (j < 8 ? (lo >>> (4 * j)) & 15 : (hi >>> (4 * (j - 8))) & 15);
+      }
+      return count;
+    }
+    return this.#general(vm, input, nowMs, out, first, n, flags);
+  }
+
+  /**
+   * HOT PATH: allocation-free — change with care. The general planner (metadata conditions,
+   * latency, sticky keys, large pools), on the file's records; a function of its own so that
+   * the common case above stays small.
+   */
+  #general(vm: number, input: RouteInput, nowMs: number, out: Int32Array, first: number, n: number, flags: number): number {
+    const table = this.table;
+    const vms = table.vms;
+    const rec = vm * VM_STRIDE;
     const strategy = (flags >>> VMF_STRATEGY_SHIFT) & VMF_STRATEGY_MASK;
     const precomputed = (flags & VMF_HAS_METADATA) === 0;
     const pool = this.#pool;

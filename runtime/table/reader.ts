@@ -68,7 +68,10 @@ import {
   VF_MODEL_TYPES,
   VF_MODEL_TYPE_COUNT,
   VF_MW_COUNTS,
+  VF_CUM,
   VF_NAME,
+  VF_ORDER,
+  VF_PRIMARY_COUNT,
   VF_SLUG,
   VF_STICKY_KEYS,
   VF_STICKY_KEY_COUNT,
@@ -78,6 +81,7 @@ import {
   VF_USER_PATH_COUNT,
   VM_STRIDE,
   VMF_ENABLED,
+  VMF_HAS_METADATA,
   VMF_IMPLICIT,
   VMF_KIND_SHIFT,
   VMF_STICKY,
@@ -106,6 +110,7 @@ import type {
 import { PROVIDER_TYPE_CODES } from './provider-types.js';
 import { isObject } from './util.js';
 import type { StrategyTable } from './strategies/types.js';
+import { PRIORITY_CODE, WEIGHTED_CODE } from './strategies/index.js';
 import { pathAdmits } from './user-path.js';
 
 export { TableFormatError } from './format.js';
@@ -114,6 +119,103 @@ if (endianness() !== 'LE') throw new Error('vmc routing tables are read through 
 
 const BACKENDS: BackendFormat[] = [null, 'openai', 'anthropic'];
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+// ── the hot index (issue 13) ───────────────────────────────────────────────────
+// Built by the reader when a table is decoded; runtime memory, not part of the file format.
+// What one request's name → planned target touches, gathered per virtual model into one
+// 128-byte record (two cache lines, 64-byte aligned): the plan fields first (flags, first
+// target, counts, the strategy order as 4-bit indices, fallback-candidate bits, cumulative
+// weights of the primary pool), then the name's bytes. Keys (names and slugs) are found
+// through a compact open-addressing array of (hash, vm) pairs, eight per cache line. At
+// 100,000 virtual models the file's layout spread one lookup + pick over eight or more lines
+// in six regions (hash slot, key bytes, vm record, order list, cumulative weights, target
+// records), which is what a random name costs in cache and TLB misses.
+
+/** Words (u32/i32) per virtual model in {@link RoutingTable.hot}: 128 bytes. */
+export const HOT_STRIDE = 32;
+/** VF_FLAGS of the vm. */
+export const H_FLAGS = 0;
+/** First target (global id). */
+export const H_FIRST = 1;
+/** Target count. */
+export const H_COUNT = 2;
+/** Size of the precomputed primary pool (VF_PRIMARY_COUNT). */
+export const H_PRIMARY = 3;
+/**
+ * Bit 0: the inline plan applies (weighted or priority strategy, no metadata conditions, at
+ * most {@link HOT_MAX_TARGETS} targets, a primary pool of at most {@link HOT_MAX_PRIMARY});
+ * bits 16–31: fallback-candidate bit of the target at each order position.
+ */
+export const H_PLAN = 4;
+/** Two words: the strategy order (VF_ORDER) as 4-bit relative target indices, position 0 in the low nibble. */
+export const H_ORDER = 5;
+/** Number of user paths (0: every caller may use the vm). */
+export const H_USER_PATHS = 7;
+/** Cumulative weights of the primary pool: f64 index `vm * HOT_STRIDE / 2 + H_CUM_F64`. */
+export const H_CUM_F64 = 4;
+/** Name length in bytes. */
+export const H_NAME_LEN = 16;
+/** The name's first {@link HOT_NAME_BYTES} bytes, little-endian words, zero padded. */
+export const H_NAME = 17;
+export const HOT_NAME_BYTES = (HOT_STRIDE - H_NAME) * 4;
+export const HOT_MAX_TARGETS = 16;
+export const HOT_MAX_PRIMARY = 4;
+/** {@link H_PLAN} bit: the inline plan applies. */
+export const HP_INLINE = 1;
+
+/**
+ * A zeroed, 64-byte aligned buffer of `bytes` bytes. ArrayBuffer backing stores are only
+ * 16-byte aligned (malloc), which would spread a 128-byte record over three lines; a
+ * WebAssembly memory is page aligned. Plain ArrayBuffer where WebAssembly is unavailable
+ * (`--jitless`).
+ */
+function alignedBuffer(bytes: number): ArrayBuffer {
+  const W = (globalThis as { WebAssembly?: { Memory: new (d: { initial: number }) => { buffer: ArrayBuffer } } }).WebAssembly;
+  if (W !== undefined) {
+    try {
+      return new W.Memory({ initial: Math.max(1, Math.ceil(bytes / 65536)) }).buffer;
+    } catch {
+      /* no memory of that size: fall back */
+    }
+  }
+  return new ArrayBuffer(bytes);
+}
+
+// Scratch of the hot lookup: the key's bytes packed into little-endian words.
+let keyWords = new Int32Array(16);
+
+/** murmur3's finalizer (fmix32): every input bit reaches the low bits the slot index uses. */
+function fmix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/**
+ * HOT PATH: allocation-free. Packs name bytes buf[start, end) into `keyWords` (zero padded)
+ * and returns their hash: four bytes per multiply (FNV-1a, the file's hash, takes one
+ * multiply per byte). The caller has checked that the name fits `keyWords`.
+ */
+function packKey(buf: Uint8Array, start: number, end: number): number {
+  const kw = keyWords;
+  let h = Math.imul(end - start, 0x9e3779b1);
+  let w = 0;
+  let i = start;
+  const full = start + ((end - start) & ~3);
+  while (i < full) {
+    const k = buf[i] | (buf[i + 1] << 8) | (buf[i + 2] << 16) | (buf[i + 3] << 24);
+    kw[w++] = k;
+    h = Math.imul(h ^ k, 0x5bd1e995); // a bijection of h per word; fmix below spreads the high bits
+    i += 4;
+  }
+  let k = 0;
+  for (let sh = 0; i < end; sh += 8) k |= buf[i++] << sh;
+  kw[w] = k;
+  h = Math.imul(h ^ k, 0x5bd1e995);
+  return fmix(h);
+}
 
 /** A decoded routing table. Immutable; a reload builds a new one. */
 export class RoutingTable implements StrategyTable {
@@ -141,6 +243,14 @@ export class RoutingTable implements StrategyTable {
   readonly hashIndex: Uint32Array;
   readonly hashMask: number;
   readonly middleware: Uint32Array;
+  /** The hot index's per-vm records ({@link HOT_STRIDE} words each; H_* fields), and the same bytes as f64 (cumulative weights). */
+  readonly hot: Int32Array;
+  readonly hotF64: Float64Array;
+  /** Key slots of the hot index: (hash, vm + 1) pairs (0: empty), a power of two of them, load ≤ 0.5. */
+  readonly #keySlots: Int32Array;
+  readonly #keyMask: number;
+  /** Longest key in bytes: a longer name cannot be in the table (and is not hashed). */
+  readonly #maxKeyLen: number;
 
   #strings: (string | undefined)[];
   /** Parsed PF_OPTIONS by provider (null = none), decoded and checked once by #validate. */
@@ -174,6 +284,101 @@ export class RoutingTable implements StrategyTable {
     let max = 0;
     for (let vm = 0; vm < this.vmCount; vm++) max = Math.max(max, this.vms[vm * VM_STRIDE + VF_TARGET_COUNT]);
     this.maxTargets = max;
+    const hotBuffer = alignedBuffer(Math.max(1, this.vmCount) * HOT_STRIDE * 4);
+    this.hot = new Int32Array(hotBuffer, 0, this.vmCount * HOT_STRIDE);
+    this.hotF64 = new Float64Array(hotBuffer, 0, (this.vmCount * HOT_STRIDE) / 2);
+    const hot8 = new Uint8Array(hotBuffer);
+    // names' offsets and hashes by vm, computed in vm order (the names sit in the string table
+    // in about that order): the key loop below then reads them from two small arrays instead
+    // of reading each key's bytes at a random place
+    const nameOff = new Int32Array(this.vmCount);
+    const nameHash = new Int32Array(this.vmCount);
+    for (let vm = 0; vm < this.vmCount; vm++) {
+      this.#buildHot(vm, hot8);
+      const sid = this.vms[vm * VM_STRIDE + VF_NAME];
+      const off = this.strOffsets[sid];
+      nameOff[vm] = off;
+      nameHash[vm] = packKey(this.strBytes, off, this.strOffsets[sid + 1]) | 0;
+    }
+    // key slots: every key of the file's hash index, load factor ≤ 0.5
+    let keys = 0;
+    let maxKeyLen = 0;
+    const fileSlots = this.hashIndex[0];
+    for (let s = 0; s < fileSlots; s++) {
+      const at = 1 + s * HASH_SLOT_STRIDE;
+      if (this.hashIndex[at + HS_VM] === NONE) continue;
+      keys++;
+      maxKeyLen = Math.max(maxKeyLen, this.hashIndex[at + HS_KEY_LENGTH]);
+    }
+    let slots = 16;
+    while (slots < keys * 2) slots *= 2;
+    this.#keySlots = new Int32Array(alignedBuffer(slots * 8), 0, slots * 2);
+    this.#keyMask = slots - 1;
+    this.#maxKeyLen = maxKeyLen;
+    keyWords = keyWords.length * 4 >= maxKeyLen + 8 ? keyWords : new Int32Array((maxKeyLen >> 2) + 2);
+    for (let s = 0; s < fileSlots; s++) {
+      const at = 1 + s * HASH_SLOT_STRIDE;
+      const vm = this.hashIndex[at + HS_VM];
+      if (vm === NONE) continue;
+      // (whether the key is the vm's name or its slug is decided when it is looked up: asking
+      // here would cost two more random reads per key, and a slug lookup is rare)
+      const off = this.hashIndex[at + HS_KEY_OFFSET];
+      const len = this.hashIndex[at + HS_KEY_LENGTH];
+      // (interned strings: the name's offset is the name; a wrong guess would only cost a miss)
+      const hash = off === nameOff[vm] ? nameHash[vm] : packKey(this.strBytes, off, off + len) | 0;
+      let k = hash & this.#keyMask;
+      while (this.#keySlots[2 * k + 1] !== 0) k = (k + 1) & this.#keyMask;
+      this.#keySlots[2 * k] = hash;
+      this.#keySlots[2 * k + 1] = vm + 1;
+    }
+  }
+
+  /** Fills vm's record of the hot index (see HOT_STRIDE). */
+  #buildHot(vm: number, hot8: Uint8Array): void {
+    const r = vm * VM_STRIDE;
+    const h = vm * HOT_STRIDE;
+    const hot = this.hot;
+    const flags = this.vms[r + VF_FLAGS];
+    const first = this.vms[r + VF_FIRST_TARGET];
+    const n = this.vms[r + VF_TARGET_COUNT];
+    const primary = this.vms[r + VF_PRIMARY_COUNT];
+    hot[h + H_FLAGS] = flags;
+    hot[h + H_FIRST] = first;
+    hot[h + H_COUNT] = n;
+    hot[h + H_PRIMARY] = primary;
+    hot[h + H_USER_PATHS] = this.vms[r + VF_USER_PATH_COUNT];
+    const strategy = (flags >>> VMF_STRATEGY_SHIFT) & VMF_STRATEGY_MASK;
+    const orderAt = this.vms[r + VF_ORDER];
+    let plan = 0;
+    if (
+      (strategy === WEIGHTED_CODE || strategy === PRIORITY_CODE) &&
+      (flags & VMF_HAS_METADATA) === 0 &&
+      n <= HOT_MAX_TARGETS &&
+      primary >= 1 &&
+      primary <= HOT_MAX_PRIMARY
+    ) {
+      plan = HP_INLINE;
+      let lo = 0;
+      let hi = 0;
+      for (let k = 0; k < n; k++) {
+        const i = this.lists[orderAt + k];
+        if (k < 8) lo |= i << (4 * k);
+        else hi |= i << (4 * (k - 8));
+        if (this.targets[(first + i) * TARGET_STRIDE + TF_FLAGS] & TGF_FALLBACK_CANDIDATE) plan |= 1 << (16 + k);
+      }
+      hot[h + H_ORDER] = lo;
+      hot[h + H_ORDER + 1] = hi;
+      const cumAt = this.vms[r + VF_CUM];
+      for (let k = 0; k < primary; k++) this.hotF64[h / 2 + H_CUM_F64 + k] = this.cumWeights[cumAt + k];
+    }
+    hot[h + H_PLAN] = plan;
+    const sid = this.vms[r + VF_NAME];
+    const off = this.strOffsets[sid];
+    const len = this.strOffsets[sid + 1] - off;
+    hot[h + H_NAME_LEN] = len;
+    const inline = Math.min(len, HOT_NAME_BYTES);
+    const to = (h + H_NAME) * 4;
+    for (let i = 0; i < inline; i++) hot8[to + i] = this.strBytes[off + i];
   }
 
   /** Decode and validate a table. Throws TableFormatError on anything inconsistent. */
@@ -260,10 +465,60 @@ export class RoutingTable implements StrategyTable {
 
   /**
    * HOT PATH: allocation-free — change with care.
-   * Name bytes buf[start, end) → vm id, or -1. Hashes the bytes, probes the index and
-   * compares bytes; never builds a string.
+   * Name bytes buf[start, end) → vm id, or -1. Packs and hashes the bytes, probes the hot
+   * index's key slots and compares against the name stored in the vm's record (slugs: against
+   * the string table); never builds a string.
    */
   lookup(buf: Uint8Array, start: number, end: number): number {
+    const len = end - start;
+    if (len > this.#maxKeyLen || len < 0) return -1;
+    const h = packKey(buf, start, end) | 0;
+    const slots = this.#keySlots;
+    const mask = this.#keyMask;
+    const hot = this.hot;
+    const kw = keyWords;
+    const words = (len + 3) >> 2;
+    let s = h & mask;
+    for (;;) {
+      const e = slots[2 * s + 1];
+      if (e === 0) return -1;
+      if (slots[2 * s] === h) {
+        const vm = e - 1;
+        // the vm's name: inline in its record (and the string table past HOT_NAME_BYTES)
+        const rec = vm * HOT_STRIDE;
+        if (hot[rec + H_NAME_LEN] === len) {
+          const inlineWords = words < HOT_NAME_BYTES / 4 ? words : HOT_NAME_BYTES / 4;
+          let i = 0;
+          while (i < inlineWords && hot[rec + H_NAME + i] === kw[i]) i++;
+          if (i === inlineWords && (len <= HOT_NAME_BYTES || this.#tailEquals(vm, buf, start, end))) return vm;
+        }
+        if (this.#slugEquals(vm, buf, start, end)) return vm; // cold: slugs, and hash collisions
+      }
+      s = (s + 1) & mask;
+    }
+  }
+
+  /** Bytes past HOT_NAME_BYTES of vm's name equal buf's (long names only). */
+  #tailEquals(vm: number, buf: Uint8Array, start: number, end: number): boolean {
+    const off = this.strOffsets[this.vms[vm * VM_STRIDE + VF_NAME]];
+    const sb = this.strBytes;
+    for (let i = HOT_NAME_BYTES; i < end - start; i++) if (sb[off + i] !== buf[start + i]) return false;
+    return true;
+  }
+
+  /** vm's slug equals buf[start, end). */
+  #slugEquals(vm: number, buf: Uint8Array, start: number, end: number): boolean {
+    const sid = this.vms[vm * VM_STRIDE + VF_SLUG];
+    if (sid === NONE) return false;
+    const off = this.strOffsets[sid];
+    if (this.strOffsets[sid + 1] - off !== end - start) return false;
+    const sb = this.strBytes;
+    for (let i = 0; i < end - start; i++) if (sb[off + i] !== buf[start + i]) return false;
+    return true;
+  }
+
+  /** The file's own hash index (FNV-1a over the key bytes): the lookup {@link lookup} replaces, kept as a cross-check for tests. */
+  lookupFileIndex(buf: Uint8Array, start: number, end: number): number {
     const h = fnv1a(buf, start, end);
     const index = this.hashIndex;
     const mask = this.hashMask;
@@ -292,7 +547,7 @@ export class RoutingTable implements StrategyTable {
 
   // ── virtual models ───────────────────────────────────────────────────────────
   vmFlags(vm: number): number {
-    return this.vms[vm * VM_STRIDE + VF_FLAGS];
+    return this.hot[vm * HOT_STRIDE + H_FLAGS];
   }
   vmName(vm: number): string {
     return this.str(this.vms[vm * VM_STRIDE + VF_NAME]);
@@ -323,7 +578,7 @@ export class RoutingTable implements StrategyTable {
     return this.vms[vm * VM_STRIDE + VF_FIRST_TARGET];
   }
   vmTargetCount(vm: number): number {
-    return this.vms[vm * VM_STRIDE + VF_TARGET_COUNT];
+    return this.hot[vm * HOT_STRIDE + H_COUNT];
   }
   #sidList(at: number, n: number): string[] {
     const out: string[] = [];
@@ -349,9 +604,9 @@ export class RoutingTable implements StrategyTable {
    * at a segment boundary (`/team` admits `/team/x`, not `/teams`). Allocation-free.
    */
   vmAllowsUserPath(vm: number, userPath: string): boolean {
+    if (this.hot[vm * HOT_STRIDE + H_USER_PATHS] === 0) return true; // the resolution's line, not the file's record
     const r = vm * VM_STRIDE;
     const n = this.vms[r + VF_USER_PATH_COUNT];
-    if (n === 0) return true;
     const at = this.vms[r + VF_USER_PATHS];
     for (let i = 0; i < n; i++) {
       if (pathAdmits(this.str(this.lists[at + i]), userPath)) return true;
