@@ -11,8 +11,12 @@
  * with the same compiler as `vmc build`, persists it, and returns the new table bytes; the
  * server then swaps them in atomically. `GET /admin/virtual-models` is answered from the
  * loaded table unless the backend provides its own listing (e.g. with real timestamps).
+ *
+ * Caller keys (SPEC §12): `GET|POST /admin/keys` and `DELETE /admin/keys/{id}` answer from and
+ * change the server's key store (404 when keys are off); a new key is made here and shown in
+ * the 201 answer only, the backend persists its hash.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { CREATE_FIELDS, checkEntry, generateKey, hashKey, normalizeKeyUserPath, type AdminKeys, type StoredKey } from '../keys/entry.js';
 import type { KeyStore } from '../keys/store.js';
 import type { RoutingTable } from '../table/reader.js';
@@ -113,12 +117,16 @@ export function isAdminPath(url: string): boolean {
   return url.startsWith('/admin/') || url === '/admin' || url.startsWith(NEMO_PREFIX);
 }
 
+/**
+ * The admin bearer token, compared in constant time: both sides are hashed first, so neither
+ * the content nor the length of the token shows in the timing.
+ */
 function authorized(req: HttpRequest, token: string): boolean {
   const h = req.header('authorization');
   if (h === null || !/^bearer /i.test(h)) return false;
-  const given = Buffer.from(h.slice(7).trim());
-  const want = Buffer.from(token);
-  return given.length === want.length && timingSafeEqual(given, want);
+  const given = createHash('sha256').update(h.slice(7).trim()).digest();
+  const want = createHash('sha256').update(token).digest();
+  return timingSafeEqual(given, want);
 }
 
 function parseBody(req: HttpRequest): { ok: true; value: unknown } | { ok: false } {
