@@ -35,8 +35,9 @@ const COMMANDS: Record<string, Command> = {
   fmt: command('vmc fmt <files|dirs...>            (prints the config in native form)', () =>
     import('./commands/fmt.js').then((m) => ({ usage: m.FMT_USAGE, run: m.runFmt })),
   ),
-  serve: command('vmc serve --table FILE [--host 127.0.0.1] [--port 8080] [--workers N] [--max-body BYTES] [--state-dir DIR]', () =>
-    import('./commands/serve.js').then((m) => ({ usage: m.SERVE_USAGE, run: m.runServeCommand })),
+  serve: command(
+    'vmc serve --table FILE [--host 127.0.0.1] [--port 8080] [--workers N] [--max-body BYTES] [--state-dir DIR] [--keys FILE]',
+    () => import('./commands/serve.js').then((m) => ({ usage: m.SERVE_USAGE, run: m.runServeCommand })),
   ),
   keys: command('vmc keys create|list|revoke --file FILE [--id ID] [--user-path P] [--model M]... [--expires-at T]', () =>
     import('./commands/keys.js').then((m) => ({ usage: m.KEYS_USAGE, run: m.runKeys })),
