@@ -192,6 +192,14 @@ describe('authorization (403 permission_error)', () => {
     }
   });
 
+  it('anthropic SDK: narrowed by x-vmc-user-path, denied by path', async () => {
+    const msg = { max_tokens: 20, messages: [{ role: 'user' as const, content: 'hi' }] };
+    const bob = new Anthropic({ baseURL: gw.url, apiKey: K.alice, maxRetries: 0, defaultHeaders: { 'x-vmc-user-path': '/team/a/bob' } });
+    expect((await bob.messages.create({ model: 'bob-only', ...msg })).content[0]).toMatchObject({ type: 'text' });
+    expect(await refusal(anthropic(K.alice).messages.create({ model: 'bob-only', ...msg }))).toEqual([403, 'permission_error']);
+    expect(await refusal(anthropic(K.other).messages.create({ model: 'team-a', ...msg }))).toEqual([403, 'permission_error']);
+  });
+
   it('a model outside the key’s models is 403 (names admit slugs; provider/* admits catalogued provider models)', async () => {
     const c = openai(K.limited);
     await c.chat.completions.create({ model: 'public', messages: [] });
@@ -237,6 +245,9 @@ describe('revocation and admin keys', () => {
       await new Promise((r) => setTimeout(r, 20));
     }
     expect(status).toBe(401);
+    expect(await refusal(c.chat.completions.create({ model: 'public', messages: [] }))).toEqual([401, 'authentication_error']);
+    const msg = { model: 'sonnet', max_tokens: 5, messages: [{ role: 'user' as const, content: 'x' }] };
+    expect(await refusal(anthropic(K.fileRevoke).messages.create(msg))).toEqual([401, 'authentication_error']);
     expect((await post('public', { authorization: `Bearer ${K.alice}` })).status).toBe(200);
   });
 
@@ -295,6 +306,12 @@ describe('revocation and admin keys', () => {
     expect(del.status).toBe(200);
     expect(del.json).toMatchObject({ id: 'admin-revoke', enabled: false, revoked: true, source: 'file' });
     expect((await post('public', { authorization: `Bearer ${K.adminRevoke}` })).status).toBe(401);
+    expect(await refusal(openai(K.adminRevoke).chat.completions.create({ model: 'public', messages: [] }))).toEqual([
+      401,
+      'authentication_error',
+    ]);
+    const msg = { model: 'sonnet', max_tokens: 5, messages: [{ role: 'user' as const, content: 'x' }] };
+    expect(await refusal(anthropic(K.adminRevoke).messages.create(msg))).toEqual([401, 'authentication_error']);
     expect((await slow).status).toBe(200); // authenticated before the revocation: not dropped
     expect(await readFile(keysFile, 'utf8')).toContain('admin-revoke'); // the file is not touched
 
