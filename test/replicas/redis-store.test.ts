@@ -235,8 +235,8 @@ describe.skipIf(REDIS_SERVER === null)('RedisStateStore on a real redis-server',
     // a store that was not listening finds it running, with what is left of it
     const c = await store();
     const end = await until('c to know the cooldown', () => c.cooldowns().get('["vm","up/a",0]'));
-    expect(end.value - Date.now()).toBeGreaterThan(1500);
-    expect(end.value - Date.now()).toBeLessThanOrEqual(3000);
+    expect(end.value! - Date.now()).toBeGreaterThan(1500);
+    expect(end.value! - Date.now()).toBeLessThanOrEqual(3000);
     // a longer ejection of the same target extends it; a shorter one does not shorten it
     b.shareCooldown('["vm","up/a",0]', 200);
     a.shareCooldown('["vm","up/a",0]', 10_000);
