@@ -4,8 +4,8 @@
  * and an ephemeral port, and is killed when the test ends; nothing is left running.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -126,54 +126,35 @@ export class Nginx {
   ) {}
 
   /**
-   * The same proxying as deploy/nginx.conf (upstream keep-alive, HTTP/1.1, no buffering of
-   * streams; failed connections go to the next replica), with test paths and ports.
+   * deploy/nginx.conf itself, with the listen address, the upstream servers and the paths
+   * replaced for loopback: what the tests run is the example operators deploy.
    */
   static config(port: number, upstreams: number[], prefix: string): string {
-    return `worker_processes 1;
-daemon off;
-master_process on;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/client_body;
-  proxy_temp_path ${prefix}/proxy;
-  fastcgi_temp_path ${prefix}/fastcgi;
-  uwsgi_temp_path ${prefix}/uwsgi;
-  scgi_temp_path ${prefix}/scgi;
-  upstream vmc {
-${upstreams.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=2s;`).join('\n')}
-    keepalive 32;
-  }
-  server {
-    listen 127.0.0.1:${port};
-    client_max_body_size 4m;
-    location / {
-      proxy_pass http://vmc;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_buffering off;
-      proxy_request_buffering off;
-      proxy_read_timeout 310s;
-      proxy_next_upstream error timeout;
-      proxy_next_upstream_tries 3;
-    }
-  }
-}
-`;
+    let conf = readFileSync(join(ROOT, 'deploy/nginx.conf'), 'utf8');
+    const swap = (re: RegExp, by: string) => {
+      if (!re.test(conf)) throw new Error(`deploy/nginx.conf: ${re} not found`);
+      conf = conf.replace(re, by);
+    };
+    swap(/^worker_processes .*;$/m, 'worker_processes 1;');
+    swap(/^pid .*;$/m, `pid ${prefix}/nginx.pid;`);
+    swap(/\/tmp\/nginx-/g, `${prefix}/`);
+    swap(/^(\s*)server vmc-1:8080 (.*);\n(\s*server vmc-\d+:8080 .*;\n)*/m, '');
+    conf = conf.replace(
+      /^(\s*)keepalive /m,
+      (m, indent: string) => upstreams.map((p) => `${indent}server 127.0.0.1:${p} max_fails=1 fail_timeout=2s;\n`).join('') + m,
+    );
+    swap(/^(\s*)listen 80;$/m, `$1listen 127.0.0.1:${port};`);
+    return conf;
   }
 
   static async start(upstreams: number[]): Promise<Nginx> {
     if (NGINX === null) throw new Error('nginx is not installed');
     const prefix = await mkdtemp(join(tmpdir(), 'vmc-nginx-'));
-    for (const d of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi', 'logs']) await mkdir(join(prefix, d), { recursive: true });
+    await chmod(prefix, 0o755); // nginx's workers run as another user when the master is root
+    for (const d of ['client-body', 'proxy', 'fastcgi', 'uwsgi', 'scgi', 'logs']) await mkdir(join(prefix, d), { recursive: true });
     const port = await freePort();
     await writeFile(join(prefix, 'nginx.conf'), Nginx.config(port, upstreams, prefix));
-    const child = spawn(NGINX, ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-e', join(prefix, 'error.log')], {
+    const child = spawn(NGINX, ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-e', join(prefix, 'error.log'), '-g', 'daemon off;'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const n = new Nginx(child, port, prefix);
@@ -203,8 +184,13 @@ export class Replica {
   port = 0;
   private constructor(readonly child: ChildProcess) {}
 
-  static async start(tablePath: string, args: string[], env: Record<string, string | undefined> = {}): Promise<Replica> {
-    const child = spawn(process.execPath, [join(ROOT, 'bin/vmc.js'), 'serve', '--table', tablePath, '--port', '0', ...args], {
+  static start(tablePath: string, args: string[], env: Record<string, string | undefined> = {}): Promise<Replica> {
+    return Replica.exec(['serve', '--table', tablePath, '--port', '0', ...args], env);
+  }
+
+  /** `vmc ARGS` (a serve command whose port is 0 or known from its start-up line). */
+  static async exec(cliArgs: string[], env: Record<string, string | undefined> = {}): Promise<Replica> {
+    const child = spawn(process.execPath, [join(ROOT, 'bin/vmc.js'), ...cliArgs], {
       env: { ...process.env, VMC_ADMIN_TOKEN: ADMIN_TOKEN, VMC_LOG: 'info', VMC_STATE_URL: undefined, ...env },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
