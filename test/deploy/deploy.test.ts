@@ -152,6 +152,7 @@ describe('deploy/docker-compose.yml', () => {
         environment: Record<string, string>;
         volumes: string[];
         command: string[];
+        depends_on: Record<string, { condition: string }>;
       };
       expect(v.build).toEqual({ context: '..', dockerfile: 'deploy/Dockerfile' });
       expect(v.environment.VMC_STATE_URL).toMatch(/^redis:\/\/:\$\{REDIS_PASSWORD[^}]*\}@redis:6379\/0$/);
@@ -159,7 +160,7 @@ describe('deploy/docker-compose.yml', () => {
       // the table directory, not the file: an atomic rename must be visible in the container
       expect(v.volumes).toContain('./table:/etc/vmc:ro');
       expect(v.command).toEqual(['serve', '--table', '/etc/vmc/table.vmct', '--host', '0.0.0.0', '--port', '8080']);
-      expect((v.depends_on as Record<string, { condition: string }>).redis.condition).toBe('service_healthy');
+      expect(v.depends_on.redis.condition).toBe('service_healthy');
     }
     expect(existsSync(join(DEPLOY, 'table/README.md'))).toBe(true);
   });
