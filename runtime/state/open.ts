@@ -5,6 +5,7 @@
  * is ignored, so an operator does not believe its changes are served.
  */
 import { access } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { Logger } from '../log.js';
 import { mergeAdminStates } from './admin-state.js';
 import { FileStateStore } from './file-store.js';
@@ -22,6 +23,11 @@ export interface OpenStateOptions {
   reconcileMs?: number;
   /** Redis: how long the start waits for a first answer before starting degraded. Default 5000 ms. */
   waitMs?: number;
+}
+
+/** The local state file of a table: `<stateDir or the table's directory>/<table file>.admin.json` (SPEC §9). */
+export function stateFilePath(tablePath: string, stateDir?: string): string {
+  return join(stateDir ?? dirname(tablePath), basename(tablePath) + '.admin.json');
 }
 
 /** The `--state` value in effect: the flag, else `VMC_STATE_URL`, else none. */

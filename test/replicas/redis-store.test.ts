@@ -12,6 +12,7 @@ import { StateUnavailableError, type StateStore } from '../../runtime/state/stor
 import { parseStateUrl } from '../../runtime/state/url.js';
 import { mergeAdminStates, parseAdminState, serializeAdminState, emptyAdminState } from '../../runtime/state/admin-state.js';
 import { createLogger } from '../../runtime/log.js';
+import { commitAdminState } from '../../runtime/state/commit.js';
 import { RedisServer, REDIS_SERVER, freePort, skipNote, sleep } from './procs.js';
 
 skipNote('Redis state store tests', REDIS_SERVER === null ? ['redis-server'] : []);
@@ -129,6 +130,23 @@ describe.skipIf(REDIS_SERVER === null)('RedisStateStore on a real redis-server',
     console.log(
       `${total} writes from ${stores.length * WRITERS_PER_STORE} writers on ${stores.length} stores: ${conflicts} conflicts retried, none lost`,
     );
+  });
+
+  it('commitAdminState: parallel admin changes through three stores all land (changes re-run on conflict)', async () => {
+    const stores = await Promise.all([store(), store(), store()]);
+    const names = stores.flatMap((_, k) => Array.from({ length: 6 }, (_, i) => `vm-${k}-${i}`));
+    await Promise.all(
+      names.map((name, n) =>
+        commitAdminState(stores[n % 3], async (state) => {
+          const next = structuredClone(state);
+          next.upserts[name] = { target: 'up/a' };
+          next.updatedAt[name] = new Date().toISOString();
+          return { next, result: name };
+        }),
+      ),
+    );
+    const saved = parseAdminState((await raw.hget(`${prefix}state`, 'doc'))!);
+    expect(Object.keys(saved.upserts).sort()).toEqual([...names].sort());
   });
 
   it('keeps the last state while Redis is down, refuses writes, and writes the state back into an empty Redis', async () => {

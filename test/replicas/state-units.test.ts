@@ -18,6 +18,9 @@ import {
 import { FileStateStore } from '../../runtime/state/file-store.js';
 import { openStateStore, stateUrlFrom } from '../../runtime/state/open.js';
 import { cooldownNames } from '../../runtime/state/cooldowns.js';
+import { commitAdminState, UnusableStateError } from '../../runtime/state/commit.js';
+import { seedKeys } from '../../runtime/state/seed-keys.js';
+import type { KeySpec } from '../../runtime/keys/entry.js';
 import { RoutingTable } from '../../runtime/table/reader.js';
 import { buildTableFromYaml } from '../../compiler/testing.js';
 import { createLogger } from '../../runtime/log.js';
@@ -206,5 +209,67 @@ ${extra}
     expect(names1).toEqual(['["pair","up/a",0]', '["pair","up/b",0]', '["pair","up/a",1]']);
     expect(names2).toEqual(names1);
     expect(new Set(cooldownNames(two)).size).toBe(two.targetCount);
+  });
+});
+
+describe('commitAdminState and seedKeys on the file store', () => {
+  const spec = (id: string, extra: Partial<KeySpec> = {}): KeySpec => ({
+    id,
+    hash: `sha256:${id
+      .padEnd(64, '0')
+      .slice(0, 64)
+      .replace(/[^0-9a-f]/g, 'a')}`,
+    user_path: '/t',
+    ...extra,
+  });
+
+  it('re-runs a change on the newer state after a conflict, and answers without writing when the plan says so', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vmc-commit-'));
+    const store = new FileStateStore(join(dir, 'state.json'));
+    let runs = 0;
+    const r = await commitAdminState(store, async (state) => {
+      runs++;
+      if (runs === 1) await writeFile(store.path, serializeAdminState({ ...emptyAdminState(), deletes: ['x'] })); // a concurrent writer
+      const next = structuredClone(state);
+      next.upserts.mine = { target: 'up/a' };
+      return { next, result: 'written' };
+    });
+    expect(runs).toBe(2);
+    expect(r.written).toBe(true);
+    const saved = parseAdminState(await readFile(store.path, 'utf8'));
+    expect(saved.deletes).toEqual(['x']); // the other writer's change survived
+    expect(Object.keys(saved.upserts)).toEqual(['mine']);
+    const none = await commitAdminState(store, async () => ({ result: 404 }));
+    expect(none).toMatchObject({ result: 404, written: false });
+    await writeFile(store.path, '{"version": 9}');
+    await expect(commitAdminState(store, async () => ({ result: 0 }))).rejects.toBeInstanceOf(UnusableStateError);
+  });
+
+  it('seeds the keys the store lacks: not the ones it has, revoked, or disabled', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vmc-seed-'));
+    const store = new FileStateStore(join(dir, 'state.json'));
+    const revoked = spec('gone');
+    await store.write(
+      0,
+      serializeAdminState({
+        ...emptyAdminState(),
+        keys: {
+          created: { have: { hash: spec('have').hash, user_path: '/x', created_at: 'then' } },
+          revoked: { gone: { hash: revoked.hash, at: 'then' } },
+        },
+      }),
+    );
+    const added = await seedKeys(store, [
+      spec('have'),
+      revoked,
+      spec('off', { enabled: false }),
+      spec('new', { models: ['m'], expires_at: '2099-01-01' }),
+    ]);
+    expect(added).toEqual(['new']);
+    const keys = parseAdminState(store.current().text!).keys!;
+    expect(Object.keys(keys.created).sort()).toEqual(['have', 'new']);
+    expect(keys.created.have.user_path).toBe('/x');
+    expect(keys.created.new).toMatchObject({ hash: spec('new').hash, user_path: '/t', models: ['m'], expires_at: '2099-01-01' });
+    expect(await seedKeys(store, [spec('new')])).toEqual([]);
   });
 });
