@@ -26,6 +26,16 @@ export interface RequestLogFields {
   target: string | null;
   attempts: number;
   ms: number;
+  /** With caller keys on (SPEC §12): the presented key's id (null when none was known) — never the key. */
+  key_id?: string | null;
+  /** With caller keys on: the caller's user path (the key's, narrowed by `x-vmc-user-path`); null before authentication. */
+  user_path?: string | null;
+}
+
+/** Who called, with caller keys on (the access line carries it; SPEC §12). */
+export interface AccessCaller {
+  readonly keyId: string | null;
+  readonly userPath: string | null;
 }
 
 export interface Logger {
@@ -139,8 +149,10 @@ export function logAccess(
   virtualModel: string | null = null,
   target: string | null = null,
   attempts = 0,
+  caller: AccessCaller | null = null,
 ): void {
-  log.request({
+  if (log.level !== 'info') return;
+  const fields: RequestLogFields = {
     method: req.method,
     path: req.url,
     status,
@@ -148,7 +160,12 @@ export function logAccess(
     target,
     attempts,
     ms: Math.round((performance.now() - startedAt) * 10) / 10,
-  });
+  };
+  if (caller !== null) {
+    fields.key_id = caller.keyId;
+    fields.user_path = caller.userPath;
+  }
+  log.request(fields);
 }
 
 /** A logger that drops everything (tests, benchmarks). */

@@ -4,14 +4,8 @@
  * `user_path` (the caller's, narrowed by `x-vmc-user-path`; null before authentication).
  * Never the key.
  */
-import type { Logger, RequestLogFields } from '../log.js';
+import { logAccess, type Logger } from '../log.js';
 import type { KeyEntry } from './ring.js';
-
-/** RequestLogFields with the caller's key id and user path. */
-export interface KeyedRequestLogFields extends RequestLogFields {
-  key_id: string | null;
-  user_path: string | null;
-}
 
 export function logKeyedAccess(
   log: Logger,
@@ -24,17 +18,5 @@ export function logKeyedAccess(
   target: string | null = null,
   attempts = 0,
 ): void {
-  if (log.level !== 'info') return;
-  const fields: KeyedRequestLogFields = {
-    method: req.method,
-    path: req.url,
-    status,
-    virtual_model: virtualModel,
-    target,
-    attempts,
-    ms: Math.round((performance.now() - startedAt) * 10) / 10,
-    key_id: key === null ? null : key.id,
-    user_path: userPath,
-  };
-  log.request(fields);
+  logAccess(log, req, status, startedAt, virtualModel, target, attempts, { keyId: key === null ? null : key.id, userPath });
 }
