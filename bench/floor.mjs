@@ -8,11 +8,12 @@
  *
  *   node bench/floor.mjs [--kinds json,sse] [--mode closed|paced] [--duration 4] [--rounds 3]
  *                        [--connections 32] [--rate 500] [--gateways nginx,vmc]
- *                        [--vmc NAME=DIR …] [--strace] [--strace-seconds 3] [--json FILE]
+ *                        [--vmc NAME=DIR …] [--variant NAME:K=V,… …] [--strace] [--strace-seconds 3] [--json FILE]
  *
  * `--vmc NAME=DIR` adds a gateway started from another checkout (its bin/vmc.js and dist/),
  * e.g. a `git worktree` of the commit before a change: A and B then share the machine,
- * the mock and the rounds. Every vmc runs `vmc serve` (one process, `VMC_LOG=warn`) on a table
+ * the mock and the rounds; `--variant NAME:K=V` adds this checkout with extra environment
+ * (e.g. `undici:VMC_UPSTREAM_CLIENT=undici`). Every vmc runs `vmc serve` (one process, `VMC_LOG=warn`) on a table
  * with one virtual model 70/30 over two models of the mock (bench/lib/workload.mjs).
  *
  * Method: each round runs every target once, in an order rotated per round; a case = one
@@ -64,7 +65,12 @@ const extra = [];
 for (let i = 2; i < process.argv.length; i++) {
   if (process.argv[i] === '--vmc') {
     const [name, dir] = process.argv[++i].split('=');
-    extra.push({ name, root: resolve(dir) });
+    extra.push({ name, root: resolve(dir), env: {} });
+  } else if (process.argv[i] === '--variant') {
+    // NAME:K=V[,K=V…] — this checkout with extra environment (e.g. VMC_UPSTREAM_CLIENT=undici)
+    const [name, list] = process.argv[++i].split(':');
+    const env = Object.fromEntries(list.split(',').map((kv) => kv.split('=')));
+    extra.push({ name, root: ROOT, env });
   }
 }
 const dir = join(TMP, 'floor');
@@ -97,14 +103,14 @@ async function waitHealth(url) {
   }
 }
 
-async function startVmc(name, root, mockPort) {
+async function startVmc(name, root, mockPort, extraEnv = {}) {
   const { lowerTable } = await import(join(root, 'dist/compiler/lower.js'));
   const table = join(dir, `${name}.vmct`);
   writeFileSync(table, lowerTable(benchChatConfig(mockPort)));
   const port = await freePort();
   const child = spawn(process.execPath, [join(root, 'bin/vmc.js'), 'serve', '--table', table, '--port', String(port)], {
     cwd: root,
-    env: { ...process.env, VMC_LOG: 'warn', VMC_BENCH_KEY: 'bench', VMC_ADMIN_TOKEN: '' },
+    env: { ...process.env, VMC_LOG: 'warn', VMC_BENCH_KEY: 'bench', VMC_ADMIN_TOKEN: '', ...extraEnv },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
@@ -209,7 +215,7 @@ try {
   if (wanted.includes('vmc')) targets.push(await startVmc('vmc', ROOT, mockPort));
   for (const e of extra) {
     if (!existsSync(join(e.root, 'dist'))) throw new Error(`${e.root}: no dist/`);
-    targets.push(await startVmc(e.name, e.root, mockPort));
+    targets.push(await startVmc(e.name, e.root, mockPort, e.env));
   }
   for (const t of targets) if (t !== direct) stops.push(t.stop);
 

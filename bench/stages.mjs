@@ -126,6 +126,7 @@ function classify(frames, mainThread) {
 /** Parses `perf script` text: { stage → samples, fn → samples (innermost JS / native symbol) }. */
 export function attribute(text, mainTid) {
   const stages = Object.fromEntries(STAGES.map((s) => [s, 0]));
+  const kernel = Object.fromEntries(STAGES.map((s) => [s, 0]));
   const leaves = new Map();
   let total = 0;
   for (const block of text.split('\n\n')) {
@@ -143,10 +144,11 @@ export function attribute(text, mainTid) {
     total++;
     const st = classify(frames, tid === mainTid);
     stages[st]++;
+    if (frames[0].dso.includes('kernel')) kernel[st]++;
     const leaf = frames[0].dso.includes('kernel') ? `[k] ${frames[0].sym}` : frames[0].sym;
     leaves.set(leaf, (leaves.get(leaf) ?? 0) + 1);
   }
-  return { stages, leaves, total };
+  return { stages, kernel, leaves, total };
 }
 
 async function main() {
@@ -227,20 +229,26 @@ async function main() {
     const perReq = cpu / Math.max(1, r.answered);
     progress(`stages: ${fmt.int(r.rps)} req/s, ${fmt.f1(perReq)} µs CPU per request (/proc)`);
     const script = spawnSync('perf', ['script', '-i', data, '-F', 'comm,tid,ip,sym,dso'], { encoding: 'utf8', maxBuffer: 1 << 30 });
-    const { stages, leaves, total } = attribute(script.stdout, gw.pid);
+    const { stages, kernel, leaves, total } = attribute(script.stdout, gw.pid);
     const L = [];
     L.push(
       `vmc ${kind}, closed loop ${connections} connections, ${fmt.int(r.rps)} req/s, ${fmt.f1(perReq)} µs CPU/request; ${fmt.int(total)} samples`,
     );
-    L.push('', '| stage | µs/request | share |', '|---|---:|---:|');
-    for (const s of STAGES) L.push(`| ${s} | ${fmt.f1((stages[s] / total) * perReq)} | ${fmt.f1((100 * stages[s]) / total)} % |`);
+    L.push('', '| stage | µs/request | of it in the kernel | share |', '|---|---:|---:|---:|');
+    for (const s of STAGES)
+      L.push(
+        `| ${s} | ${fmt.f1((stages[s] / total) * perReq)} | ${fmt.f1((kernel[s] / total) * perReq)} | ${fmt.f1((100 * stages[s]) / total)} % |`,
+      );
+    const k = Object.values(kernel).reduce((a, b) => a + b, 0);
+    L.push(`| **total** | ${fmt.f1(perReq)} | ${fmt.f1((k / total) * perReq)} | 100 % |`);
     L.push('', `top ${TOP} leaf symbols (µs/request):`);
     for (const [k, v] of [...leaves].sort((a, b) => b[1] - a[1]).slice(0, TOP))
       L.push(`  ${fmt.f2((v / total) * perReq).padStart(7)}  ${k}`);
     const text = L.join('\n') + '\n';
     writeFileSync(join(dir, `stages-${kind}.md`), text);
     process.stdout.write(text);
-    if (typeof flags.json === 'string') writeFileSync(flags.json, JSON.stringify({ kind, rps: r.rps, perReq, stages, total }, null, 2));
+    if (typeof flags.json === 'string')
+      writeFileSync(flags.json, JSON.stringify({ kind, rps: r.rps, perReq, stages, kernel, total }, null, 2));
   } finally {
     gw.kill('SIGTERM');
     mock.kill('SIGTERM');

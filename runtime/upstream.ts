@@ -20,6 +20,7 @@
  * bytes to the origin it is given.
  */
 import { Pool } from 'undici';
+import { H1Pool } from './http1/client.js';
 
 /** Attempt outcome classes stored in {@link UpstreamCall.failure}. */
 export const FAIL_NONE = 0;
@@ -106,7 +107,11 @@ export class UpstreamCall {
   /** Fires at the whole attempt's deadline, or the bounded body read's (readBody). */
   #deadlineTimer: NodeJS.Timeout | null = null;
 
-  /** Dispatches the request on `pool`. Never throws: failures land in `failure`. */
+  /**
+   * Dispatches the request on `pool` — through the lean HTTP/1.1 client when the pools gave
+   * the origin one (plain http:, the default), else through undici. Never throws: failures
+   * land in `failure`.
+   */
   start(pool: Pool, req: UpstreamRequest): void {
     this.startedAt = performance.now();
     // Precise timers of our own (undici's are coarse): the earlier of the SLA and the
@@ -131,17 +136,20 @@ export class UpstreamCall {
       }, ms);
     }
     try {
-      pool.dispatch(
-        {
-          path: req.path,
-          method: 'POST',
-          headers: req.headers,
-          body: req.body,
-          headersTimeout: req.headersTimeoutMs,
-          bodyTimeout: req.bodyTimeoutMs,
-        },
-        this,
-      );
+      const lean = LEAN.get(pool);
+      if (lean !== undefined) lean.dispatch(req.path, req.headers, req.body, req.headersTimeoutMs, req.bodyTimeoutMs, this);
+      else
+        pool.dispatch(
+          {
+            path: req.path,
+            method: 'POST',
+            headers: req.headers,
+            body: req.body,
+            headersTimeout: req.headersTimeoutMs,
+            bodyTimeout: req.bodyTimeoutMs,
+          },
+          this,
+        );
     } catch (err) {
       this.fail(failureKind(err as Error), err as Error);
     }
@@ -321,7 +329,7 @@ export class UpstreamCall {
 }
 
 /**
- * FAIL_* class of an undici error. Argument and validation errors mean undici refused to
+ * FAIL_* class of an undici error (the lean client's errors carry the same codes). Argument and validation errors mean undici refused to
  * send this request (a header value it will not write, …): the request's fault, so never
  * counted against the target (issue 8: two requests with a 0x7F byte in a header used to
  * put a target into cooldown for everyone). A closed or destroyed pool is the gateway's own
@@ -340,15 +348,43 @@ export function failureKind(err: Error): number {
     case 'UND_ERR_DESTROYED':
     case 'UND_ERR_CLOSED':
       return FAIL_LOCAL;
+    case 'UND_ERR_ABORTED':
+      return FAIL_ABORTED;
     default:
       return FAIL_NETWORK;
   }
+}
+
+/**
+ * The lean HTTP/1.1 client (runtime/http1/client.ts) serving an undici pool's origin, when
+ * {@link UpstreamPools} gave it one. The undici `Pool` stays the origin's handle (its type is
+ * what targets hold), and opens no connection while the lean pool carries the traffic.
+ */
+const LEAN = new WeakMap<Pool, H1Pool>();
+
+/** Which HTTP client carries upstream requests to plain-http origins: `h1` (default) or `undici`. */
+export type UpstreamClient = 'h1' | 'undici';
+
+/**
+ * The client for plain-http origins: `VMC_UPSTREAM_CLIENT=undici|h1` (default h1, the lean
+ * client; `https:` origins always use undici). Anything else is a start-up error.
+ */
+export function upstreamClientFromEnv(env: NodeJS.ProcessEnv = process.env): UpstreamClient {
+  const v = env.VMC_UPSTREAM_CLIENT ?? '';
+  if (v === '' || v === 'h1') return 'h1';
+  if (v === 'undici') return 'undici';
+  throw new Error(`VMC_UPSTREAM_CLIENT must be h1 or undici (got ${JSON.stringify(v)})`);
 }
 
 /** Keep-alive pools by origin. Shared across table generations; closed with the server. */
 export class UpstreamPools {
   #pools = new Map<string, Pool>();
   #closed = false;
+  readonly client: UpstreamClient;
+
+  constructor(client: UpstreamClient = upstreamClientFromEnv()) {
+    this.client = client;
+  }
 
   /** The pool for an origin (`http://host:port`), created on first use. */
   get(origin: string): Pool {
@@ -360,9 +396,17 @@ export class UpstreamPools {
         keepAliveMaxTimeout: 600_000,
         connect: { timeout: 10_000 },
       });
+      if (this.client === 'h1' && H1Pool.supports(origin)) {
+        LEAN.set(p, new H1Pool(origin, { keepAliveTimeout: 10_000, keepAliveMaxTimeout: 600_000, connectTimeout: 10_000 }));
+      }
       this.#pools.set(origin, p);
     }
     return p;
+  }
+
+  /** The lean client's pool for an origin's pool, if it has one (tests, metrics). */
+  lean(pool: Pool): H1Pool | undefined {
+    return LEAN.get(pool);
   }
 
   /** Closes every pool (waits for in-flight requests on them to finish). */
@@ -370,7 +414,12 @@ export class UpstreamPools {
     this.#closed = true;
     const pools = [...this.#pools.values()];
     this.#pools.clear();
-    await Promise.all(pools.map((p) => p.close().catch(() => p.destroy())));
+    await Promise.all(
+      pools.map((p) => {
+        const lean = LEAN.get(p);
+        return Promise.all([p.close().catch(() => p.destroy()), lean?.close()]);
+      }),
+    );
   }
 
   /** Destroys every pool at once (aborts in-flight upstream requests). */
@@ -378,7 +427,7 @@ export class UpstreamPools {
     this.#closed = true;
     const pools = [...this.#pools.values()];
     this.#pools.clear();
-    await Promise.all(pools.map((p) => p.destroy().catch(() => undefined)));
+    await Promise.all(pools.map((p) => Promise.all([p.destroy().catch(() => undefined), LEAN.get(p)?.destroy()])));
   }
 }
 
