@@ -43,6 +43,11 @@
  * {@link LatencyState} interface, which this class implements.
  *
  * State is per table: a reload starts fresh (target ids change with the table).
+ *
+ * Replicas (SPEC §14): with a shared state store an ejection is announced ({@link
+ * HealthState.onEject}) and other replicas' ejections are applied ({@link
+ * HealthState.honourCooldown}); the counts and windows behind a decision, and the latency
+ * averages, stay per replica (docs/deploy.md says why).
  */
 import type { RoutingTable } from '../table/reader.js';
 import type { LatencyState } from '../table/strategies/types.js';
@@ -126,6 +131,12 @@ export class HealthState implements LatencyState {
   /** The pool (virtual model) of each target: first target id and size. */
   readonly poolFirst: Int32Array;
   readonly poolSize: Int32Array;
+
+  /**
+   * Called when this process ejects t, with the end of the ejection (ms since the epoch):
+   * with a shared state store the other replicas honour it (SPEC §14, runtime/state/cooldowns.ts).
+   */
+  onEject: ((t: number, untilMs: number) => void) | null = null;
 
   /**
    * `table` gives the pools for `maxEjectedShare` (a virtual model's targets); without it
@@ -276,6 +287,25 @@ export class HealthState implements LatencyState {
     return this.samples[t] > 0 && nowMs - this.lastSampleAt[t] <= this.staleMs;
   }
 
+  /**
+   * Another replica ejected t until `untilMs` (SPEC §14): skip it here too for what is left
+   * of that time, then probe as after an ejection of our own. Not applied when t is ejected
+   * longer already, or when ejecting it would pass the pool's maximum ejected share (this
+   * replica may have ejected other targets of the pool itself; a pool is never emptied).
+   * Not counted in `cooldowns` (that counts this replica's own decisions). True when applied.
+   */
+  honourCooldown(t: number, untilMs: number, nowMs: number): boolean {
+    if (t < 0 || t >= this.targetCount || untilMs <= nowMs) return false;
+    const s = this.state[t];
+    if (s === OPEN && this.cooldownUntil[t] >= untilMs) return false;
+    if (s === CLOSED && !this.#poolAllows(t)) return false;
+    this.state[t] = OPEN;
+    this.cooldownUntil[t] = untilMs;
+    this.epoch[t]++; // in-flight attempts (a probe of ours too) no longer have a say
+    this.consecutiveFailures[t] = 0;
+    return true;
+  }
+
   #eject(t: number, nowMs: number, fromClosed: boolean): void {
     let m = this.ejections[t];
     if (fromClosed && this.closedAt[t] > 0) {
@@ -290,6 +320,7 @@ export class HealthState implements LatencyState {
     this.epoch[t]++;
     this.consecutiveFailures[t] = 0;
     this.cooldowns[t]++;
+    this.onEject?.(t, this.cooldownUntil[t]);
   }
 
   #close(t: number, nowMs: number): void {
