@@ -24,6 +24,16 @@
  * a timestamp) and starts on the table alone. On a later reload the same error rejects the
  * reload and the previous table stays in service.
  *
+ * Where the state lives is a {@link StateStore} (runtime/state): the local state file by
+ * default, or Redis with `vmc serve --state redis://…` (SPEC §14), where every replica runs its
+ * own backend. Every change is a compare-and-set on the stored document
+ * ({@link commitAdminState}): when another replica wrote first, the change runs again on the
+ * newer document — its checks too (`If-Match` → 409, a name now gone → 404) — so concurrent
+ * writers lose nothing. While the store is unreachable, reads answer from the state held and
+ * writes answer 503. Deletions and revocations leave tombstones (`removedAt`, a revocation
+ * of the deleted admin key's hash) so that a Redis that comes back with older data is merged
+ * without resurrecting them (runtime/state/admin-state.ts).
+ *
  * Caller keys (SPEC §12) live in the same state file, under `keys`: keys created through
  * `POST /admin/keys` (hashes only — the gateway makes the key and shows it once) and
  * revocations of keys-file keys. Key changes are written by the same one writer, without a
@@ -32,8 +42,7 @@
  * longer compile must not bring a revoked key back.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import type { AdminBackend, AdminContext, AdminResult } from '../../runtime/server.js';
 import { gatewayError, type GatewayErrorType } from '../../runtime/errors.js';
 import { virtualModelViews } from '../../runtime/http/admin.js';
@@ -41,23 +50,19 @@ import { RoutingTable } from '../../runtime/table/reader.js';
 import type { NormVirtualModel } from '../../runtime/table/normalized.js';
 import { isObject } from '../../runtime/table/util.js';
 import { emptyAdminKeys, parseAdminKeys, type AdminKeys, type StoredKey } from '../../runtime/keys/entry.js';
+import { emptyAdminState, serializeAdminState, type AdminState } from '../../runtime/state/admin-state.js';
+import { commitAdminState, stateOf, UnusableStateError, type ChangePlan } from '../../runtime/state/commit.js';
+import { FileStateStore } from '../../runtime/state/file-store.js';
+import { stateFilePath } from '../../runtime/state/open.js';
+import { StateUnavailableError, type StateStore } from '../../runtime/state/store.js';
 import { overlayCompiler, type AdminDiagnostic, type OverlayCompiler } from './admin-compile.js';
 import { denormalizeMiddlewareCall, denormalizeVirtualModel } from './denormalize.js';
 import { NATIVE_TO_NEMO_BACKEND_FORMAT, NEMO_MIDDLEWARE_KEYS, rewriteNemo } from '../dialects.js';
 
 type Json = Record<string, unknown>;
 
-export interface AdminState {
-  version: 1;
-  upserts: Record<string, Json>;
-  deletes: string[];
-  /** ISO timestamps of the last admin change per name. */
-  updatedAt: Record<string, string>;
-  /** Caller keys created or revoked through the admin API (SPEC §12); absent = none. */
-  keys?: AdminKeys;
-}
+export type { AdminState };
 
-const emptyState = (): AdminState => ({ version: 1, upserts: {}, deletes: [], updatedAt: {} });
 const isEmpty = (s: AdminState) => Object.keys(s.upserts).length === 0 && s.deletes.length === 0;
 
 /** The state file cannot be used: unreadable, not an admin state, or no longer compiles against the table. */
@@ -117,29 +122,16 @@ export interface AdminBackendOptions {
    * when no built thread script exists (a source checkout without dist/).
    */
   compileIn?: 'thread' | 'inline';
+  /**
+   * Where the state lives (runtime/state): `vmc serve` passes the store it opened (Redis with
+   * `--state`). Default: the local state file, {@link statePath}.
+   */
+  store?: StateStore;
 }
 
 /** The state file for a table: `<stateDir or table dir>/<table file>.admin.json`. */
 export function statePath(opts: AdminBackendOptions): string {
-  return join(opts.stateDir ?? dirname(opts.tablePath), basename(opts.tablePath) + '.admin.json');
-}
-
-/** Parses and checks a state file's text; throws a plain Error saying what is wrong. */
-function parseState(text: string): AdminState {
-  const parsed = JSON.parse(text) as unknown;
-  if (!isObject(parsed) || parsed.version !== 1) throw new Error('not an admin state (version 1 expected)');
-  const { upserts, deletes, updatedAt } = parsed;
-  if (!isObject(upserts) || !Object.values(upserts).every(isObject)) throw new Error('"upserts" must map names to objects');
-  if (!Array.isArray(deletes) || !deletes.every((d) => typeof d === 'string')) throw new Error('"deletes" must be a list of names');
-  if (updatedAt !== undefined && !isObject(updatedAt)) throw new Error('"updatedAt" must be an object');
-  const state: AdminState = {
-    version: 1,
-    upserts: upserts as Record<string, Json>,
-    deletes: deletes as string[],
-    updatedAt: (updatedAt ?? {}) as Record<string, string>,
-  };
-  if (parsed.keys !== undefined) state.keys = parseAdminKeys(parsed.keys);
-  return state;
+  return stateFilePath(opts.tablePath, opts.stateDir);
 }
 
 /** The keys part of a state file's text, when it reads (used by a quarantine to keep it); else null. */
@@ -162,31 +154,40 @@ interface Compiled {
 
 export class CompilerAdminBackend implements AdminBackend {
   readonly #file: string;
+  readonly #store: StateStore;
   readonly #compiler: OverlayCompiler;
-  /** The last state read from or written to the state file. */
-  #state: AdminState = emptyState();
+  /** The last state read from or written to the store. */
+  #state: AdminState = emptyAdminState();
   /** The table file's bytes the overlay applies to (set by overlay(), refreshed before each change). */
   #base: Uint8Array | null = null;
   #baseTable: RoutingTable | null = null;
   /** base + #state, compiled: the table the admin views and checks read. */
   #current: Compiled | null = null;
+  /** The last compile (of a change being tried): becomes #current when its state is written. */
+  #lastCompiled: Compiled | null = null;
   /** Admin calls are serialized: one recompilation at a time, in arrival order. */
   #queue: Promise<unknown> = Promise.resolve();
-  #tmpSeq = 0;
 
   constructor(readonly opts: AdminBackendOptions) {
-    this.#file = statePath(opts);
-    this.#compiler = overlayCompiler(opts.compileIn ?? 'thread');
+    this.#store = opts.store ?? new FileStateStore(statePath(opts));
+    this.#file = this.#store.kind === 'file' ? this.#store.location : `in ${this.#store.location}`;
+    // replicas: changes arrive from elsewhere and must apply within a second — no cold start
+    this.#compiler = overlayCompiler(opts.compileIn ?? 'thread', this.#store.shared);
   }
 
-  /** Kept for callers of the factory; the state file is read by every overlay(). */
+  /** Kept for callers of the factory; the state is read by every overlay(). */
   async init(): Promise<this> {
     return this;
   }
 
-  /** The state file's path. */
+  /** The state file's path (or, with a shared store, where the state lives). */
   get file(): string {
     return this.#file;
+  }
+
+  /** The store the state lives in. */
+  get store(): StateStore {
+    return this.#store;
   }
 
   get state(): AdminState {
@@ -209,19 +210,22 @@ export class CompilerAdminBackend implements AdminBackend {
     return next;
   }
 
-  /** The persisted state; no file = no admin changes. Throws AdminStateError when unusable. */
+  /**
+   * The stored state: the local file read now, or a shared store's document as last received
+   * (never waiting for it: reads answer from the state held while the store is unreachable).
+   * Throws AdminStateError when unusable.
+   */
   async #readState(): Promise<AdminState> {
-    let text: string;
+    let snap;
     try {
-      text = await readFile(this.#file, 'utf8');
+      snap = this.#store.shared ? this.#store.current() : await this.#store.read();
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return emptyState();
       throw new AdminStateError(this.#file, `cannot read admin state ${this.#file}: ${(err as Error).message}`);
     }
     try {
-      return parseState(text);
+      return stateOf(snap, this.#file);
     } catch (err) {
-      throw new AdminStateError(this.#file, `admin state ${this.#file} is unusable: ${(err as Error).message}`);
+      throw new AdminStateError(this.#file, (err as Error).message);
     }
   }
 
@@ -234,17 +238,20 @@ export class CompilerAdminBackend implements AdminBackend {
   /** base + state → compiled table (cached: the same inputs are not compiled twice). */
   async #compile(base: Uint8Array, state: AdminState): Promise<Compiled | { diagnostics: AdminDiagnostic[] }> {
     const stateJson = JSON.stringify([state.upserts, state.deletes]);
-    const c = this.#current;
-    if (c !== null && c.stateJson === stateJson && (c.base === base || Buffer.from(c.base).equals(base))) return c;
+    for (const c of [this.#current, this.#lastCompiled]) {
+      if (c !== null && c.stateJson === stateJson && (c.base === base || Buffer.from(c.base).equals(base))) return c;
+    }
     if (isEmpty(state)) return { base, stateJson, bytes: base, table: RoutingTable.decode(base) };
     const r = await this.#compiler.compile({ base, upserts: state.upserts, deletes: state.deletes, docPath: this.#file });
     if ('diagnostics' in r) return r;
-    return { base, stateJson, bytes: r.bytes, table: RoutingTable.decode(r.bytes) };
+    const compiled = { base, stateJson, bytes: r.bytes, table: RoutingTable.decode(r.bytes) };
+    this.#lastCompiled = compiled;
+    return compiled;
   }
 
   /**
-   * AdminBackend.overlay: the table file's bytes with the persisted admin changes, read from
-   * the state file now. Applied to every table read from disk.
+   * AdminBackend.overlay: the table file's bytes with the stored admin changes (the state
+   * file read now; a shared store's latest document). Applied to every table read from disk.
    */
   async overlay(fileBytes: Uint8Array): Promise<Uint8Array> {
     return this.#serial(async () => {
@@ -254,7 +261,7 @@ export class CompilerAdminBackend implements AdminBackend {
       if ('diagnostics' in r) {
         throw new AdminStateError(
           this.#file,
-          `admin changes in ${this.#file} no longer compile against this table: ${r.diagnostics.map((d) => `${d.code} ${d.message}`).join('; ')}`,
+          `admin changes ${this.#store.kind === 'file' ? 'in ' : ''}${this.#file} no longer compile against this table: ${r.diagnostics.map((d) => `${d.code} ${d.message}`).join('; ')}`,
         );
       }
       this.#setBase(fileBytes, baseTable);
@@ -266,88 +273,138 @@ export class CompilerAdminBackend implements AdminBackend {
 
   /**
    * Moves the state file aside (`<file>.quarantined-<timestamp>`) and forgets its changes: the
-   * gateway then serves the table alone. Returns the new path, or null when there was no file.
+   * gateway then serves the table alone. Returns the new path, or null when there was no file
+   * (and always with a shared store: its state belongs to every replica, one replica whose
+   * table it does not fit must not throw it away).
    */
   async quarantine(_reason: string): Promise<string | null> {
+    const store = this.#store;
+    if (!(store instanceof FileStateStore)) return null;
     return this.#serial(async () => {
-      const aside = `${this.#file}.quarantined-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-      this.#state = emptyState();
+      this.#state = emptyAdminState();
       this.#current = null;
-      const keys = keysOfText(await readFile(this.#file, 'utf8').catch(() => ''));
-      try {
-        await rename(this.#file, aside);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-        throw err;
-      }
+      const keys = keysOfText(await readFile(store.path, 'utf8').catch(() => ''));
+      const aside = await store.moveAside(`quarantined-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+      if (aside === null) return null;
       // Caller keys are not part of the table: keep them (a revocation must survive), the rest goes aside.
       if (keys !== null) {
-        this.#state = { ...emptyState(), keys };
-        await this.#persist(this.#state);
+        const next = { ...emptyAdminState(), keys };
+        const w = await store.write(store.current().version, serializeAdminState(next));
+        if (w.ok) this.#state = next;
       }
       return aside;
     });
   }
 
-  /** Writes a state atomically (temporary file + rename). */
-  async #persist(next: AdminState): Promise<void> {
-    await mkdir(dirname(this.#file), { recursive: true });
-    const tmp = `${this.#file}.${process.pid}.${++this.#tmpSeq}.tmp`;
-    await writeFile(tmp, JSON.stringify(next, null, 2) + '\n');
-    await rename(tmp, this.#file);
+  /**
+   * Runs one admin change on the stored state and writes it (compare-and-set; re-run on a
+   * newer state when another writer won). `change` gets the state and the table it compiles
+   * to with the current base, and returns what to write (with its answer) or an answer alone.
+   * An unreachable store → 503; an unusable one → 500.
+   */
+  async #change(
+    ctx: AdminContext,
+    change: (state: AdminState, table: RoutingTable) => Promise<ChangePlan<AdminResult>>,
+  ): Promise<AdminResult> {
+    if (this.#store.status === 'degraded') return this.#unavailable();
+    const base = await this.#refreshBase(ctx);
+    try {
+      const r = await commitAdminState(this.#store, async (state) => change(state, await this.#tableOf(base, state, ctx)));
+      if (r.written) {
+        this.#state = r.state;
+        const c = this.#lastCompiled;
+        if (c !== null && c.stateJson === JSON.stringify([r.state.upserts, r.state.deletes])) this.#current = c;
+      }
+      return r.result;
+    } catch (err) {
+      if (err instanceof StateUnavailableError) return this.#unavailable(err.message);
+      if (err instanceof UnusableStateError) return error(500, 'invalid_request_error', err.message);
+      throw err;
+    }
   }
 
-  /**
-   * AdminBackend.readKeys: the caller keys of the persisted state, read from the file now (the
-   * writer replaces it atomically, so a read never sees half a state). Not queued behind
-   * compiles: key changes must reach every process within a second.
-   */
+  #unavailable(why?: string): AdminResult {
+    return error(
+      503,
+      'provider_error',
+      `admin changes are unavailable: ${why ?? `the state store (${this.#store.location}) is unreachable`}; the gateway serves the last state it has`,
+    );
+  }
+
+  /** A change's plan: compile `next`; write it and answer `okStatus` with `body`, or answer `invalidStatus` with the diagnostics. */
+  async #plan(
+    next: AdminState,
+    okStatus: number,
+    body: (t: RoutingTable) => unknown,
+    invalidStatus: number,
+    headers?: (t: RoutingTable) => Record<string, string> | undefined,
+  ): Promise<ChangePlan<AdminResult>> {
+    const r = await this.#compile(this.#base!, next);
+    if ('diagnostics' in r) {
+      const message = r.diagnostics.map((d) => `${d.code}: ${d.message}`).join('; ');
+      return {
+        result: {
+          ...error(invalidStatus, 'invalid_request_error', message, { diagnostics: r.diagnostics }),
+          rejected: `admin change does not compile: ${message}`,
+        },
+      };
+    }
+    const h = headers?.(r.table);
+    return { next, result: { status: okStatus, body: body(r.table), tableBytes: r.bytes, ...(h === undefined ? {} : { headers: h }) } };
+  }
+
+  /** AdminBackend.readKeys: the caller keys of the stored state (the file read now; a shared store's latest). */
   async readKeys(): Promise<AdminKeys> {
     return (await this.#readState()).keys ?? emptyAdminKeys();
   }
 
-  /** The persisted state as the writer's base for a key change (the file is the truth). */
-  async #stateForKeys(): Promise<AdminState> {
-    const state = await this.#readState();
-    state.keys = structuredClone(state.keys ?? emptyAdminKeys());
-    return state;
+  /** A key change (no recompile): `f` edits a copy of the keys, or answers alone. */
+  #keysChange(f: (keys: AdminKeys, state: AdminState) => AdminResult | { keys: AdminKeys; result: AdminResult }): Promise<AdminResult> {
+    return this.#serial(async () => {
+      if (this.#store.status === 'degraded') return this.#unavailable();
+      try {
+        const r = await commitAdminState(this.#store, async (state) => {
+          const keys = structuredClone(state.keys ?? emptyAdminKeys());
+          const out = f(keys, state);
+          if ('status' in out) return { result: out };
+          return { next: { ...state, keys: out.keys }, result: out.result };
+        });
+        if (r.written) this.#state = r.state;
+        return r.result;
+      } catch (err) {
+        if (err instanceof StateUnavailableError) return this.#unavailable(err.message);
+        if (err instanceof UnusableStateError) return error(500, 'invalid_request_error', err.message);
+        throw err;
+      }
+    });
   }
 
   /** AdminBackend.createKey: persists a key the gateway made (hash only). 409 when an admin key has the id. */
   createKey(id: string, key: StoredKey, _ctx: AdminContext): Promise<AdminResult> {
-    return this.#serial(async () => {
-      let next: AdminState;
-      try {
-        next = await this.#stateForKeys();
-      } catch (err) {
-        return error(500, 'invalid_request_error', (err as Error).message);
-      }
-      if (Object.hasOwn(next.keys!.created, id))
+    return this.#keysChange((keys) => {
+      if (Object.hasOwn(keys.created, id))
         return error(409, 'invalid_request_error', `a key with id ${JSON.stringify(id)} exists`, { param: 'id' });
-      next.keys!.created[id] = key;
-      await this.#persist(next);
-      this.#state = next;
-      return { status: 201, body: { id }, keysChanged: true };
+      keys.created[id] = key;
+      return { keys, result: { status: 201, body: { id }, keysChanged: true } };
     });
   }
 
-  /** AdminBackend.revokeKey: removes an admin key, revokes a keys-file key (id + hash). 404 when neither. */
+  /**
+   * AdminBackend.revokeKey: removes an admin key, revokes a keys-file key (id + hash). 404
+   * when neither. A removed admin key's hash is recorded as revoked too: the tombstone that
+   * keeps a merge (Redis back with older data) from bringing it back.
+   */
   revokeKey(id: string, fileHash: string | null, _ctx: AdminContext): Promise<AdminResult> {
-    return this.#serial(async () => {
-      let next: AdminState;
-      try {
-        next = await this.#stateForKeys();
-      } catch (err) {
-        return error(500, 'invalid_request_error', (err as Error).message);
-      }
-      const keys = next.keys!;
+    return this.#keysChange((keys) => {
       const admin = Object.hasOwn(keys.created, id);
       if (!admin && fileHash === null) return error(404, 'not_found_error', `key ${JSON.stringify(id)} not found`);
-      if (admin) delete keys.created[id];
-      if (fileHash !== null) keys.revoked[id] = { hash: fileHash, at: new Date().toISOString() };
-      await this.#persist(next);
-      this.#state = next;
-      return { status: 200, body: { id, revoked: fileHash !== null, deleted: admin }, keysChanged: true };
+      const at = new Date().toISOString();
+      if (admin) {
+        keys.revoked[id] = { hash: keys.created[id].hash, at };
+        delete keys.created[id];
+      }
+      if (fileHash !== null) keys.revoked[id] = { hash: fileHash, at };
+      return { keys, result: { status: 200, body: { id, revoked: fileHash !== null, deleted: admin }, keysChanged: true } };
     });
   }
 
@@ -363,56 +420,53 @@ export class CompilerAdminBackend implements AdminBackend {
     return this.#base!;
   }
 
-  /** The table the checks and views read: base + state as persisted; the served table if that no longer compiles. */
-  async #table(ctx: AdminContext): Promise<RoutingTable> {
-    const base = await this.#refreshBase(ctx);
-    const r = await this.#compile(base, this.#state);
+  /** base + state compiled; the served table if that no longer compiles. */
+  async #tableOf(base: Uint8Array, state: AdminState, ctx: AdminContext): Promise<RoutingTable> {
+    const r = await this.#compile(base, state);
     if ('diagnostics' in r) return ctx.table;
-    this.#current = r;
     return r.table;
   }
 
-  /** Try a new state; on success persist it and hand back the table. */
-  async #apply(next: AdminState, okStatus: number, body: (t: RoutingTable) => unknown, invalidStatus: number): Promise<AdminResult> {
-    const base = this.#base!;
-    const r = await this.#compile(base, next);
-    if ('diagnostics' in r) {
-      const message = r.diagnostics.map((d) => `${d.code}: ${d.message}`).join('; ');
-      return {
-        ...error(invalidStatus, 'invalid_request_error', message, { diagnostics: r.diagnostics }),
-        rejected: `admin change does not compile: ${message}`,
-      };
+  /** For reads: the stored state and the table it compiles to (the served table if it does not). */
+  async #read(ctx: AdminContext): Promise<{ state: AdminState; table: RoutingTable }> {
+    const base = await this.#refreshBase(ctx);
+    let state: AdminState;
+    try {
+      state = await this.#readState();
+    } catch {
+      state = this.#state; // unusable right now: answer from the last state known
     }
-    await this.#persist(next);
-    this.#state = next;
+    const r = await this.#compile(base, state);
+    if ('diagnostics' in r) return { state, table: ctx.table };
+    this.#state = state;
     this.#current = r;
-    return { status: okStatus, body: body(r.table), tableBytes: r.bytes };
+    return { state, table: r.table };
   }
 
-  #clone(): AdminState {
-    return structuredClone(this.#state);
-  }
-
-  /** The state with `name` defined by `body` (no longer deleted), stamped now. */
-  #withUpsert(name: string, body: Json): AdminState {
-    const next = this.#clone();
+  /** `state` with `name` defined by `body` (no longer deleted), stamped now. */
+  #withUpsert(state: AdminState, name: string, body: Json): AdminState {
+    const next = structuredClone(state);
     next.upserts[name] = body;
     next.deletes = next.deletes.filter((n) => n !== name);
     next.updatedAt[name] = new Date().toISOString();
+    if (next.removedAt !== undefined) {
+      delete next.removedAt[name];
+      if (Object.keys(next.removedAt).length === 0) delete next.removedAt;
+    }
     return next;
   }
 
-  #goModelView(table: RoutingTable, name: string): Json {
+  #goModelView(table: RoutingTable, name: string, state: AdminState): Json {
     const view = virtualModelViews(table).find((v) => v.source === name) ?? { source: name };
-    const at = this.#state.updatedAt[name];
+    const at = state.updatedAt[name];
     return at ? { ...view, updated_at: at } : view;
   }
 
   listVirtualModels(ctx: AdminContext): Promise<AdminResult> {
     return this.#serial(async () => {
-      const table = await this.#table(ctx);
+      const { state, table } = await this.#read(ctx);
       const views = virtualModelViews(table).map((v) => {
-        const at = this.#state.updatedAt[v.source as string];
+        const at = state.updatedAt[v.source as string];
         return at ? { ...v, updated_at: at } : v;
       });
       return { status: 200, body: views };
@@ -427,32 +481,37 @@ export class CompilerAdminBackend implements AdminBackend {
         });
       }
       const name = body.source;
-      await this.#table(ctx);
-      return this.#apply(this.#withUpsert(name, body), 200, (t) => this.#goModelView(t, name), 400);
+      return this.#change(ctx, async (state) => {
+        const next = this.#withUpsert(state, name, body);
+        return this.#plan(next, 200, (t) => this.#goModelView(t, name, next), 400);
+      });
     });
   }
 
   deleteVirtualModel(name: string, ctx: AdminContext): Promise<AdminResult> {
-    return this.#serial(async () => {
-      if (this.#configured(await this.#table(ctx), name) === null) {
-        return error(404, 'not_found_error', `virtual model ${JSON.stringify(name)} not found`);
-      }
-      const next = this.#clone();
-      delete next.upserts[name];
-      const inBase = this.#baseTable !== null && this.#configured(this.#baseTable, name) !== null;
-      if (inBase && !next.deletes.includes(name)) next.deletes.push(name);
-      next.deletes.sort();
-      delete next.updatedAt[name];
-      return this.#apply(next, 200, () => ({ source: name, deleted: true }), 409);
-    });
+    return this.#serial(() =>
+      this.#change(ctx, async (state, table) => {
+        if (this.#configured(table, name) === null) {
+          return { result: error(404, 'not_found_error', `virtual model ${JSON.stringify(name)} not found`) };
+        }
+        const next = structuredClone(state);
+        delete next.upserts[name];
+        const inBase = this.#baseTable !== null && this.#configured(this.#baseTable, name) !== null;
+        if (inBase && !next.deletes.includes(name)) next.deletes.push(name);
+        next.deletes.sort();
+        delete next.updatedAt[name];
+        next.removedAt = { ...next.removedAt, [name]: new Date().toISOString() };
+        return this.#plan(next, 200, () => ({ source: name, deleted: true }), 409);
+      }),
+    );
   }
 
   getVirtualModel(name: string, ctx: AdminContext): Promise<AdminResult> {
     return this.#serial(async () => {
-      const table = await this.#table(ctx);
+      const { state, table } = await this.#read(ctx);
       const vm = this.#configured(table, name);
       if (vm === null) return error(404, 'not_found_error', `virtual model ${JSON.stringify(name)} not found`);
-      return { status: 200, body: this.#goModelView(table, name), headers: { etag: etagOf(vm) } };
+      return { status: 200, body: this.#goModelView(table, name, state), headers: { etag: etagOf(vm) } };
     });
   }
 
@@ -463,65 +522,81 @@ export class CompilerAdminBackend implements AdminBackend {
    * as one; any other is patched in native form, where `target_model` replaces the routing.
    */
   patchVirtualModel(name: string, patch: unknown, ifMatch: string | null, ctx: AdminContext): Promise<AdminResult> {
-    return this.#serial(async () => {
-      const current = this.#configured(await this.#table(ctx), name);
-      if (current === null) return error(404, 'not_found_error', `virtual model ${JSON.stringify(name)} not found`);
-      if (ifMatch !== null && ifMatch !== '*' && ifMatch !== etagOf(current)) {
-        return error(
-          409,
-          'invalid_request_error',
-          `virtual model ${name} was modified concurrently (If-Match ${ifMatch} ≠ ${etagOf(current)})`,
-        );
-      }
-      const body = patch ?? {};
-      if (!isObject(body)) return error(422, 'invalid_request_error', 'PATCH body must be a JSON object');
-      const unknown = Object.keys(body).filter((k) => !Object.hasOwn(GOMODEL_PATCH_TYPES, k));
-      if (unknown.length) {
-        return error(
+    return this.#serial(() =>
+      this.#change(ctx, async (state, table) => {
+        const fail = (r: AdminResult) => ({ result: r });
+        const current = this.#configured(table, name);
+        if (current === null) return fail(error(404, 'not_found_error', `virtual model ${JSON.stringify(name)} not found`));
+        if (ifMatch !== null && ifMatch !== '*' && ifMatch !== etagOf(current)) {
+          return fail(
+            error(
+              409,
+              'invalid_request_error',
+              `virtual model ${name} was modified concurrently (If-Match ${ifMatch} ≠ ${etagOf(current)})`,
+            ),
+          );
+        }
+        const body = patch ?? {};
+        if (!isObject(body)) return fail(error(422, 'invalid_request_error', 'PATCH body must be a JSON object'));
+        const unknown = Object.keys(body).filter((k) => !Object.hasOwn(GOMODEL_PATCH_TYPES, k));
+        if (unknown.length) {
+          return fail(
+            error(
+              422,
+              'invalid_request_error',
+              `unknown field(s): ${unknown.join(', ')} (GoModel fields: ${Object.keys(GOMODEL_PATCH_TYPES).join(', ')})`,
+            ),
+          );
+        }
+        for (const [k, v] of Object.entries(body)) {
+          if (v !== null && !GOMODEL_PATCH_TYPES[k](v))
+            return fail(error(422, 'invalid_request_error', `field ${k} has the wrong type`, { param: k }));
+        }
+        if ('source' in body && body.source !== name) {
+          return fail(
+            error(
+              422,
+              'invalid_request_error',
+              `"source" must be the virtual model's name (${JSON.stringify(name)}); renaming is not supported`,
+              {
+                param: 'source',
+              },
+            ),
+          );
+        }
+        const stored = state.upserts[name];
+        let next: Json;
+        if (stored !== undefined && 'source' in stored) {
+          next = structuredClone(stored);
+          for (const [k, v] of Object.entries(body)) {
+            if (k === 'source') continue;
+            if (v === null) delete next[k];
+            else next[k] = v;
+          }
+        } else {
+          next = stored !== undefined ? structuredClone(stored) : denormalizeVirtualModel(current);
+          for (const [k, v] of Object.entries(body)) {
+            if (k === 'source') continue;
+            if (k === 'target_model') {
+              for (const r of ROUTING_KEYS) delete next[r];
+              if (v !== null) next.target = v;
+            } else if (v === null) delete next[k];
+            else next[k] = v;
+          }
+        }
+        const nextState = this.#withUpsert(state, name, next);
+        return this.#plan(
+          nextState,
+          200,
+          (t) => this.#goModelView(t, name, nextState),
           422,
-          'invalid_request_error',
-          `unknown field(s): ${unknown.join(', ')} (GoModel fields: ${Object.keys(GOMODEL_PATCH_TYPES).join(', ')})`,
-        );
-      }
-      for (const [k, v] of Object.entries(body)) {
-        if (v !== null && !GOMODEL_PATCH_TYPES[k](v))
-          return error(422, 'invalid_request_error', `field ${k} has the wrong type`, { param: k });
-      }
-      if ('source' in body && body.source !== name) {
-        return error(
-          422,
-          'invalid_request_error',
-          `"source" must be the virtual model's name (${JSON.stringify(name)}); renaming is not supported`,
-          {
-            param: 'source',
+          (t) => {
+            const vm = this.#configured(t, name);
+            return vm === null ? undefined : { etag: etagOf(vm) };
           },
         );
-      }
-      const stored = this.#state.upserts[name];
-      let next: Json;
-      if (stored !== undefined && 'source' in stored) {
-        next = structuredClone(stored);
-        for (const [k, v] of Object.entries(body)) {
-          if (k === 'source') continue;
-          if (v === null) delete next[k];
-          else next[k] = v;
-        }
-      } else {
-        next = stored !== undefined ? structuredClone(stored) : denormalizeVirtualModel(current);
-        for (const [k, v] of Object.entries(body)) {
-          if (k === 'source') continue;
-          if (k === 'target_model') {
-            for (const r of ROUTING_KEYS) delete next[r];
-            if (v !== null) next.target = v;
-          } else if (v === null) delete next[k];
-          else next[k] = v;
-        }
-      }
-      const r = await this.#apply(this.#withUpsert(name, next), 200, (t) => this.#goModelView(t, name), 422);
-      if (r.status !== 200) return r;
-      const vm = this.#configured(this.#current!.table, name);
-      return vm === null ? r : { ...r, headers: { etag: etagOf(vm) } };
-    });
+      }),
+    );
   }
 
   #configured(table: RoutingTable, name: string): NormVirtualModel | null {
@@ -531,13 +606,13 @@ export class CompilerAdminBackend implements AdminBackend {
   }
 
   /** NeMo `VirtualModel` view of one of our virtual models. */
-  #nemoView(workspace: string, name: string, vm: NormVirtualModel): Json {
+  #nemoView(workspace: string, name: string, vm: NormVirtualModel, state: AdminState): Json {
     const full = `${workspace}/${name}`;
     // NeMo always shows `config_type`, even when empty (the native form leaves it out then).
     const calls = (list: NormVirtualModel['middleware']['request']) =>
       list.map((c) => ({ name: c.name, config_type: c.configType, ...denormalizeMiddlewareCall(c) }));
     const id = createHash('sha256').update(full).digest('hex').slice(0, 32);
-    const at = this.#state.updatedAt[full] ?? new Date(0).toISOString();
+    const at = state.updatedAt[full] ?? new Date(0).toISOString();
     return {
       name,
       workspace,
@@ -564,75 +639,84 @@ export class CompilerAdminBackend implements AdminBackend {
 
   getNemoVirtualModel(workspace: string, name: string, ctx: AdminContext): Promise<AdminResult> {
     return this.#serial(async () => {
-      const vm = this.#configured(await this.#table(ctx), `${workspace}/${name}`);
+      const { state, table } = await this.#read(ctx);
+      const vm = this.#configured(table, `${workspace}/${name}`);
       if (vm === null) return error(404, 'not_found_error', `VirtualModel ${workspace}/${name} not found`);
-      return { status: 200, body: this.#nemoView(workspace, name, vm), headers: { etag: etagOf(vm) } };
+      return { status: 200, body: this.#nemoView(workspace, name, vm, state), headers: { etag: etagOf(vm) } };
     });
   }
 
   patchNemoVirtualModel(workspace: string, name: string, patch: unknown, ifMatch: string | null, ctx: AdminContext): Promise<AdminResult> {
-    return this.#serial(async () => {
-      const full = `${workspace}/${name}`;
-      const current = this.#configured(await this.#table(ctx), full);
-      if (current === null) return error(404, 'not_found_error', `VirtualModel ${full} not found`);
-      if (ifMatch !== null && ifMatch !== '*' && ifMatch !== etagOf(current)) {
-        return error(
-          409,
-          'invalid_request_error',
-          `VirtualModel ${full} was modified concurrently (If-Match ${ifMatch} ≠ ${etagOf(current)})`,
-        );
-      }
-      const body = patch ?? {};
-      if (!isObject(body)) return error(422, 'invalid_request_error', 'PATCH body must be a JSON object');
-      const unknown = Object.keys(body).filter((k) => !NEMO_PATCH_KEYS.has(k));
-      if (unknown.length) return error(422, 'invalid_request_error', `unknown field(s): ${unknown.join(', ')}`);
-
-      // Start from the current definition in native form, keep what the patch does not touch.
-      const native =
-        this.#state.upserts[full] && !('source' in this.#state.upserts[full])
-          ? structuredClone(this.#state.upserts[full])
-          : denormalizeVirtualModel(current);
-      if ('default_model_entity' in body || 'models' in body) {
-        const view = this.#nemoView(workspace, name, current);
-        const def = 'default_model_entity' in body ? body.default_model_entity : view.default_model_entity;
-        const models = 'models' in body ? (body.models ?? []) : view.models;
-        if (
-          (def !== null && typeof def !== 'string') ||
-          !Array.isArray(models) ||
-          !models.every((m) => isObject(m) && typeof m.model === 'string')
-        ) {
-          return error(
-            422,
-            'invalid_request_error',
-            'default_model_entity must be a string or null; models a list of {model, backend_format}',
+    return this.#serial(() =>
+      this.#change(ctx, async (state, table) => {
+        const fail = (r: AdminResult) => ({ result: r });
+        const full = `${workspace}/${name}`;
+        const current = this.#configured(table, full);
+        if (current === null) return fail(error(404, 'not_found_error', `VirtualModel ${full} not found`));
+        if (ifMatch !== null && ifMatch !== '*' && ifMatch !== etagOf(current)) {
+          return fail(
+            error(
+              409,
+              'invalid_request_error',
+              `VirtualModel ${full} was modified concurrently (If-Match ${ifMatch} ≠ ${etagOf(current)})`,
+            ),
           );
         }
-        const rewritten = rewriteNemo({
-          ...(def === null ? {} : { default_model_entity: def }),
-          models: models as { model: string }[],
-        } as Parameters<typeof rewriteNemo>[0]).body as Json;
-        // NeMo semantics decide the targets: replace the routing part, keep the rest.
-        for (const k of ROUTING_KEYS) delete native[k];
-        for (const k of ['target', 'targets', 'strategy']) if (k in rewritten) native[k] = rewritten[k];
-      }
-      for (const [phase, key] of NEMO_MIDDLEWARE_KEYS) {
-        if (!(key in body)) continue;
-        const value = body[key];
-        if (value !== null && !Array.isArray(value)) return error(422, 'invalid_request_error', `${key} must be a list or null`);
-        const mw = isObject(native.middleware) ? { ...native.middleware } : {};
-        if (value === null || value.length === 0) delete mw[phase];
-        else mw[phase] = value;
-        if (Object.keys(mw).length) native.middleware = mw;
-        else delete native.middleware;
-      }
-      const r = await this.#apply(
-        this.#withUpsert(full, native),
-        200,
-        (t) => this.#nemoView(workspace, name, this.#configured(t, full)!),
-        422,
-      );
-      return r.status === 200 ? { ...r, headers: { etag: etagOf(this.#configured(this.#current!.table, full)!) } } : r;
-    });
+        const body = patch ?? {};
+        if (!isObject(body)) return fail(error(422, 'invalid_request_error', 'PATCH body must be a JSON object'));
+        const unknown = Object.keys(body).filter((k) => !NEMO_PATCH_KEYS.has(k));
+        if (unknown.length) return fail(error(422, 'invalid_request_error', `unknown field(s): ${unknown.join(', ')}`));
+
+        // Start from the current definition in native form, keep what the patch does not touch.
+        const native =
+          state.upserts[full] && !('source' in state.upserts[full])
+            ? structuredClone(state.upserts[full])
+            : denormalizeVirtualModel(current);
+        if ('default_model_entity' in body || 'models' in body) {
+          const view = this.#nemoView(workspace, name, current, state);
+          const def = 'default_model_entity' in body ? body.default_model_entity : view.default_model_entity;
+          const models = 'models' in body ? (body.models ?? []) : view.models;
+          if (
+            (def !== null && typeof def !== 'string') ||
+            !Array.isArray(models) ||
+            !models.every((m) => isObject(m) && typeof m.model === 'string')
+          ) {
+            return fail(
+              error(
+                422,
+                'invalid_request_error',
+                'default_model_entity must be a string or null; models a list of {model, backend_format}',
+              ),
+            );
+          }
+          const rewritten = rewriteNemo({
+            ...(def === null ? {} : { default_model_entity: def }),
+            models: models as { model: string }[],
+          } as Parameters<typeof rewriteNemo>[0]).body as Json;
+          // NeMo semantics decide the targets: replace the routing part, keep the rest.
+          for (const k of ROUTING_KEYS) delete native[k];
+          for (const k of ['target', 'targets', 'strategy']) if (k in rewritten) native[k] = rewritten[k];
+        }
+        for (const [phase, key] of NEMO_MIDDLEWARE_KEYS) {
+          if (!(key in body)) continue;
+          const value = body[key];
+          if (value !== null && !Array.isArray(value)) return fail(error(422, 'invalid_request_error', `${key} must be a list or null`));
+          const mw = isObject(native.middleware) ? { ...native.middleware } : {};
+          if (value === null || value.length === 0) delete mw[phase];
+          else mw[phase] = value;
+          if (Object.keys(mw).length) native.middleware = mw;
+          else delete native.middleware;
+        }
+        const nextState = this.#withUpsert(state, full, native);
+        return this.#plan(
+          nextState,
+          200,
+          (t) => this.#nemoView(workspace, name, this.#configured(t, full)!, nextState),
+          422,
+          (t) => ({ etag: etagOf(this.#configured(t, full)!) }),
+        );
+      }),
+    );
   }
 }
 

@@ -4,7 +4,8 @@
  * A compile takes tens to hundreds of milliseconds (the front end, validation, lowering); on
  * the gateway's event loop that is inference latency for every request in flight (issue 8:
  * p99 3 → 101 ms, max 809 ms during an admin burst). So by default it runs in a
- * worker_thread ({@link CompileThread}) started on first use and ended after a quiet minute;
+ * worker_thread ({@link CompileThread}) started on first use and ended after a quiet minute
+ * (kept warm instead when replicas share a state store, SPEC §14);
  * the event loop only posts the base bytes and the overlay and receives the table bytes.
  *
  * Only the table is produced (`lowerTable`): the admin API has no use for the typed client or
@@ -136,9 +137,19 @@ export class CompileThread implements OverlayCompiler {
   #armIdle(): void {
     if (this.#idle !== null) clearTimeout(this.#idle);
     this.#idle = null;
-    if (this.#pending.size > 0) return;
+    if (this.#pending.size > 0 || !Number.isFinite(this.idleMs)) return;
     this.#idle = setTimeout(() => void this.close(), this.idleMs);
     this.#idle.unref();
+  }
+
+  /**
+   * Starts the thread now (it loads the compiler meanwhile), so that the first compile does
+   * not pay for it: with a shared state store a change from another replica must be served
+   * within a second (SPEC §14), and a cold thread takes about that long on a busy machine.
+   */
+  warm(): void {
+    this.#worker ??= this.#start();
+    this.#armIdle();
   }
 
   compile(input: OverlayInput): Promise<OverlayOutput> {
@@ -162,8 +173,16 @@ export class CompileThread implements OverlayCompiler {
   }
 }
 
-/** The compiler the admin backend uses: a worker thread unless `inline` is asked or no built thread script exists. */
-export function overlayCompiler(where: 'thread' | 'inline' = 'thread'): OverlayCompiler {
+/**
+ * The compiler the admin backend uses: a worker thread unless `inline` is asked or no built
+ * thread script exists. `keepWarm`: the thread starts now and never ends for being idle (it
+ * is unref'd all the same) — for replicas sharing a state store, where changes arrive from
+ * elsewhere at any time and must apply within a second.
+ */
+export function overlayCompiler(where: 'thread' | 'inline' = 'thread', keepWarm = false): OverlayCompiler {
   const script = where === 'thread' ? compileWorkerScript() : null;
-  return script === null ? inlineCompiler : new CompileThread(script);
+  if (script === null) return inlineCompiler;
+  const t = new CompileThread(script, keepWarm ? Infinity : 60_000);
+  if (keepWarm) t.warm();
+  return t;
 }

@@ -84,8 +84,7 @@ function say(s: AdminState, name: string): Say {
  * change or key is lost" when replicas write back into a Redis that lost or rewound its
  * data). Per virtual model name and per key id, the later change wins (ties: `ours`); what
  * only one side knows is kept. A key revoked on one side stays revoked (a revocation with
- * the key's hash removes a created key of the same id and hash, whenever it was created
- * before the revocation).
+ * the key's hash removes a created key of the same id and hash, whenever it was created).
  *
  * Inputs are document texts; one that does not parse loses to the other (a state that
  * cannot be read holds nothing to keep).
@@ -146,8 +145,9 @@ function mergeKeys(a: AdminKeys | undefined, b: AdminKeys | undefined): AdminKey
     const y = theirs.created[id];
     const k = x === undefined ? y : y === undefined ? x : time(y.created_at) > time(x.created_at) ? y : x;
     const r = revoked[id];
-    // the revocation of this very key (same hash) made after it was created: it stays revoked
-    if (r !== undefined && r.hash === k.hash && time(r.at) >= time(k.created_at)) continue;
+    // a revoked key (this id and hash) stays revoked, whenever the other side (re)created it:
+    // a key is random, only a keys file seeding the store brings the same hash back
+    if (r !== undefined && r.hash === k.hash) continue;
     created[id] = k;
   }
   return { created, revoked };
