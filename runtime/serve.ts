@@ -22,6 +22,15 @@
  *     the writer (hash only; the key itself never crosses the channel), then the primary tells
  *     every other worker to re-read the keys; each worker also watches the keys file itself.
  *
+ * Replicas (SPEC §14, `stateUrl` = `--state redis://…`): the admin state lives in Redis
+ * (runtime/state). Every serving process — the single process, or each worker — opens the
+ * store itself: a change another replica wrote reloads the table (the overlay reads the new
+ * state) and re-reads the keys; cooldowns are shared (server.ts). The admin writer (here,
+ * or the cluster primary) writes with compare-and-set, so writers on other replicas lose
+ * nothing. With `--keys FILE` the file seeds the store with the keys it lacks, once the store
+ * answers. A shared state that does not fit this replica's table is never quarantined (it
+ * is every replica's): the replica serves its table alone, with an `error` line.
+ *
  * Start-up: a table file that does not decode stops the start (exit non-zero), and so does a
  * provider `headers`/`query` value referencing an unset `${ENV}` (SPEC §13: exit 1, the message
  * names the provider and the variable). An admin state
@@ -41,6 +50,9 @@
 import cluster, { type Worker } from 'node:cluster';
 import { readFile } from 'node:fs/promises';
 import { readKeysFile } from './keys/file.js';
+import { openStateStore, stateFilePath } from './state/open.js';
+import { seedKeys } from './state/seed-keys.js';
+import type { StateStore } from './state/store.js';
 import { KeyMetrics, type KeyMetricsSnapshot } from './keys/metrics.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics, type MetricsSnapshot } from './metrics.js';
@@ -71,8 +83,15 @@ export interface ServeOptions {
   stateDir?: string;
   /** Default `process.env.VMC_ADMIN_TOKEN`. */
   adminToken?: string;
-  /** The admin backend, or a factory called once per serving process (and in the cluster primary, the writer). */
-  admin?: AdminBackend | ((ctx: { tablePath: string; stateDir?: string }) => AdminBackend | Promise<AdminBackend>);
+  /**
+   * The admin backend, or a factory called once per serving process (and in the cluster
+   * primary, the writer), given the state store that process opened.
+   */
+  admin?: AdminBackend | ((ctx: AdminFactoryContext) => AdminBackend | Promise<AdminBackend>);
+  /** `--state` / `VMC_STATE_URL` (SPEC §14): `redis://…` shares the admin state between replicas; absent = the local state file. */
+  stateUrl?: string;
+  /** Redis: reconciliation period, ms (default 500; tests shorten it). */
+  stateReconcileMs?: number;
   drainTimeoutMs?: number;
   /** Default: reload when the table file changes. */
   watch?: boolean;
@@ -89,6 +108,14 @@ export interface ServeOptions {
   maxStartFailures?: number;
   /** Caller keys file (`--keys FILE`, SPEC §12); absent = keys off. */
   keysFile?: string;
+}
+
+/** What an admin backend factory is given. */
+export interface AdminFactoryContext {
+  tablePath: string;
+  stateDir?: string;
+  /** Where the admin state lives: the backend reads and writes it there. */
+  store: StateStore;
 }
 
 /** Handle of a running `serve` (single process or cluster primary). */
@@ -146,9 +173,49 @@ export async function runServe(opts: ServeOptions): Promise<ServeHandle> {
   return runWorker(opts, log);
 }
 
-async function adminOf(opts: ServeOptions): Promise<AdminBackend | undefined> {
-  return typeof opts.admin === 'function' ? opts.admin({ tablePath: opts.tablePath, stateDir: opts.stateDir }) : opts.admin;
+async function adminOf(opts: ServeOptions, store: StateStore): Promise<AdminBackend | undefined> {
+  return typeof opts.admin === 'function' ? opts.admin({ tablePath: opts.tablePath, stateDir: opts.stateDir, store }) : opts.admin;
 }
+
+/** The state store of this process: Redis with `--state`, else the local state file (runtime/state/open.ts). */
+function openStore(opts: ServeOptions, log: Logger): Promise<StateStore> {
+  return openStateStore({
+    url: opts.stateUrl,
+    filePath: stateFilePath(opts.tablePath, opts.stateDir),
+    log,
+    reconcileMs: opts.stateReconcileMs,
+  });
+}
+
+/**
+ * `--keys FILE` with a shared store (SPEC §14): seeds the store with the file's keys it lacks,
+ * now or as soon as the store answers (a replica may start while Redis is down).
+ */
+function seedWhenReachable(store: StateStore, keysFile: string | undefined, log: Logger): void {
+  if (!store.shared || keysFile === undefined) return;
+  let done = false;
+  let running = false;
+  const attempt = () => {
+    if (done || running || store.status !== 'ok') return;
+    running = true;
+    readKeysFile(keysFile)
+      .then(({ parsed }) => seedKeys(store, parsed.entries))
+      .then(
+        (ids) => {
+          done = true;
+          unsubscribe();
+          if (ids.length > 0) log.info('keys file seeded the state store', { file: keysFile, keys: ids.length, store: store.location });
+        },
+        (err: Error) => log.warn('keys file not seeded into the state store yet; retrying when it answers', { error: err.message }),
+      )
+      .finally(() => (running = false));
+  };
+  const unsubscribe = store.onStatus(() => attempt());
+  attempt();
+}
+
+/** A file's content hash as `/health` reports it (bytes 8..39 of a table's header). */
+const fileHash = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset + 8, 32).toString('hex');
 
 /**
  * The table to start with: the file (which must decode) with the admin overlay. An overlay
@@ -161,13 +228,13 @@ async function startTable(
   admin: AdminBackend | undefined,
   log: Logger,
   quarantine: boolean,
-): Promise<{ bytes: Uint8Array; table: RoutingTable }> {
+): Promise<{ bytes: Uint8Array; table: RoutingTable; fileHash: string }> {
   const file = new Uint8Array(await readFile(tablePath));
   const base = RoutingTable.decode(file); // a corrupt table stops the start
-  if (admin?.overlay === undefined) return { bytes: file, table: base };
+  if (admin?.overlay === undefined) return { bytes: file, table: base, fileHash: fileHash(file) };
   try {
     const bytes = await admin.overlay(file);
-    return { bytes, table: RoutingTable.decode(bytes) };
+    return { bytes, table: RoutingTable.decode(bytes), fileHash: fileHash(file) };
   } catch (err) {
     const error = err instanceof Error ? err.message : String(err);
     if (quarantine && admin.quarantine !== undefined) {
@@ -182,7 +249,7 @@ async function startTable(
     } else {
       log.error('admin state cannot be applied to the table; serving the table alone', { error });
     }
-    return { bytes: file, table: base };
+    return { bytes: file, table: base, fileHash: fileHash(file) };
   }
 }
 
@@ -268,13 +335,17 @@ function clusterAdmin(channel: PrimaryChannel, local: AdminBackend | undefined):
 
 async function runWorker(opts: ServeOptions, log: Logger): Promise<ServeHandle> {
   const inCluster = cluster.isWorker && typeof process.send === 'function';
-  const local = await adminOf(opts);
+  const store = await openStore(opts, log);
+  const local = await adminOf(opts, store);
   const channel = inCluster ? new PrimaryChannel() : null;
   const admin = channel !== null && local !== undefined ? clusterAdmin(channel, local) : local;
-  const { table } = await startTable(opts.tablePath, local, log, !inCluster);
+  // a shared state is every replica's: never quarantined by one whose table it does not fit
+  const { table, fileHash: baseTableHash } = await startTable(opts.tablePath, local, log, !inCluster && !store.shared);
   const server: RunningServer = await startServer({
     ...serverOptions(opts, log),
     table,
+    baseTableHash,
+    state: store,
     admin,
     // POST /admin/reload reloads the whole gateway: the primary tells the other workers.
     onSwap: (_t, reason) => {
@@ -303,6 +374,16 @@ async function runWorker(opts: ServeOptions, log: Logger): Promise<ServeHandle> 
         if (next !== null) reload(next);
       });
   };
+  if (store.shared) {
+    // SPEC §14: a change written elsewhere (another replica, a write-back after an outage)
+    // reloads the table (its overlay reads the new state) and re-reads the keys
+    store.onChange((_snapshot, origin) => {
+      if (origin === 'self') return; // this process's own write: swapped in before its answer
+      reload('state change');
+      void server.refreshKeys('state change');
+    });
+    if (!inCluster) seedWhenReachable(store, opts.keysFile, log); // in a cluster the primary seeds
+  }
   const snapshot = (): WorkerSnapshot => ({ ...server.metrics.snapshot(), keys: server.keyMetrics.snapshot() });
   let stopping = false;
   const stop = (signal: string) => {
@@ -312,6 +393,7 @@ async function runWorker(opts: ServeOptions, log: Logger): Promise<ServeHandle> 
     server.close().then(
       async () => {
         await local?.close?.().catch(() => undefined);
+        await store.close().catch(() => undefined);
         // The primary keeps this worker's final counters (metrics never go down).
         if (inCluster && process.connected) {
           await new Promise<void>((r) => process.send!({ vmc: 'final', snap: snapshot() } satisfies ClusterMessage, () => r()));
@@ -347,7 +429,10 @@ async function runWorker(opts: ServeOptions, log: Logger): Promise<ServeHandle> 
   }
   return {
     port: server.port,
-    close: () => server.close(),
+    close: async () => {
+      await server.close();
+      await store.close().catch(() => undefined);
+    },
   };
 }
 
@@ -368,8 +453,10 @@ async function runPrimary(opts: ServeOptions, n: number, log: Logger): Promise<S
   if (opts.keysFile !== undefined) await readKeysFile(opts.keysFile);
   // The admin writer lives here; it also decides, once, about a state file that cannot be
   // applied (quarantine) before any worker reads it. A corrupt table fails here, before forking.
-  const writer = await adminOf(opts);
-  const start = await startTable(opts.tablePath, writer, log, true);
+  const store = await openStore(opts, log);
+  const writer = await adminOf(opts, store);
+  const start = await startTable(opts.tablePath, writer, log, !store.shared);
+  seedWhenReachable(store, opts.keysFile, log);
   if (opts.providerUrls !== undefined) checkProviderUrls(start.table, opts.providerUrls);
   // SPEC §13: an unset `${ENV}` of a provider stops the start here, before any worker forks
   // (each would fail the same way); a single process checks in startServer.
@@ -536,6 +623,7 @@ async function runPrimary(opts: ServeOptions, n: number, log: Logger): Promise<S
     for (const w of live.keys()) w.process.kill('SIGTERM');
     await Promise.all(exits);
     await writer?.close?.().catch(() => undefined);
+    await store.close().catch(() => undefined);
   };
   process.on('SIGHUP', () => {
     for (const w of live.keys()) send(w, { vmc: 'reload', reason: 'SIGHUP' });

@@ -48,6 +48,8 @@ import { RoutingTable } from './table/reader.js';
 import { normalizeUserPath } from './table/user-path.js';
 import { UpstreamPools } from './upstream.js';
 import { assertTableEnvironment } from './providers/credentials.js';
+import { CooldownBridge } from './state/cooldowns.js';
+import type { StateStore } from './state/store.js';
 
 export type { AdminBackend, AdminContext, AdminResult } from './http/admin.js';
 
@@ -103,6 +105,14 @@ export interface ServerOptions {
   keysFile?: string;
   /** Stat poll interval of the keys file, ms (the backstop of its watch). Default 500. */
   keysPollMs?: number;
+  /**
+   * Where the admin state lives (runtime/state): `/health` reports its status (`"state":
+   * "ok" | "degraded"`, SPEC §14), and with a shared store (Redis) this replica's cooldowns are
+   * announced and the other replicas' honoured.
+   */
+  state?: StateStore;
+  /** Hash of the table file `table` was built from (admin changes applied on top do not change it). Default: `table`'s. */
+  baseTableHash?: string;
 }
 
 export interface RunningServer {
@@ -135,17 +145,26 @@ class GenerationSlot {
   gen: Generation;
   /** Set by close(): the watcher's late events no longer reload. */
   closing = false;
+  /**
+   * Content hash of the table file in service (SPEC §14 `/health` `table_hash`): what `vmc
+   * build` wrote, the same on every replica that loaded it; admin changes do not change it.
+   */
+  baseHash: string;
   /** Bytes of the table file last loaded, to ignore touches that change nothing. */
   #lastFileBytes: Buffer | null = null;
   readonly #opts: ServerOptions;
   readonly #deps: GenerationDeps;
+  readonly #cooldowns: CooldownBridge | null;
 
-  constructor(opts: ServerOptions, deps: GenerationDeps) {
+  constructor(opts: ServerOptions, deps: GenerationDeps, cooldowns: CooldownBridge | null) {
     this.#opts = opts;
     this.#deps = deps;
+    this.#cooldowns = cooldowns;
     // SPEC §13: a `${ENV}` the table references and the environment lacks stops the start
     assertTableEnvironment(opts.table, deps.env ?? process.env);
     this.gen = new Generation(opts.table, deps);
+    this.baseHash = opts.baseTableHash ?? opts.table.hashHex;
+    cooldowns?.attach(this.gen.table, this.gen.health);
   }
 
   /** Counts and logs a rejected reload (SPEC §10); the table in service stays. */
@@ -158,7 +177,8 @@ class GenerationSlot {
     });
   }
 
-  swap(bytes: Uint8Array, reason: string): RoutingTable {
+  /** Swaps in `bytes`; `fileHash` is the hash of the table file they were built from (absent: unchanged, an admin change). */
+  swap(bytes: Uint8Array, reason: string, fileHash?: string): RoutingTable {
     const { metrics, log } = this.#deps;
     let table: RoutingTable;
     try {
@@ -171,8 +191,16 @@ class GenerationSlot {
     }
     const previous = this.gen.table.hashHex;
     this.gen = new Generation(table, this.#deps);
+    if (fileHash !== undefined) this.baseHash = fileHash;
+    this.#cooldowns?.attach(table, this.gen.health); // cooldowns still running elsewhere apply to the new generation
     metrics.reloadsOk++;
-    log.info('table loaded', { reason, table_hash: table.hashHex, previous_hash: previous, virtual_models: table.vmCount });
+    log.info('table loaded', {
+      reason,
+      table_hash: this.baseHash,
+      served_table_hash: table.hashHex,
+      previous_hash: previous,
+      virtual_models: table.vmCount,
+    });
     this.#opts.onSwap?.(table, reason);
     return table;
   }
@@ -198,7 +226,7 @@ class GenerationSlot {
       this.reject(reason, err);
       throw err;
     }
-    const table = this.swap(bytes, reason);
+    const table = this.swap(bytes, reason, fileHashOf(file));
     this.#lastFileBytes = file;
     return table;
   }
@@ -227,11 +255,16 @@ class GenerationSlot {
       return;
     }
     try {
-      this.swap(overlaid, 'watch');
+      this.swap(overlaid, 'watch', fileHashOf(bytes));
     } catch {
       // logged and counted by swap(); a half-written file is followed by another event
     }
   }
+}
+
+/** The content hash a table file carries (bytes 8..39 of its header, runtime/table/format.ts): what `/health` reports. */
+function fileHashOf(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset + 8, 32).toString('hex');
 }
 
 const PROMETHEUS_HEADERS = ['content-type', 'text/plain; version=0.0.4; charset=utf-8'];
@@ -251,6 +284,7 @@ function requestHandler(
   metricsText: (() => Promise<string>) | undefined,
   keys: KeyStore | null,
   keyMetrics: KeyMetrics,
+  state: StateStore | undefined,
 ): (req: HttpRequest, res: HttpResponse) => void | Promise<void> {
   const localMetrics = keys === null ? () => metrics.render() : () => metrics.render() + keyMetrics.render();
   return (req, res) => {
@@ -262,12 +296,17 @@ function requestHandler(
     if (method === 'GET') {
       switch (url) {
         case '/health': // probes: not access-logged
+          // 200 even when the state store is unreachable: the gateway serves (SPEC §14)
           return sendJson(res, 200, {
             status: 'ok',
-            table_hash: gen.table.hashHex,
+            table_hash: slot.baseHash,
+            served_table_hash: gen.table.hashHex,
             virtual_models: gen.table.vmCount,
             loaded_at: new Date(gen.loadedAt).toISOString(),
             http_engine: httpEngine(),
+            state: state?.status ?? 'ok',
+            state_store: state?.kind ?? 'none',
+            state_version: state?.current().version ?? 0,
           });
         case '/metrics': // scrapes: not access-logged
           if (metricsText === undefined) return res.respond(200, PROMETHEUS_HEADERS, localMetrics());
@@ -396,15 +435,21 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   metrics.watchEventLoop(loopDelay);
   const pools = new UpstreamPools();
   const engine = new Engine({ metrics, log, keys, keyMetrics });
-  const slot = new GenerationSlot(opts, {
-    pools,
-    metrics,
-    log,
-    health: opts.health,
-    routerSeed: opts.routerSeed,
-    providerUrls: opts.providerUrls,
-    gatewayKeys: keys !== null,
-  });
+  // SPEC §14: with a shared store, ejections are announced and other replicas' honoured
+  const cooldowns = opts.state?.shared === true ? new CooldownBridge(opts.state, log) : null;
+  const slot = new GenerationSlot(
+    opts,
+    {
+      pools,
+      metrics,
+      log,
+      health: opts.health,
+      routerSeed: opts.routerSeed,
+      providerUrls: opts.providerUrls,
+      gatewayKeys: keys !== null,
+    },
+    cooldowns,
+  );
   const reloadFromFile = (reason?: string): Promise<RoutingTable> => slot.reloadFromFile(reason);
   const adminEnabled = opts.adminToken !== undefined && opts.adminToken !== '';
   const adminHost: AdminHost = {
@@ -416,6 +461,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     },
     reject: (reason, message) => slot.reject(reason, new Error(message)),
     reloadFromFile: () => reloadFromFile('admin reload'),
+    tableHash: () => slot.baseHash,
     keys,
   };
 
@@ -426,7 +472,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       host: opts.host,
       port: opts.port,
       maxBodyBytes: opts.maxBodyBytes,
-      handler: requestHandler(slot, engine, adminHost, metrics, log, engineName, opts.metricsText, keys, keyMetrics),
+      handler: requestHandler(slot, engine, adminHost, metrics, log, engineName, opts.metricsText, keys, keyMetrics, opts.state),
       payloadTooLargeBody: gatewayErrorBody(413, 'invalid_request_error', `request body exceeds ${opts.maxBodyBytes} bytes`),
       internalErrorBody: gatewayErrorBody(500, 'provider_error', 'internal gateway error'),
       onError: (err, req) =>
@@ -494,7 +540,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     refreshKeys: (reason) => keys?.refresh(reason) ?? Promise.resolve(),
     engine: server.engine,
     reload(bytes: Uint8Array) {
-      slot.swap(bytes, 'api');
+      slot.swap(bytes, 'api', fileHashOf(bytes));
     },
     reloadFromFile,
     close() {
@@ -502,6 +548,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         slot.closing = true;
         watcher?.close();
         keys?.close();
+        cooldowns?.close();
         closing = drain(server, pools, log, opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS).finally(() => loopDelay.disable());
       }
       return closing;

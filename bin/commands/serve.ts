@@ -2,7 +2,9 @@
 import { parseArgs } from 'node:util';
 import { createAdminBackend } from '../../compiler/tools/admin-backend.js';
 import { KeysFileError, readKeysFile } from '../../runtime/keys/file.js';
-import { runServe } from '../../runtime/serve.js';
+import { runServe, type AdminFactoryContext } from '../../runtime/serve.js';
+import { stateUrlFrom } from '../../runtime/state/open.js';
+import { parseStateUrl, StateUrlError } from '../../runtime/state/url.js';
 import { checkProviderUrls } from '../../runtime/server.js';
 import { TableFormatError } from '../../runtime/table/format.js';
 import { UsageError, intFlag, loadTable } from '../args.js';
@@ -30,6 +32,13 @@ options:
                               provider of the table (staging, simulated providers)
       --state-dir DIR         where admin changes (and admin-created keys) persist
                               (default: beside the table)
+      --state URL             keep admin changes and admin keys in Redis, shared by every
+                              replica (SPEC §14): redis://[[USER]:PASS@]HOST[:PORT][/DB] or
+                              rediss://… (TLS), optional ?prefix=NAME: (default vmc:); a change
+                              through any replica is served by all within a second, and their
+                              cooldowns are shared; while Redis is down replicas serve the last
+                              state they had (GET /health "state": "degraded") and admin
+                              writes answer 503. Default: VMC_STATE_URL, else the local state file
       --no-watch              do not reload when the table file changes
       --keys FILE             caller keys (SPEC §12; YAML or JSON, hashes only, see
                               \`vmc keys\`): every inference request and GET /v1/models then
@@ -41,6 +50,7 @@ options:
       --require-keys          refuse to start without --keys (exit 1)
 
 environment:
+  VMC_STATE_URL     the --state URL (the flag wins)
   VMC_ADMIN_TOKEN   enables the admin API (bearer token); without it every /admin/* route
                     answers 403 "admin is disabled"
   VMC_LOG           info (default) | warn | silent
@@ -97,6 +107,7 @@ export async function runServeCommand(args: string[]): Promise<number> {
       'provider-url': { type: 'string', multiple: true },
       'state-dir': { type: 'string' },
       'no-watch': { type: 'boolean' },
+      state: { type: 'string' },
       keys: { type: 'string' },
       'require-keys': { type: 'boolean' },
     },
@@ -115,6 +126,17 @@ export async function runServeCommand(args: string[]): Promise<number> {
       if (!(err instanceof KeysFileError)) throw err;
       process.stderr.write(`vmc serve: cannot start: invalid keys file\n${err.message}\n`);
       return 1;
+    }
+  }
+  const stateUrl = stateUrlFrom(values.state);
+  if (stateUrl !== undefined) {
+    // a bad --state is a usage error (exit 2), before anything starts; the message never shows a password
+    try {
+      parseStateUrl(stateUrl);
+    } catch (err) {
+      if (err instanceof StateUrlError)
+        throw new UsageError(values.state === undefined ? err.message.replace('--state', 'VMC_STATE_URL') : err.message);
+      throw err;
     }
   }
   const providerUrls = providerUrlFlags(values['provider-url']);
@@ -140,7 +162,8 @@ export async function runServeCommand(args: string[]): Promise<number> {
     stateDir: values['state-dir'],
     watch: !values['no-watch'],
     keysFile: values.keys,
-    admin: ({ tablePath, stateDir }: { tablePath: string; stateDir?: string }) => createAdminBackend({ tablePath, stateDir }),
+    stateUrl,
+    admin: ({ tablePath, stateDir, store }: AdminFactoryContext) => createAdminBackend({ tablePath, stateDir, store }),
   };
   try {
     await runServe(opts);

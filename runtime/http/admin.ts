@@ -106,6 +106,8 @@ export interface AdminHost {
   reject(reason: string, message: string): void;
   /** Re-reads the table file (POST /admin/reload); throws with a message on failure. */
   reloadFromFile(): Promise<RoutingTable>;
+  /** The hash of the table file in service (admin changes on top do not change it); default: the served table's. */
+  tableHash?(): string;
   /** The caller keys (`vmc serve --keys FILE`), or null when keys are off: `/admin/keys` answers 404. */
   readonly keys?: KeyStore | null;
 }
@@ -152,7 +154,12 @@ export async function serveAdmin(host: AdminHost, req: HttpRequest, res: HttpRes
     if (m !== 'POST') return sendError(res, 405, 'invalid_request_error', 'use POST /admin/reload');
     try {
       const t = await host.reloadFromFile();
-      return sendJson(res, 200, { status: 'ok', table_hash: t.hashHex, virtual_models: countConfigured(t) });
+      return sendJson(res, 200, {
+        status: 'ok',
+        table_hash: host.tableHash?.() ?? t.hashHex,
+        served_table_hash: t.hashHex,
+        virtual_models: countConfigured(t),
+      });
     } catch (err) {
       return sendError(
         res,

@@ -14,7 +14,8 @@
  * file is an error (the caller refuses to start).
  *
  * Merge rules: an admin key whose id is also in the file is ignored (the file wins; a `warn`
- * line says so); an admin revocation applies to a file key with that id and the same hash.
+ * line says so, unless it is the same key — a keys file seeds a shared store with its keys,
+ * SPEC §14); an admin revocation applies to a file key with that id and the same hash.
  */
 import { watch as fsWatch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
@@ -189,16 +190,17 @@ export class KeyStore {
   #rebuild(): void {
     const { metrics, log } = this.#opts;
     const entries: KeyEntry[] = [];
-    const fileIds = new Set<string>();
+    const fileIds = new Map<string, string>(); // id → hash
     const revoked = this.#adminKeys.revoked;
     for (const spec of this.#fileKeys) {
-      fileIds.add(spec.id);
+      fileIds.set(spec.id, spec.hash);
       const r = Object.hasOwn(revoked, spec.id) && revoked[spec.id].hash === spec.hash ? revoked[spec.id].at : undefined;
       entries.push(new KeyEntry(spec, 'file', metrics.series(spec.id, spec.user_path), r === undefined ? {} : { revokedAt: r }));
     }
     for (const [id, k] of Object.entries(this.#adminKeys.created)) {
       if (fileIds.has(id)) {
-        log.warn('admin key ignored: the keys file defines the same id', { key_id: id, file: this.file });
+        // the same key seeded into a shared store by a keys file (SPEC §14) is no conflict
+        if (fileIds.get(id) !== k.hash) log.warn('admin key ignored: the keys file defines the same id', { key_id: id, file: this.file });
         continue;
       }
       const spec: KeySpec = { id, hash: k.hash, user_path: k.user_path };
