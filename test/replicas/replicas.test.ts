@@ -169,6 +169,11 @@ describe.skipIf(missing.length > 0)('three replicas behind nginx sharing Redis (
   it('serves through nginx; every replica reports state ok and the built table hash', async () => {
     const r = await chat(nginx.url, 'base-model', FILE_KEY);
     expect(r.status).toBe(200);
+    // --keys FILE seeded the store with the file's key (hash only)
+    await until('the keys file seeded', async () => ((await raw.hget('vmc:state', 'doc')) ?? '').includes('file-key'), 3000);
+    const doc = JSON.parse((await raw.hget('vmc:state', 'doc'))!) as { keys: { created: Record<string, { hash: string }> } };
+    expect(doc.keys.created['file-key'].hash).toBe(sha(FILE_KEY));
+    expect(JSON.stringify(doc)).not.toContain(FILE_KEY);
     const wantHash = Buffer.from(tableV1.subarray(8, 40)).toString('hex');
     for (const rep of replicas) {
       const h = await health(rep.url);
