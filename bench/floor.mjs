@@ -8,7 +8,7 @@
  *
  *   node bench/floor.mjs [--kinds json,sse] [--mode closed|paced] [--duration 4] [--rounds 3]
  *                        [--connections 32] [--rate 500] [--gateways nginx,vmc]
- *                        [--vmc NAME=DIR …] [--variant NAME:K=V,… …] [--strace] [--strace-seconds 3] [--json FILE]
+ *                        [--vmc NAME=DIR …] [--variant NAME:K=V,… …] [--ref NAME] [--strace] [--strace-seconds 3] [--json FILE]
  *
  * `--vmc NAME=DIR` adds a gateway started from another checkout (its bin/vmc.js and dist/),
  * e.g. a `git worktree` of the commit before a change: A and B then share the machine,
@@ -21,7 +21,8 @@
  * `--duration` s after 0.5 s of warm-up; CPU µs/request = utime + stime of the target's
  * process tree (/proc) over the load process's lifetime ÷ responses. Medians over rounds are
  * reported, with the cores busy machine-wide during the cases (/proc/stat; the machine is
- * shared) and /proc/loadavg before the run.
+ * shared) and /proc/loadavg before the run, and CPU ratios paired per round against `--ref`
+ * (default nginx, else vmc): each round's ratio, median and middle half over the rounds.
  *
  * Syscalls (`--strace`): after the rounds, each proxy gets one more bounded load of
  * `--strace-seconds` with `strace -c -f` attached to its process tree; calls per syscall ÷
@@ -69,7 +70,7 @@ for (let i = 2; i < process.argv.length; i++) {
   } else if (process.argv[i] === '--variant') {
     // NAME:K=V[,K=V…] — this checkout with extra environment (e.g. VMC_UPSTREAM_CLIENT=undici)
     const [name, list] = process.argv[++i].split(':');
-    const env = Object.fromEntries(list.split(',').map((kv) => kv.split('=')));
+    const env = Object.fromEntries(list.split(',').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
     extra.push({ name, root: ROOT, env });
   }
 }
@@ -114,7 +115,12 @@ async function startVmc(name, root, mockPort, extraEnv = {}) {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
-  await waitHealth(url);
+  try {
+    await waitHealth(url);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
   return { name, url, pid: child.pid, stop: async () => (child.kill('SIGTERM'), await new Promise((r) => child.once('exit', r))) };
 }
 
@@ -210,14 +216,18 @@ try {
       const ng = await startNginx({ upstream: `127.0.0.1:${mockPort}`, dir: join(dir, 'nginx'), maxSeconds: 3600 });
       progress(`floor: ${ng.version} on ${ng.url}`);
       targets.push({ name: 'nginx', url: ng.url, pid: ng.pid, stop: ng.stop });
+      stops.push(ng.stop);
     }
   }
-  if (wanted.includes('vmc')) targets.push(await startVmc('vmc', ROOT, mockPort));
+  const add = (t) => {
+    targets.push(t);
+    stops.push(t.stop);
+  };
+  if (wanted.includes('vmc')) add(await startVmc('vmc', ROOT, mockPort));
   for (const e of extra) {
     if (!existsSync(join(e.root, 'dist'))) throw new Error(`${e.root}: no dist/`);
-    targets.push(await startVmc(e.name, e.root, mockPort, e.env));
+    add(await startVmc(e.name, e.root, mockPort, e.env));
   }
-  for (const t of targets) if (t !== direct) stops.push(t.stop);
 
   const results = { machine: machine(), loadavg, mode, duration, rounds, connections, rate, kinds: {} };
   for (const kind of kinds) {
@@ -250,6 +260,18 @@ try {
         rounds: cs,
       };
     }
+    // Paired ratios: each round's CPU per request over the reference's in the same round (the
+    // targets of a round run back to back, so a busy spell of the machine hits both): median
+    // and the range of the middle half. Steadier than a ratio of medians on a shared machine.
+    const ref = typeof flags.ref === 'string' ? flags.ref : per.nginx ? 'nginx' : 'vmc';
+    if (per[ref]) {
+      for (const t of targets) {
+        if (t.name === 'direct') continue;
+        const rs = per[t.name].map((c, i) => c.cpuPerReq / per[ref][i].cpuPerReq).sort((a, b) => a - b);
+        const q = (f) => rs[Math.min(rs.length - 1, Math.floor(f * rs.length))];
+        summary[t.name].paired = { ref, median: median(rs), q1: q(0.25), q3: q(0.75) };
+      }
+    }
     const strace = {};
     if (flags.strace) {
       for (const t of targets) {
@@ -270,16 +292,18 @@ try {
   for (const [kind, { summary, strace }] of Object.entries(results.kinds)) {
     const d = summary.direct;
     const ng = summary.nginx;
+    const refName = Object.values(summary).find((x) => x.paired)?.paired.ref ?? '—';
     L.push(
       '',
       `${kind}:`,
-      '| target | req/s | p50 ms | p99 ms | Δp99 vs direct | CPU µs/req | of it kernel | ÷ nginx CPU | req/s ÷ nginx | busy | errors |',
+      `| target | req/s | p50 ms | p99 ms | Δp99 vs direct | CPU µs/req | of it kernel | ÷ nginx CPU | req/s ÷ nginx | CPU ÷ ${refName}, paired per round (middle half) | busy | errors |`,
     );
-    L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const [name, s] of Object.entries(summary)) {
       L.push(
         `| ${name} | ${fmt.int(s.rps)} | ${fmt.f3(s.p50)} | ${fmt.f3(s.p99)} | ${name === 'direct' ? '—' : fmt.f3(s.p99 - d.p99)} | ${fmt.f1(s.cpuPerReq)} | ${fmt.f1(s.sysPerReq)} | ` +
-          `${ng && name !== 'direct' ? fmt.f2(s.cpuPerReq / ng.cpuPerReq) : '—'} | ${ng && name !== 'direct' ? fmt.f2(s.rps / ng.rps) : '—'} | ${fmt.f2(s.busy)} | ${s.errors} |`,
+          `${ng && name !== 'direct' ? fmt.f2(s.cpuPerReq / ng.cpuPerReq) : '—'} | ${ng && name !== 'direct' ? fmt.f2(s.rps / ng.rps) : '—'} | ` +
+          `${s.paired ? `${fmt.f2(s.paired.median)} (${fmt.f2(s.paired.q1)}–${fmt.f2(s.paired.q3)})` : '—'} | ${fmt.f2(s.busy)} | ${s.errors} |`,
       );
     }
     if (Object.keys(strace).length > 0) {

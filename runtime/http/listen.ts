@@ -11,6 +11,7 @@
  * The chosen engine and the reason are on the returned server (`engine`, `engineReason`):
  * `/health` and the start-up log line report them.
  */
+import { setFlagsFromString } from 'node:v8';
 import type { HttpEngineName, HttpServer, HttpServerOptions } from './adapter.js';
 import { listenNode } from './node.js';
 import { listenUws, tryLoadUws, type UwsLoad, type UwsModule } from './uws.js';
@@ -43,8 +44,42 @@ export function chooseEngine(forced?: HttpEngineName, loadUws: () => UwsLoad = t
   return { engine: 'node', reason: uws.reason };
 }
 
+/** V8's old-generation growing factor for a serving process, in percent (see {@link tuneHeapForServing}). */
+export const HEAP_GROWING_PERCENT = 150;
+
+let heapTuned = false;
+
+/**
+ * Heap tuning for a process that serves traffic (issue 13), once per process:
+ * `--heap-growing-percent` (old-generation limit = live size × (1 + p/100)), from
+ * `VMC_HEAP_GROWING_PERCENT` (0: V8's own heuristics), default {@link HEAP_GROWING_PERCENT}.
+ *
+ * Why: a gateway's old generation is small (~15 MB live) and its young generation grows to
+ * its largest (16 MB semi-spaces) under a proxy's allocation rate. V8's heuristics then find
+ * the old generation's headroom smaller than the new space and keep starting incremental
+ * marking: measured at ~12k req/s, a mark-compact every 100–200 ms (30–57 in 5 s), and the
+ * concurrent marking thread, sweeping and the main-thread marking steps together took ~16 µs
+ * of CPU per request — the largest single item of the gateway's CPU (bench/stages.mjs). With
+ * a fixed factor of 2.5 (inside V8's own 1.1–4 range) the same load runs 2 mark-compacts in
+ * 5 s. V8 reads this flag whenever it sets a limit, so setting it at start takes effect
+ * (unlike the young generation's size, which is fixed when the heap is created).
+ */
+export function tuneHeapForServing(env: NodeJS.ProcessEnv = process.env): void {
+  if (heapTuned) return;
+  heapTuned = true;
+  const v = env.VMC_HEAP_GROWING_PERCENT;
+  const p = v === undefined || v === '' ? HEAP_GROWING_PERCENT : Number(v);
+  if (!Number.isInteger(p) || p < 0 || p > 1000) throw new Error(`vmc: VMC_HEAP_GROWING_PERCENT must be an integer 0..1000, not "${v}"`);
+  if (p > 0) setFlagsFromString(`--heap-growing-percent=${p}`);
+}
+
 /** Starts the chosen engine with `opts` (see {@link chooseEngine}). */
 export function listenHttp(opts: HttpServerOptions): Promise<HttpServer> {
+  try {
+    tuneHeapForServing();
+  } catch (err) {
+    return Promise.reject(err);
+  }
   let choice: EngineChoice;
   try {
     choice = chooseEngine(opts.engine);
