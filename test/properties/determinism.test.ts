@@ -28,20 +28,18 @@ type Obj = Record<string, unknown>;
 
 const subset = <T>(xs: readonly T[], min = 0) => fc.subarray([...xs], { minLength: min });
 
-const arbProviders = fc
-  .uniqueArray(fc.constantFrom(...PROVIDERS), { minLength: 1, maxLength: 3 })
-  .chain((names) =>
-    fc.tuple(
-      ...names.map((name) =>
-        fc.record({
-          name: fc.constant(name),
-          type: fc.constantFrom('openai', 'anthropic'),
-          models: subset(MODELS, 1),
-          timeout: fc.option(fc.integer({ min: 1, max: 60_000 }), { nil: undefined }),
-        }),
-      ),
+const arbProviders = fc.uniqueArray(fc.constantFrom(...PROVIDERS), { minLength: 1, maxLength: 3 }).chain((names) =>
+  fc.tuple(
+    ...names.map((name) =>
+      fc.record({
+        name: fc.constant(name),
+        type: fc.constantFrom('openai', 'anthropic'),
+        models: subset(MODELS, 1),
+        timeout: fc.option(fc.integer({ min: 1, max: 60_000 }), { nil: undefined }),
+      }),
     ),
-  );
+  ),
+);
 
 function arbTarget(label: string, strategy: string, i: number): fc.Arbitrary<Obj> {
   return fc
