@@ -411,11 +411,14 @@ const port = () => Number(new URL(gw!.url).port);
 describe('client faults never count against a target (issue 8)', () => {
   it('a forwarded header value undici refuses (0x7F) → 400 before any attempt; the target stays healthy', async () => {
     const url = await gateway(`  one: { target: p0/m1 }\n`);
+    // uWS passes DEL through and the engine refuses it, naming the header; node's parser
+    // (llhttp) already refuses it as a malformed request. Either way: 400, nothing upstream.
+    const engine = ((await (await fetch(gw!.url + '/health')).json()) as { http_engine: string }).http_engine;
     for (let i = 0; i < 20; i++) {
       const r = await rawRequest(port(), ['user-agent: evil\x7fagent'], JSON.stringify(chat('one')));
       expect(r.status).toBe(400);
       expect(r.text).toMatch(/invalid_request_error/);
-      expect(r.text).toMatch(/user-agent/);
+      if (engine === 'uws') expect(r.text).toMatch(/user-agent/);
     }
     expect(mocks[0].requests).toHaveLength(0);
     const ok = await post(url, chat('one'));
@@ -426,9 +429,11 @@ describe('client faults never count against a target (issue 8)', () => {
 
   it('a header outside the allow-list is not forwarded at all, whatever its bytes', async () => {
     await gateway(`  one: { target: p0/m1 }\n`);
+    const engine = ((await (await fetch(gw!.url + '/health')).json()) as { http_engine: string }).http_engine;
     const r = await rawRequest(port(), ['x-evil: a\x7fb'], JSON.stringify(chat('one')));
-    expect(r.status).toBe(200);
-    expect(mocks[0].requests[0].headers['x-evil']).toBeUndefined();
+    // node's parser refuses the DEL byte (400); uWS passes it and the engine drops the header.
+    expect(r.status).toBe(engine === 'uws' ? 200 : 400);
+    for (const seen of mocks[0].requests) expect(seen.headers['x-evil']).toBeUndefined();
   });
 
   it("the upstream's 401/403/429 to a client's own key do not cool the target down for the other clients", async () => {
