@@ -9,7 +9,7 @@
  * client sent no tools; blank text blocks are refused by Bedrock and left out.
  */
 import { isObject } from '../table/util.js';
-import { EventStreamDecoder } from './eventstream.js';
+import { EventStreamDecoder, type EventStreamMessage } from './eventstream.js';
 import {
   emptyRequest,
   linkToolNames,
@@ -264,11 +264,18 @@ export class BedrockStreamDecoder implements StreamDecoder {
   push(chunk: Uint8Array): StreamEvent[] {
     if (this.#broken) return [];
     const out: StreamEvent[] = [];
+    const messages: EventStreamMessage[] = [];
+    let failure: Error | null = null;
     try {
-      for (const m of this.#frames.push(chunk)) this.#message(m.headers, m.body, out);
+      this.#frames.push(chunk, messages);
     } catch (err) {
+      failure = err as Error;
+    }
+    // the messages before a corrupt frame are delivered, whatever chunk they arrived in
+    for (const m of messages) this.#message(m.headers, m.body, out);
+    if (failure) {
       this.#broken = true;
-      out.push({ t: 'error', kind: 'server', message: `bedrock stream: ${(err as Error).message}` });
+      out.push({ t: 'error', kind: 'server', message: `bedrock stream: ${failure.message}` });
     }
     return out;
   }

@@ -62,13 +62,16 @@ export class EventStreamDecoder {
   /** Total length of the message at the head once its prelude arrived; -1 before. */
   #need = -1;
 
-  /** Feeds bytes; returns the messages they complete. */
-  push(chunk: Uint8Array): EventStreamMessage[] {
+  /**
+   * Feeds bytes; appends the messages they complete to `out` and returns it. A corrupt frame
+   * throws, but only after the messages before it (even those in the same chunk) are in `out`:
+   * pass your own array to keep them.
+   */
+  push(chunk: Uint8Array, out: EventStreamMessage[] = []): EventStreamMessage[] {
     if (chunk.length > 0) {
       this.#parts.push(chunk);
       this.#size += chunk.length;
     }
-    const out: EventStreamMessage[] = [];
     for (;;) {
       if (this.#need < 0) {
         if (this.#size < 4) break;

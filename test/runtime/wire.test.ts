@@ -502,4 +502,45 @@ describe('EventStreamDecoder (AWS event stream)', () => {
     expect(() => d.push(bad.subarray(0, 2))).not.toThrow(); // a prelude split across chunks
     expect(() => d.push(bad.subarray(2))).toThrow(/invalid message length/);
   });
+
+  it('messages before a corrupt prelude in the same chunk are kept (the caller passes its array)', async () => {
+    const { EventStreamDecoder, encodeEventStreamMessage } = await import('../../runtime/wire/eventstream.js');
+    const good = encodeEventStreamMessage({ ':event-type': 'a' }, new TextEncoder().encode('{}'));
+    const bad = new Uint8Array(16);
+    new DataView(bad.buffer).setUint32(0, 1024 * 1024 * 1024);
+    const chunk = new Uint8Array(good.length * 2 + bad.length);
+    chunk.set(good, 0);
+    chunk.set(good, good.length);
+    chunk.set(bad, good.length * 2);
+    const got: import('../../runtime/wire/eventstream.js').EventStreamMessage[] = [];
+    expect(() => new EventStreamDecoder().push(chunk, got)).toThrow(/invalid message length/);
+    expect(got.map((m) => m.headers[':event-type'])).toEqual(['a', 'a']);
+  });
+
+  it('Bedrock stream: the text before a corrupt frame arrives with it in one chunk, then one error event', async () => {
+    const { BedrockStreamDecoder } = await import('../../runtime/wire/bedrock.js');
+    const { encodeEventStreamMessage } = await import('../../runtime/wire/eventstream.js');
+    const frame = (type: string, body: unknown) =>
+      encodeEventStreamMessage(
+        { ':event-type': type, ':message-type': 'event', ':content-type': 'application/json' },
+        new TextEncoder().encode(JSON.stringify(body)),
+      );
+    const parts = [
+      frame('messageStart', { role: 'assistant' }),
+      frame('contentBlockDelta', { contentBlockIndex: 0, delta: { text: 'before' } }),
+      new Uint8Array([0x40, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+    ];
+    const chunk = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      chunk.set(p, at);
+      at += p.length;
+    }
+    const d = new BedrockStreamDecoder('m');
+    const events = d.push(chunk);
+    expect(events.filter((e) => e.t === 'text').map((e) => (e as { text: string }).text)).toEqual(['before']);
+    expect(events.at(-1)).toMatchObject({ t: 'error', message: expect.stringMatching(/invalid message length/) });
+    expect(d.broken).toBe(true);
+    expect(d.push(new Uint8Array(8))).toEqual([]);
+  });
 });
