@@ -216,7 +216,15 @@ async function flood(res: http.ServerResponse, sent: { bytes: number }, total: n
   const piece = Buffer.alloc(chunk, 'x');
   while (sent.bytes < total && !res.destroyed) {
     sent.bytes += piece.length;
-    if (!res.write(piece)) await new Promise<void>((r) => (res.once('drain', r), res.once('close', r)));
+    if (!res.write(piece)) {
+      await new Promise<void>((r) => {
+        const done = (): void => {
+          res.off('drain', done).off('close', done); // no listener piles up across waits
+          r();
+        };
+        res.once('drain', done).once('close', done);
+      });
+    }
   }
   if (!res.destroyed) res.end(tail);
 }
