@@ -7,6 +7,7 @@
  * native code or GC threads).
  *
  *   node bench/stages.mjs [--kind json|sse] [--duration 5] [--connections 32] [--root DIR] [--top 30]
+ *                         [--detail STAGE,…]   (per stage: the functions its samples were billed by)
  *
  * Needs Linux `perf` (Debian: linux-perf) with permission to profile our own processes. The
  * gateway runs with `--perf-basic-prof-only-functions --interpreted-frames-native-stack`, so
@@ -85,8 +86,12 @@ function jsStage(file, fn) {
   return null;
 }
 
+/** The frame that decided the last classify() (for --detail). */
+let decidedBy = '';
+
 /** Classifies one sample: frames innermost first, each `{ sym, dso }`. */
 function classify(frames, mainThread) {
+  decidedBy = frames[0]?.sym ?? '';
   if (!mainThread) return 'other threads';
   let syscallFrom = null; // the user-space function that entered the kernel
   for (let i = 0; i < frames.length; i++) {
@@ -100,7 +105,10 @@ function classify(frames, mainThread) {
       const file = m ? m[2] : '';
       if (fn.startsWith('wasm-function')) return 'upstream parse';
       const st = jsStage(file, fn);
-      if (st !== null) return st;
+      if (st !== null) {
+        decidedBy = `${fn} ${file.replace(/^.*\/(dist|node_modules)\//, '$1/')}`;
+        return st;
+      }
       continue; // node internals, builtins: the caller decides
     }
     if (dso.includes('uws_')) {
@@ -128,6 +136,7 @@ export function attribute(text, mainTid) {
   const stages = Object.fromEntries(STAGES.map((s) => [s, 0]));
   const kernel = Object.fromEntries(STAGES.map((s) => [s, 0]));
   const leaves = new Map();
+  const deciders = new Map(); // stage → Map(deciding JS function → samples)
   let total = 0;
   for (const block of text.split('\n\n')) {
     const lines = block.split('\n').filter((l) => l.length > 0);
@@ -144,11 +153,14 @@ export function attribute(text, mainTid) {
     total++;
     const st = classify(frames, tid === mainTid);
     stages[st]++;
+    let d = deciders.get(st);
+    if (d === undefined) deciders.set(st, (d = new Map()));
+    d.set(decidedBy, (d.get(decidedBy) ?? 0) + 1);
     if (frames[0].dso.includes('kernel')) kernel[st]++;
     const leaf = frames[0].dso.includes('kernel') ? `[k] ${frames[0].sym}` : frames[0].sym;
     leaves.set(leaf, (leaves.get(leaf) ?? 0) + 1);
   }
-  return { stages, kernel, leaves, total };
+  return { stages, kernel, leaves, deciders, total };
 }
 
 async function main() {
@@ -229,7 +241,7 @@ async function main() {
     const perReq = cpu / Math.max(1, r.answered);
     progress(`stages: ${fmt.int(r.rps)} req/s, ${fmt.f1(perReq)} µs CPU per request (/proc)`);
     const script = spawnSync('perf', ['script', '-i', data, '-F', 'comm,tid,ip,sym,dso'], { encoding: 'utf8', maxBuffer: 1 << 30 });
-    const { stages, kernel, leaves, total } = attribute(script.stdout, gw.pid);
+    const { stages, kernel, leaves, deciders, total } = attribute(script.stdout, gw.pid);
     const L = [];
     L.push(
       `vmc ${kind}, closed loop ${connections} connections, ${fmt.int(r.rps)} req/s, ${fmt.f1(perReq)} µs CPU/request; ${fmt.int(total)} samples`,
@@ -244,6 +256,13 @@ async function main() {
     L.push('', `top ${TOP} leaf symbols (µs/request):`);
     for (const [k, v] of [...leaves].sort((a, b) => b[1] - a[1]).slice(0, TOP))
       L.push(`  ${fmt.f2((v / total) * perReq).padStart(7)}  ${k}`);
+    if (typeof flags.detail === 'string') {
+      for (const st of flags.detail.split(',')) {
+        L.push('', `${st}: the JS function (or native frame) each sample was billed by (µs/request):`);
+        for (const [k, v] of [...(deciders.get(st) ?? new Map())].sort((a, b) => b[1] - a[1]).slice(0, TOP))
+          L.push(`  ${fmt.f2((v / total) * perReq).padStart(7)}  ${k}`);
+      }
+    }
     const text = L.join('\n') + '\n';
     writeFileSync(join(dir, `stages-${kind}.md`), text);
     process.stdout.write(text);

@@ -103,6 +103,7 @@ export const ERROR_BODY_TIMEOUT_MS = 10_000;
 export const MAX_RETRY_AFTER_MS = 10_000;
 
 const EMPTY = Buffer.alloc(0);
+const EMPTY_HEADERS: string[] = [];
 
 /** Status logged for requests whose client went away (nginx's convention). */
 export const STATUS_CLIENT_CLOSED = 499;
@@ -143,7 +144,7 @@ class KeptResponse {
   constructor(
     readonly target: TargetRuntime,
     readonly status: number,
-    readonly rawHeaders: Buffer[] | null,
+    readonly rawHeaders: string[] | null,
     readonly body: Buffer,
   ) {}
 }
@@ -177,6 +178,8 @@ class Exchange {
     readonly modelStart: number,
     readonly modelEnd: number,
     readonly startedAt: number,
+    /** The try order (a copy of the resolution's). */
+    readonly plan: Int32Array,
   ) {}
 
   /** Client-abort hook: abort the upstream attempt in progress. */
@@ -200,18 +203,33 @@ export class Engine {
     this.#keyMetrics = deps.keyMetrics ?? null;
   }
 
-  /** Serves one inference request on endpoint `ep` (EP_* of generation.ts) with table `gen`. */
-  async serve(gen: Generation, ep: number, req: HttpRequest, res: HttpResponse): Promise<void> {
+  /**
+   * Serves one inference request on endpoint `ep` (EP_* of generation.ts) with table `gen`.
+   * Everything up to the first upstream attempt runs synchronously (refusals are answered
+   * before this returns, with no promise); a promise only for requests that go upstream.
+   */
+  serve(gen: Generation, ep: number, req: HttpRequest, res: HttpResponse): void | Promise<void> {
     const startedAt = performance.now();
+    const ex = this.#resolve(gen, ep, req, res, startedAt);
+    if (!ex) return;
+    return this.#run(ex);
+  }
+
+  /** The attempts of a resolved request, then its metrics and access line. */
+  async #run(ex: Exchange): Promise<void> {
     this.#metrics.inFlight++;
     try {
-      await this.#serve(gen, ep, req, res, startedAt);
+      ex.res.onAbort(ex.onAbort);
+      await this.#attempts(ex, ex.plan);
+      ex.res.onAbort(null);
+      this.#finish(ex);
     } finally {
       this.#metrics.inFlight--;
     }
   }
 
-  async #serve(gen: Generation, ep: number, req: HttpRequest, res: HttpResponse, startedAt: number): Promise<void> {
+  /** Checks and resolution (synchronous): the Exchange to serve, or nothing when the request was answered here. */
+  #resolve(gen: Generation, ep: number, req: HttpRequest, res: HttpResponse, startedAt: number): Exchange | void {
     // HOT PATH: resolution (scan → lookup → plan) works on the body bytes and preallocated
     // scratch; no parse and no per-request objects before the attempt loop — change with care
     const table = gen.table;
@@ -279,16 +297,13 @@ export class Engine {
         c,
       );
     }
-    const plan = r.plan.slice(0, r.count); // survives the awaits below
-    const ex = new Exchange(gen, ep, req, res, vm, vmr, scan.modelStart, scan.modelEnd, startedAt);
+    const plan = r.plan.slice(0, r.count); // survives the awaits of the attempts
+    const ex = new Exchange(gen, ep, req, res, vm, vmr, scan.modelStart, scan.modelEnd, startedAt, plan);
     if (c !== null) {
       ex.key = c.entry;
       ex.userPath = c.userPath;
     }
-    res.onAbort(ex.onAbort);
-    await this.#attempts(ex, plan);
-    res.onAbort(null);
-    this.#finish(ex);
+    return ex;
   }
 
   /** The attempt loop (SPEC §3.7). Leaves the outcome in `ex`. */
@@ -320,8 +335,11 @@ export class Engine {
         if (ex.target === null) ex.target = tr;
         continue;
       }
-      const headers = this.#headersFor(ex, tr);
-      const body = headers === null ? null : this.#bodyFor(ex, tr);
+      // The prebuilt request head on the lean client (issue 13: no header array, no separate
+      // body buffer), when the target and the virtual model allow it; else the general path.
+      const fast = this.#fastHeadFor(ex, tr);
+      const headers = fast !== null ? EMPTY_HEADERS : this.#headersFor(ex, tr);
+      const body = fast !== null ? EMPTY : headers === null ? null : this.#bodyFor(ex, tr);
       if (headers === null || body === null) {
         // a client fault (a header value that cannot be sent, content the target's format cannot
         // carry): answered before any attempt, never counted on the target
@@ -346,7 +364,7 @@ export class Engine {
         }
         // Streams may go to another URL (Bedrock /converse-stream, Gemini ?alt=sse); only
         // translated targets have one, and their client body is parsed already.
-        const path = this.#pathFor(ex, tr);
+        const path = fast !== null ? '' : this.#pathFor(ex, tr);
         let sent = headers;
         if (tr.signer !== null) {
           // signed per attempt: a SigV4 signature carries its time, an OAuth token expires
@@ -372,16 +390,18 @@ export class Engine {
         ex.target = tr;
         const call = new UpstreamCall();
         ex.call = call;
-        call.start(tr.pool, {
-          path,
-          headers: sent,
-          body,
-          headersTimeoutMs: tr.headersTimeoutMs,
-          bodyTimeoutMs: tr.bodyTimeoutMs,
-          maxTtftMs: tr.maxTtftMs,
-          firstByteTimeoutMs: tr.firstByteTimeoutMs,
-          deadlineMs: tr.deadlineMs,
-        });
+        if (fast !== null) call.startSpliced(tr.lean!, fast, ex.req.body, ex.modelStart, ex.modelEnd, tr.modelJsonBytes, tr);
+        else
+          call.start(tr.pool, {
+            path,
+            headers: sent,
+            body,
+            headersTimeoutMs: tr.headersTimeoutMs,
+            bodyTimeoutMs: tr.bodyTimeoutMs,
+            maxTtftMs: tr.maxTtftMs,
+            firstByteTimeoutMs: tr.firstByteTimeoutMs,
+            deadlineMs: tr.deadlineMs,
+          });
         await call.headers();
 
         if (call.failure === FAIL_NONE) {
@@ -414,7 +434,8 @@ export class Engine {
                 break; // fall back
               }
               tr.series.ttfb.observe(call.ttfbMs / 1000);
-              await this.#commit(ex, tr, call, errBody, epoch);
+              const relaying = this.#commit(ex, tr, call, errBody, epoch);
+              if (relaying !== undefined) await relaying;
               return;
             }
             // the error body broke, timed out or was too large: a failed attempt, handled below
@@ -429,7 +450,8 @@ export class Engine {
               if (failed) this.#recordFailure(gen, tr, t, epoch);
               else this.#recordSuccess(gen, t, epoch, call);
               tr.series.ttfb.observe(call.ttfbMs / 1000);
-              await this.#commit(ex, tr, call, first ?? EMPTY, epoch);
+              const relaying = this.#commit(ex, tr, call, first ?? EMPTY, epoch);
+              if (relaying !== undefined) await relaying;
               return;
             }
             // broke or missed the SLA before the first byte: a failed attempt, handled below
@@ -554,16 +576,26 @@ export class Engine {
     return vmcHeaders(ex.vmr, ex.target?.label ?? '', ex.attempts);
   }
 
-  async #commit(ex: Exchange, tr: TargetRuntime, call: UpstreamCall, first: Buffer, epoch: number): Promise<void> {
+  /** Relays the committed attempt; synchronous when the relay is (a whole body: no promise). */
+  #commit(ex: Exchange, tr: TargetRuntime, call: UpstreamCall, first: Buffer, epoch: number): void | Promise<void> {
     ex.status = call.status;
     const xlate = tr.xlate[ex.endpoint];
     const clientJson = xlate === XLATE_NONE ? null : this.#clientJson(ex);
-    const outcome = await relay(
+    // x-vmc-* headers: the relay only reads them, so a first attempt's are built once per target
+    let extra: readonly HeaderValue[];
+    if (ex.attempts === 1 && ex.target === tr) extra = tr.vmcHeaders1 ??= this.#extraHeaders(ex);
+    else extra = this.#extraHeaders(ex);
+    const outcome = relay(
       ex.res,
       call,
       first,
-      new RelayContext(this.#extraHeaders(ex), ex.vmr.middleware.responseHeadersRemove, xlate, clientJson, tr.providerName, tr.model),
+      new RelayContext(extra, ex.vmr.middleware.responseHeadersRemove, xlate, clientJson, tr.providerName, tr.model),
     );
+    if (typeof outcome === 'number') return this.#relayed(ex, tr, call, epoch, outcome);
+    return outcome.then((o) => this.#relayed(ex, tr, call, epoch, o));
+  }
+
+  #relayed(ex: Exchange, tr: TargetRuntime, call: UpstreamCall, epoch: number, outcome: number): void {
     ex.call = null;
     if (outcome === RELAY_CLIENT_ABORTED) {
       ex.status = STATUS_CLIENT_CLOSED;
@@ -726,6 +758,18 @@ export class Engine {
     ex.bodyFor = tr.id;
     ex.body = out;
     return out;
+  }
+
+  /**
+   * The prebuilt request head for `tr` (TargetRuntime.fastHead), or null for the general path:
+   * a signer, undici, request middleware touching headers or the body, override_params, a
+   * translated endpoint, or a forwarded value that cannot be sent (the general path answers it).
+   */
+  #fastHeadFor(ex: Exchange, tr: TargetRuntime): string | null {
+    if (tr.lean === null || tr.overrides !== null) return null;
+    const mw = ex.vmr.middleware;
+    if (mw.bodyOps.length > 0 || mw.requestHeadersSet.length > 0 || mw.requestHeadersRemove.length > 0) return null;
+    return tr.fastHead(ex.endpoint, ex.req.headers, peerAddress(ex.req));
   }
 
   /**

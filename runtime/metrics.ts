@@ -3,8 +3,8 @@
  *
  * Series are keyed by (virtual model name, target label) — names, not table ids, so counters
  * survive a reload. The engine resolves a {@link SeriesSet} once per (table generation,
- * target) and caches it, so counting on the hot path is a field increment and one small
- * `Map<number, number>` update (status → count), no string building.
+ * target) and caches it, so counting on the hot path is a field increment and a typed-array
+ * slot per common status (a map only for rare statuses), no string building.
  *
  * Exposed:
  *   vmc_requests_total{virtual_model,target,status}            counter (final answers)
@@ -59,9 +59,19 @@ export class Histogram {
   }
 }
 
+/**
+ * Statuses counted in a per-series array slot (no map lookup per request, issue 13); any
+ * other status goes to the series' map. Slot = STATUS_SLOT[status] - 1.
+ */
+const COUNTED_STATUSES = [200, 201, 202, 204, 400, 401, 403, 404, 408, 409, 413, 415, 422, 429, 499, 500, 502, 503, 504];
+const STATUS_SLOT = new Uint8Array(1000);
+COUNTED_STATUSES.forEach((st, i) => (STATUS_SLOT[st] = i + 1));
+
 /** Every series of one (virtual model, target) pair. */
 export class SeriesSet {
-  readonly requests = new Map<number, number>();
+  /** Answers by status: the common ones in slots (see COUNTED_STATUSES), others in `#otherStatuses`. */
+  readonly #statusCounts = new Float64Array(COUNTED_STATUSES.length);
+  readonly #otherStatuses = new Map<number, number>();
   readonly ttfb = new Histogram();
   readonly total = new Histogram();
   retries = 0;
@@ -77,8 +87,18 @@ export class SeriesSet {
     readonly target: string,
   ) {}
 
-  countRequest(status: number): void {
-    this.requests.set(status, (this.requests.get(status) ?? 0) + 1);
+  countRequest(status: number, n = 1): void {
+    const slot = status >= 0 && status < 1000 ? STATUS_SLOT[status] : 0;
+    if (slot !== 0) this.#statusCounts[slot - 1] += n;
+    else this.#otherStatuses.set(status, (this.#otherStatuses.get(status) ?? 0) + n);
+  }
+
+  /** [status, count] pairs of the answers, ascending by status, zero counts left out. */
+  requests(): [number, number][] {
+    const out: [number, number][] = [];
+    for (let i = 0; i < COUNTED_STATUSES.length; i++) if (this.#statusCounts[i] > 0) out.push([COUNTED_STATUSES[i], this.#statusCounts[i]]);
+    for (const e of this.#otherStatuses) out.push(e);
+    return out.sort((a, b) => a[0] - b[0]);
   }
 
   /**
@@ -92,11 +112,11 @@ export class SeriesSet {
       if (typeof v === 'number') counters[k] = v;
       else if (v instanceof Histogram) histograms[k] = v.snapshot();
     }
-    return { virtualModel: this.virtualModel, target: this.target, requests: [...this.requests], counters, histograms };
+    return { virtualModel: this.virtualModel, target: this.target, requests: this.requests(), counters, histograms };
   }
 
   add(s: SeriesSnapshot): void {
-    for (const [status, n] of s.requests) this.requests.set(status, (this.requests.get(status) ?? 0) + n);
+    for (const [status, n] of s.requests) this.countRequest(status, n);
     const self = this as unknown as Record<string, unknown>;
     for (const [k, n] of Object.entries(s.counters)) if (typeof self[k] === 'number') self[k] = (self[k] as number) + n;
     for (const [k, h] of Object.entries(s.histograms)) if (self[k] instanceof Histogram) (self[k] as Histogram).add(h);
@@ -223,10 +243,7 @@ export class Metrics {
     const pair = (s: SeriesSet) => `virtual_model="${esc(s.virtualModel)}",target="${esc(s.target)}"`;
 
     out.push('# HELP vmc_requests_total Requests answered by the gateway.', '# TYPE vmc_requests_total counter');
-    for (const s of all) {
-      const statuses = [...s.requests.keys()].sort((a, b) => a - b);
-      for (const st of statuses) out.push(`vmc_requests_total{${pair(s)},status="${st}"} ${s.requests.get(st)}`);
-    }
+    for (const s of all) for (const [st, n] of s.requests()) out.push(`vmc_requests_total{${pair(s)},status="${st}"} ${n}`);
 
     out.push('# HELP vmc_upstream_latency_seconds Upstream latency: time to first body byte (ttfb) and to the end of the body (total).');
     out.push('# TYPE vmc_upstream_latency_seconds histogram');

@@ -53,13 +53,13 @@ export const RELAY_REFUSED = 3;
 const CT_JSON = 'application/json';
 
 /**
- * Client response headers from the upstream's raw headers: hop-by-hop and framing headers
- * dropped, names lower-cased, values kept as bytes; then `extra` appended (x-vmc-* and
+ * Client response headers from the upstream's (UpstreamCall.rawHeaders: names lower-cased,
+ * latin1 values): hop-by-hop and framing headers dropped; then `extra` appended (x-vmc-* and
  * response middleware), and names in `remove` left out.
  * Returns the headers and the upstream content type ('' if none).
  */
 export function responseHeaders(
-  raw: Buffer[] | null,
+  raw: readonly string[] | null,
   extra: readonly HeaderValue[],
   remove: readonly string[],
   dropContentType: boolean,
@@ -68,10 +68,10 @@ export function responseHeaders(
   let contentType = '';
   if (raw !== null) {
     for (let i = 0; i + 1 < raw.length; i += 2) {
-      const name = raw[i].toString('latin1').toLowerCase();
+      const name = raw[i];
       if (isDroppedResponseHeader(name)) continue;
       if (name === 'content-type') {
-        contentType = raw[i + 1].toString('latin1');
+        contentType = raw[i + 1];
         if (dropContentType) continue;
       }
       if (name.startsWith('x-vmc-')) continue; // ours win; an upstream vmc must not masquerade
@@ -121,9 +121,11 @@ export class RelayContext {
 
 /**
  * Relays a committed attempt whose first chunk (`first`, possibly empty for an empty body)
- * has been taken from `call`. Resolves with a RELAY_* code once the response is finished.
+ * has been taken from `call`. Returns a RELAY_* code once the response is finished: at once
+ * (no promise) when the whole body is here already — the common answer to a JSON request,
+ * sent in one corked `respond` — else a promise of it.
  */
-export async function relay(res: HttpResponse, call: UpstreamCall, first: Buffer, ctx: RelayContext): Promise<number> {
+export function relay(res: HttpResponse, call: UpstreamCall, first: Buffer, ctx: RelayContext): number | Promise<number> {
   if (ctx.xlate !== XLATE_NONE) return relayTranslated(res, call, first, ctx);
   const status = call.status;
   const { headers, contentType } = responseHeaders(call.rawHeaders, ctx.extraHeaders, ctx.removeHeaders, false);

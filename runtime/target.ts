@@ -10,6 +10,8 @@
  * generation). This class only applies them to one target.
  */
 import type { Pool } from 'undici';
+import type { H1Pool } from './http1/client.js';
+import type { HeaderValue } from './http/adapter.js';
 import type { CompiledMiddleware } from './middleware.js';
 import type { Metrics, SeriesSet } from './metrics.js';
 import { setupProvider, tableProvider, type ProviderSetup } from './providers/credentials.js';
@@ -24,8 +26,11 @@ import {
   FORWARD_ALWAYS,
   FORWARD_NEVER,
   forwardedRequestHeader,
+  invalidHeaderValue,
+  leanPoolOf,
   type UpstreamPools,
 } from './upstream.js';
+import { XLATE_NONE } from './wire/translate.js';
 
 /** What a target takes from its generation besides the table. */
 export interface TargetOptions {
@@ -59,6 +64,8 @@ export class TargetRuntime {
   /** Pool origin (`http(s)://host[:port]`): what a signer signs as the host. */
   readonly origin: string;
   readonly pool: Pool;
+  /** The lean HTTP/1.1 client's pool for `origin` (plain http), else null: undici carries the requests. */
+  readonly lean: H1Pool | null;
   /** Upstream path (query included) by client endpoint; null = this target cannot serve that endpoint. */
   readonly paths: (string | null)[];
   /**
@@ -104,6 +111,20 @@ export class TargetRuntime {
   readonly series: SeriesSet;
   /** The last credentials problem logged for this target (engine.ts logs each new one once). */
   lastCredentialsProblem: string | null = null;
+  /** The engine's x-vmc-* response headers for a first-attempt answer from this target (cached; engine.ts). */
+  vmcHeaders1: readonly HeaderValue[] | null = null;
+  /**
+   * Prebuilt request heads (issue 13), for the lean client and a target without a signer: per
+   * endpoint the request line and `host` (null: not prebuilt), the static header lines (the
+   * provider's headers, credentials, `headers.set`, as {@link buildHeaders} orders them), the
+   * wire module's defaults each as its line (sent unless a forwarded client header has the
+   * name), and the content-type line. Null when any static value could not be sent.
+   */
+  readonly #headStart: (string | null)[] = [];
+  #staticLines: string | null = null;
+  #defaultNames: string[] = [];
+  #defaultLines: string[] = [];
+  #contentTypeLine = '';
   /**
    * The wire format is one no client speaks (Bedrock, Gemini): every request is translated, and
    * the client's `accept` and `anthropic-version` describe the client's format, not this one.
@@ -125,6 +146,7 @@ export class TargetRuntime {
     this.#ownFormat = routes.wire !== 'openai' && routes.wire !== 'anthropic';
     this.origin = routes.origin;
     this.pool = pools.get(routes.origin);
+    this.lean = leanPoolOf(this.pool);
     this.paths = routes.paths;
     this.streamPaths = routes.streamPaths;
     this.xlate = routes.xlate;
@@ -152,6 +174,87 @@ export class TargetRuntime {
     this.retryAttempts = table.targetRetryAttempts(t);
     this.retryDelayMs = table.targetRetryDelayMs(t);
     this.series = metrics.series(vmName, this.label);
+    if (this.lean !== null && this.signer === null) this.#prebuildHeads(this.lean.hostHeader);
+  }
+
+  /** The static parts of {@link fastHead} (see #headStart). */
+  #prebuildHeads(host: string): void {
+    // the general rule with no client headers and no middleware: sources 3–5, defaults, content-type
+    const all = this.#build([], [], [], null);
+    if (invalidHeaderValue(all) >= 0 || !all.every((v, i) => i % 2 === 1 || HEADER_NAME.test(v))) return;
+    if (!LINE_SAFE.test(host)) return;
+    const defaults = this.defaultHeaders;
+    let lines = '';
+    let contentType = '';
+    for (let i = 0; i < all.length; i += 2) {
+      const name = all[i];
+      const line = name + ': ' + all[i + 1] + '\r\n';
+      const d = defaults.findIndex((x) => x[0] === name);
+      if (d >= 0 && !this.#setByStatic(name)) {
+        this.#defaultNames.push(name);
+        this.#defaultLines.push(line);
+      } else if (name === 'content-type' && i === all.length - 2 && !overridden('content-type', this.headersSet)) contentType = line;
+      else lines += line;
+    }
+    this.#staticLines = lines;
+    this.#contentTypeLine = contentType;
+    for (let ep = 0; ep < this.paths.length; ep++) {
+      const path = this.paths[ep];
+      const ok =
+        path !== null && path === this.streamPaths[ep] && this.xlate[ep] === XLATE_NONE && LINE_SAFE.test(path) && !path.includes(' ');
+      this.#headStart.push(ok ? 'POST ' + path + ' HTTP/1.1\r\nhost: ' + host + '\r\n' : null);
+    }
+  }
+
+  /** A static source (provider headers, credentials, `headers.set`) sets `name`. */
+  #setByStatic(name: string): boolean {
+    return (
+      hasName(this.providerHeaders, name) ||
+      (this.credentials !== null && hasName(this.credentials, name)) ||
+      overridden(name, this.headersSet)
+    );
+  }
+
+  /**
+   * HOT PATH — the upstream request head for endpoint `ep` as the lean client sends it (request
+   * line, host, then exactly the headers {@link buildHeaders} gives with no middleware, in its
+   * order; no content-length), from the prebuilt parts and the client's forwarded headers; or
+   * null when this target or request takes the general path (a signer, undici, a translated or
+   * stream-routed endpoint, or a forwarded value that cannot be sent: the general path answers
+   * 400 for it). The caller checks that the virtual model has no request-header middleware.
+   */
+  fastHead(ep: number, client: readonly string[], peer: string | null): string | null {
+    const start = this.#headStart[ep];
+    if (start === undefined || start === null || this.#staticLines === null) return null;
+    const owns = this.ownsCredentials;
+    let head = start;
+    let forwardedFor: string | null = null;
+    let seenDefaults = 0;
+    const defaultNames = this.#defaultNames;
+    for (let i = 0; i < client.length; i += 2) {
+      const name = client[i];
+      const fwd = forwardedRequestHeader(name, CREDENTIAL_HEADER_NAMES);
+      if (fwd === FORWARD_NEVER) {
+        if (name === 'x-forwarded-for') forwardedFor = forwardedFor === null ? client[i + 1] : `${forwardedFor}, ${client[i + 1]}`;
+        continue;
+      }
+      if (fwd !== FORWARD_ALWAYS && owns) continue;
+      if (this.gatewayKeys && isGatewayKeyHeader(name)) continue;
+      if (this.#ownFormat && isClientFormatHeader(name)) continue;
+      if (this.#shadowed(name, 2)) continue;
+      const value = client[i + 1];
+      if (!sendable(value)) return null;
+      for (let d = 0; d < defaultNames.length; d++) if (defaultNames[d] === name) seenDefaults |= 1 << d;
+      head += name + ': ' + value + '\r\n';
+    }
+    if (peer !== null && !this.#shadowed('x-forwarded-for', 2)) {
+      const xff = forwardedFor === null ? peer : `${forwardedFor}, ${peer}`;
+      if (!sendable(xff)) return null;
+      head += 'x-forwarded-for: ' + xff + '\r\n';
+    }
+    head += this.#staticLines;
+    for (let d = 0; d < defaultNames.length; d++) if ((seenDefaults & (1 << d)) === 0) head += this.#defaultLines[d];
+    return head + this.#contentTypeLine;
   }
 
   /**
@@ -191,11 +294,13 @@ export class TargetRuntime {
    * per-request headers are added later by the engine, over all of these (engine.ts).
    */
   buildHeaders(client: readonly string[], mw: CompiledMiddleware, peer: string | null = null): string[] {
+    return this.#build(client, mw.requestHeadersSet, mw.requestHeadersRemove, peer);
+  }
+
+  #build(client: readonly string[], mwSet: readonly [string, string][], mwRemove: readonly string[], peer: string | null): string[] {
     const out: string[] = [];
     const owns = this.ownsCredentials;
     const keys = this.gatewayKeys;
-    const mwSet = mw.requestHeadersSet;
-    const mwRemove = mw.requestHeadersRemove;
     const prov = this.providerHeaders;
     const creds = this.credentials;
     let forwardedFor: string | null = null;
@@ -243,6 +348,20 @@ export class TargetRuntime {
     if (from <= 3 && this.credentials !== null && hasName(this.credentials, name)) return true;
     return overridden(name, this.headersSet);
   }
+}
+
+/** A header name that may go on the wire as is. */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
+/** No CR, LF or other control byte, nothing above U+00FF: safe inside a request line or header. */
+const LINE_SAFE = /^[^\x00-\x08\x0a-\x1f\x7f\u0100-\uffff]*$/;
+
+/** A header value the lean client may write: HTAB, 0x20–0x7E, 0x80–0xFF (invalidHeaderValue's rule). */
+function sendable(v: string): boolean {
+  for (let j = 0; j < v.length; j++) {
+    const c = v.charCodeAt(j);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f || c > 0xff) return false;
+  }
+  return true;
 }
 
 /** Client headers about the client's own wire format (not forwarded to Bedrock or Gemini). */

@@ -55,6 +55,19 @@ const QUEUE_HIGH_WATER_BYTES = 64 * 1024;
 
 const EMPTY = Buffer.alloc(0);
 
+/** The timeouts of an attempt (a TargetRuntime has these fields). */
+export interface UpstreamTimeouts {
+  /** The transport's idle timers: headers (for the lean client: until the first body byte), then between body chunks (coarse, ~1 s). */
+  readonly headersTimeoutMs: number;
+  readonly bodyTimeoutMs: number;
+  /** 0 = no SLA. */
+  readonly maxTtftMs: number;
+  /** The first body byte must arrive within this many ms of the start (FAIL_TIMEOUT); 0 = none. */
+  readonly firstByteTimeoutMs: number;
+  /** The whole attempt — headers and the entire body — within this many ms (FAIL_TIMEOUT); 0 = none. */
+  readonly deadlineMs: number;
+}
+
 /** Options of one attempt. */
 export interface UpstreamRequest {
   /** Path relative to the pool's origin, including the base URL's path prefix. */
@@ -80,8 +93,8 @@ export interface UpstreamRequest {
 export class UpstreamCall {
   /** HTTP status once headers arrived; 0 before, or after a failure before headers. */
   status = 0;
-  /** Raw response headers `[name, value, …]` as undici hands them (Buffers). */
-  rawHeaders: Buffer[] | null = null;
+  /** Response headers `[name, value, …]`: names lower-cased, values latin1, in the upstream's order. */
+  rawHeaders: string[] | null = null;
   /** One of `FAIL_*`. */
   failure = FAIL_NONE;
   error: Error | null = null;
@@ -113,30 +126,9 @@ export class UpstreamCall {
    * land in `failure`.
    */
   start(pool: Pool, req: UpstreamRequest): void {
-    this.startedAt = performance.now();
-    // Precise timers of our own (undici's are coarse): the earlier of the SLA and the
-    // first-byte timeout, and the whole-attempt deadline.
-    const ttft = req.maxTtftMs;
-    const first = req.firstByteTimeoutMs;
-    if (ttft > 0 || first > 0) {
-      const sla = ttft > 0 && (first <= 0 || ttft <= first);
-      const ms = sla ? ttft : first;
-      this.#firstByteTimer = setTimeout(() => {
-        this.#firstByteTimer = null;
-        if (this.ttfbMs >= 0) return;
-        if (sla) this.fail(FAIL_TTFT, new Error(`no response byte within sla.max_ttft_ms (${ms} ms)`));
-        else this.fail(FAIL_TIMEOUT, new Error(`no response byte within ${ms} ms`));
-      }, ms);
-    }
-    if (req.deadlineMs > 0) {
-      const ms = req.deadlineMs;
-      this.#deadlineTimer = setTimeout(() => {
-        this.#deadlineTimer = null;
-        this.fail(FAIL_TIMEOUT, new Error(`attempt not complete within timeout_ms (${ms} ms)`));
-      }, ms);
-    }
+    const lean = LEAN.get(pool);
+    this.#arm(req, lean !== undefined);
     try {
-      const lean = LEAN.get(pool);
       if (lean !== undefined) lean.dispatch(req.path, req.headers, req.body, req.headersTimeoutMs, req.bodyTimeoutMs, this);
       else
         pool.dispatch(
@@ -152,6 +144,51 @@ export class UpstreamCall {
         );
     } catch (err) {
       this.fail(failureKind(err as Error), err as Error);
+    }
+  }
+
+  /**
+   * The proxy's fast path on the lean client (runtime/http1/client.ts `dispatchSpliced`): a
+   * request head prebuilt by the target and the client's body with `model` spliced over
+   * `src[s, e)`. `t` gives the timeouts (a TargetRuntime). Never throws.
+   */
+  startSpliced(lean: H1Pool, head: string, src: Uint8Array, s: number, e: number, model: Uint8Array, t: UpstreamTimeouts): void {
+    this.#arm(t, true);
+    try {
+      lean.dispatchSpliced(head, src, s, e, model, t.headersTimeoutMs, t.bodyTimeoutMs, this);
+    } catch (err) {
+      this.fail(failureKind(err as Error), err as Error);
+    }
+  }
+
+  /**
+   * Precise timers of our own (the transports' are coarse): the earlier of the SLA and the
+   * first-byte timeout, and the whole-attempt deadline. The lean client enforces a first-byte
+   * bound of its own (its headers timeout lasts until the first body byte), so the default
+   * first-byte timeout — 60 s, the same as the headers timeout — needs no timer per request
+   * there; within its ~2 s precision.
+   */
+  #arm(t: UpstreamTimeouts, leanFirstByte: boolean): void {
+    this.startedAt = performance.now();
+    const ttft = t.maxTtftMs;
+    let first = t.firstByteTimeoutMs;
+    if (leanFirstByte && first > 0 && first === t.headersTimeoutMs) first = 0;
+    if (ttft > 0 || first > 0) {
+      const sla = ttft > 0 && (first <= 0 || ttft <= first);
+      const ms = sla ? ttft : first;
+      this.#firstByteTimer = setTimeout(() => {
+        this.#firstByteTimer = null;
+        if (this.ttfbMs >= 0) return;
+        if (sla) this.fail(FAIL_TTFT, new Error(`no response byte within sla.max_ttft_ms (${ms} ms)`));
+        else this.fail(FAIL_TIMEOUT, new Error(`no response byte within ${ms} ms`));
+      }, ms);
+    }
+    if (t.deadlineMs > 0) {
+      const ms = t.deadlineMs;
+      this.#deadlineTimer = setTimeout(() => {
+        this.#deadlineTimer = null;
+        this.fail(FAIL_TIMEOUT, new Error(`attempt not complete within timeout_ms (${ms} ms)`));
+      }, ms);
     }
   }
 
@@ -275,10 +312,12 @@ export class UpstreamCall {
     else this.#abort = abort;
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+  onHeaders(statusCode: number, rawHeaders: (Buffer | string)[], resume: () => void): boolean {
     if (statusCode < 200) return true; // 1xx informational: wait for the real response
     this.status = statusCode;
-    this.rawHeaders = rawHeaders;
+    // the lean client gives strings (names lower-cased); undici Buffers
+    this.rawHeaders =
+      rawHeaders.length > 0 && typeof rawHeaders[0] !== 'string' ? headerStrings(rawHeaders as Buffer[]) : (rawHeaders as string[]);
     this.#resume = resume;
     this.#wake();
     return true;
@@ -326,6 +365,21 @@ export class UpstreamCall {
   onRequestSent(): void {
     this.requestSent = true;
   }
+}
+
+/** undici's raw headers as the lean client gives them: names lower-cased, values latin1. */
+function headerStrings(raw: Buffer[]): string[] {
+  const out = new Array<string>(raw.length);
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    out[i] = raw[i].toString('latin1').toLowerCase();
+    out[i + 1] = raw[i + 1].toString('latin1');
+  }
+  return out;
+}
+
+/** The lean client's pool serving an undici pool's origin, if {@link UpstreamPools} gave it one. */
+export function leanPoolOf(pool: Pool): H1Pool | null {
+  return LEAN.get(pool) ?? null;
 }
 
 /**
@@ -506,11 +560,11 @@ export function invalidHeaderValue(flat: readonly string[]): number {
  * `Retry-After` of an upstream answer (RFC 9110 §10.2.3: delay-seconds or an HTTP-date) as
  * a delay in ms from `nowMs`; -1 when absent or unparsable. Cold (429/503 answers only).
  */
-export function retryAfterMs(raw: Buffer[] | null, nowMs: number): number {
+export function retryAfterMs(raw: readonly string[] | null, nowMs: number): number {
   if (raw === null) return -1;
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    if (raw[i].length !== 11 || raw[i].toString('latin1').toLowerCase() !== 'retry-after') continue;
-    const v = raw[i + 1].toString('latin1').trim();
+    if (raw[i] !== 'retry-after') continue;
+    const v = raw[i + 1].trim();
     if (/^\d+$/.test(v)) return Number(v) * 1000;
     const at = Date.parse(v);
     return Number.isNaN(at) ? -1 : Math.max(0, at - nowMs);

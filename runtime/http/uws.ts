@@ -201,6 +201,23 @@ function collectHeader(k: string, v: string): void {
   (collecting as UwsExchange).addHeader(k, v);
 }
 
+/** The exchange whose cork() callback runs (cork calls it synchronously). */
+let corking: UwsExchange | null = null;
+const corkedWriteCb = (): void => (corking as UwsExchange).corkedWrite();
+const corkedEndCb = (): void => (corking as UwsExchange).corkedEnd();
+const corkedRespondCb = (): void => (corking as UwsExchange).corkedRespond();
+
+/** `res.cork(cb)` with `ex` as the exchange the module callback works on (re-entrant). */
+function corkThen(ex: UwsExchange, res: UwsHttpResponse, cb: () => void): void {
+  const outer = corking;
+  corking = ex;
+  try {
+    res.cork(cb);
+  } finally {
+    corking = outer;
+  }
+}
+
 /**
  * One request/response pair: the per-request state, in one fixed-shape object.
  * Implements both {@link HttpRequest} and {@link HttpResponse}.
@@ -244,11 +261,8 @@ class UwsExchange implements HttpRequest, HttpResponse {
   #counted = true;
   /** The client's address, copied out of uWS on first use (null until then). */
   #remote: string | null = null;
-  // Callbacks bound once per exchange: cork() and onWritable() then allocate nothing per call.
-  readonly #corkedWrite: () => void;
-  readonly #corkedEnd: () => void;
-  readonly #corkedRespond: () => void;
-  readonly #onWritable: (offset: number) => boolean;
+  /** onWritable's callback, bound on first use (only a response the socket did not take at once needs it). */
+  #onWritableCb: ((offset: number) => boolean) | null = null;
 
   get remoteAddress(): string {
     if (this.#remote === null) {
@@ -269,61 +283,76 @@ class UwsExchange implements HttpRequest, HttpResponse {
     collecting = this;
     req.forEach(collectHeader);
     collecting = null;
-    this.#corkedWrite = () => {
-      this.#flushHead();
-      this.#writeOk = this.#res.write(this.#chunk as Uint8Array);
-      this.#chunk = undefined;
-    };
-    this.#corkedEnd = () => {
-      this.#flushHead();
-      const chunk = this.#chunk;
-      this.#chunk = undefined;
-      if (this.#isHead) {
-        this.#res.endWithoutBody();
-        return;
-      }
-      if (chunk !== undefined && chunk.byteLength > 0) this.#writeOk = this.#res.write(chunk);
-      // a buffered last chunk: end (the chunked terminator) once uWS drained it, so the
-      // exchange stays in flight until every byte left uWS's buffer
-      if (this.#writeOk) this.#res.end();
-      else this.#endPending = true;
-    };
-    this.#corkedRespond = () => {
-      this.#flushHead();
-      const body = this.#chunk as Uint8Array;
-      this.#chunk = undefined;
-      if (this.#isHead) {
-        // the length a GET would get, written by hand: this uWS build's endWithoutBody(n)
-        // leaves the response pending (the connection's next request is then dropped)
-        this.#res.writeHeader('content-length', String(body.byteLength)).endWithoutBody();
-        return;
-      }
-      // tryEnd takes what the socket accepts now; the rest is offered again on onWritable
-      // (uWS then buffers nothing of ours, and the exchange knows when it is all out)
-      if (!this.#res.tryEnd(body, body.byteLength)[1]) this.#tail = body;
-    };
-    this.#onWritable = (offset) => {
-      this.#writeOk = true;
-      const tail = this.#tail;
-      if (tail !== null) {
-        const done = this.#res.tryEnd(tail.subarray(offset), tail.byteLength)[1];
-        if (!done) return false; // not all taken: uWS calls again when writable
-        this.#tail = null;
-        this.#settle();
-        return true;
-      }
-      if (this.#endPending) {
-        this.#endPending = false;
-        this.#res.cork(() => this.#res.end());
-        this.#settle();
-        return true;
-      }
-      const r = this.#drainResolve;
-      this.#drainResolve = null;
-      if (r !== null) r();
-      return true; // uWS `write()` buffered everything; nothing left to retry here
-    };
     state.inFlight++;
+  }
+
+  // cork() callbacks: module functions on the exchange being corked (`corking`), so that a
+  // response allocates no closure (cork runs its callback synchronously).
+  /** @internal (cork callback) */
+  corkedWrite(): void {
+    this.#flushHead();
+    this.#writeOk = this.#res.write(this.#chunk as Uint8Array);
+    this.#chunk = undefined;
+  }
+
+  /** @internal (cork callback) */
+  corkedEnd(): void {
+    this.#flushHead();
+    const chunk = this.#chunk;
+    this.#chunk = undefined;
+    if (this.#isHead) {
+      this.#res.endWithoutBody();
+      return;
+    }
+    if (chunk !== undefined && chunk.byteLength > 0) this.#writeOk = this.#res.write(chunk);
+    // a buffered last chunk: end (the chunked terminator) once uWS drained it, so the
+    // exchange stays in flight until every byte left uWS's buffer
+    if (this.#writeOk) this.#res.end();
+    else this.#endPending = true;
+  }
+
+  /** @internal (cork callback) */
+  corkedRespond(): void {
+    this.#flushHead();
+    const body = this.#chunk as Uint8Array;
+    this.#chunk = undefined;
+    if (this.#isHead) {
+      // the length a GET would get, written by hand: this uWS build's endWithoutBody(n)
+      // leaves the response pending (the connection's next request is then dropped)
+      this.#res.writeHeader('content-length', String(body.byteLength)).endWithoutBody();
+      return;
+    }
+    // tryEnd takes what the socket accepts now; the rest is offered again on onWritable
+    // (uWS then buffers nothing of ours, and the exchange knows when it is all out)
+    if (!this.#res.tryEnd(body, body.byteLength)[1]) this.#tail = body;
+  }
+
+  /** uWS's onWritable callback for this exchange (bound once, when first needed). */
+  get #onWritable(): (offset: number) => boolean {
+    if (this.#onWritableCb === null) this.#onWritableCb = (offset) => this.#writable(offset);
+    return this.#onWritableCb;
+  }
+
+  #writable(offset: number): boolean {
+    this.#writeOk = true;
+    const tail = this.#tail;
+    if (tail !== null) {
+      const done = this.#res.tryEnd(tail.subarray(offset), tail.byteLength)[1];
+      if (!done) return false; // not all taken: uWS calls again when writable
+      this.#tail = null;
+      this.#settle();
+      return true;
+    }
+    if (this.#endPending) {
+      this.#endPending = false;
+      this.#res.cork(() => this.#res.end());
+      this.#settle();
+      return true;
+    }
+    const r = this.#drainResolve;
+    this.#drainResolve = null;
+    if (r !== null) r();
+    return true; // uWS `write()` buffered everything; nothing left to retry here
   }
 
   /** Copies one header (forEach callback); gathers what the checks need on the way. */
@@ -474,7 +503,7 @@ class UwsExchange implements HttpRequest, HttpResponse {
     if (this.finished) return RESOLVED;
     if (this.#isHead) return RESOLVED; // HEAD: headers go out with end()
     this.#chunk = chunk;
-    this.#res.cork(this.#corkedWrite);
+    corkThen(this, this.#res, corkedWriteCb);
     if (this.#writeOk) return RESOLVED;
     return new Promise<void>((resolve) => {
       if (this.finished) return resolve();
@@ -487,7 +516,7 @@ class UwsExchange implements HttpRequest, HttpResponse {
     if (this.finished) return;
     this.finished = true;
     this.#chunk = chunk;
-    this.#res.cork(this.#corkedEnd);
+    corkThen(this, this.#res, corkedEndCb);
     if (this.#endPending) this.#res.onWritable(this.#onWritable);
     else this.#settle();
   }
@@ -498,7 +527,7 @@ class UwsExchange implements HttpRequest, HttpResponse {
     this.#status = status;
     this.#head = headers;
     this.#chunk = typeof body === 'string' ? Buffer.from(body) : body;
-    this.#res.cork(this.#corkedRespond);
+    corkThen(this, this.#res, corkedRespondCb);
     if (this.#tail !== null) this.#res.onWritable(this.#onWritable);
     else this.#settle();
   }

@@ -50,8 +50,11 @@ import { connect, type Socket } from 'node:net';
 export interface H1Handler {
   /** Called once, before anything else; `abort` destroys the connection and ends the exchange. */
   onConnect(abort: (err?: Error) => void): void;
-  /** Status and raw headers ([name, value, …] Buffers); false pauses the socket until `resume()`. */
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean;
+  /**
+   * Status and headers (`[name, value, …]`: names lower-cased, values as latin1 strings, in the
+   * upstream's order); false pauses the socket until `resume()`.
+   */
+  onHeaders(statusCode: number, headers: string[], resume: () => void): boolean;
   /** A body chunk (the handler may keep it); false pauses the socket until `resume()`. */
   onData(chunk: Buffer): boolean;
   onComplete(): void;
@@ -196,9 +199,50 @@ export class H1Pool {
     bodyTimeout: number,
     handler: H1Handler,
   ): void {
+    this.#check();
+    this.#send(buildRequest(path, this.#hostHeader, headers, body), headersTimeout, bodyTimeout, handler);
+  }
+
+  /**
+   * The proxy's fast path: `head` is the request line, `host` and the header lines (each ending
+   * in CRLF; no content-length, no blank line), built and checked by the caller — the gateway's
+   * targets prebuild everything but the client's forwarded headers ({@link H1Pool.hostHeader},
+   * runtime/target.ts). The body is `src` with `src[s, e)` replaced by `model`, written with
+   * the head as one buffer: one allocation, no intermediate body.
+   */
+  dispatchSpliced(
+    head: string,
+    src: Uint8Array,
+    s: number,
+    e: number,
+    model: Uint8Array,
+    headersTimeout: number,
+    bodyTimeout: number,
+    handler: H1Handler,
+  ): void {
+    this.#check();
+    const bodyLength = src.length - (e - s) + model.length;
+    const full = head + 'content-length: ' + bodyLength + '\r\n\r\n';
+    const h = full.length;
+    const out = Buffer.allocUnsafe(h + bodyLength);
+    out.write(full, 0, h, 'latin1');
+    out.set(src.subarray(0, s), h);
+    out.set(model, h + s);
+    out.set(src.subarray(e), h + s + model.length);
+    this.#send(out, headersTimeout, bodyTimeout, handler);
+  }
+
+  /** `host` header value of this origin (what {@link dispatchSpliced} heads carry). */
+  get hostHeader(): string {
+    return this.#hostHeader;
+  }
+
+  #check(): void {
     if (this.#destroyed) throw new H1Error('the upstream pool was destroyed', 'UND_ERR_DESTROYED');
     if (this.#closing) throw new H1Error('the upstream pool is closed', 'UND_ERR_CLOSED');
-    const request = buildRequest(path, this.#hostHeader, headers, body);
+  }
+
+  #send(request: Buffer, headersTimeout: number, bodyTimeout: number, handler: H1Handler): void {
     let conn: H1Connection | undefined;
     const now = tick;
     while ((conn = this.#idle.pop()) !== undefined) {
@@ -308,6 +352,8 @@ class H1Connection {
   #keepAliveHint = -1;
   #line: Buffer | null = null; // a chunk-size or trailer line split over reads
   #gotBytes = false;
+  /** A body byte arrived (the headers timeout no longer applies; the body timeout does). */
+  #gotBody = false;
 
   constructor(pool: H1Pool, host: string, port: number) {
     this.#pool = pool;
@@ -363,6 +409,7 @@ class H1Connection {
     this.#keepAlive = true;
     this.#keepAliveHint = -1;
     this.#gotBytes = false;
+    this.#gotBody = false;
     this.#since = tick;
     handler.onConnect(this.#abort);
     if (this.#handler === null) return; // aborted in onConnect
@@ -385,9 +432,11 @@ class H1Connection {
       if (expired(this.#since, now, this.#pool.connectTimeout))
         this.#fail(new H1Error(`connect timeout (${this.#pool.connectTimeout} ms)`, 'UND_ERR_CONNECT_TIMEOUT'));
     } else if (this.#state === BUSY && this.#handler !== null && !this.#paused) {
-      if (this.#p === P_HEAD) {
+      if (!this.#gotBody) {
+        // until the first body byte (or the end of an empty body): the headers timeout — the
+        // gateway's "first response byte" bound (runtime/upstream.ts lets it stand in for its own timer)
         if (this.#headersTimeout > 0 && expired(this.#since, now, this.#headersTimeout))
-          this.#fail(new H1Error(`headers timeout (${this.#headersTimeout} ms)`, 'UND_ERR_HEADERS_TIMEOUT'));
+          this.#fail(new H1Error(`no response byte within ${this.#headersTimeout} ms`, 'UND_ERR_HEADERS_TIMEOUT'));
       } else if (this.#bodyTimeout > 0 && expired(this.#since, now, this.#bodyTimeout)) {
         this.#fail(new H1Error(`body timeout (${this.#bodyTimeout} ms)`, 'UND_ERR_BODY_TIMEOUT'));
       }
@@ -468,12 +517,14 @@ class H1Connection {
         case P_BODY_LENGTH: {
           const n = Math.min(this.#remaining, nread - pos);
           this.#remaining -= n;
+          this.#gotBody = true;
           if (!this.#handler.onData(copyOut(buf, pos, pos + n))) pause = true;
           pos += n;
           if (this.#remaining === 0) this.#p = P_DONE;
           break;
         }
         case P_BODY_UNTIL_CLOSE: {
+          this.#gotBody = true;
           if (!this.#handler.onData(copyOut(buf, pos, nread))) pause = true;
           pos = nread;
           break;
@@ -490,6 +541,7 @@ class H1Connection {
         case P_CHUNK_DATA: {
           const n = Math.min(this.#remaining, nread - pos);
           this.#remaining -= n;
+          this.#gotBody = true;
           if (!this.#handler.onData(copyOut(buf, pos, pos + n))) pause = true;
           pos += n;
           if (this.#remaining === 0) this.#p = P_CHUNK_DATA_END;
@@ -582,33 +634,46 @@ class H1Connection {
     const http10 = data[from + 7] === 0x30;
     const status = (data[from + 9] - 0x30) * 100 + (data[from + 10] - 0x30) * 10 + (data[from + 11] - 0x30);
     if (status < 100) return this.#protocol('status code');
-    // headers: one copy of the header block, raw [name, value, …] views into it
-    const block = Buffer.from(data.subarray(eol + 2, at + 2));
-    const raw: Buffer[] = [];
+    // headers: [name, value, …] strings (names lower-cased), read from the head in place
+    const block = data;
+    const raw: string[] = [];
     let contentLength = -1;
     let chunked = false;
     let te = false;
     let connClose = http10;
     let hint = -1;
-    let p = 0;
-    const n = block.length;
+    let p = eol + 2;
+    const n = at + 2;
     while (p < n) {
-      const le = block.indexOf(CR, p);
-      if (le < 0 || block[le + 1] !== LF) return this.#protocol('header line');
-      const colon = block.indexOf(0x3a, p);
-      if (colon <= p || colon > le) return this.#protocol('header line');
-      const name = block.subarray(p, colon);
+      let le = p;
+      let colon = -1;
+      let upper = false;
+      // the name: token characters up to the colon
+      for (; le < n; le++) {
+        const c = block[le];
+        if (c === 0x3a) {
+          colon = le;
+          break;
+        }
+        if (TCHAR[c] === 0) return this.#protocol('header name');
+        if (c >= 0x41 && c <= 0x5a) upper = true;
+      }
+      if (colon <= p) return this.#protocol('header line');
+      // the value: no control bytes but HTAB, up to CRLF
+      for (le = colon + 1; le < n; le++) {
+        const c = block[le];
+        if (c < 0x20 || c === 0x7f) {
+          if (c === CR) break;
+          if (c !== 0x09) return this.#protocol('header value');
+        }
+      }
+      if (le >= n || block[le + 1] !== LF) return this.#protocol('header line');
       let vs = colon + 1;
       while (vs < le && (block[vs] === 0x20 || block[vs] === 0x09)) vs++;
       let ve = le;
       while (ve > vs && (block[ve - 1] === 0x20 || block[ve - 1] === 0x09)) ve--;
-      for (let i = p; i < colon; i++) if (!isTokenChar(block[i])) return this.#protocol('header name');
-      for (let i = vs; i < ve; i++) {
-        const c = block[i];
-        if ((c < 0x20 && c !== 0x09) || c === 0x7f) return this.#protocol('header value');
-      }
-      const value = block.subarray(vs, ve);
-      raw.push(name, value);
+      const name = block.toString('latin1', p, colon);
+      raw.push(upper ? name.toLowerCase() : name, block.toString('latin1', vs, ve));
       // framing and connection headers (names compared case-insensitively by length first)
       const len = colon - p;
       if (len === 14 && equalsLower(block, p, 'content-length')) {
@@ -619,11 +684,11 @@ class H1Connection {
         te = true;
         chunked = endsWithChunked(block, vs, ve);
       } else if (len === 10 && equalsLower(block, p, 'connection')) {
-        const v = block.toString('latin1', vs, ve).toLowerCase();
+        const v = raw[raw.length - 1].toLowerCase();
         if (v.includes('close')) connClose = true;
         else if (http10 && v.includes('keep-alive')) connClose = false;
       } else if (len === 10 && equalsLower(block, p, 'keep-alive')) {
-        const m = /(?:^|[\s,])timeout\s*=\s*(\d+)/i.exec(block.toString('latin1', vs, ve));
+        const m = /(?:^|[\s,])timeout\s*=\s*(\d+)/i.exec(raw[raw.length - 1]);
         if (m) hint = Number(m[1]) * 1000;
       }
       p = le + 2;
@@ -746,6 +811,10 @@ function hexValue(c: number): number {
   if (c >= 0x41 && c <= 0x46) return c - 0x37;
   return -1;
 }
+
+/** RFC 9110 tchar, as a table (1 = allowed) for the header-name loop. */
+const TCHAR = new Uint8Array(256);
+for (let c = 0; c < 256; c++) TCHAR[c] = isTokenChar(c) ? 1 : 0;
 
 /** RFC 9110 tchar. */
 function isTokenChar(c: number): boolean {

@@ -43,7 +43,7 @@ function recorder(opts: { pauseAfter?: number; abortOnHeaders?: boolean } = {}) 
     },
     onHeaders(status, raw, r) {
       out.status = status;
-      for (let i = 0; i < raw.length; i += 2) out.headers.push([raw[i].toString('latin1'), raw[i + 1].toString('latin1')]);
+      for (let i = 0; i < raw.length; i += 2) out.headers.push([raw[i], raw[i + 1]]);
       resume = r;
       if (opts.abortOnHeaders) abort!(new Error('client went away'));
       return true;
