@@ -8,10 +8,11 @@
  *
  *   node bench/proxy.mjs [--quick] [--duration S] [--rate R] [--modes closed,paced] [--kinds json,sse] [--json FILE]
  *
- * Peer (optional, never a dependency): `npm install --no-save @portkey-ai/gateway@1.15.2`.
- * For it, this script writes a copy of the JSON scenarios that adds the peer as a `url:`
- * gateway (with its routing headers) and pins the simulated provider to a port the peer is
- * started against.
+ * Peers (optional, never dependencies): nginx (Debian's nginx-light, bench/lib/nginx.mjs: the
+ * floor of a reverse proxy, JSON and SSE) and `npm install --no-save @portkey-ai/gateway@1.15.2`.
+ * For them, this script writes a copy of each scenario that adds the peers as `url:` gateways
+ * (nginx with `pid_file:`, so its CPU per request is measured like vmc's; Portkey with its
+ * routing headers) and pins the simulated provider to a port the peers are started against.
  *
  * Methods are the harness's (docs/bench.md): closed loop = 32 clients back to back; paced =
  * open loop at 1000 req/s timed from each request's scheduled send (no coordinated
@@ -25,6 +26,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { ROOT, TMP, fmt, parseFlags, processTree, progress } from './lib/common.mjs';
+import { NGINX_NOTE, findNginx, startNginx } from './lib/nginx.mjs';
 import { SCENARIOS, runScenario, trimResults } from './lib/vmc-bench.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -91,35 +93,49 @@ export async function runProxy({ quick = false, duration, rate, modes = MODES, k
   const portkeyScript = PORTKEY_CANDIDATES.find((p) => existsSync(p));
   const havePortkey = portkeyScript !== undefined;
   if (!havePortkey) progress(`proxy: @portkey-ai/gateway not installed — peer column skipped (${PORTKEY_INSTALL})`);
+  const nginxBin = findNginx();
+  if (nginxBin === null) progress(`proxy: ${NGINX_NOTE}`);
   const scenarios = {};
   for (const mode of modes) {
     for (const kind of kinds) {
       const key = `${mode}-${kind}`;
       let file = join(SCENARIOS, `proxy-${key}.yaml`);
-      let peer = null;
-      if (havePortkey && kind === 'json') {
-        const simPort = await freePort();
-        peer = await startPortkey(portkeyScript, simPort);
-        const s = parse(readFileSync(file, 'utf8'));
-        for (const g of s.gateways) g.config = join(SCENARIOS, g.config);
-        s.gateways.push({ name: 'portkey', url: peer.url, headers: peer.headers });
-        s.providers.mock.port = simPort;
-        mkdirSync(join(TMP, 'proxy'), { recursive: true });
-        file = join(TMP, 'proxy', `proxy-${key}-with-portkey.yaml`);
-        writeFileSync(file, stringify(s));
-      }
-      const args = ['--format', 'json'];
-      if (params.duration !== null) args.push('--duration', String(params.duration));
-      if (params.rate !== null) args.push('--rate', String(params.rate));
+      const peers = [];
       try {
+        const withPortkey = havePortkey && kind === 'json';
+        if (withPortkey || nginxBin !== null) {
+          // a copy of the scenario with the peers as `url:` gateways, the simulated provider pinned to the port they proxy to
+          const simPort = await freePort();
+          const s = parse(readFileSync(file, 'utf8'));
+          for (const g of s.gateways) g.config = join(SCENARIOS, g.config);
+          s.providers.mock.port = simPort;
+          mkdirSync(join(TMP, 'proxy'), { recursive: true });
+          if (nginxBin !== null) {
+            const ng = await startNginx({ upstream: `127.0.0.1:${simPort}`, dir: join(TMP, 'proxy', 'nginx'), maxSeconds: 3600 });
+            peers.push(ng);
+            const pidFile = join(TMP, 'proxy', 'nginx-tree.pid');
+            writeFileSync(pidFile, `${ng.pid}\n`); // `timeout` → nginx master → worker: the whole tree is measured
+            s.gateways.push({ name: 'nginx', url: ng.url, pid_file: pidFile });
+          }
+          if (withPortkey) {
+            const pk = await startPortkey(portkeyScript, simPort);
+            peers.push(pk);
+            s.gateways.push({ name: 'portkey', url: pk.url, headers: pk.headers });
+          }
+          file = join(TMP, 'proxy', `proxy-${key}-with-peers.yaml`);
+          writeFileSync(file, stringify(s));
+        }
+        const args = ['--format', 'json'];
+        if (params.duration !== null) args.push('--duration', String(params.duration));
+        if (params.rate !== null) args.push('--rate', String(params.rate));
         const { results } = await runScenario(file, { args, label: `proxy-${key}` });
         scenarios[key] = trimResults(results);
       } finally {
-        peer?.stop();
+        for (const p of peers) await p.stop();
       }
     }
   }
-  const res = { params, havePortkey, scenarios };
+  const res = { params, havePortkey, haveNginx: nginxBin !== null, scenarios };
   return { ...res, goals: proxyGoals(res) };
 }
 
@@ -175,8 +191,12 @@ export function proxyMarkdown(res) {
     'Each table is one `vmc bench` run of a scenario in `bench/scenarios/` (`vmc bench bench/scenarios/proxy-closed-json.yaml` reproduces it): ' +
       'a 2 KB chat body, the simulated provider answering at once (16 tokens), 2 s of closed-loop warm-up per target, ' +
       '2 interleaved rounds per target (direct, vmc 1 worker, vmc 2 workers' +
+      (res.haveNginx ? ', nginx' : '') +
       (res.havePortkey ? ', portkey' : '') +
       '), rounds merged. Closed loop = 32 clients back to back; paced = open loop at 1000 req/s, latency from each scheduled send. ' +
+      (res.haveNginx
+        ? 'nginx = keep-alive `proxy_pass`, 1 worker, no access log (the floor of a reverse proxy; CPU of its process tree through `pid_file:`). '
+        : '') +
       '"direct" is the scenario\'s baseline: the same requests straight to the simulated provider. Gateway CPU = process-tree utime + stime ÷ requests; ' +
       "for direct, the simulator's CPU." +
       (any ? ` Generator: ${any.generator.threads} thread.` : ''),

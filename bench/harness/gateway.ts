@@ -73,16 +73,36 @@ export async function startGateway(g: GatewayPlan, sims: SimHost, workDir: strin
 
 class PortTaken extends Error {}
 
+/** The process id in a `pid_file` (a running process), or a clear error. */
+function readPidFile(file: string): number {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`pid_file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const pid = Number(text.trim());
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`pid_file ${file}: no process id in it`);
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw new Error(`pid_file ${file}: process ${pid} is not running`);
+  }
+  return pid;
+}
+
 async function startOnce(g: GatewayPlan, sims: SimHost, workDir: string): Promise<RunningGateway> {
   if (g.mode === 'url') {
+    const pid = g.pidFile === null ? null : readPidFile(g.pidFile);
+    const pids = pid === null ? [] : processTree(pid); // the tree as it is at start (nginx: master + workers)
     return {
       name: g.name,
       url: g.url!,
-      pid: null,
-      how: `already running at ${g.url}`,
+      pid,
+      how: `already running at ${g.url}${pid === null ? '' : ` (process ${pid} and ${pids.length - 1} children measured)`}`,
       exitedWith: () => null,
-      cpuMicros: () => NaN,
-      rssBytes: () => NaN,
+      cpuMicros: () => (pid === null ? NaN : cpuMicros(pids)),
+      rssBytes: () => (pid === null ? NaN : rssBytes(pids)),
       stop: async () => undefined,
     };
   }

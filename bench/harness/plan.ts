@@ -37,6 +37,8 @@ export interface GatewayPlan {
   mode: 'config' | 'table' | 'url';
   /** url mode: base URL without `/v1`. */
   url: string | null;
+  /** url mode: absolute path of a file holding the gateway's process id (its CPU and memory are measured); null = not measured. */
+  pidFile: string | null;
   workers: number;
   headers: Record<string, string>;
   expectations: Expectations | null;

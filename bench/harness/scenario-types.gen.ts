@@ -105,6 +105,10 @@ export interface Gateway {
    */
   url?: string;
   /**
+   * With `url`: a file holding the process id of that gateway (e.g. nginx's pid file). The harness reads it at start and measures the CPU and memory of that process and its children, as for the gateways it starts (relative to the scenario file).
+   */
+  pid_file?: string;
+  /**
    * `vmc serve --workers N` when the harness starts the gateway. Default 1.
    */
   workers?: number;
@@ -137,6 +141,10 @@ export interface NamedGateway {
    * Base URL of an OpenAI-compatible gateway already running, without `/v1` (e.g. http://127.0.0.1:8080).
    */
   url?: string;
+  /**
+   * With `url`: a file holding the process id of that gateway (e.g. nginx's pid file). The harness reads it at start and measures the CPU and memory of that process and its children, as for the gateways it starts (relative to the scenario file).
+   */
+  pid_file?: string;
   /**
    * `vmc serve --workers N` when the harness starts the gateway. Default 1.
    */

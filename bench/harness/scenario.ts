@@ -103,10 +103,17 @@ export async function prepareScenario(
         continue;
       }
     }
+    if (spec.pid_file !== undefined && url === null) {
+      log.report('VMB2009', at([...g.path, 'pid_file'], 'key'), {
+        detail: '`pid_file` names the process of a gateway given by `url:`; the harness measures the gateways it starts itself',
+      });
+      continue;
+    }
     gateways.push({
       name: g.name,
       mode: url !== null ? 'url' : spec.config !== undefined ? 'config' : 'table',
       url,
+      pidFile: spec.pid_file !== undefined ? resolve(dir, spec.pid_file) : null,
       workers: spec.workers ?? 1,
       headers: Object.fromEntries(Object.entries(spec.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
       expectations,

@@ -8,7 +8,7 @@
  * anthropic, and the observed shares drift far past the threshold.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -171,6 +171,40 @@ describe('vmc bench end to end', () => {
     expect(gh.stdout).toMatch(
       new RegExp(`^::error file=.*formats\\.yaml,line=10,col=5,title=vmc bench threshold::ttft\\.p50_ms < 1000 failed`, 'm'),
     );
+  });
+
+  it('a gateway given by url: with pid_file has its CPU and memory measured; a stale pid file is a clear error', async () => {
+    // a stand-in gateway process of our own (any OpenAI-compatible server will do) with its pid in a file
+    const gw = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const b = JSON.stringify({ id: 'c', object: 'chat.completion', created: 0, model: 'm', choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: 'hi' } }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } });
+         const s = require('node:http').createServer((q, r) => { q.resume(); q.on('end', () => r.writeHead(200, { 'content-type': 'application/json' }).end(b)); });
+         s.listen(0, '127.0.0.1', () => console.log(s.address().port));
+         setTimeout(() => process.exit(0), 60_000).unref();`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      const port = await new Promise<number>((ok) => gw.stdout!.once('data', (d) => ok(Number(String(d).trim()))));
+      writeFileSync(join(tmp, 'gw.pid'), `${gw.pid}\n`);
+      const path = join(tmp, 'pid-file.yaml');
+      const text = (pidFile: string) =>
+        `bench: 1\ngateway: { url: http://127.0.0.1:${port}, pid_file: ${pidFile} }\nproviders:\n  p: { type: openai }\nworkload:\n  - { model: m }\nload:\n  - { mode: closed, connections: 4, duration_s: 1 }\nwarmup_s: 0.2\nthresholds:\n  - "errors.rate == 0"\n  - "gateway.cpu_us_per_req > 0"\n`;
+      writeFileSync(path, text('./gw.pid'));
+      const r = await bench([path, '--format', 'json', '--duration', '0.5']);
+      expect(r.code, r.stderr).toBe(0);
+      const res = JSON.parse(r.stdout);
+      expect(res.metrics['gateway.cpu_us_per_req']).toBeGreaterThan(0);
+      expect(res.metrics['gateway.rss_mb']).toBeGreaterThan(0);
+      writeFileSync(path, text('./missing.pid'));
+      const bad = await bench([path]);
+      expect(bad.code).not.toBe(0);
+      expect(bad.stderr).toMatch(/pid_file .*missing\.pid: ENOENT/);
+    } finally {
+      gw.kill('SIGKILL');
+    }
   });
 
   it('exits 2 on an invalid scenario, with the diagnostic at its position', async () => {

@@ -163,6 +163,11 @@ describe('scenario diagnostics without a fixture of their own', () => {
     expect((await codesOf(write('bedrock-scenario.yaml', text))).codes).toEqual([`VMB2014@${text.indexOf('gateway')}`]);
   });
 
+  it('VMB2009: pid_file without url (the harness measures the gateways it starts)', async () => {
+    const text = `bench: 1\ngateway: { config: ${config}, pid_file: ./x.pid }\nworkload:\n  - { model: chat }\n${load}`;
+    expect((await codesOf(write('pid-file.yaml', text))).codes).toEqual([`VMB2009@${text.indexOf('pid_file')}`]);
+  });
+
   it('VMB2020 (warning): a baseline needs a config or table; the scenario still runs without it', async () => {
     const text = `bench: 1\ngateway: { url: http://127.0.0.1:9 }\nproviders:\n  p: { type: openai }\nworkload:\n  - { model: m }\n${load}baseline: true\n`;
     const r = await codesOf(write('url-baseline.yaml', text));
