@@ -11,7 +11,7 @@
  * Peers (optional, never dependencies): nginx (Debian's nginx-light, bench/lib/nginx.mjs: the
  * floor of a reverse proxy, JSON and SSE) and `npm install --no-save @portkey-ai/gateway@1.15.2`.
  * For them, this script writes a copy of each scenario that adds the peers as `url:` gateways
- * (nginx with `pid_file:`, so its CPU per request is measured like vmc's; Portkey with its
+ * (with `pid_file:`, so their CPU per request is measured like vmc's; Portkey also with its
  * routing headers) and pins the simulated provider to a port the peers are started against.
  *
  * Methods are the harness's (docs/bench.md): closed loop = 32 clients back to back; paced =
@@ -72,6 +72,7 @@ async function startPortkey(script, simPort) {
   }
   return {
     url,
+    pid: child.pid,
     headers: { authorization: 'Bearer bench', 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `http://127.0.0.1:${simPort}/v1` },
     stop: () => {
       for (const pid of processTree(child.pid).reverse()) {
@@ -120,7 +121,9 @@ export async function runProxy({ quick = false, duration, rate, modes = MODES, k
           if (withPortkey) {
             const pk = await startPortkey(portkeyScript, simPort);
             peers.push(pk);
-            s.gateways.push({ name: 'portkey', url: pk.url, headers: pk.headers });
+            const pidFile = join(TMP, 'proxy', 'portkey.pid');
+            writeFileSync(pidFile, `${pk.pid}\n`);
+            s.gateways.push({ name: 'portkey', url: pk.url, pid_file: pidFile, headers: pk.headers });
           }
           file = join(TMP, 'proxy', `proxy-${key}-with-peers.yaml`);
           writeFileSync(file, stringify(s));
