@@ -226,7 +226,6 @@ export class TargetRuntime {
   fastHead(ep: number, client: readonly string[], peer: string | null): string | null {
     const start = this.#headStart[ep];
     if (start === undefined || start === null || this.#staticLines === null) return null;
-    const owns = this.ownsCredentials;
     let head = start;
     let forwardedFor: string | null = null;
     let seenDefaults = 0;
@@ -238,10 +237,7 @@ export class TargetRuntime {
         if (name === 'x-forwarded-for') forwardedFor = forwardedFor === null ? client[i + 1] : `${forwardedFor}, ${client[i + 1]}`;
         continue;
       }
-      if (fwd !== FORWARD_ALWAYS && owns) continue;
-      if (this.gatewayKeys && isGatewayKeyHeader(name)) continue;
-      if (this.#ownFormat && isClientFormatHeader(name)) continue;
-      if (this.#shadowed(name, 2)) continue;
+      if (this.#dropsClientHeader(name, fwd) || this.#shadowed(name, 2)) continue;
       const value = client[i + 1];
       if (!sendable(value)) return null;
       for (let d = 0; d < defaultNames.length; d++) if (defaultNames[d] === name) seenDefaults |= 1 << d;
@@ -297,10 +293,22 @@ export class TargetRuntime {
     return this.#build(client, mw.requestHeadersSet, mw.requestHeadersRemove, peer);
   }
 
+  /**
+   * A forwardable client header (`fwd`: its forwardedRequestHeader verdict, not NEVER) this
+   * target drops whatever the configuration says: a credential header when the provider has
+   * credentials of its own (not the client's account), the client's gateway key (SPEC §12),
+   * a header about the client's wire format sent to a format no client speaks.
+   */
+  #dropsClientHeader(name: string, fwd: number): boolean {
+    return (
+      (fwd !== FORWARD_ALWAYS && this.ownsCredentials) ||
+      (this.gatewayKeys && isGatewayKeyHeader(name)) ||
+      (this.#ownFormat && isClientFormatHeader(name))
+    );
+  }
+
   #build(client: readonly string[], mwSet: readonly [string, string][], mwRemove: readonly string[], peer: string | null): string[] {
     const out: string[] = [];
-    const owns = this.ownsCredentials;
-    const keys = this.gatewayKeys;
     const prov = this.providerHeaders;
     const creds = this.credentials;
     let forwardedFor: string | null = null;
@@ -311,10 +319,7 @@ export class TargetRuntime {
         if (name === 'x-forwarded-for') forwardedFor = forwardedFor === null ? client[i + 1] : `${forwardedFor}, ${client[i + 1]}`;
         continue;
       }
-      if (fwd !== FORWARD_ALWAYS && owns) continue; // the provider's credentials: not the client's account
-      if (keys && isGatewayKeyHeader(name)) continue; // the client's gateway key (SPEC §12)
-      if (this.#ownFormat && isClientFormatHeader(name)) continue; // about the client's format, not this one
-      if (this.#keepsClient(name, mwSet, mwRemove)) out.push(name, client[i + 1]);
+      if (!this.#dropsClientHeader(name, fwd) && this.#keepsClient(name, mwSet, mwRemove)) out.push(name, client[i + 1]);
     }
     if (peer !== null && this.#keepsClient('x-forwarded-for', mwSet, mwRemove)) {
       out.push('x-forwarded-for', forwardedFor === null ? peer : `${forwardedFor}, ${peer}`);
