@@ -14,6 +14,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { errorType } from './wire.js';
 
 /** Programmable behaviour; every field optional. */
 export interface MockBehavior {
@@ -302,21 +303,6 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
     },
     close: closeServer,
   };
-}
-
-function errorType(status: number): string {
-  switch (status) {
-    case 401:
-      return 'authentication_error';
-    case 403:
-      return 'permission_error';
-    case 404:
-      return 'not_found_error';
-    case 429:
-      return 'rate_limit_error';
-    default:
-      return 'invalid_request_error';
-  }
 }
 
 type EndpointKind = 'chat' | 'completions' | 'embeddings' | 'responses' | 'messages';

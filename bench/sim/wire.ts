@@ -132,7 +132,8 @@ export class WireCache {
   }
 }
 
-function errorType(status: number): string {
+/** The provider-side error type of a status (the simulators' error bodies). */
+export function errorType(status: number): string {
   switch (status) {
     case 401:
       return 'authentication_error';
