@@ -32,10 +32,10 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { request } from 'undici';
 import {
   ROOT,
   TMP,
+  closedLoadArgs,
   fmt,
   machine,
   machineCoresBusy,
@@ -45,14 +45,15 @@ import {
   processTree,
   progress,
   runChild,
+  sleep,
   treeCpuMicros,
+  waitHealth,
 } from './lib/common.mjs';
 import { NGINX_NOTE, findNginx, freePort, startNginx } from './lib/nginx.mjs';
 import { benchChatConfig, chatBody } from './lib/workload.mjs';
 
 const LOAD = fileURLToPath(new URL('./lib/load.mjs', import.meta.url));
 const MOCK = fileURLToPath(new URL('./lib/mock-upstream.mjs', import.meta.url));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const flags = parseFlags(process.argv.slice(2));
 const kinds = String(flags.kinds ?? 'json').split(',');
@@ -90,18 +91,6 @@ function spawnJsonLine(cmd, args, opts) {
     child.once('exit', (c) => rej(new Error(`${args.join(' ')} exited ${c}`)));
   });
   return { child, first };
-}
-
-async function waitHealth(url) {
-  for (let i = 0; ; i++) {
-    try {
-      await (await request(`${url}/health`)).body.dump();
-      return;
-    } catch (err) {
-      if (i > 300) throw err;
-      await sleep(100);
-    }
-  }
 }
 
 async function startVmc(name, root, mockPort, extraEnv = {}) {
@@ -173,20 +162,7 @@ async function straceCase(target, bodyPath, seconds) {
   let err = '';
   st.stderr.on('data', (d) => (err += d));
   await sleep(500); // attached
-  const r = await runChild(LOAD, [
-    '--mode',
-    'closed',
-    '--url',
-    `${target.url}/v1/chat/completions`,
-    '--body-file',
-    bodyPath,
-    '--duration',
-    String(seconds),
-    '--warmup',
-    '0',
-    '--connections',
-    String(connections),
-  ]);
+  const r = await runChild(LOAD, closedLoadArgs(`${target.url}/v1/chat/completions`, bodyPath, seconds, connections));
   st.kill('SIGINT');
   await new Promise((res) => st.once('exit', res));
   const calls = parseStraceSummary(readFileSync(file, 'utf8'));

@@ -17,8 +17,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { request } from 'undici';
-import { ROOT, TMP, fmt, parseFlags, progress, runChild } from './lib/common.mjs';
+import { ROOT, TMP, closedLoadArgs, fmt, parseFlags, progress, runChild, waitHealth } from './lib/common.mjs';
 import { benchChatConfig, chatBody } from './lib/workload.mjs';
 
 const LOAD = fileURLToPath(new URL('./lib/load.mjs', import.meta.url));
@@ -32,8 +31,6 @@ const TOP = Number(flags.top ?? 25);
 const dir = join(TMP, 'profile');
 rmSync(dir, { recursive: true, force: true });
 mkdirSync(dir, { recursive: true });
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // mock upstream
 const mock = spawn(process.execPath, [MOCK, '--port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -64,29 +61,8 @@ const gw = spawn(
   },
 );
 const url = `http://127.0.0.1:${port}/v1/chat/completions`;
-for (let i = 0; ; i++) {
-  try {
-    await (await request(`http://127.0.0.1:${port}/health`)).body.dump();
-    break;
-  } catch (err) {
-    if (i > 200) throw err;
-    await sleep(100);
-  }
-}
-const loadArgs = (d) => [
-  '--mode',
-  'closed',
-  '--url',
-  url,
-  '--body-file',
-  bodyPath,
-  '--duration',
-  String(d),
-  '--warmup',
-  '0',
-  '--connections',
-  String(connections),
-];
+await waitHealth(`http://127.0.0.1:${port}`, 200);
+const loadArgs = (d) => closedLoadArgs(url, bodyPath, d, connections);
 progress('profile: prewarming 3 s');
 await runChild(LOAD, loadArgs(3));
 const from = Number(process.hrtime.bigint() / 1000n);

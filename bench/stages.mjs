@@ -31,14 +31,24 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { request } from 'undici';
-import { ROOT, TMP, fmt, parseFlags, processTree, progress, runChild, treeCpuMicros } from './lib/common.mjs';
+import {
+  ROOT,
+  TMP,
+  closedLoadArgs,
+  fmt,
+  parseFlags,
+  processTree,
+  progress,
+  runChild,
+  sleep,
+  treeCpuMicros,
+  waitHealth,
+} from './lib/common.mjs';
 import { freePort } from './lib/nginx.mjs';
 import { benchChatConfig, chatBody } from './lib/workload.mjs';
 
 const LOAD = fileURLToPath(new URL('./lib/load.mjs', import.meta.url));
 const MOCK = fileURLToPath(new URL('./lib/mock-upstream.mjs', import.meta.url));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export const STAGES = [
   'receive',
@@ -204,29 +214,8 @@ async function main() {
   );
   const url = `http://127.0.0.1:${port}`;
   try {
-    for (let i = 0; ; i++) {
-      try {
-        await (await request(`${url}/health`)).body.dump();
-        break;
-      } catch (err) {
-        if (i > 200) throw err;
-        await sleep(100);
-      }
-    }
-    const loadArgs = (d) => [
-      '--mode',
-      'closed',
-      '--url',
-      `${url}/v1/chat/completions`,
-      '--body-file',
-      bodyPath,
-      '--duration',
-      String(d),
-      '--warmup',
-      '0',
-      '--connections',
-      String(connections),
-    ];
+    await waitHealth(url, 200);
+    const loadArgs = (d) => closedLoadArgs(`${url}/v1/chat/completions`, bodyPath, d, connections);
     progress('stages: prewarming 3 s');
     await runChild(LOAD, loadArgs(3));
     const data = join(dir, 'perf.data');

@@ -6,6 +6,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const TMP = fileURLToPath(new URL('../.tmp/', import.meta.url));
@@ -22,6 +23,39 @@ export function parseFlags(argv) {
     else out[a.slice(2)] = true;
   }
   return out;
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Resolves once `GET base/health` answers, polling every 100 ms; rejects after `tries` polls. */
+export async function waitHealth(base, tries = 300) {
+  for (let i = 0; ; i++) {
+    try {
+      await (await request(`${base}/health`)).body.dump();
+      return;
+    } catch (err) {
+      if (i > tries) throw err;
+      await sleep(100);
+    }
+  }
+}
+
+/** Arguments of bench/lib/load.mjs: a closed loop of `connections` clients posting `bodyPath` to `url` for `seconds`, no warm-up. */
+export function closedLoadArgs(url, bodyPath, seconds, connections) {
+  return [
+    '--mode',
+    'closed',
+    '--url',
+    url,
+    '--body-file',
+    bodyPath,
+    '--duration',
+    String(seconds),
+    '--warmup',
+    '0',
+    '--connections',
+    String(connections),
+  ];
 }
 
 const started = performance.now();
