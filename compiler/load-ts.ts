@@ -45,6 +45,26 @@ function publicModulePath(): string | undefined {
 }
 
 /**
+ * Compiler options for type-checking a TypeScript file that is data (a config, or a `vmc
+ * bench` scenario): strict, ES2022, no emit, `paths` naming the public module(s).
+ */
+export function dataModuleOptions(paths: Record<string, string[]> | null): ts.CompilerOptions {
+  return {
+    strict: true,
+    noEmit: true,
+    skipLibCheck: true,
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.ESNext,
+    moduleResolution: ts.ModuleResolutionKind.Bundler,
+    lib: ['lib.es2022.d.ts'],
+    // No ambient @types: the file is data, and the result must not depend on what happens
+    // to be installed around the current directory.
+    types: [],
+    ...(paths ? { paths } : {}),
+  };
+}
+
+/**
  * Loads TS configs. One ts-morph Project type-checks all of them at once (creating a Program
  * dominates the cost), then each is evaluated in turn.
  */
@@ -55,19 +75,9 @@ export async function loadTsConfigs(inputs: TsLoadInput[], log: DiagnosticLog): 
   const project = new Project({
     skipAddingFilesFromTsConfig: true,
     compilerOptions: {
-      strict: true,
-      noEmit: true,
-      skipLibCheck: true,
-      target: ts.ScriptTarget.ES2022,
-      module: ts.ModuleKind.ESNext,
-      moduleResolution: ts.ModuleResolutionKind.Bundler,
-      lib: ['lib.es2022.d.ts'],
-      // No ambient @types: a config is data, and the result must not depend on what happens
-      // to be installed around the current directory.
-      types: [],
+      ...dataModuleOptions(vmcPath ? { vmc: [vmcPath] } : null),
       resolveJsonModule: true,
       allowImportingTsExtensions: true,
-      ...(vmcPath ? { paths: { vmc: [vmcPath] } } : {}),
     },
   });
   const sourceFiles = inputs.map((i) => project.createSourceFile(i.path, i.text, { overwrite: true }));

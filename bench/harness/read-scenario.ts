@@ -81,23 +81,13 @@ function publicModulePath(): string | undefined {
 async function loadTsScenario(path: string, text: string, log: BenchDiagnosticLog): Promise<{ data: unknown; locations: LocationMap }> {
   // ts-morph is large: loaded only for TypeScript scenarios.
   const { Project, ts } = await import('ts-morph');
-  const { mapLocations } = await import('../../compiler/load-ts.js');
+  const { dataModuleOptions, mapLocations } = await import('../../compiler/load-ts.js');
   const locations = new LocationMap();
   const vmcPath = publicModulePath();
   const project = new Project({
     skipAddingFilesFromTsConfig: true,
-    compilerOptions: {
-      strict: true,
-      noEmit: true,
-      skipLibCheck: true,
-      target: ts.ScriptTarget.ES2022,
-      module: ts.ModuleKind.ESNext,
-      moduleResolution: ts.ModuleResolutionKind.Bundler,
-      lib: ['lib.es2022.d.ts'],
-      types: [],
-      // `vmc` (as for configs) and `vmc/bench` both name the scenario API here.
-      ...(vmcPath ? { paths: { vmc: [vmcPath], 'vmc/bench': [vmcPath] } } : {}),
-    },
+    // `vmc` (as for configs) and `vmc/bench` both name the scenario API here.
+    compilerOptions: dataModuleOptions(vmcPath ? { vmc: [vmcPath], 'vmc/bench': [vmcPath] } : null),
   });
   const sf = project.createSourceFile(path, text, { overwrite: true });
   project.resolveSourceFileDependencies();
