@@ -9,16 +9,7 @@
  *     the simulated provider (the baseline): overhead is then measured on paired samples;
  *   - a sequential stream (`Rng`) where order is the point (fault sampling per attempt).
  */
-
-/** murmur3 fmix32: spreads a 32-bit value over all bits. */
-export function mix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+import { mix32 } from '../../runtime/table/util.js';
 
 /** A uniform draw in [0, 1) determined by (seed, n, salt) alone. */
 export function hash01(seed: number, n: number, salt: number): number {

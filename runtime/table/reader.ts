@@ -108,7 +108,7 @@ import type {
 } from './normalized.js';
 
 import { PROVIDER_TYPE_CODES } from './provider-types.js';
-import { isObject } from './util.js';
+import { isObject, mix32 } from './util.js';
 import type { StrategyTable } from './strategies/types.js';
 import { PRIORITY_CODE, WEIGHTED_CODE } from './strategies/index.js';
 import { pathAdmits } from './user-path.js';
@@ -184,15 +184,6 @@ function alignedBuffer(bytes: number): ArrayBuffer {
 // Scratch of the hot lookup: the key's bytes packed into little-endian words.
 let keyWords = new Int32Array(16);
 
-/** murmur3's finalizer (fmix32): every input bit reaches the low bits the slot index uses. */
-function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
 /**
  * HOT PATH: allocation-free. Packs name bytes buf[start, end) into `keyWords` (zero padded)
  * and returns their hash: four bytes per multiply (FNV-1a, the file's hash, takes one
@@ -214,7 +205,7 @@ function packKey(buf: Uint8Array, start: number, end: number): number {
   for (let sh = 0; i < end; sh += 8) k |= buf[i++] << sh;
   kw[w] = k;
   h = Math.imul(h ^ k, 0x5bd1e995);
-  return fmix(h);
+  return mix32(h); // every input bit reaches the low bits the slot index uses
 }
 
 /** A decoded routing table. Immutable; a reload builds a new one. */

@@ -11,3 +11,16 @@ export function compareStrings(a: string, b: string): number {
 export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
+
+/**
+ * murmur3's finalizer (fmix32): spreads a 32-bit value over all bits, so every input bit
+ * reaches the low bits (hash slots, rendezvous scores, the simulators' seeded draws).
+ */
+export function mix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}

@@ -12,17 +12,8 @@
  * (arrays; explain and the reference router). Hot forms index the pool with relative target
  * indices: `first + pool[j]` is a global target id.
  */
+import { mix32 } from '../util.js';
 import type { RankedTarget, StrategyTable } from './types.js';
-
-/** murmur3 fmix32: spreads a 32-bit hash over all bits. */
-export function mix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /**
  * Weighted rendezvous score of a target for a session key: w / −ln(u), u ∈ (0, 1) derived
