@@ -37,6 +37,7 @@ import {
   TMP,
   closedLoadArgs,
   fmt,
+  freePort,
   machine,
   machineCoresBusy,
   machineTicks,
@@ -49,7 +50,7 @@ import {
   treeCpuMicros,
   waitHealth,
 } from './lib/common.mjs';
-import { NGINX_NOTE, findNginx, freePort, startNginx } from './lib/nginx.mjs';
+import { NGINX_NOTE, findNginx, startNginx } from './lib/nginx.mjs';
 import { benchChatConfig, chatBody } from './lib/workload.mjs';
 
 const LOAD = fileURLToPath(new URL('./lib/load.mjs', import.meta.url));

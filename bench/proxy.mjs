@@ -21,11 +21,10 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
-import { ROOT, TMP, fmt, parseFlags, processTree, progress } from './lib/common.mjs';
+import { ROOT, TMP, fmt, freePort, parseFlags, processTree, progress, sleep } from './lib/common.mjs';
 import { NGINX_NOTE, findNginx, startNginx } from './lib/nginx.mjs';
 import { SCENARIOS, runScenario, trimResults } from './lib/vmc-bench.mjs';
 
@@ -38,19 +37,6 @@ const PORTKEY_CANDIDATES = ['node_modules', 'bench/.tmp/peer/node_modules'].map(
 
 export const MODES = ['closed', 'paced'];
 export const KINDS = ['json', 'sse'];
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts Portkey against a simulated provider on `simPort`; resolves with { url, headers, stop }. */
 async function startPortkey(script, simPort) {

@@ -32,7 +32,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ROOT, machine, parseFlags, processTree, progress, summarize } from './lib/common.mjs';
+import { ROOT, freePort, machine, parseFlags, processTree, progress, summarize } from './lib/common.mjs';
 
 const flags = parseFlags(process.argv.slice(2));
 const BURST = Boolean(flags['admin-burst']);
@@ -140,15 +140,6 @@ virtual_models:
 `;
   for (let i = 0; i < FILLER_VMS; i++) y += `  filler-${i}: { target: ${i % 2 ? 'a' : 'b'}/m, description: filler ${i} }\n`;
   return y;
-}
-
-async function freePort() {
-  return new Promise((r) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = s.address().port;
-      s.close(() => r(p));
-    });
-  });
 }
 
 /** Spawns `vmc serve` (VMC_LOG=warn: no access lines) and waits for its listening line. */

@@ -44,7 +44,6 @@ import {
   treeCpuMicros,
   waitHealth,
 } from './lib/common.mjs';
-import { freePort } from './lib/nginx.mjs';
 import { benchChatConfig, chatBody } from './lib/workload.mjs';
 
 const LOAD = fileURLToPath(new URL('./lib/load.mjs', import.meta.url));

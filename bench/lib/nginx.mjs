@@ -18,8 +18,9 @@
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
+import { freePort } from './common.mjs';
 
 const CANDIDATES = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx', '/usr/bin/nginx'];
 
@@ -44,18 +45,6 @@ export function nginxVersion(bin = findNginx()) {
 }
 
 export const NGINX_NOTE = 'nginx not found (Debian: apt-get install nginx-light; or set VMC_NGINX) — nginx column skipped';
-
-/** A free TCP port on 127.0.0.1 (closed again before it is returned). */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** The group of `nobody` on this system (`nogroup` on Debian, `nobody` elsewhere). */
 function nobodyGroup() {

@@ -5,21 +5,9 @@
  * (vmc's first ejection lasts 30 s, so recovery needs a long phase).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { TMP, fmt } from './common.mjs';
+import { TMP, fmt, freePort } from './common.mjs';
 import { SCENARIOS, ceilingMarkdown, routingMarkdown, runScenario, trimResults } from './vmc-bench.mjs';
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * generator-ceiling.yaml names a fixed port (its "gateway" is the simulator itself): a copy
