@@ -20,24 +20,14 @@
  * Credentials: `api-key: $KEY` (Azure's own header; `auth: {header: authorization}` sends
  * `Bearer` for Entra ID tokens). No default headers.
  */
-import { EP_CHAT, EP_COMPLETIONS, EP_EMBEDDINGS, EP_MESSAGES } from '../table/endpoints.js';
+import { EP_MESSAGES, EP_RESPONSES } from '../table/endpoints.js';
 import { XLATE_MESSAGES_TO_CHAT, XLATE_NONE } from '../wire/translate.js';
-import { openaiRoute } from './openai.js';
+import { openaiRoute, openaiSuffix } from './openai.js';
 import { withQuery, type ProviderModule, type UpstreamRoute, type UpstreamTarget } from './provider.js';
 
-/** Path suffix under a deployment for a client endpoint, or null. */
+/** Path suffix under a deployment for a client endpoint, or null: OpenAI's, without the Responses API (classic deployments have none). */
 function deploymentSuffix(ep: number): string | null {
-  switch (ep) {
-    case EP_CHAT:
-    case EP_MESSAGES:
-      return '/chat/completions';
-    case EP_COMPLETIONS:
-      return '/completions';
-    case EP_EMBEDDINGS:
-      return '/embeddings';
-    default:
-      return null;
-  }
+  return ep === EP_RESPONSES ? null : openaiSuffix(ep);
 }
 
 /** The deployment serving a model: `deployments[model]`, else the model name. */

@@ -18,7 +18,7 @@ import { XLATE_MESSAGES_TO_CHAT, XLATE_NONE } from '../wire/translate.js';
 import type { ProviderModule, UpstreamRoute, UpstreamTarget } from './provider.js';
 
 /** Path suffix of an OpenAI endpoint for a client endpoint, or null. */
-function suffix(ep: number): string | null {
+export function openaiSuffix(ep: number): string | null {
   switch (ep) {
     case EP_CHAT:
     case EP_MESSAGES:
@@ -36,7 +36,7 @@ function suffix(ep: number): string | null {
 
 /** The OpenAI URL rule (also Azure's for a base ending in `/openai/v1`, SPEC §13). */
 export function openaiRoute(ep: number, target: UpstreamTarget): UpstreamRoute | null {
-  const s = suffix(ep);
+  const s = openaiSuffix(ep);
   if (s === null) return null;
   return { path: target.prefix + s + target.query, xlate: ep === EP_MESSAGES ? XLATE_MESSAGES_TO_CHAT : XLATE_NONE };
 }
