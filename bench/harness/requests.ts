@@ -63,6 +63,19 @@ export function requestBody(w: WorkloadPlan, endpoint: Endpoint, model: string):
   return w.body === null ? b : { ...b, ...w.body, model };
 }
 
+/**
+ * The workload entry's headers: constant ones appended to `headers` (rendered once), the
+ * templates (rendered per request by the generator) returned as [name, source] pairs.
+ */
+function workloadHeaders(w: WorkloadPlan, headers: string[]): [string, string][] {
+  const templates: [string, string][] = [];
+  for (const [k, t] of w.headers) {
+    if (t.constant) headers.push(k, t.render(0));
+    else templates.push([k, t.source]);
+  }
+  return templates;
+}
+
 /** The request a client sends through a gateway. */
 export function gatewayRequest(
   w: WorkloadPlan,
@@ -73,11 +86,7 @@ export function gatewayRequest(
 ): RequestSpec {
   const headers = ['content-type', 'application/json'];
   for (const [k, v] of Object.entries(gatewayHeaders)) headers.push(k, v);
-  const templates: [string, string][] = [];
-  for (const [k, t] of w.headers) {
-    if (t.constant) headers.push(k, t.render(0));
-    else templates.push([k, t.source]);
-  }
+  const templates = workloadHeaders(w, headers);
   return {
     entry: w.index,
     origin,
@@ -134,11 +143,7 @@ export function baselineRequest(w: WorkloadPlan, origin: string, providerType: s
     if (w.maxTokens !== null) body.generationConfig = { maxOutputTokens: w.maxTokens };
   } else body = requestBody(plan, endpoint, upstreamModel);
   const headers = ['content-type', 'application/json'];
-  const templates: [string, string][] = [];
-  for (const [k, t] of w.headers) {
-    if (t.constant) headers.push(k, t.render(0));
-    else templates.push([k, t.source]);
-  }
+  const templates = workloadHeaders(w, headers);
   return {
     entry: w.index,
     origin,
