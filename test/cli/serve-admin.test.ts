@@ -7,27 +7,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildTableFromYaml } from '../../compiler/testing.js';
 import { startMockProvider, type MockProvider } from '../../bench/sim/simulated-provider.js';
+import { freePort } from '../../bench/harness/proc.js';
 
 const ROOT = resolve(__dirname, '../..');
 const TOKEN = 'test-admin-token';
 const JSON_TYPE = { 'content-type': 'application/json' };
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
 
 async function startServe(
   tablePath: string,

@@ -11,10 +11,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from '../../bench/harness/proc.js';
 
 const run = promisify(execFile);
 const CLI = resolve('bin/vmc.js');
@@ -36,15 +36,6 @@ async function bench(path: string, out: string): Promise<{ code: number; output:
     if (typeof e.code !== 'number') throw err;
     return { code: e.code, output: `${e.stdout}${e.stderr}` };
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((done) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => done(port));
-    });
-  });
 }
 
 /** A copy of url.yaml on free ports, and a vmc serve there pointed at the simulated providers. */

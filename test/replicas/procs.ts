@@ -6,9 +6,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+export { freePort } from '../../bench/harness/proc.js';
+import { freePort } from '../../bench/harness/proc.js';
 
 export const ROOT = resolve(__dirname, '../..');
 
@@ -33,17 +35,6 @@ export function skipNote(what: string, missing: string[]): void {
       `[skipped] ${what}: ${missing.join(' and ')} not installed (CI installs them: .ci/run, apt-get install redis-server nginx-light)`,
     );
   }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -5,13 +5,13 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildTableFromYaml } from '../../compiler/testing.js';
 import { createLogger, parseLogLevel } from '../../runtime/log.js';
 import { ENGINES, ensureDist, ROOT, waitFor } from './http/engines.js';
+import { freePort } from '../../bench/harness/proc.js';
 
 describe('logger', () => {
   it('writes one JSON object per line, with the fields', () => {
@@ -45,15 +45,6 @@ describe('logger', () => {
     expect(() => log.error('x', { y: 1 })).not.toThrow();
   });
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe.each(ENGINES)('vmc serve with a broken stderr (%s engine)', (engine) => {
   it('keeps serving after its stderr reader went away, and drains and exits 0 on SIGTERM', async () => {

@@ -15,6 +15,7 @@ import { buildTableFromYaml } from '../../compiler/testing.js';
 import type { MockProvider } from '../../bench/sim/simulated-provider.js';
 import { RoutingTable } from '../../runtime/table/reader.js';
 import { chat, closeAll, post, providersYaml, startMocks } from './harness.js';
+import { freePort } from '../../bench/harness/proc.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -42,15 +43,6 @@ function ensureBuilt(): void {
 function cliHasServe(): boolean {
   const cli = join(ROOT, 'dist', 'bin', 'cli.js');
   return existsSync(cli) && /registerCommand\(\s*['"]serve['"]|\bserve:\s*\w+/.test(readFileSync(cli, 'utf8'));
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** True when a new TCP connection to the port is refused. */
