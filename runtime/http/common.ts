@@ -6,7 +6,7 @@
  * ("HTTP engines") lists the limits and statuses.
  */
 import { gatewayErrorBody, type GatewayErrorType } from '../errors.js';
-import { JSON_HEADERS, type HeaderValue, type HttpRequest, type HttpResponse, type HttpServerOptions } from './adapter.js';
+import { headerIndex, JSON_HEADERS, type HeaderValue, type HttpRequest, type HttpResponse, type HttpServerOptions } from './adapter.js';
 
 /** Lingering close after an early answer (SPEC §10): discard at least this much of the unread body… */
 export const LINGER_BYTES = 8 * 1024 * 1024;
@@ -334,6 +334,67 @@ export function duplicateContentLength(headers: readonly string[]): boolean {
 }
 
 // ---- handler dispatch ----
+
+// ---- the exchange both engines build ----
+
+/**
+ * What the engines' exchanges (node.ts NodeExchange, uws.ts UwsExchange) share: the request
+ * fields the handler reads, the response head set by writeHead, the abort callback, and the
+ * in-flight bookkeeping (`settle`: the exchange no longer counts, its body reservation is
+ * returned). Each engine adds how it reads and writes bytes.
+ */
+export abstract class ExchangeBase<S extends ServerState = ServerState> {
+  method = '';
+  url = '';
+  query = '';
+  headers: string[] = [];
+  body: Buffer = EMPTY;
+  aborted = false;
+  headersSent = false;
+  finished = false;
+
+  protected readonly state: S;
+  protected reader: BodyReader | null = null;
+  protected statusCode = 200;
+  protected head: readonly HeaderValue[] | null = null;
+  protected abortCb: (() => void) | null = null;
+  /** Still counted in the server's in-flight requests. */
+  protected counted = true;
+
+  constructor(state: S) {
+    this.state = state;
+  }
+
+  /** The exchange is over for the server: no longer in flight, body reservation returned. */
+  protected settle(): void {
+    if (!this.counted) return;
+    this.counted = false;
+    this.reader?.release(this.state.budget);
+    this.state.done();
+  }
+
+  // ---- HttpRequest ----
+
+  header(name: string): string | null {
+    const i = headerIndex(this.headers, name);
+    return i < 0 ? null : this.headers[i + 1];
+  }
+
+  // ---- HttpResponse ----
+
+  get status(): number {
+    return this.statusCode;
+  }
+
+  onAbort(cb: (() => void) | null): void {
+    this.abortCb = cb;
+  }
+
+  writeHead(status: number, headers: readonly HeaderValue[]): void {
+    this.statusCode = status;
+    this.head = headers;
+  }
+}
 
 /** An engine's exchange, as dispatch sees it. */
 export type Exchange = HttpRequest & HttpResponse;

@@ -25,7 +25,7 @@ import {
   BODY_IDLE_TIMEOUT_MS,
   BodyReader,
   dispatch,
-  EMPTY,
+  ExchangeBase,
   LINGER_BYTES,
   LINGER_MS,
   MAX_HEADER_BYTES,
@@ -75,34 +75,19 @@ class NodeState extends ServerState {
  * One request/response pair on `node:http`, in one fixed-shape object.
  * Implements both {@link HttpRequest} and {@link HttpResponse}.
  */
-class NodeExchange implements HttpRequest, HttpResponse {
-  method: string;
-  url: string;
-  query: string;
-  headers: string[] = [];
-  body: Buffer = EMPTY;
-  aborted = false;
-  headersSent = false;
-  finished = false;
-
+class NodeExchange extends ExchangeBase<NodeState> implements HttpRequest, HttpResponse {
   get remoteAddress(): string {
     return this.#req.socket.remoteAddress ?? '';
   }
 
   readonly #req: IncomingMessage;
   readonly #res: ServerResponse;
-  readonly #state: NodeState;
   #contentLength = '';
   #chunked = false;
   #host: string | null = null;
-  #reader: BodyReader | null = null;
   #declared = 0;
   #lingering = false;
-  #status = 200;
-  #head: readonly HeaderValue[] | null = null;
-  #abortCb: (() => void) | null = null;
   #drainResolve: (() => void) | null = null;
-  #counted = true;
   readonly #onData: (chunk: Buffer) => void;
   readonly #onEnd: () => void;
   readonly #onDrain: () => void;
@@ -110,9 +95,9 @@ class NodeExchange implements HttpRequest, HttpResponse {
   readonly #onClose: () => void;
 
   constructor(req: IncomingMessage, res: ServerResponse, state: NodeState) {
+    super(state);
     this.#req = req;
     this.#res = res;
-    this.#state = state;
     this.method = req.method ?? 'GET';
     const u = req.url ?? '/';
     const q = u.indexOf('?');
@@ -135,7 +120,7 @@ class NodeExchange implements HttpRequest, HttpResponse {
       this.#drainResolve = null;
       if (r !== null) r();
     };
-    this.#onFinish = () => this.#settle();
+    this.#onFinish = () => this.settle();
     this.#onClose = () => {
       // after 'finish' this is the normal end; before it, the client went away
       if (!this.#res.writableFinished) this.handleAbort();
@@ -149,7 +134,7 @@ class NodeExchange implements HttpRequest, HttpResponse {
 
   /** Checks the request, then reads the body (if any) and calls the handler. */
   start(): void {
-    const state = this.#state;
+    const state = this.state;
     const refusals = state.refusals;
     const socket = this.#req.socket;
     const n = this.#contentLength === '' ? 0 : Number(this.#contentLength);
@@ -159,7 +144,7 @@ class NodeExchange implements HttpRequest, HttpResponse {
     if (state.hostAllowed !== null && !state.hostAllowed(this.#host)) return this.#refuse(refusals.hostNotAllowed, hasBody);
     if (!hasBody) return dispatch(this, state.opts);
     if (this.#declared > state.opts.maxBodyBytes) return this.#refuse(refusals.payloadTooLarge, true);
-    this.#reader = new BodyReader();
+    this.reader = new BodyReader();
     socket.setTimeout(BODY_IDLE_TIMEOUT_MS); // a stalled upload: Node destroys the socket
     this.#req.on('data', this.#onData);
     this.#req.on('end', this.#onEnd);
@@ -167,20 +152,20 @@ class NodeExchange implements HttpRequest, HttpResponse {
 
   #data(chunk: Buffer): void {
     if (this.#lingering) {
-      this.#state.lingerDone(this.#req.socket);
+      this.state.lingerDone(this.#req.socket);
       return;
     }
     if (this.aborted) return;
-    const state = this.#state;
-    const r = (this.#reader as BodyReader).push(chunk, this.#declared, state.opts.maxBodyBytes, state.budget);
+    const state = this.state;
+    const r = (this.reader as BodyReader).push(chunk, this.#declared, state.opts.maxBodyBytes, state.budget);
     if (r !== 0) this.#refuse(r === 413 ? state.refusals.payloadTooLarge : state.refusals.bodyBudgetExhausted, true);
   }
 
   #bodyDone(): void {
     if (this.#lingering || this.aborted) return;
     this.#req.socket?.setTimeout(0);
-    this.body = (this.#reader as BodyReader).result();
-    dispatch(this, this.#state.opts);
+    this.body = (this.reader as BodyReader).result();
+    dispatch(this, this.state.opts);
   }
 
   /**
@@ -189,12 +174,12 @@ class NodeExchange implements HttpRequest, HttpResponse {
    * reading and discarding the body).
    */
   #refuse(r: Refusal, bodyUnread: boolean): void {
-    const state = this.#state;
+    const state = this.state;
     state.refused(r, this);
     this.finished = true;
-    if (this.#reader !== null) {
-      this.#reader.release(state.budget);
-      this.#reader = null;
+    if (this.reader !== null) {
+      this.reader.release(state.budget);
+      this.reader = null;
     }
     const res = this.#res;
     if (bodyUnread) {
@@ -212,51 +197,22 @@ class NodeExchange implements HttpRequest, HttpResponse {
   }
 
   handleAbort(): void {
-    if (!this.#counted) return;
+    if (!this.counted) return;
     this.aborted = true;
     this.finished = true;
-    this.#settle();
-    const cb = this.#abortCb;
-    this.#abortCb = null;
+    this.settle();
+    const cb = this.abortCb;
+    this.abortCb = null;
     if (cb !== null) cb();
     this.#onDrain();
-  }
-
-  #settle(): void {
-    if (!this.#counted) return;
-    this.#counted = false;
-    this.#reader?.release(this.#state.budget);
-    this.#state.done();
-  }
-
-  // ---- HttpRequest ----
-
-  header(name: string): string | null {
-    const i = headerIndex(this.headers, name);
-    return i < 0 ? null : this.headers[i + 1];
-  }
-
-  // ---- HttpResponse ----
-
-  get status(): number {
-    return this.#status;
-  }
-
-  onAbort(cb: (() => void) | null): void {
-    this.#abortCb = cb;
-  }
-
-  writeHead(status: number, headers: readonly HeaderValue[]): void {
-    this.#status = status;
-    this.#head = headers;
   }
 
   /** Sends status and headers (`contentLength` ≥ 0: add a Content-Length unless present). */
   #flushHead(contentLength: number): void {
     if (this.headersSent) return;
     this.headersSent = true;
-    const h = this.#head ?? [];
-    this.#head = null;
+    const h = this.head ?? [];
+    this.head = null;
     const out: string[] = [];
     for (let i = 0; i + 1 < h.length; i += 2) {
       const v = h[i + 1];
@@ -273,12 +229,12 @@ class NodeExchange implements HttpRequest, HttpResponse {
       );
     }
     if (contentLength >= 0 && headerIndex(h, 'content-length') < 0) out.push('content-length', String(contentLength));
-    if (this.#state.draining) out.push('connection', 'close');
+    if (this.state.draining) out.push('connection', 'close');
     try {
-      this.#res.writeHead(this.#status, out);
+      this.#res.writeHead(this.statusCode, out);
     } catch {
       // a relayed header Node refuses to write (uWS would pass it): drop just that one
-      this.#res.writeHead(this.#status, validHeaders(out));
+      this.#res.writeHead(this.statusCode, validHeaders(out));
     }
   }
 
@@ -303,8 +259,8 @@ class NodeExchange implements HttpRequest, HttpResponse {
   respond(status: number, headers: readonly HeaderValue[], body: Uint8Array | string): void {
     if (this.finished) return;
     this.finished = true;
-    this.#status = status;
-    this.#head = headers;
+    this.statusCode = status;
+    this.head = headers;
     // bytes, not a string: Node would send headers and a string body as one UTF-8 write,
     // turning latin1 header bytes into UTF-8
     const bytes = typeof body === 'string' ? Buffer.from(body) : body;
@@ -315,7 +271,7 @@ class NodeExchange implements HttpRequest, HttpResponse {
   close(): void {
     if (this.finished) return;
     this.finished = true;
-    this.#settle(); // a close we asked for is not a client abort
+    this.settle(); // a close we asked for is not a client abort
     this.#res.destroy();
   }
 }

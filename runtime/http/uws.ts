@@ -42,8 +42,8 @@
 import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { headerIndex, type HeaderValue, type HttpRequest, type HttpResponse, type HttpServer, type HttpServerOptions } from './adapter.js';
-import { BodyReader, dispatch, EMPTY, MAX_HEADER_BYTES, RESOLVED, ServerState, statusLine, type Refusal } from './common.js';
+import { type HeaderValue, type HttpRequest, type HttpResponse, type HttpServer, type HttpServerOptions } from './adapter.js';
+import { BodyReader, dispatch, ExchangeBase, MAX_HEADER_BYTES, RESOLVED, ServerState, statusLine, type Refusal } from './common.js';
 
 // ---- minimal structural types for the parts of uWS we use ----
 
@@ -222,18 +222,8 @@ function corkThen(ex: UwsExchange, res: UwsHttpResponse, cb: () => void): void {
  * One request/response pair: the per-request state, in one fixed-shape object.
  * Implements both {@link HttpRequest} and {@link HttpResponse}.
  */
-class UwsExchange implements HttpRequest, HttpResponse {
-  method: string;
-  url: string;
-  query: string;
-  headers: string[] = [];
-  body: Buffer = EMPTY;
-  aborted = false;
-  headersSent = false;
-  finished = false;
-
+class UwsExchange extends ExchangeBase<ServerState> implements HttpRequest, HttpResponse {
   readonly #res: UwsHttpResponse;
-  readonly #state: ServerState;
   readonly #isHead: boolean;
   // header facts gathered while copying
   #headerBytes: number;
@@ -242,23 +232,17 @@ class UwsExchange implements HttpRequest, HttpResponse {
   #chunked = false;
   #host: string | null = null;
   // body
-  #reader: BodyReader | null = null;
   #declared = 0;
   /** An early answer was sent; body bytes still arriving are discarded. */
   #lingering = false;
   // response
-  #status = 200;
-  #head: readonly HeaderValue[] | null = null;
   #chunk: Uint8Array | undefined = undefined;
   #writeOk = true;
-  #abortCb: (() => void) | null = null;
   #drainResolve: (() => void) | null = null;
   /** One-shot body waiting for `onWritable` (tryEnd did not take it all). */
   #tail: Uint8Array | null = null;
   /** `end()` waiting for `onWritable` (its last chunk was buffered). */
   #endPending = false;
-  /** Still counted in the server's in-flight requests (until the last byte left uWS's buffer). */
-  #counted = true;
   /** The client's address, copied out of uWS on first use (null until then). */
   #remote: string | null = null;
   /** onWritable's callback, bound on first use (only a response the socket did not take at once needs it). */
@@ -273,8 +257,8 @@ class UwsExchange implements HttpRequest, HttpResponse {
   }
 
   constructor(res: UwsHttpResponse, req: UwsHttpRequest, state: ServerState) {
+    super(state);
     this.#res = res;
-    this.#state = state;
     this.method = req.getMethod().toUpperCase();
     this.url = req.getUrl();
     this.query = req.getQuery() ?? '';
@@ -340,13 +324,13 @@ class UwsExchange implements HttpRequest, HttpResponse {
       const done = this.#res.tryEnd(tail.subarray(offset), tail.byteLength)[1];
       if (!done) return false; // not all taken: uWS calls again when writable
       this.#tail = null;
-      this.#settle();
+      this.settle();
       return true;
     }
     if (this.#endPending) {
       this.#endPending = false;
       this.#res.cork(() => this.#res.end());
-      this.#settle();
+      this.settle();
       return true;
     }
     const r = this.#drainResolve;
@@ -368,7 +352,7 @@ class UwsExchange implements HttpRequest, HttpResponse {
 
   /** Checks the request, then reads the body (if any) and calls the handler. */
   start(): void {
-    const state = this.#state;
+    const state = this.state;
     const refusals = state.refusals;
     // uWS's parser rejected malformed content-lengths already; be defensive anyway
     const n = this.#contentLength === '' ? 0 : Number(this.#contentLength);
@@ -380,23 +364,23 @@ class UwsExchange implements HttpRequest, HttpResponse {
     // close` (it parses the rest of its buffer first). Only closing at once stops that, so no
     // 400 can be sent on this build (the node engine answers 400).
     if (this.#contentLengths > 1) {
-      this.#state.refused(refusals.duplicateContentLength, this);
+      this.state.refused(refusals.duplicateContentLength, this);
       this.finished = true;
-      this.#settle();
+      this.settle();
       this.#res.close();
       return;
     }
     if (state.hostAllowed !== null && !state.hostAllowed(this.#host)) return this.#refuse(refusals.hostNotAllowed, hasBody);
     if (!hasBody) return dispatch(this, state.opts);
     if (this.#declared > state.opts.maxBodyBytes) return this.#refuse(refusals.payloadTooLarge, true);
-    this.#reader = new BodyReader();
+    this.reader = new BodyReader();
     this.#res.onData((ab, isLast) => this.#onData(ab, isLast));
   }
 
   #onData(ab: ArrayBuffer, isLast: boolean): void {
     if (this.#lingering || this.aborted) return; // answered early, or aborted: drop the rest
-    const reader = this.#reader as BodyReader;
-    const state = this.#state;
+    const reader = this.reader as BodyReader;
+    const state = this.state;
     // uWS neuters `ab` when this callback returns: push copies now
     const r = reader.push(new Uint8Array(ab), this.#declared, state.opts.maxBodyBytes, state.budget);
     if (r !== 0) {
@@ -416,15 +400,15 @@ class UwsExchange implements HttpRequest, HttpResponse {
    * silent one after its 10 s idle timeout). Otherwise uWS closes after sending.
    */
   #refuse(r: Refusal, bodyUnread: boolean): void {
-    const state = this.#state;
+    const state = this.state;
     state.refused(r, this);
     this.finished = true;
     this.#lingering = bodyUnread;
     const res = this.#res;
-    if (this.#reader !== null) {
+    if (this.reader !== null) {
       // the partial body is dropped now, not when the lingering connection goes
-      this.#reader.release(state.budget);
-      this.#reader = null;
+      this.reader.release(state.budget);
+      this.reader = null;
     } else if (bodyUnread) res.onData(discardData);
     res.cork(() => {
       res.writeStatus(statusLine(r.status));
@@ -434,12 +418,12 @@ class UwsExchange implements HttpRequest, HttpResponse {
       if (bodyUnread) res.writeHeader('connection', 'close').end(r.body, false);
       else res.end(r.body, true);
     });
-    this.#settle();
+    this.settle();
   }
 
   /** Aborted by the client (registered first thing in the route handler). */
   handleAbort(): void {
-    if (!this.#counted) {
+    if (!this.counted) {
       this.aborted = true; // after close() or an early answer: nothing more to do
       return;
     }
@@ -447,56 +431,26 @@ class UwsExchange implements HttpRequest, HttpResponse {
     this.finished = true;
     this.#tail = null;
     this.#endPending = false;
-    this.#settle();
-    const cb = this.#abortCb;
-    this.#abortCb = null;
+    this.settle();
+    const cb = this.abortCb;
+    this.abortCb = null;
     if (cb !== null) cb();
     const r = this.#drainResolve;
     this.#drainResolve = null;
     if (r !== null) r();
   }
 
-  /** The exchange is over for the server: no longer in flight, body reservation returned. */
-  #settle(): void {
-    if (!this.#counted) return;
-    this.#counted = false;
-    this.#reader?.release(this.#state.budget);
-    this.#state.done();
-  }
-
-  // ---- HttpRequest ----
-
-  header(name: string): string | null {
-    const i = headerIndex(this.headers, name);
-    return i < 0 ? null : this.headers[i + 1];
-  }
-
-  // ---- HttpResponse ----
-
-  get status(): number {
-    return this.#status;
-  }
-
-  onAbort(cb: (() => void) | null): void {
-    this.#abortCb = cb;
-  }
-
-  writeHead(status: number, headers: readonly HeaderValue[]): void {
-    this.#status = status;
-    this.#head = headers;
-  }
-
   #flushHead(): void {
     if (this.headersSent) return;
     this.headersSent = true;
     const res = this.#res;
-    res.writeStatus(statusLine(this.#status));
-    const h = this.#head;
+    res.writeStatus(statusLine(this.statusCode));
+    const h = this.head;
     if (h !== null) for (let i = 0; i + 1 < h.length; i += 2) res.writeHeader(h[i] as string, h[i + 1]);
-    this.#head = null;
+    this.head = null;
     // draining: this response is the connection's last. Only here, before the body: never
     // into a body already under way (uWS's own end(…, true) would do exactly that)
-    if (this.#state.draining) res.writeHeader('connection', 'close');
+    if (this.state.draining) res.writeHeader('connection', 'close');
   }
 
   write(chunk: Uint8Array): Promise<void> {
@@ -518,24 +472,24 @@ class UwsExchange implements HttpRequest, HttpResponse {
     this.#chunk = chunk;
     corkThen(this, this.#res, corkedEndCb);
     if (this.#endPending) this.#res.onWritable(this.#onWritable);
-    else this.#settle();
+    else this.settle();
   }
 
   respond(status: number, headers: readonly HeaderValue[], body: Uint8Array | string): void {
     if (this.finished) return;
     this.finished = true;
-    this.#status = status;
-    this.#head = headers;
+    this.statusCode = status;
+    this.head = headers;
     this.#chunk = typeof body === 'string' ? Buffer.from(body) : body;
     corkThen(this, this.#res, corkedRespondCb);
     if (this.#tail !== null) this.#res.onWritable(this.#onWritable);
-    else this.#settle();
+    else this.settle();
   }
 
   close(): void {
     if (this.finished) return;
     this.finished = true;
-    this.#settle(); // a close we asked for is not a client abort (handleAbort then does nothing)
+    this.settle(); // a close we asked for is not a client abort (handleAbort then does nothing)
     // after the current uWS callback: inside it, the corked bytes written so far would be dropped
     setImmediate(() => {
       if (!this.aborted) this.#res.close();
