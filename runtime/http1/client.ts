@@ -342,11 +342,9 @@ class H1Connection {
   /** Sweep tick of the last progress (connect, write, response bytes). */
   #since = 0;
   #idleUntil = 0;
-  #reused = false;
   /** Response state. */
   #p = P_HEAD;
   #head: Buffer | null = null; // a head split over reads, gathered
-  #status = 0;
   #remaining = 0; // body bytes left (P_BODY_LENGTH) or chunk bytes left (P_CHUNK_DATA)
   #keepAlive = true;
   #keepAliveHint = -1;
@@ -396,7 +394,6 @@ class H1Connection {
   }
 
   start(request: Buffer, headersTimeout: number, bodyTimeout: number, handler: H1Handler): void {
-    this.#reused = this.#state === IDLE;
     if (this.#state === IDLE) this.#state = BUSY;
     this.#handler = handler;
     this.#headersTimeout = headersTimeout;
@@ -405,7 +402,6 @@ class H1Connection {
     this.#p = P_HEAD;
     this.#head = null;
     this.#line = null;
-    this.#status = 0;
     this.#keepAlive = true;
     this.#keepAliveHint = -1;
     this.#gotBytes = false;
@@ -699,7 +695,6 @@ class H1Connection {
       return true;
     }
     if (te && !chunked) return this.#protocol('transfer-encoding without chunked');
-    this.#status = status;
     this.#keepAlive = !connClose;
     this.#keepAliveHint = hint;
     if (status === 204 || status === 304) this.#p = P_DONE;
