@@ -14,13 +14,14 @@
  *     backend in the primary over the cluster channel, serialized there, so no change is
  *     lost; the worker that took the call swaps the compiled table in before answering, and
  *     the primary tells every other worker to reload, which re-reads the table file and the
- *     persisted admin state (never a private copy);
+ *     persisted admin state (never a private copy), and answers once they have (bounded);
  *   - the metrics (SPEC §10): `GET /metrics` on any worker asks the primary, which adds the
  *     snapshots of all live workers and of every worker that exited (so counters never go
  *     down across restarts);
  *   - caller-key changes (SPEC §12): a key created or revoked through a worker is persisted by
  *     the writer (hash only; the key itself never crosses the channel), then the primary tells
- *     every other worker to re-read the keys; each worker also watches the keys file itself.
+ *     every other worker to re-read the keys and answers once they have (bounded); each
+ *     worker also watches the keys file itself.
  *
  * Replicas (SPEC §14, `stateUrl` = `--state redis://…`): the admin state lives in Redis
  * (runtime/state). Every serving process — the single process, or each worker — opens the
@@ -142,9 +143,9 @@ type AdminOp = (typeof ADMIN_OPS)[number];
 /** Messages on the cluster channel (structured clone: `serialization: 'advanced'`). */
 type ClusterMessage =
   | { vmc: 'listening'; port: number }
-  | { vmc: 'reload'; reason: string }
+  | { vmc: 'reload'; reason: string; id?: number }
   | { vmc: 'reloaded-by-admin' }
-  | { vmc: 'keys'; reason: string }
+  | { vmc: 'keys'; reason: string; id?: number }
   | { vmc: 'admin'; id: number; op: AdminOp; args: unknown[] }
   | { vmc: 'metrics'; id: number }
   | { vmc: 'snapshot'; id: number }
@@ -159,6 +160,8 @@ const ADMIN_CALL_TIMEOUT_MS = 120_000;
 const METRICS_CALL_TIMEOUT_MS = 5_000;
 /** How long the primary waits for one worker's metrics snapshot before using its last one. */
 const SNAPSHOT_TIMEOUT_MS = 1_000;
+/** How long an admin answer waits for the other workers to apply the change (they catch up on their own after). */
+const PROPAGATE_TIMEOUT_MS = 10_000;
 const BACKOFF_BASE_MS = 250;
 const BACKOFF_MAX_MS = 8_000;
 
@@ -356,11 +359,14 @@ async function runWorker(opts: ServeOptions, log: Logger): Promise<ServeHandle> 
 
   // Reloads are coalesced: a burst of triggers (admin changes elsewhere, SIGHUPs) runs one
   // reload now and at most one more after it, which reads the latest file and state.
+  // `done` runs once a reload that started after the call has finished.
   let reloading = false;
   let again: string | null = null;
-  const reload = (reason: string): void => {
+  let afterAgain: (() => void)[] = [];
+  const reload = (reason: string, done?: () => void): void => {
     if (reloading) {
       again = reason;
+      if (done !== undefined) afterAgain.push(done);
       return;
     }
     reloading = true;
@@ -369,9 +375,12 @@ async function runWorker(opts: ServeOptions, log: Logger): Promise<ServeHandle> 
       .catch(() => undefined) // logged and counted as a rejected reload by the server
       .finally(() => {
         reloading = false;
+        done?.();
         const next = again;
+        const waiting = afterAgain;
         again = null;
-        if (next !== null) reload(next);
+        afterAgain = [];
+        if (next !== null) reload(next, () => waiting.forEach((w) => w()));
       });
   };
   if (store.shared) {
@@ -415,8 +424,12 @@ async function runWorker(opts: ServeOptions, log: Logger): Promise<ServeHandle> 
   if (channel !== null) {
     process.on('message', (m: ClusterMessage) => {
       if (m === null || typeof m !== 'object' || channel.settle(m)) return;
-      if (m.vmc === 'reload') reload(m.reason);
-      else if (m.vmc === 'keys') void server.refreshKeys(m.reason);
+      // an `id` asks for an acknowledgement once done (the primary answers an admin change then)
+      const ack = (id: number | undefined) => () => {
+        if (id !== undefined && process.connected) process.send!({ vmc: 'reply', id } satisfies ClusterMessage);
+      };
+      if (m.vmc === 'reload') reload(m.reason, ack(m.id));
+      else if (m.vmc === 'keys') void server.refreshKeys(m.reason).finally(ack(m.id));
       else if (m.vmc === 'snapshot' && process.connected)
         process.send!({ vmc: 'reply', id: m.id, value: snapshot() } satisfies ClusterMessage);
     });
@@ -482,21 +495,34 @@ async function runPrimary(opts: ServeOptions, n: number, log: Logger): Promise<S
   const send = (w: Worker, m: ClusterMessage) => {
     if (w.isConnected()) w.send(m);
   };
-  const askSnapshot = (st: WorkerState): Promise<WorkerSnapshot | null> =>
+  /** Sends `make(id)` to a worker; resolves with its reply's value, or `fallback` (gone, exited, or no reply within `timeoutMs`). */
+  const ask = <T>(st: WorkerState, make: (id: number) => ClusterMessage, timeoutMs: number, fallback: T): Promise<T> =>
     new Promise((resolve) => {
-      if (!st.worker.isConnected()) return resolve(st.snap);
+      if (!st.worker.isConnected()) return resolve(fallback);
       const id = ++seq;
       const timer = setTimeout(() => {
         st.waiting.delete(id);
-        resolve(st.snap);
-      }, SNAPSHOT_TIMEOUT_MS);
+        resolve(fallback);
+      }, timeoutMs);
       st.waiting.set(id, (v) => {
         clearTimeout(timer);
-        st.snap = v as WorkerSnapshot;
-        resolve(st.snap);
+        resolve(v as T);
       });
-      send(st.worker, { vmc: 'snapshot', id });
+      send(st.worker, make(id));
     });
+  const askSnapshot = async (st: WorkerState): Promise<WorkerSnapshot | null> => {
+    st.snap = await ask(st, (id) => ({ vmc: 'snapshot', id }), SNAPSHOT_TIMEOUT_MS, st.snap);
+    return st.snap;
+  };
+  /**
+   * Tells every other serving worker to reload (or re-read the keys) and waits until each has
+   * done so, so an admin answer means every worker serves the change (bounded: a worker that
+   * does not answer in time catches up on its own).
+   */
+  const propagate = (from: Worker, make: (id: number) => ClusterMessage): Promise<unknown> =>
+    Promise.all(
+      [...live.values()].filter((st) => st.worker !== from && st.listening).map((st) => ask(st, make, PROPAGATE_TIMEOUT_MS, undefined)),
+    );
 
   /** The whole gateway's metrics: exited workers' last counters + every live worker's snapshot. */
   const renderMetrics = async (): Promise<string> => {
@@ -526,11 +552,10 @@ async function runPrimary(opts: ServeOptions, n: number, log: Logger): Promise<S
     if (result.tableBytes !== undefined) {
       ctxTable = RoutingTable.decode(result.tableBytes);
       // The state is persisted: every other worker reloads from it (the caller swaps the bytes).
-      for (const other of live.keys()) if (other !== from) send(other, { vmc: 'reload', reason: 'admin change (another worker)' });
+      await propagate(from, (id) => ({ vmc: 'reload', reason: 'admin change (another worker)', id }));
     }
     // Persisted too: every other worker re-reads the keys (the caller does before answering).
-    if (result.keysChanged === true)
-      for (const other of live.keys()) if (other !== from) send(other, { vmc: 'keys', reason: 'admin key change (another worker)' });
+    if (result.keysChanged === true) await propagate(from, (id) => ({ vmc: 'keys', reason: 'admin key change (another worker)', id }));
     return result;
   };
 
