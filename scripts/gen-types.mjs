@@ -15,37 +15,51 @@ export const OUTPUT_PATH = `${ROOT}compiler/config-types.gen.ts`;
 const BANNER = `/* auto-generated — do not edit; run npm run gen:types
  * Source: schemas/vmc.schema.json (json-schema-to-typescript). */`;
 
-/** Renders the generated module text; pure apart from reading the schema. */
-export async function generateTypes() {
-  const schema = JSON.parse(await readFile(SCHEMA_PATH, 'utf8'));
+/**
+ * TypeScript types from a JSON Schema in schemas/ (also used for vmc bench's scenario schema,
+ * bench/harness/gen-types.mjs); pure apart from reading the schema.
+ */
+export async function schemaTypes(schemaPath, rootName, banner, printWidth) {
+  const schema = JSON.parse(await readFile(schemaPath, 'utf8'));
   // `$id` would make json-schema-to-typescript try to resolve refs against the web.
   delete schema.$id;
-  const ts = await compile(schema, 'VmcConfig', {
-    bannerComment: BANNER,
+  return compile(schema, rootName, {
+    bannerComment: banner,
     additionalProperties: false,
     unknownAny: true,
     ignoreMinAndMaxItems: true,
     unreachableDefinitions: true,
     format: true,
-    style: { singleQuote: true, printWidth: 100 },
+    style: { singleQuote: true, printWidth },
     cwd: `${ROOT}schemas`,
   });
-  return ts;
 }
 
-const isMain = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1];
-if (isMain) {
-  const text = await generateTypes();
+/**
+ * The command line of a generator: `--stdout` prints, `--check` exits 1 when `outputPath`
+ * differs from what `generate()` renders (`hint` says how to regenerate), otherwise writes it.
+ */
+export async function generatorMain(generate, outputPath, hint) {
+  const text = await generate();
+  const name = outputPath.slice(ROOT.length);
   if (process.argv.includes('--stdout')) {
     process.stdout.write(text);
   } else if (process.argv.includes('--check')) {
-    const current = await readFile(OUTPUT_PATH, 'utf8').catch(() => '');
+    const current = await readFile(outputPath, 'utf8').catch(() => '');
     if (current !== text) {
-      console.error('compiler/config-types.gen.ts is stale; run npm run gen:types');
+      console.error(`${name} is stale; run ${hint}`);
       process.exit(1);
     }
   } else {
-    await writeFile(OUTPUT_PATH, text);
-    console.log('wrote compiler/config-types.gen.ts');
+    await writeFile(outputPath, text);
+    console.log(`wrote ${name}`);
   }
 }
+
+/** Renders the generated module text; pure apart from reading the schema. */
+export function generateTypes() {
+  return schemaTypes(SCHEMA_PATH, 'VmcConfig', BANNER, 100);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1])
+  await generatorMain(generateTypes, OUTPUT_PATH, 'npm run gen:types');

@@ -28,6 +28,12 @@ describe('schemas/vmc.schema.json', () => {
     expect(fresh.startsWith('/* auto-generated — do not edit; run npm run gen:types')).toBe(true);
   });
 
+  it('bench/harness/scenario-types.gen.ts is up to date with schemas/scenario.schema.json (node bench/harness/gen-types.mjs)', () => {
+    const fresh = execFileSync(process.execPath, ['bench/harness/gen-types.mjs', '--stdout'], { encoding: 'utf8' });
+    expect(readFileSync('bench/harness/scenario-types.gen.ts', 'utf8')).toBe(fresh);
+    expect(fresh.startsWith('/* auto-generated — do not edit; run node bench/harness/gen-types.mjs')).toBe(true);
+  });
+
   it('every YAML fixture references its schema for editor completion (configs: vmc.schema.json, bench scenarios: scenario.schema.json)', () => {
     const missing = filesUnder('fixtures', /\.ya?ml$/).filter((f) => {
       const text = readFileSync(f, 'utf8');
