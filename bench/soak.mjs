@@ -52,16 +52,11 @@ if (!(SECONDS > 0 && SECONDS <= 3600)) throw new Error('--seconds must be in (0,
 if (!existsSync(join(TREE, 'dist', 'bin', 'cli.js')))
   throw new Error(`${TREE}/dist is missing: build first (npx tsc -p tsconfig.build.json)`);
 
-/** mulberry32: a small seeded PRNG (fault sampling and the request mix are reproducible). */
+// mulberry32 (bench/sim/random.ts): fault sampling and the request mix are reproducible
+const { Rng } = await import(pathToFileURL(join(ROOT, 'dist', 'bench', 'sim', 'random.js')).href); // this checkout's, whatever --root runs
 function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

@@ -22,6 +22,7 @@ import { startMockProvider, type MockProvider } from '../../bench/sim/simulated-
 import { createLogger } from '../../runtime/log.js';
 import { startServer, type RunningServer } from '../../runtime/server.js';
 import { RoutingTable } from '../../runtime/table/reader.js';
+import { Rng } from '../../bench/sim/random.js';
 
 const PS = [0.05, 0.1, 0.2, 0.3];
 const N = 3000;
@@ -29,16 +30,10 @@ const CONCURRENCY = 32;
 /** Standard deviations of the binomial error count allowed above or below the prediction. */
 const SIGMAS = 4.5;
 
-/** mulberry32: a seeded draw per mock, so a run's failure pattern is reproducible in distribution. */
+/** A seeded uniform draw (mulberry32, bench/sim/random.ts), so a run's failure pattern is reproducible. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 let mocks: MockProvider[];

@@ -9,6 +9,7 @@ import { lowerTable } from '../../../compiler/lower.js';
 import { ADMIT_SKIP, HealthState } from '../../../runtime/routing/health.js';
 import { RoutingTable } from '../../../runtime/table/reader.js';
 import { config, target, vm } from '../../support/norm.js';
+import { Rng } from '../../../bench/sim/random.js';
 
 const T0 = 1_000_000;
 const LEASE = 5_000;
@@ -27,16 +28,10 @@ function feed(h: HealthState, t: number, outcomes: boolean[], now = T0): number 
 const fails = (n: number) => Array.from({ length: n }, () => false);
 const oks = (n: number) => Array.from({ length: n }, () => true);
 
-/** mulberry32 */
+/** A seeded uniform draw (mulberry32, bench/sim/random.ts), so a run's failure pattern is reproducible. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 describe('when a target is ejected', () => {
