@@ -543,6 +543,7 @@ async function runPrimary(opts: ServeOptions, n: number, log: Logger): Promise<S
     return opts.keysFile === undefined ? m.render(false) : m.render(false) + k.render();
   };
 
+  let adminQueue: Promise<void> = Promise.resolve();
   const runAdmin = async (from: Worker, op: AdminOp, args: unknown[]): Promise<AdminResult> => {
     if (writer === undefined) throw new Error('no admin backend');
     const ctx: AdminContext = { table: ctxTable };
@@ -601,9 +602,14 @@ async function runPrimary(opts: ServeOptions, n: number, log: Logger): Promise<S
           return;
         case 'admin':
           if (!ADMIN_OPS.includes(m.op)) return send(w, { vmc: 'reply', id: m.id, error: `unknown admin operation ${String(m.op)}` });
-          void runAdmin(w, m.op, m.args).then(
-            (value) => send(w, { vmc: 'reply', id: m.id, value }),
-            (err: Error) => send(w, { vmc: 'reply', id: m.id, error: err.message }),
+          // One admin call at a time, its propagation and its answer included: the worker that
+          // asked gets its answer (and swaps its bytes in) before any later change asks it to
+          // reload, so an older answer never lands on top of a newer reload.
+          adminQueue = adminQueue.then(() =>
+            runAdmin(w, m.op, m.args).then(
+              (value) => send(w, { vmc: 'reply', id: m.id, value }),
+              (err: Error) => send(w, { vmc: 'reply', id: m.id, error: err.message }),
+            ),
           );
           return;
       }

@@ -150,6 +150,8 @@ class GenerationSlot {
    * build` wrote, the same on every replica that loaded it; admin changes do not change it.
    */
   baseHash: string;
+  /** Swaps so far: a reload that saw another swap while it read reads again. */
+  #swaps = 0;
   /** Bytes of the table file last loaded, to ignore touches that change nothing. */
   #lastFileBytes: Buffer | null = null;
   readonly #opts: ServerOptions;
@@ -191,6 +193,7 @@ class GenerationSlot {
     }
     const previous = this.gen.table.hashHex;
     this.gen = new Generation(table, this.#deps);
+    this.#swaps++;
     if (fileHash !== undefined) this.baseHash = fileHash;
     this.#cooldowns?.attach(table, this.gen.health); // cooldowns still running elsewhere apply to the new generation
     metrics.reloadsOk++;
@@ -216,12 +219,19 @@ class GenerationSlot {
    * on the way (unreadable file, corrupt table, an overlay that throws) is a rejected reload.
    */
   async reloadFromFile(reason = 'file'): Promise<RoutingTable> {
-    if (this.#opts.tablePath === undefined) throw new Error('no table file configured');
-    let file: Buffer;
-    let bytes: Uint8Array;
+    const path = this.#opts.tablePath;
+    if (path === undefined) throw new Error('no table file configured');
+    let file!: Buffer;
+    let bytes!: Uint8Array;
     try {
-      file = await readFile(this.#opts.tablePath);
-      bytes = await this.#overlaid(file);
+      // An admin answer swapped in while the file and the state were read may be newer than
+      // what was read (its state was persisted before it was answered): read again, so a
+      // reload never puts an older state on top of it (bounded; the last read wins then).
+      for (let i = 0, seen = -1; i < READ_AGAIN_MAX && seen !== this.#swaps; i++) {
+        seen = this.#swaps;
+        file = await readFile(path);
+        bytes = await this.#overlaid(file);
+      }
     } catch (err) {
       this.reject(reason, err);
       throw err;
@@ -247,9 +257,13 @@ class GenerationSlot {
     }
     if (this.#lastFileBytes !== null && this.#lastFileBytes.equals(bytes)) return; // touched, not changed
     this.#lastFileBytes = bytes;
-    let overlaid: Uint8Array;
+    let overlaid!: Uint8Array;
     try {
-      overlaid = await this.#overlaid(bytes);
+      // as in reloadFromFile: an admin answer swapped in meanwhile has the newer state
+      for (let i = 0, seen = -1; i < READ_AGAIN_MAX && seen !== this.#swaps; i++) {
+        seen = this.#swaps;
+        overlaid = await this.#overlaid(bytes);
+      }
     } catch (err) {
       this.reject('watch', err); // e.g. the admin overlay decodes the file first and throws
       return;
@@ -261,6 +275,9 @@ class GenerationSlot {
     }
   }
 }
+
+/** How many times a reload reads the file and state when swaps keep landing while it reads. */
+const READ_AGAIN_MAX = 4;
 
 /** The content hash a table file carries (bytes 8..39 of its header, runtime/table/format.ts): what `/health` reports. */
 function fileHashOf(bytes: Uint8Array): string {

@@ -76,23 +76,33 @@ describe('--workers: shared admin state', () => {
       expect(Object.keys(state.upserts).sort()).toEqual([...names].sort());
 
       // Every worker serves every change (new connection per request: both workers are hit).
+      // (what was refused last, so a failure says which model and status)
+      let refused: string[] = [];
       const servedEverywhere = async () => {
         const rs = await Promise.all(
           names.flatMap((n) =>
-            [0, 1, 2].map(() =>
-              request(`${s.base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chat(n) }),
-            ),
+            [0, 1, 2].map(async () => {
+              const r = await request(`${s.base}/v1/chat/completions`, {
+                method: 'POST',
+                headers: { 'content-type': 'application/json' },
+                body: chat(n),
+              });
+              return r.status === 200 ? '' : `${n}: ${r.status} ${r.text.slice(0, 120)}`;
+            }),
           ),
         );
-        return rs.every((r) => r.status === 200);
+        refused = rs.filter((r) => r !== '');
+        return refused.length === 0;
       };
-      expect(await eventually(servedEverywhere)).toBe(true);
+      await eventually(servedEverywhere);
+      expect(refused).toEqual([]);
       const listed = await Promise.all([0, 1, 2, 3, 4, 5].map(() => request(`${s.base}/admin/virtual-models`, { headers: AUTH })));
       for (const l of listed) expect((l.json() as { source: string }[]).map((v) => v.source).sort()).toEqual([...names, 'x'].sort());
 
       expect(await s.stop()).toBe(0);
       s = await spawnServe(tablePath, { port, workers: 2, env: { VMC_ADMIN_TOKEN: TOKEN } });
-      expect(await servedEverywhere()).toBe(true);
+      await servedEverywhere();
+      expect(refused).toEqual([]);
     } finally {
       await s.stop();
     }

@@ -443,6 +443,47 @@ describe('rejected reloads are logged at error and counted (SPEC §10)', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('a reload that read the state before an admin answer was swapped in reads again: the answer is not undone', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vmc-admin-race-'));
+    const file = join(dir, 'table.vmct');
+    await writeFile(file, await buildTableFromYaml(yamlFor('p0/m1')));
+    const real = await createAdminBackend({ tablePath: file, compileIn: 'inline' });
+    // The overlay reads the state at once and answers when the test says: a slow read.
+    let gate: Promise<void> | null = null;
+    const overlay = async (bytes: Uint8Array) => {
+      const out = await real.overlay!(bytes);
+      await gate;
+      return out;
+    };
+    const admin = new Proxy(real, {
+      get: (t, k) => {
+        if (k === 'overlay') return overlay;
+        const v: unknown = Reflect.get(t, k);
+        return typeof v === 'function' ? v.bind(t) : v;
+      },
+    });
+    const gw = await startGateway(yamlFor('p0/m1'), { tablePath: file, admin, adminToken: 't' });
+    try {
+      let open!: () => void;
+      gate = new Promise((r) => (open = r));
+      const reloading = gw.server.reloadFromFile('test'); // reads the state without `late`
+      await new Promise((r) => setTimeout(r, 50));
+      const put = await fetch(gw.url + '/admin/virtual-models', {
+        method: 'PUT',
+        headers: { authorization: 'Bearer t', 'content-type': 'application/json' },
+        body: JSON.stringify({ source: 'late', target_model: 'p0/m2' }),
+      });
+      expect(put.status).toBe(200);
+      expect((await post(gw.url + '/v1/chat/completions', chat('late'))).status).toBe(200);
+      open();
+      await reloading;
+      expect((await post(gw.url + '/v1/chat/completions', chat('late'))).status).toBe(200);
+    } finally {
+      await gw.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('HTTP engine, 413s and start-up checks (SPEC §10, §11)', () => {
