@@ -36,6 +36,7 @@ import {
   TMP,
   closedLoadArgs,
   fmt,
+  freePort,
   parseFlags,
   processTree,
   progress,
