@@ -172,19 +172,28 @@ export class Metrics {
   workers: number | null = null;
   workerRestarts = 0;
   #loop: LoopDelaySource | null = null;
+  /** Sampling interval of #loop, nanoseconds. */
+  #loopIntervalNs = 0;
 
   /** Samples this process's RSS (and event-loop delay, once {@link watchEventLoop} gave a source). */
   sampleProcess(): void {
     this.rssBytes = process.memoryUsage.rss();
     const h = this.#loop;
     if (h !== null && (h.count === undefined || h.count > 0)) {
-      this.loopDelay = [h.percentile(50) / 1e9, h.percentile(99) / 1e9, h.max / 1e9];
+      const late = (ns: number) => Math.max(0, Math.round(ns - this.#loopIntervalNs)) / 1e9;
+      this.loopDelay = [late(h.percentile(50)), late(h.percentile(99)), late(h.max)];
     }
   }
 
-  /** The event-loop delay histogram of this process (perf_hooks.monitorEventLoopDelay, enabled by the caller). */
-  watchEventLoop(source: LoopDelaySource | null): void {
+  /**
+   * The event-loop delay histogram of this process (perf_hooks.monitorEventLoopDelay, enabled
+   * by the caller) and its sampling interval. The histogram records the time between samples,
+   * interval included (an idle loop shows the interval itself); the gauge reports how late
+   * the samples came: the delay beyond the interval.
+   */
+  watchEventLoop(source: LoopDelaySource | null, intervalMs = 0): void {
     this.#loop = source;
+    this.#loopIntervalNs = intervalMs * 1e6;
   }
 
   /** This process's counters and gauges. */
@@ -290,7 +299,7 @@ export class Metrics {
     out.push('# HELP vmc_in_flight_requests Requests being served.', '# TYPE vmc_in_flight_requests gauge');
     out.push(`vmc_in_flight_requests ${this.inFlight}`);
     out.push(
-      '# HELP vmc_event_loop_delay_seconds Event-loop delay since the process started (with workers: the worst worker).',
+      '# HELP vmc_event_loop_delay_seconds Event-loop delay beyond the 20 ms sampling interval, since the process started (with workers: the worst worker).',
       '# TYPE vmc_event_loop_delay_seconds gauge',
     );
     out.push(`vmc_event_loop_delay_seconds{quantile="0.5"} ${this.loopDelay[0]}`);

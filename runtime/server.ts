@@ -276,6 +276,13 @@ class GenerationSlot {
   }
 }
 
+/**
+ * Interval of the event-loop delay sampler (`vmc_event_loop_delay_seconds`). Each sample wakes
+ * an idle process: an idle gateway (steady state, all threads) used 7.7 ms of CPU per second
+ * at 10 ms and 6.5 ms/s at 20 ms; 20 ms still catches every stall of 20 ms or more.
+ */
+const LOOP_DELAY_RESOLUTION_MS = 20;
+
 /** How many times a reload reads the file and state when swaps keep landing while it reads. */
 const READ_AGAIN_MAX = 4;
 
@@ -447,9 +454,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
           pollMs: opts.keysPollMs,
         });
   const metrics = new Metrics();
-  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  const loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
   loopDelay.enable();
-  metrics.watchEventLoop(loopDelay);
+  metrics.watchEventLoop(loopDelay, LOOP_DELAY_RESOLUTION_MS);
   const pools = new UpstreamPools();
   const engine = new Engine({ metrics, log, keys, keyMetrics });
   // SPEC §14: with a shared store, ejections are announced and other replicas' honoured
