@@ -185,6 +185,7 @@ async function main() {
   if (spawnSync('perf', ['--version']).status !== 0) throw new Error('perf not found (Debian: apt-get install linux-perf)');
 
   const mock = spawn(process.execPath, [MOCK, '--port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  process.once('exit', () => mock.kill('SIGKILL')); // also when a step below throws before the try
   const mockPort = await new Promise((res) => {
     let out = '';
     mock.stdout.on('data', (d) => {
