@@ -8,11 +8,13 @@
  * normalized form with the base URLs replaced (same routing, other bytes).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lowerTable } from '../../compiler/lower.js';
 import type { NormConfig } from '../../runtime/table/normalized.js';
+import { SIM_TOKEN_PATH } from '../sim/server.js';
 import type { GatewayPlan } from './plan.js';
 import { cpuMicros, freePort, processTree, ROOT, rssBytes, sleep } from './proc.js';
 import type { SimHost } from './sim-host.js';
@@ -37,6 +39,30 @@ export interface RunningGateway {
   stop(): Promise<void>;
 }
 
+let simulatedKeyPem: string | undefined;
+
+/**
+ * A service-account JSON for a Vertex provider of a harness-started gateway: a key made for
+ * this run (never a real account) and its simulated provider's token endpoint as `token_uri`,
+ * so the gateway's OAuth exchange (runtime/providers/google-oauth.ts) runs for real against
+ * the simulator. Returns the file's path.
+ */
+function simulatedGoogleCredentials(workDir: string, gateway: string, provider: string, simUrl: string): string {
+  simulatedKeyPem ??= generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+  const path = join(workDir, `${gateway}.${provider}.google-credentials.json`);
+  const account = {
+    type: 'service_account',
+    project_id: 'vmc-bench-simulated',
+    private_key_id: 'simulated',
+    private_key: simulatedKeyPem,
+    client_email: `vmc-bench@${provider}.simulated`,
+    client_id: '0',
+    token_uri: `${simUrl}${SIM_TOKEN_PATH}`,
+  };
+  writeFileSync(path, JSON.stringify(account), { mode: 0o600 });
+  return path;
+}
+
 let providerUrlFlag: boolean | undefined;
 
 /** Does `vmc serve` take `--provider-url` (SPEC §11)? Asked once per process. */
@@ -50,7 +76,7 @@ export function serveHasProviderUrl(): boolean {
 
 /**
  * The base URL a provider of `type` gets for a simulated provider at `simUrl`: OpenAI's
- * paths start after `/v1`; Anthropic, Azure and Gemini append their own paths to the host.
+ * paths start after `/v1`; Anthropic, Azure, Gemini and Vertex append their own paths to the host.
  */
 export function simBaseUrl(type: string, simUrl: string): string {
   return type === 'openai' ? `${simUrl}/v1` : simUrl;
@@ -128,7 +154,11 @@ async function startOnce(g: GatewayPlan, sims: SimHost, workDir: string): Promis
   }
   const port = await freePort();
   const env: NodeJS.ProcessEnv = { ...process.env, VMC_LOG: process.env.VMC_BENCH_GATEWAY_LOG ?? 'warn', VMC_ADMIN_TOKEN: '' };
-  for (const p of e.norm.providers) if (p.apiKeyEnv !== null) env[p.apiKeyEnv] = SIMULATED_KEY;
+  for (const p of e.norm.providers) {
+    if (p.apiKeyEnv !== null) env[p.apiKeyEnv] = SIMULATED_KEY;
+    const file = p.options?.credentialsFileEnv;
+    if (p.type === 'vertex' && file !== undefined) env[file] = simulatedGoogleCredentials(workDir, g.name, p.name, sims.url(p.name));
+  }
   const logPath = join(workDir, `${g.name}.log`);
   const fd = openSync(logPath, 'w');
   const child: ChildProcess = spawn(

@@ -34,7 +34,7 @@ export interface Overrides {
 export type Sources = Map<string, string>;
 
 /** Provider types with a simulated provider (bench/sim/wire.ts speaks their formats). */
-const SIMULATED_TYPES = new Set(['openai', 'anthropic', 'azure', 'gemini']);
+const SIMULATED_TYPES = new Set(['openai', 'anthropic', 'azure', 'gemini', 'vertex']);
 
 /**
  * Checks the scenario and builds its plan; null when it is invalid (diagnostics in `log`,

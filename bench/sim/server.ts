@@ -34,6 +34,12 @@ import { simRoute, WireCache, type SimEndpoint } from './wire.js';
 export const SEQ_HEADER = 'x-bench-seq';
 
 const JSON_HEADERS = ['content-type', 'application/json'];
+/**
+ * The OAuth token endpoint of every simulated provider: a harness-started gateway's Vertex
+ * credentials (bench/harness/gateway.ts) name it as their `token_uri`.
+ */
+export const SIM_TOKEN_PATH = '/oauth2/token';
+const TOKEN_ANSWER = JSON.stringify({ access_token: 'simulated-access-token', expires_in: 3600, token_type: 'Bearer' });
 const SSE_HEADERS = ['content-type', 'text/event-stream', 'cache-control', 'no-cache'];
 const MODEL_KEY = Buffer.from('"model"');
 const STREAM_TRUE = [Buffer.from('"stream":true'), Buffer.from('"stream": true')];
@@ -98,6 +104,12 @@ export async function startSimProvider(spec: SimProviderSpec, opts: SimProviderO
         const data = Object.keys(spec.models ?? {}).map((id) => ({ id, object: 'model', created: 1_700_000_000, owned_by: spec.name }));
         res.respond(200, JSON_HEADERS, JSON.stringify({ object: 'list', data }));
       } else res.respond(200, JSON_HEADERS, '{"status":"ok"}');
+      return;
+    }
+    if (req.url === SIM_TOKEN_PATH) {
+      // Vertex AI's OAuth exchange (the gateway's service-account JSON points its token_uri
+      // here): any signed assertion gets a token; not inference traffic, so never faulted or counted
+      res.respond(200, JSON_HEADERS, TOKEN_ANSWER);
       return;
     }
     const route = simRoute(req.url);

@@ -24,18 +24,22 @@ export interface SimRoute {
 
 const AZURE_DEPLOYMENT = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|completions|embeddings)$/;
 const GEMINI = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent)$/;
+/** Vertex AI's publisher-model path (runtime/providers/vertex.ts): Gemini's wire format under a project and location. */
+const VERTEX =
+  /^\/v1(?:beta1)?\/projects\/[^/]+\/locations\/[^/]+\/publishers\/[^/]+\/models\/([^/:]+):(generateContent|streamGenerateContent)$/;
 
 /**
  * Route of a request path: OpenAI (`/v1/...`, Azure's `/openai/v1/...` and
- * `/openai/deployments/{deployment}/...`), Anthropic (`/v1/messages`) and Gemini
- * (`/v1beta/models/{model}:generateContent`). null: no such route.
+ * `/openai/deployments/{deployment}/...`), Anthropic (`/v1/messages`), Gemini
+ * (`/v1beta/models/{model}:generateContent`) and Vertex AI
+ * (`/v1/projects/{p}/locations/{l}/publishers/google/models/{model}:generateContent`). null: no such route.
  */
 export function simRoute(path: string): SimRoute | null {
   const ep = simEndpoint(path.startsWith('/openai/v1/') ? path.slice('/openai'.length) : path);
   if (ep !== null) return { ep, model: null, stream: false };
   let m = AZURE_DEPLOYMENT.exec(path);
   if (m !== null) return { ep: simEndpoint(`/v1/${m[2]}`)!, model: decodeURIComponent(m[1]), stream: false };
-  m = GEMINI.exec(path);
+  m = GEMINI.exec(path) ?? VERTEX.exec(path);
   if (m !== null) return { ep: 'gemini', model: decodeURIComponent(m[1]), stream: m[2] === 'streamGenerateContent' };
   return null;
 }

@@ -32,7 +32,7 @@ async function post(
 }
 
 describe('simulated providers (bench/sim)', () => {
-  it('answer in the OpenAI, Anthropic, Azure and Gemini formats, JSON and streams', async () => {
+  it('answer in the OpenAI, Anthropic, Azure, Gemini and Vertex formats, JSON and streams', async () => {
     const s = await sim({ name: 'p', format: 'openai', output_tokens: 3 });
     const chat = await post(`${s.url}/v1/chat/completions`, { model: 'gpt-x', messages: [] });
     expect(chat).toMatchObject({ status: 200 });
@@ -57,7 +57,15 @@ describe('simulated providers (bench/sim)', () => {
     expect(JSON.parse(azure.text).model).toBe('prod-4o');
     const gem = (await post(`${s.url}/v1beta/models/gemini-x:generateContent`, { contents: [] })) as { text: string };
     expect(JSON.parse(gem.text)).toMatchObject({ modelVersion: 'gemini-x', candidates: [{ finishReason: 'STOP' }] });
-    expect(s.stats().models).toEqual({ 'gpt-x': 2, claude: 1, 'prod-4o': 1, 'gemini-x': 1 });
+    const vertex = (await post(
+      `${s.url}/v1/projects/acme/locations/us-central1/publishers/google/models/gemini-v:streamGenerateContent?alt=sse`,
+      { contents: [] },
+    )) as { text: string };
+    expect(vertex.text.match(/^data: /gm)!.length).toBe(3 + 1); // 3 tokens, then the finish event
+    // Vertex's OAuth token endpoint (the token_uri of a harness gateway's credentials): not inference traffic
+    const token = (await post(`${s.url}/oauth2/token`, {})) as { text: string };
+    expect(JSON.parse(token.text)).toMatchObject({ token_type: 'Bearer', expires_in: 3600 });
+    expect(s.stats().models).toEqual({ 'gpt-x': 2, claude: 1, 'prod-4o': 1, 'gemini-x': 1, 'gemini-v': 1 });
   });
 
   it('declared faults fire on the load clock only; the clean listener never faults', async () => {

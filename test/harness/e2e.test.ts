@@ -207,6 +207,35 @@ describe('vmc bench end to end', () => {
     }
   });
 
+  it('Vertex AI providers are simulated: the gateway gets a service-account file whose token_uri is the simulator, and its OAuth exchange and generateContent calls succeed', async () => {
+    const config = resolve('fixtures/features/providers-vertex.yaml');
+    const path = join(tmp, 'vertex.yaml');
+    writeFileSync(
+      path,
+      `bench: 1
+name: vertex
+gateway: { config: ${JSON.stringify(config)} }
+workload:
+  - { model: google/chat, weight: 2 }
+  - { model: google/chat, stream: true }
+load:
+  - { mode: rate, rate: 60, duration_s: 1 }
+thresholds:
+  - "errors.rate == 0"
+  - "requests > 0"
+`,
+    );
+    const r = await bench([path, '--out', join(tmp, 'vertex'), '--seed', '3']);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const res = JSON.parse(readFileSync(join(tmp, 'vertex', 'results.json'), 'utf8'));
+    expect(res.metrics.requests).toBe(60);
+    expect(res.metrics['errors.rate']).toBe(0);
+    // priority 0 is the first target: every answer came from it
+    expect(res.routing['google/chat']['vertex/gemini-2.5-flash'].observed).toBe(1);
+    // the credentials file is the run's own; no key leaves it
+    expect(r.stdout + r.stderr).not.toMatch(/PRIVATE KEY/);
+  });
+
   it('exits 2 on an invalid scenario, with the diagnostic at its position', async () => {
     const path = join(tmp, 'invalid.yaml');
     writeFileSync(
