@@ -149,7 +149,7 @@ export const BENCH_DIAGNOSTICS = {
     severity: 'error',
     title: 'provider not simulated',
     message: 'provider "{name}" has type {type}, which has no simulated provider',
-    hint: 'vmc bench simulates openai, anthropic, azure, gemini and vertex providers (not bedrock yet); measure such a gateway with `url:`',
+    hint: 'vmc bench simulates openai, anthropic, azure, gemini, vertex and bedrock providers; measure such a gateway with `url:`',
   },
   VMB2015: {
     severity: 'error',

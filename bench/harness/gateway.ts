@@ -21,6 +21,8 @@ import type { SimHost } from './sim-host.js';
 
 /** Value given to every provider's api_key_env in a harness-started gateway: no real key is ever sent. */
 export const SIMULATED_KEY = 'vmc-bench-simulated-key';
+/** Access key id of a Bedrock provider in a harness-started gateway (its secret is {@link SIMULATED_KEY}). */
+const SIMULATED_AWS_KEY_ID = 'AKIAVMCBENCHSIMULATED';
 
 export interface RunningGateway {
   readonly name: string;
@@ -158,6 +160,13 @@ async function startOnce(g: GatewayPlan, sims: SimHost, workDir: string): Promis
     if (p.apiKeyEnv !== null) env[p.apiKeyEnv] = SIMULATED_KEY;
     const file = p.options?.credentialsFileEnv;
     if (p.type === 'vertex' && file !== undefined) env[file] = simulatedGoogleCredentials(workDir, g.name, p.name, sims.url(p.name));
+    const aws = p.options?.credentialsEnv;
+    if (p.type === 'bedrock' && aws !== undefined) {
+      // requests are SigV4-signed for real, with credentials that exist only in this run
+      env[aws.accessKeyId] = SIMULATED_AWS_KEY_ID;
+      env[aws.secretAccessKey] = SIMULATED_KEY;
+      if (aws.sessionToken !== null) env[aws.sessionToken] = SIMULATED_KEY;
+    }
   }
   const logPath = join(workDir, `${g.name}.log`);
   const fd = openSync(logPath, 'w');

@@ -159,9 +159,9 @@ export interface NamedGateway {
  */
 export interface SimProvider {
   /**
-   * Wire format and URL layout (the provider type); needed only when no config or table names the provider.
+   * Wire format and URL layout (the provider type); needed only when no config or table names the provider (a `url:` gateway). For vertex, the gateway's service-account JSON must name the simulator's `/oauth2/token` as its token_uri.
    */
-  type?: 'openai' | 'anthropic' | 'azure' | 'gemini';
+  type?: 'openai' | 'anthropic' | 'azure' | 'gemini' | 'vertex' | 'bedrock';
   /**
    * Fixed port (e.g. for a gateway already running); default ephemeral.
    */

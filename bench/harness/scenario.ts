@@ -34,7 +34,8 @@ export interface Overrides {
 export type Sources = Map<string, string>;
 
 /** Provider types with a simulated provider (bench/sim/wire.ts speaks their formats). */
-const SIMULATED_TYPES = new Set(['openai', 'anthropic', 'azure', 'gemini', 'vertex']);
+/** Provider types the simulators speak (bench/sim/wire.ts routes), by their SPEC §13 names. */
+export const SIMULATED_PROVIDER_TYPES: ReadonlySet<string> = new Set(['openai', 'anthropic', 'azure', 'gemini', 'vertex', 'bedrock']);
 
 /**
  * Checks the scenario and builds its plan; null when it is invalid (diagnostics in `log`,
@@ -143,7 +144,7 @@ export async function prepareScenario(
       log.report('VMB1005', at(['providers', name], 'key'), { context: `providers.${name}`, key: 'type', example: 'openai' });
       continue;
     }
-    if (!SIMULATED_TYPES.has(type)) {
+    if (!SIMULATED_PROVIDER_TYPES.has(type)) {
       log.report('VMB2014', at(['providers', name], 'key'), { name, type });
       continue;
     }
@@ -152,7 +153,7 @@ export async function prepareScenario(
   }
   for (const [name, cp] of configProviders) {
     if (Object.hasOwn(declared, name)) continue;
-    if (!SIMULATED_TYPES.has(cp.type)) {
+    if (!SIMULATED_PROVIDER_TYPES.has(cp.type)) {
       log.report('VMB2014', at(['gateway' in s ? 'gateway' : 'gateways'], 'key'), { name, type: cp.type });
       continue;
     }

@@ -48,7 +48,7 @@ export interface SimModelSpec {
 }
 
 /** Wire format and URL layout of a simulated provider (its provider type). */
-export type SimFormat = 'openai' | 'anthropic' | 'azure' | 'gemini' | 'vertex';
+export type SimFormat = 'openai' | 'anthropic' | 'azure' | 'gemini' | 'vertex' | 'bedrock';
 
 /** One simulated provider. */
 export interface SimProviderSpec extends SimModelSpec {

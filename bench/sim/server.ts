@@ -28,7 +28,7 @@ import {
   type SimProviderSpec,
 } from './behavior.js';
 import { startRefuseGate } from './refuse-gate.js';
-import { simRoute, WireCache, type SimEndpoint } from './wire.js';
+import { bedrockErrorHeaders, simRoute, WireCache, type SimEndpoint } from './wire.js';
 
 /** Header carrying the request's sequence number (keyed latency draws; the gateway forwards it). */
 export const SEQ_HEADER = 'x-bench-seq';
@@ -41,6 +41,10 @@ const JSON_HEADERS = ['content-type', 'application/json'];
 export const SIM_TOKEN_PATH = '/oauth2/token';
 const TOKEN_ANSWER = JSON.stringify({ access_token: 'simulated-access-token', expires_in: 3600, token_type: 'Bearer' });
 const SSE_HEADERS = ['content-type', 'text/event-stream', 'cache-control', 'no-cache'];
+/** How a SigV4 `authorization` header starts. */
+const SIGV4_PREFIX = 'AWS4-HMAC-SHA256 Credential=';
+/** Bedrock's ConverseStream: AWS event-stream frames. */
+const EVENTSTREAM_HEADERS = ['content-type', 'application/vnd.amazon.eventstream'];
 const MODEL_KEY = Buffer.from('"model"');
 const STREAM_TRUE = [Buffer.from('"stream":true'), Buffer.from('"stream": true')];
 const USAGE_TRUE = [Buffer.from('"include_usage":true'), Buffer.from('"include_usage": true')];
@@ -120,17 +124,25 @@ export async function startSimProvider(spec: SimProviderSpec, opts: SimProviderO
       return;
     }
     const ep = route.ep;
+    if (ep === 'bedrock' && !(req.header('authorization') ?? '').startsWith(SIGV4_PREFIX)) {
+      // as Bedrock does: an unsigned request is refused (the signature itself is not checked:
+      // the simulator does not know the gateway's secret; bench/sim/clouds/bedrock.ts does)
+      count('status:403');
+      res.respond(403, [...JSON_HEADERS, ...bedrockErrorHeaders(403)], wire.error(ep, 403));
+      return;
+    }
     const body = req.body;
     const model = route.model ?? modelOf(body);
     stats.models[model] = (stats.models[model] ?? 0) + 1;
-    const stream = ep === 'gemini' ? route.stream : ep !== 'embeddings' && hasAny(body, STREAM_TRUE);
+    const stream = ep === 'gemini' || ep === 'bedrock' ? route.stream : ep !== 'embeddings' && hasAny(body, STREAM_TRUE);
     const seqText = req.header(SEQ_HEADER);
     const seq = seqText === null ? -1 : Number(seqText);
     const d = behavior.decide(model, Number.isSafeInteger(seq) ? seq : -1, now(), maxTokensOf(body));
     switch (d.action) {
       case ACT_STATUS: {
         count(`status:${d.status}`);
-        const headers = d.retryAfterS >= 0 ? [...JSON_HEADERS, 'retry-after', String(d.retryAfterS)] : JSON_HEADERS;
+        let headers = d.retryAfterS >= 0 ? [...JSON_HEADERS, 'retry-after', String(d.retryAfterS)] : JSON_HEADERS;
+        if (ep === 'bedrock') headers = [...headers, ...bedrockErrorHeaders(d.status)];
         res.respond(d.status, headers, wire.error(ep, d.status));
         return;
       }
@@ -189,7 +201,7 @@ export async function startSimProvider(spec: SimProviderSpec, opts: SimProviderO
     after: number,
   ): Promise<void> {
     const s = wire.stream(ep, model, tokens, usage);
-    res.writeHead(200, SSE_HEADERS);
+    res.writeHead(200, ep === 'bedrock' ? EVENTSTREAM_HEADERS : SSE_HEADERS);
     if (ttft >= 0.5) await sleep(ttft);
     if (res.finished) return;
     if (action === 0 && itl < 0.5) {

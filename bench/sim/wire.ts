@@ -1,3 +1,4 @@
+import { bedrockErrorTypeHeader, converseResponse, converseStreamFrames } from './clouds/bedrock.js';
 import { generateContentResponse, generateContentStreamEvents, googleError } from './clouds/generate-content.js';
 
 /**
@@ -8,22 +9,25 @@ import { generateContentResponse, generateContentStreamEvents, googleError } fro
  *
  * Shapes are those the official SDKs parse (the same as bench/sim/simulated-provider.ts):
  * OpenAI chat completions, completions, embeddings and responses (also behind Azure's
- * paths); Anthropic messages; Gemini generateContent (./clouds/generate-content.ts).
+ * paths); Anthropic messages; Gemini generateContent (./clouds/generate-content.ts);
+ * Bedrock Converse, its streams in AWS event-stream frames (./clouds/bedrock.ts).
  */
 
-export type SimEndpoint = 'chat' | 'completions' | 'embeddings' | 'responses' | 'messages' | 'gemini';
+export type SimEndpoint = 'chat' | 'completions' | 'embeddings' | 'responses' | 'messages' | 'gemini' | 'bedrock';
 
 /** A request path as the simulator reads it: the endpoint, and the model when the path names it. */
 export interface SimRoute {
   ep: SimEndpoint;
-  /** Azure deployment or Gemini model from the path; null when the body names the model. */
+  /** Azure deployment, Gemini or Bedrock model from the path; null when the body names the model. */
   model: string | null;
-  /** Gemini: the path asks for a stream (`:streamGenerateContent`). */
+  /** Gemini, Bedrock: the path asks for a stream (`:streamGenerateContent`, `/converse-stream`). */
   stream: boolean;
 }
 
 const AZURE_DEPLOYMENT = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|completions|embeddings)$/;
 const GEMINI = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent)$/;
+/** Bedrock's Converse paths (runtime/providers/bedrock.ts); the model id is URL-encoded (`:` → `%3A`). */
+const BEDROCK = /^\/model\/([^/]+)\/(converse|converse-stream)$/;
 /** Vertex AI's publisher-model path (runtime/providers/vertex.ts): Gemini's wire format under a project and location. */
 const VERTEX =
   /^\/v1(?:beta1)?\/projects\/[^/]+\/locations\/[^/]+\/publishers\/[^/]+\/models\/([^/:]+):(generateContent|streamGenerateContent)$/;
@@ -32,7 +36,8 @@ const VERTEX =
  * Route of a request path: OpenAI (`/v1/...`, Azure's `/openai/v1/...` and
  * `/openai/deployments/{deployment}/...`), Anthropic (`/v1/messages`), Gemini
  * (`/v1beta/models/{model}:generateContent`) and Vertex AI
- * (`/v1/projects/{p}/locations/{l}/publishers/google/models/{model}:generateContent`). null: no such route.
+ * (`/v1/projects/{p}/locations/{l}/publishers/google/models/{model}:generateContent`) and Bedrock
+ * (`/model/{modelId}/converse`, `/converse-stream`). null: no such route.
  */
 export function simRoute(path: string): SimRoute | null {
   const ep = simEndpoint(path.startsWith('/openai/v1/') ? path.slice('/openai'.length) : path);
@@ -41,6 +46,8 @@ export function simRoute(path: string): SimRoute | null {
   if (m !== null) return { ep: simEndpoint(`/v1/${m[2]}`)!, model: decodeURIComponent(m[1]), stream: false };
   m = GEMINI.exec(path) ?? VERTEX.exec(path);
   if (m !== null) return { ep: 'gemini', model: decodeURIComponent(m[1]), stream: m[2] === 'streamGenerateContent' };
+  m = BEDROCK.exec(path);
+  if (m !== null) return { ep: 'bedrock', model: decodeURIComponent(m[1]), stream: m[2] === 'converse-stream' };
   return null;
 }
 
@@ -124,11 +131,13 @@ export class WireCache {
       const message = `simulated ${this.#provider}: status ${status}`;
       const type = errorType(status);
       const body =
-        ep === 'gemini'
-          ? googleError(status, message)
-          : ep === 'messages'
-            ? { type: 'error', error: { type: status === 529 ? 'overloaded_error' : status >= 500 ? 'api_error' : type, message } }
-            : { error: { message, type: status >= 500 ? 'server_error' : type, param: null, code: null } };
+        ep === 'bedrock'
+          ? { message } // the error type travels in `x-amzn-errortype` (bedrockErrorHeaders)
+          : ep === 'gemini'
+            ? googleError(status, message)
+            : ep === 'messages'
+              ? { type: 'error', error: { type: status === 529 ? 'overloaded_error' : status >= 500 ? 'api_error' : type, message } }
+              : { error: { message, type: status >= 500 ? 'server_error' : type, param: null, code: null } };
       b = Buffer.from(JSON.stringify(body));
       this.#json.set(key, b);
     }
@@ -188,6 +197,8 @@ function jsonBody(ep: SimEndpoint, model: string, tokens: number, provider: stri
       return responseObject(model, content, tokens, 'completed', provider);
     case 'gemini':
       return generateContentResponse({ text: content, usage: { input: INPUT_TOKENS, output: tokens } }, model);
+    case 'bedrock':
+      return converseResponse({ text: content, usage: { input: INPUT_TOKENS, output: tokens } });
     case 'messages':
       return {
         id: `msg_sim_${provider}`,
@@ -225,7 +236,34 @@ function responseObject(model: string, content: string, tokens: number, status: 
   };
 }
 
+/** Bedrock's error answers carry their type in a header: `['x-amzn-errortype', type]`. */
+export function bedrockErrorHeaders(status: number): string[] {
+  return ['x-amzn-errortype', bedrockErrorTypeHeader(status)];
+}
+
+/**
+ * A ConverseStream answer in AWS event-stream frames: messageStart rides with the first
+ * token's contentBlockDelta, contentBlockStop + messageStop + metadata with the last; the
+ * `malformed` fault is a frame whose message CRC is wrong.
+ */
+function bedrockStreamBytes(tokens: number): StreamBytes {
+  const frames = converseStreamFrames({ text: text(tokens), chunks: tokens, usage: { input: INPUT_TOKENS, output: tokens } }).map((f) =>
+    Buffer.from(f.buffer, f.byteOffset, f.byteLength),
+  );
+  const tailFrames = tokens > 0 ? 3 : 2; // (contentBlockStop,) messageStop, metadata
+  const deltas = frames.slice(1, frames.length - tailFrames);
+  const tail = frames.slice(frames.length - tailFrames);
+  const events: Buffer[] = [];
+  for (let i = 0; i < deltas.length; i++)
+    events.push(Buffer.concat([...(i === 0 ? [frames[0]] : []), deltas[i], ...(i === deltas.length - 1 ? tail : [])]));
+  if (events.length === 0) events.push(Buffer.concat([frames[0], ...tail]));
+  const malformed = Buffer.from(deltas[0] ?? frames[0]);
+  malformed[malformed.length - 1] ^= 0xff; // the message CRC no longer matches
+  return { events, whole: Buffer.concat(events), malformed };
+}
+
 function streamBytes(ep: SimEndpoint, model: string, tokens: number, usage: boolean, provider: string): StreamBytes {
+  if (ep === 'bedrock') return bedrockStreamBytes(tokens);
   const head: string[] = [];
   const perToken: string[] = [];
   const tail: string[] = [];

@@ -3,6 +3,8 @@
  * formats, declared faults on the load clock, the refuse gate, and the clean baseline
  * listener that never faults.
  */
+import { EventStreamCodec } from '@smithy/eventstream-codec';
+import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimProvider, type SimProvider } from '../../bench/sim/server.js';
 import type { SimProviderSpec } from '../../bench/sim/behavior.js';
@@ -66,6 +68,64 @@ describe('simulated providers (bench/sim)', () => {
     const token = (await post(`${s.url}/oauth2/token`, {})) as { text: string };
     expect(JSON.parse(token.text)).toMatchObject({ token_type: 'Bearer', expires_in: 3600 });
     expect(s.stats().models).toEqual({ 'gpt-x': 2, claude: 1, 'prod-4o': 1, 'gemini-x': 1, 'gemini-v': 1 });
+  });
+
+  it('answer Bedrock Converse in JSON and in AWS event-stream frames; errors carry x-amzn-errortype; malformed = a bad CRC', async () => {
+    const codec = new EventStreamCodec(toUtf8, fromUtf8);
+    const s = await sim({ name: 'aws', format: 'bedrock', output_tokens: 3 });
+    const model = encodeURIComponent('anthropic.claude-3-5-sonnet-20240620-v1:0');
+    const unsigned = (await post(`${s.url}/model/${model}/converse`, { messages: [] })) as { status: number; headers: Headers };
+    expect(unsigned.status).toBe(403);
+    expect(unsigned.headers.get('x-amzn-errortype')).toMatch(/^AccessDeniedException:/);
+    const SIGNED = {
+      authorization: 'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261128/us-east-1/bedrock/aws4_request, SignedHeaders=host, Signature=0',
+    };
+    const json = (await post(`${s.url}/model/${model}/converse`, { messages: [] }, SIGNED)) as { status: number; text: string };
+    expect(json.status).toBe(200);
+    expect(JSON.parse(json.text)).toMatchObject({
+      output: { message: { role: 'assistant', content: [{ text: 'ok ok ok' }] } },
+      stopReason: 'end_turn',
+      usage: { outputTokens: 3 },
+    });
+    const r = await fetch(`${s.url}/model/${model}/converse-stream`, { method: 'POST', headers: SIGNED, body: '{"messages":[]}' });
+    expect(r.headers.get('content-type')).toBe('application/vnd.amazon.eventstream');
+    const bytes = new Uint8Array(await r.arrayBuffer());
+    const events: string[] = [];
+    for (let at = 0; at < bytes.length;) {
+      const len = new DataView(bytes.buffer, bytes.byteOffset + at).getUint32(0);
+      events.push(String(codec.decode(bytes.subarray(at, at + len)).headers[':event-type'].value));
+      at += len;
+    }
+    expect(events).toEqual([
+      'messageStart',
+      'contentBlockDelta',
+      'contentBlockDelta',
+      'contentBlockDelta',
+      'contentBlockStop',
+      'messageStop',
+      'metadata',
+    ]);
+    expect(s.stats().models).toEqual({ 'anthropic.claude-3-5-sonnet-20240620-v1:0': 2 });
+    expect(s.stats().outcomes['status:403']).toBe(1);
+
+    const faulty = await sim({ name: 'aws', format: 'bedrock', output_tokens: 2, faults: [{ status: 429 }] });
+    faulty.setClock(0, true);
+    const e = (await post(`${faulty.url}/model/m/converse`, {}, SIGNED)) as { status: number; text: string; headers: Headers };
+    expect(e.status).toBe(429);
+    expect(e.headers.get('x-amzn-errortype')).toMatch(/^ThrottlingException:/);
+    expect(JSON.parse(e.text)).toEqual({ message: 'simulated aws: status 429' });
+    const bad = await sim({ name: 'aws', format: 'bedrock', output_tokens: 2, faults: [{ kind: 'malformed', after_tokens: 1 }] });
+    bad.setClock(0, true);
+    const broken = new Uint8Array(
+      await (await fetch(`${bad.url}/model/m/converse-stream`, { method: 'POST', headers: SIGNED, body: '{}' })).arrayBuffer(),
+    );
+    expect(() => {
+      for (let at = 0; at < broken.length;) {
+        const len = new DataView(broken.buffer, broken.byteOffset + at).getUint32(0);
+        codec.decode(broken.subarray(at, at + len));
+        at += len;
+      }
+    }).toThrow(/checksum/i);
   });
 
   it('declared faults fire on the load clock only; the clean listener never faults', async () => {

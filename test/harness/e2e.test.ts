@@ -236,6 +236,35 @@ thresholds:
     expect(r.stdout + r.stderr).not.toMatch(/PRIVATE KEY/);
   });
 
+  it('Bedrock providers are simulated: requests are SigV4-signed with run-only credentials, streams answered in event-stream frames', async () => {
+    const config = resolve('fixtures/features/providers-bedrock.yaml');
+    const path = join(tmp, 'bedrock.yaml');
+    writeFileSync(
+      path,
+      `bench: 1
+name: bedrock
+gateway: { config: ${JSON.stringify(config)} }
+workload:
+  - { model: bedrock/claude, weight: 2 }
+  - { model: bedrock/claude, stream: true }
+load:
+  - { mode: rate, rate: 100, duration_s: 2 }
+baseline: true
+thresholds:
+  - "errors.rate == 0"
+  - "routing.share_error_pp < 15"
+`,
+    );
+    const r = await bench([path, '--out', join(tmp, 'bedrock'), '--seed', '5']);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const res = JSON.parse(readFileSync(join(tmp, 'bedrock', 'results.json'), 'utf8'));
+    expect(res.metrics.requests).toBe(200);
+    expect(res.metrics['errors.rate']).toBe(0);
+    const shares = res.routing['bedrock/claude'];
+    expect(shares['bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0'].expected).toBeCloseTo(0.8, 10);
+    expect(shares['bedrock-eu/eu.anthropic.claude-3-5-sonnet-20240620-v1:0'].observed).toBeGreaterThan(0);
+  });
+
   it('exits 2 on an invalid scenario, with the diagnostic at its position', async () => {
     const path = join(tmp, 'invalid.yaml');
     writeFileSync(

@@ -284,12 +284,13 @@ const ERROR_TYPES: Record<number, string> = {
   503: 'ServiceUnavailableException',
 };
 
-function errorType(status: number): string {
-  return ERROR_TYPES[status] ?? 'InternalServerException';
+/** Bedrock's `x-amzn-errortype` value for an HTTP status: the exception's name and namespace. */
+export function bedrockErrorTypeHeader(status: number): string {
+  return `${ERROR_TYPES[status] ?? 'InternalServerException'}:http://internal.amazon.com/coral/com.amazon.bedrock/`;
 }
 
 function sendError(res: http.ServerResponse, status: number, message: string): void {
-  sendJson(res, status, { message }, { 'x-amzn-errortype': `${errorType(status)}:http://internal.amazon.com/coral/com.amazon.bedrock/` });
+  sendJson(res, status, { message }, { 'x-amzn-errortype': bedrockErrorTypeHeader(status) });
 }
 
 export async function startBedrockSim(opts: BedrockSimOptions): Promise<BedrockSim> {
@@ -316,7 +317,7 @@ export async function startBedrockSim(opts: BedrockSimOptions): Promise<BedrockS
     (status, message) => ({
       headers: {
         'content-type': 'application/json',
-        'x-amzn-errortype': `${errorType(status)}:http://internal.amazon.com/coral/com.amazon.bedrock/`,
+        'x-amzn-errortype': bedrockErrorTypeHeader(status),
       },
       body: JSON.stringify({ message }),
     }),
