@@ -207,59 +207,45 @@ describe('vmc bench end to end', () => {
     }
   });
 
-  it('Vertex AI providers are simulated: the gateway gets a service-account file whose token_uri is the simulator, and its OAuth exchange and generateContent calls succeed', async () => {
-    const config = resolve('fixtures/features/providers-vertex.yaml');
-    const path = join(tmp, 'vertex.yaml');
+  /**
+   * A healthy run of a cloud provider fixture (JSON and streamed chat to `model`) through a
+   * harness-started gateway: exit 0, no errors; resolves with results.json and the output.
+   */
+  async function cloudRun(name: string, model: string, rate: number, extra = '') {
+    const path = join(tmp, `${name}.yaml`);
     writeFileSync(
       path,
       `bench: 1
-name: vertex
-gateway: { config: ${JSON.stringify(config)} }
+name: ${name}
+gateway: { config: ${JSON.stringify(resolve(`fixtures/features/providers-${name}.yaml`))} }
 workload:
-  - { model: google/chat, weight: 2 }
-  - { model: google/chat, stream: true }
+  - { model: ${model}, weight: 2 }
+  - { model: ${model}, stream: true }
 load:
-  - { mode: rate, rate: 60, duration_s: 1 }
+  - { mode: rate, rate: ${rate}, duration_s: 1 }
 thresholds:
   - "errors.rate == 0"
-  - "requests > 0"
-`,
+${extra}`,
     );
-    const r = await bench([path, '--out', join(tmp, 'vertex'), '--seed', '3']);
+    const r = await bench([path, '--out', join(tmp, name), '--seed', '3']);
     expect(r.code, r.stderr + r.stdout).toBe(0);
-    const res = JSON.parse(readFileSync(join(tmp, 'vertex', 'results.json'), 'utf8'));
-    expect(res.metrics.requests).toBe(60);
+    const res = JSON.parse(readFileSync(join(tmp, name, 'results.json'), 'utf8'));
+    expect(res.metrics.requests).toBe(rate);
     expect(res.metrics['errors.rate']).toBe(0);
+    return { res, output: r.stdout + r.stderr };
+  }
+
+  it('Vertex AI providers are simulated: the gateway gets a service-account file whose token_uri is the simulator, and its OAuth exchange and generateContent calls succeed', async () => {
+    const { res, output } = await cloudRun('vertex', 'google/chat', 60);
     // priority 0 is the first target: every answer came from it
     expect(res.routing['google/chat']['vertex/gemini-2.5-flash'].observed).toBe(1);
     // the credentials file is the run's own; no key leaves it
-    expect(r.stdout + r.stderr).not.toMatch(/PRIVATE KEY/);
+    expect(output).not.toMatch(/PRIVATE KEY/);
   });
 
   it('Bedrock providers are simulated: requests are SigV4-signed with run-only credentials, streams answered in event-stream frames', async () => {
-    const config = resolve('fixtures/features/providers-bedrock.yaml');
-    const path = join(tmp, 'bedrock.yaml');
-    writeFileSync(
-      path,
-      `bench: 1
-name: bedrock
-gateway: { config: ${JSON.stringify(config)} }
-workload:
-  - { model: bedrock/claude, weight: 2 }
-  - { model: bedrock/claude, stream: true }
-load:
-  - { mode: rate, rate: 100, duration_s: 2 }
-baseline: true
-thresholds:
-  - "errors.rate == 0"
-  - "routing.share_error_pp < 15"
-`,
-    );
-    const r = await bench([path, '--out', join(tmp, 'bedrock'), '--seed', '5']);
-    expect(r.code, r.stderr + r.stdout).toBe(0);
-    const res = JSON.parse(readFileSync(join(tmp, 'bedrock', 'results.json'), 'utf8'));
-    expect(res.metrics.requests).toBe(200);
-    expect(res.metrics['errors.rate']).toBe(0);
+    // (the simulator refuses unsigned requests: no errors means every request was signed)
+    const { res } = await cloudRun('bedrock', 'bedrock/claude', 200, 'baseline: true\n');
     const shares = res.routing['bedrock/claude'];
     expect(shares['bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0'].expected).toBeCloseTo(0.8, 10);
     expect(shares['bedrock-eu/eu.anthropic.claude-3-5-sonnet-20240620-v1:0'].observed).toBeGreaterThan(0);
