@@ -86,6 +86,7 @@ describe('example scenarios (fixtures/bench)', () => {
         'access.yaml',
         'basic.yaml',
         'cooldown.yaml',
+        'clouds.yaml',
         'failover.yaml',
         'fault-kinds.yaml',
         'load-shapes.yaml',
