@@ -234,7 +234,7 @@ export class TargetRuntime {
       const name = client[i];
       const fwd = forwardedRequestHeader(name, CREDENTIAL_HEADER_NAMES);
       if (fwd === FORWARD_NEVER) {
-        if (name === 'x-forwarded-for') forwardedFor = forwardedFor === null ? client[i + 1] : `${forwardedFor}, ${client[i + 1]}`;
+        if (name === 'x-forwarded-for') forwardedFor = appendHop(forwardedFor, client[i + 1]);
         continue;
       }
       if (this.#dropsClientHeader(name, fwd) || this.#shadowed(name, 2)) continue;
@@ -244,7 +244,7 @@ export class TargetRuntime {
       head += name + ': ' + value + '\r\n';
     }
     if (peer !== null && !this.#shadowed('x-forwarded-for', 2)) {
-      const xff = forwardedFor === null ? peer : `${forwardedFor}, ${peer}`;
+      const xff = appendHop(forwardedFor, peer);
       if (!sendable(xff)) return null;
       head += 'x-forwarded-for: ' + xff + '\r\n';
     }
@@ -316,13 +316,13 @@ export class TargetRuntime {
       const name = client[i];
       const fwd = forwardedRequestHeader(name, CREDENTIAL_HEADER_NAMES);
       if (fwd === FORWARD_NEVER) {
-        if (name === 'x-forwarded-for') forwardedFor = forwardedFor === null ? client[i + 1] : `${forwardedFor}, ${client[i + 1]}`;
+        if (name === 'x-forwarded-for') forwardedFor = appendHop(forwardedFor, client[i + 1]);
         continue;
       }
       if (!this.#dropsClientHeader(name, fwd) && this.#keepsClient(name, mwSet, mwRemove)) out.push(name, client[i + 1]);
     }
     if (peer !== null && this.#keepsClient('x-forwarded-for', mwSet, mwRemove)) {
-      out.push('x-forwarded-for', forwardedFor === null ? peer : `${forwardedFor}, ${peer}`);
+      out.push('x-forwarded-for', appendHop(forwardedFor, peer));
     }
     for (const [n, v] of mwSet) if (!this.#shadowed(n, 2)) out.push(n, v);
     for (let i = 0; i < prov.length; i += 2) if (!this.#shadowed(prov[i], 3)) out.push(prov[i], prov[i + 1]);
@@ -388,4 +388,12 @@ function overridden(name: string, set: readonly [string, string][]): boolean {
 function hasName(flat: readonly string[], name: string): boolean {
   for (let i = 0; i < flat.length; i += 2) if (flat[i] === name) return true;
   return false;
+}
+
+/**
+ * An `x-forwarded-for` list with one more hop: the client's values joined in order, then the
+ * peer (fastHead and buildHeaders build the same list).
+ */
+function appendHop(list: string | null, hop: string): string {
+  return list === null ? hop : `${list}, ${hop}`;
 }
