@@ -60,6 +60,14 @@ export class Histogram {
 }
 
 /**
+ * Interval of the event-loop delay sampler behind `vmc_event_loop_delay_seconds` (the server
+ * enables it with this resolution). Each sample wakes an idle process: an idle gateway (steady
+ * state, all threads) used 7.7 ms of CPU per second at 10 ms and 6.5 ms/s at 20 ms; 20 ms
+ * still catches every stall of 20 ms or more.
+ */
+export const LOOP_DELAY_INTERVAL_MS = 20;
+
+/**
  * Statuses counted in a per-series array slot (no map lookup per request, issue 13); any
  * other status goes to the series' map. Slot = STATUS_SLOT[status] - 1.
  */
@@ -299,7 +307,7 @@ export class Metrics {
     out.push('# HELP vmc_in_flight_requests Requests being served.', '# TYPE vmc_in_flight_requests gauge');
     out.push(`vmc_in_flight_requests ${this.inFlight}`);
     out.push(
-      '# HELP vmc_event_loop_delay_seconds Event-loop delay beyond the 20 ms sampling interval, since the process started (with workers: the worst worker).',
+      `# HELP vmc_event_loop_delay_seconds Event-loop delay beyond the ${LOOP_DELAY_INTERVAL_MS} ms sampling interval, since the process started (with workers: the worst worker).`,
       '# TYPE vmc_event_loop_delay_seconds gauge',
     );
     out.push(`vmc_event_loop_delay_seconds{quantile="0.5"} ${this.loopDelay[0]}`);
