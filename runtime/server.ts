@@ -208,6 +208,19 @@ class GenerationSlot {
     return table;
   }
 
+  /**
+   * Runs `read` (of the table file and the admin state) until no swap landed while it ran. An
+   * admin answer swapped in meanwhile may be newer than what was read (its state was persisted
+   * before it was answered), so a reload reads again rather than put an older state on top of
+   * it (bounded: after READ_AGAIN_MAX reads the last one wins).
+   */
+  async #readUnswapped(read: () => Promise<void>): Promise<void> {
+    for (let i = 0, seen = -1; i < READ_AGAIN_MAX && seen !== this.#swaps; i++) {
+      seen = this.#swaps;
+      await read();
+    }
+  }
+
   /** The table file's bytes through the admin backend's overlay, if any. */
   async #overlaid(file: Buffer): Promise<Uint8Array> {
     const admin = this.#opts.admin;
@@ -224,14 +237,10 @@ class GenerationSlot {
     let file!: Buffer;
     let bytes!: Uint8Array;
     try {
-      // An admin answer swapped in while the file and the state were read may be newer than
-      // what was read (its state was persisted before it was answered): read again, so a
-      // reload never puts an older state on top of it (bounded; the last read wins then).
-      for (let i = 0, seen = -1; i < READ_AGAIN_MAX && seen !== this.#swaps; i++) {
-        seen = this.#swaps;
+      await this.#readUnswapped(async () => {
         file = await readFile(path);
         bytes = await this.#overlaid(file);
-      }
+      });
     } catch (err) {
       this.reject(reason, err);
       throw err;
@@ -259,11 +268,9 @@ class GenerationSlot {
     this.#lastFileBytes = bytes;
     let overlaid!: Uint8Array;
     try {
-      // as in reloadFromFile: an admin answer swapped in meanwhile has the newer state
-      for (let i = 0, seen = -1; i < READ_AGAIN_MAX && seen !== this.#swaps; i++) {
-        seen = this.#swaps;
+      await this.#readUnswapped(async () => {
         overlaid = await this.#overlaid(bytes);
-      }
+      });
     } catch (err) {
       this.reject('watch', err); // e.g. the admin overlay decodes the file first and throws
       return;
