@@ -176,6 +176,22 @@ function renderMarkdown(r) {
   if (r.compile) {
     L.push('## Compile scaling (`bench/compile.mjs`)', '', `Run: ${envLine(r.compile.env)}.`, '', compileMarkdown(r.compile), '');
   }
+  L.push(
+    '## Side measurements (by hand, not re-run by `npm run bench`)',
+    '',
+    'Taken on this machine on 2026-11-28 while working on issue 13, with the commands given; kept here because the runs above do not repeat them.',
+    '',
+    '| what | command | result |',
+    '|---|---|---|',
+    '| idle gateway CPU, event-loop sampler at 10 ms vs 20 ms (steady state after 20 s, all threads, /proc/PID/task/*/schedstat over 20 s) | ' +
+      '`vmc serve` on the demo table, no traffic | 7.7 → 6.5 ms CPU per second (V8's background threads account for ~3.7 ms/s in a separate per-thread reading) |',
+    '| skipping the per-request client address (`getRemoteAddressAsText`, for `x-forwarded-for`) | ' +
+      '`node bench/floor.mjs --kinds json --rounds 5 --duration 3 --gateways vmc --variant nopeer:…` (a temporary switch, not kept) | ' +
+      'CPU/request 0.97× of vmc (middle half 0.90–1.00), ~1.4 µs: within noise, not kept |',
+    '| CPU per request by stage, twice on the same build | `node bench/stages.mjs --duration 5` | 43.9 and 37.6 µs/request total (kernel 22.5 and 17.4): run-to-run noise as large as any lever left |',
+    '| vmc vs nginx, quick re-run | `node bench/floor.mjs --kinds json,sse --rounds 5 --duration 3` | JSON 48.2 vs 27.4 µs (1.76×, paired 1.84×), SSE 43.1 vs 23.7 µs (1.82×, paired 1.70×) |',
+    '',
+  );
   L.push('## Method notes', '');
   L.push(
     '- **Fresh processes.** Each resolve case (implementation × scope × size) is its own `node` process; each scenario is one `vmc bench` process that starts ' +
