@@ -184,7 +184,7 @@ function renderMarkdown(r) {
     '| what | command | result |',
     '|---|---|---|',
     '| idle gateway CPU, event-loop sampler at 10 ms vs 20 ms (steady state after 20 s, all threads, /proc/PID/task/*/schedstat over 20 s) | ' +
-      '`vmc serve` on the demo table, no traffic | 7.7 → 6.5 ms CPU per second (V8's background threads account for ~3.7 ms/s in a separate per-thread reading) |',
+      '`vmc serve` on the demo table, no traffic | 7.7 → 6.5 ms CPU per second (V8 background threads account for ~3.7 ms/s in a separate per-thread reading) |',
     '| skipping the per-request client address (`getRemoteAddressAsText`, for `x-forwarded-for`) | ' +
       '`node bench/floor.mjs --kinds json --rounds 5 --duration 3 --gateways vmc --variant nopeer:…` (a temporary switch, not kept) | ' +
       'CPU/request 0.97× of vmc (middle half 0.90–1.00), ~1.4 µs: within noise, not kept |',
