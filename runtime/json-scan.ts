@@ -11,7 +11,8 @@
  * byte after its end, so that no inner loop tests for the end of the input (the sentinel, a
  * control byte, ends every run: string, whitespace, number), and string contents — most of
  * a chat body — are skipped four bytes per load (`Int32Array`, SWAR tests for a quote, a
- * backslash or a control byte). The scan is one function with one loop per token kind, so
+ * backslash or a control byte; the first such byte of a word is found by `Math.clz32`, with
+ * no byte loop). The scan is one function with one loop per token kind, so
  * that V8 compiles it without a call per token. `bench/resolve.mjs` measures it against
  * `JSON.parse`.
  *
@@ -89,8 +90,8 @@ let stack = new Uint8Array(DEFAULT_MAX_DEPTH);
  * allocation the size of a body that already took that much memory to arrive).
  */
 export const MIRROR_MAX_BYTES = 1 << 20;
-/** Room after the body: the sentinel, and whole words for the word loop. */
-const SLACK = 8;
+/** Room after the body: the sentinel, and whole words for the word loop (it reads up to two words past the sentinel's). */
+const SLACK = 12;
 let mirror = new Uint8Array(4096);
 let mirror32 = new Int32Array(mirror.buffer);
 
@@ -130,7 +131,7 @@ export function scanJsonBody(body: Uint8Array, out: BodyScan, maxDepth: number =
   if (m.length < end + SLACK) {
     // cold: a body larger than any before (grow the mirror), or above the mirror's bound
     if (end <= MIRROR_MAX_BYTES) growMirror(end + SLACK);
-    else m = new Uint8Array(end + SLACK);
+    else m = new Uint8Array((end + SLACK + 3) & ~3); // whole words: an Int32Array views it
     if (end <= MIRROR_MAX_BYTES) m = mirror;
   }
   const m32 = m === mirror ? mirror32 : new Int32Array(m.buffer);
@@ -249,26 +250,29 @@ function growMirror(n: number): void {
  * Scans string contents starting after the opening quote. Returns the offset after the
  * closing quote, or `-(offset + 1)` of the offending byte. Sets `stringEscaped`.
  *
- * Aligned words whose four bytes are all ordinary (no `"`, no `\`, none below 0x20) are
- * skipped with one load and a few integer operations — the classic "has a zero byte" test
- * on `w ^ 0x22…` and `w ^ 0x5c…` and "has a byte below 0x20" on `w`, exact for "is there
- * one"; the byte loop then decides at the word that has one. The sentinel after the body is
- * a control byte, so neither loop needs a bounds test.
+ * Four bytes per load, with no byte loop (issue 13): {@link specialBytes} flags, in one
+ * aligned word, the bytes that end or interrupt a run of string contents; the bytes of the
+ * first word that come before `pos` are masked out, and the lowest flag (`Math.clz32` of the
+ * lowest set bit) is the first such byte. Words go two per iteration. The sentinel after
+ * the body is a control byte, so no loop needs a bounds test.
  */
 function scanString(m: Uint8Array, m32: Int32Array, pos: number, end: number): number {
   let escaped = false;
   for (;;) {
-    if ((pos & 3) === 0) {
-      let wi = pos >> 2;
-      for (;;) {
-        const w = m32[wi];
-        const q = w ^ QUOTES;
-        const b = w ^ BACKSLASHES;
-        if (((((q - ONES) & ~q) | ((b - ONES) & ~b) | ((w - SPACES) & ~w)) & HIGHS) !== 0) break;
+    let wi = pos >> 2;
+    let t = specialBytes(m32[wi]) & (-1 << ((pos & 3) << 3));
+    while (t === 0) {
+      const w = m32[wi + 1];
+      const x = m32[wi + 2]; // within the mirror: SLACK covers the word after the sentinel's
+      t = specialBytes(w);
+      if (t !== 0) {
         wi++;
+        break;
       }
-      pos = wi << 2;
+      t = specialBytes(x);
+      wi += 2;
     }
+    pos = (wi << 2) + ((31 - Math.clz32(t & -t)) >> 3);
     const c = m[pos];
     if (c === CH_QUOTE) {
       stringEscaped = escaped;
@@ -281,8 +285,21 @@ function scanString(m: Uint8Array, m32: Int32Array, pos: number, end: number): n
       continue;
     }
     if (c < 0x20) return pos >= end ? -end - 1 : -pos - 1; // raw control characters are not allowed; the sentinel: unterminated
-    pos++;
+    pos++; // an ordinary byte flagged by a borrow from a masked byte before pos (see specialBytes)
   }
+}
+
+/**
+ * The high bit of each byte of the little-endian word `w` that is a `"`, a `\` or below 0x20
+ * (the classic "has a zero byte" test on `w ^ 0x22…` and `w ^ 0x5c…`, "has a byte below
+ * 0x20" on `w`; the three share the `& ~w` because xor with 0x22 or 0x5c keeps a byte's high
+ * bit, and no byte ≥ 0x80 is special). A borrow only moves upwards, from a byte that is
+ * special, so the lowest flag is always a special byte; flags above it may be false. When the
+ * caller masks out the low bytes of a word, a special byte among them can lend a false flag
+ * to the byte above: scanString then steps over that ordinary byte.
+ */
+function specialBytes(w: number): number {
+  return (((w ^ QUOTES) - ONES) | ((w ^ BACKSLASHES) - ONES) | (w - SPACES)) & ~w & HIGHS;
 }
 
 /** The escape sequence at `pos` (a backslash): the offset after it, or `-(offset + 1)` of the error. */

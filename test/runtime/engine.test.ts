@@ -565,3 +565,16 @@ describe('bounded error bodies and the whole-attempt deadline (issue 8)', () => 
     }
   }, 10_000);
 });
+
+describe('bodies larger than the scanner’s shared buffer (1 MiB)', () => {
+  it('are routed whatever their length modulo 4 (the scan gives such a body a buffer of whole words)', async () => {
+    const url = await gateway(`  big: { target: p0/m1 }\n`);
+    const filler = 'a'.repeat((1 << 20) + 64);
+    for (let extra = 0; extra < 4; extra++) {
+      const body = JSON.stringify(chat('big', { note: filler + 'b'.repeat(extra) }));
+      const r = await post(url, body);
+      expect(r.status, `body of ${body.length} bytes`).toBe(200);
+      expect(mocks[0].requests.at(-1)!.body.length).toBe(body.length - 'big'.length + 'm1'.length);
+    }
+  }, 20_000);
+});
