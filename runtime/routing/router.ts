@@ -46,7 +46,7 @@ import {
   type RoutingTable,
 } from '../table/reader.js';
 import { claimProbe, latencyExplore, latencyNearTies, sortByLatency } from '../table/strategies/latency.js';
-import { pickCumulative, pickRendezvous, pickWeighted, sortByPriority } from '../table/strategies/pick.js';
+import { pickCumulative, pickCumulative4, pickRendezvous, pickWeighted, sortByPriority } from '../table/strategies/pick.js';
 import { priorityPickCount } from '../table/strategies/priority.js';
 import { LATENCY_CODE, PRIORITY_CODE, WEIGHTED_CODE } from '../table/strategies/index.js';
 import type { HealthState } from './health.js';
@@ -144,15 +144,20 @@ export class Router {
       // weighted or priority, no metadata conditions: the pick from the precomputed primary
       // pool, then every other target in strategy order that is a fallback candidate —
       // what the general path below computes for this case, from one record.
-      const k = pickCumulative(table.hotF64, (h >> 1) + H_CUM_F64, hot[h + H_PRIMARY], this.#draw[0]);
+      const k = pickCumulative4(table.hotF64, (h >> 1) + H_CUM_F64, hot[h + H_PRIMARY], this.#draw[0]);
       const lo = hot[h + H_ORDER];
       const hi = hot[h + H_ORDER + 1];
       out[0] = first + (k < 8 ? (lo >>> (4 * k)) & 15 : (hi >>> (4 * (k - 8))) & 15);
+      // the fallback candidates but k, in order: each written, kept by advancing the count
+      // (no branch on the random k); the last position with a branch, as out may hold just n
       let count = 1;
-      for (let j = 0; j < n; j++) {
-        if (j === k || (inline & (1 << (16 + j))) === 0) continue;
-        out[count++] = first + (j < 8 ? (lo >>> (4 * j)) & 15 : (hi >>> (4 * (j - 8))) & 15);
+      for (let j = 0; j < n - 1; j++) {
+        out[count] = first + (j < 8 ? (lo >>> (4 * j)) & 15 : (hi >>> (4 * (j - 8))) & 15);
+        count += +(j !== k) & ((inline >>> (16 + j)) & 1);
       }
+      const last = n - 1;
+      if (last !== k && (inline & (1 << (16 + last))) !== 0)
+        out[count++] = first + (last < 8 ? (lo >>> (4 * last)) & 15 : (hi >>> (4 * (last - 8))) & 15);
       return count;
     }
     return this.#general(vm, input, nowMs, out, first, n, flags);

@@ -151,7 +151,7 @@ export const H_PLAN = 4;
 export const H_ORDER = 5;
 /** Number of user paths (0: every caller may use the vm). */
 export const H_USER_PATHS = 7;
-/** Cumulative weights of the primary pool: f64 index `vm * HOT_STRIDE / 2 + H_CUM_F64`. */
+/** Cumulative weights of the primary pool: f64 index `vm * HOT_STRIDE / 2 + H_CUM_F64`; the slots past the pool hold +Infinity. */
 export const H_CUM_F64 = 4;
 /** Name length in bytes. */
 export const H_NAME_LEN = 16;
@@ -361,6 +361,7 @@ export class RoutingTable implements StrategyTable {
       hot[h + H_ORDER + 1] = hi;
       const cumAt = this.vms[r + VF_CUM];
       for (let k = 0; k < primary; k++) this.hotF64[h / 2 + H_CUM_F64 + k] = this.cumWeights[cumAt + k];
+      for (let k = primary; k < HOT_MAX_PRIMARY; k++) this.hotF64[h / 2 + H_CUM_F64 + k] = Infinity; // pickCumulative4's padding
     }
     hot[h + H_PLAN] = plan;
     const sid = this.vms[r + VF_NAME];

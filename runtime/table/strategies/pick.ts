@@ -41,6 +41,20 @@ export function pickCumulative(cum: Float64Array, at: number, n: number, r: numb
   return lo;
 }
 
+/**
+ * HOT PATH: allocation-free, branch-free for a non-zero total. {@link pickCumulative} over
+ * at most four cumulative weights stored in four slots, `cum[at + n, at + 4)` padded with
+ * +Infinity: the index is the number of the first three slots ≤ r·total (the slots are
+ * non-decreasing, and r·total < total = cum[at + n − 1]). A binary search with a random draw
+ * mispredicts a branch per pick (issue 13: the hot index's inline plan).
+ */
+export function pickCumulative4(cum: Float64Array, at: number, n: number, r: number): number {
+  const total = cum[at + n - 1];
+  if (!(total > 0)) return Math.min(n - 1, Math.floor(r * n));
+  const x = r * total;
+  return +(cum[at] <= x) + +(cum[at + 1] <= x) + +(cum[at + 2] <= x);
+}
+
 /** HOT PATH: allocation-free. Weighted pick over pool[0, n) by linear accumulation (same intervals as pickCumulative). */
 export function pickWeighted(pool: Int32Array, n: number, first: number, weights: Float64Array, r: number): number {
   let total = 0;
