@@ -43,6 +43,7 @@ import {
   H_PRIMARY,
   HOT_STRIDE,
   HP_INLINE,
+  HOT_MAX_PRIMARY,
   type RoutingTable,
 } from '../table/reader.js';
 import { claimProbe, latencyExplore, latencyNearTies, sortByLatency } from '../table/strategies/latency.js';
@@ -147,17 +148,18 @@ export class Router {
       const k = pickCumulative4(table.hotF64, (h >> 1) + H_CUM_F64, hot[h + H_PRIMARY], this.#draw[0]);
       const lo = hot[h + H_ORDER];
       const hi = hot[h + H_ORDER + 1];
-      out[0] = first + (k < 8 ? (lo >>> (4 * k)) & 15 : (hi >>> (4 * (k - 8))) & 15);
-      // the fallback candidates but k, in order: each written, kept by advancing the count
-      // (no branch on the random k); the last position with a branch, as out may hold just n
+      const picked = first + (k < 8 ? (lo >>> (4 * k)) & 15 : (hi >>> (4 * (k - 8))) & 15);
+      // The fallback candidates but k, in order, without a branch on the random k: each one is
+      // written at out[count] and kept by advancing the count. A write that would land past the
+      // n slots out may have (k last, every other one kept) goes to out[0], which the pick then
+      // takes; pools of up to four run four trips, so the loop's exit does not depend on n.
       let count = 1;
-      for (let j = 0; j < n - 1; j++) {
-        out[count] = first + (j < 8 ? (lo >>> (4 * j)) & 15 : (hi >>> (4 * (j - 8))) & 15);
+      const trips = n > HOT_MAX_PRIMARY ? n : HOT_MAX_PRIMARY;
+      for (let j = 0; j < trips; j++) {
+        out[count & -+(count < n)] = first + (j < 8 ? (lo >>> (4 * j)) & 15 : (hi >>> (4 * (j - 8))) & 15);
         count += +(j !== k) & ((inline >>> (16 + j)) & 1);
       }
-      const last = n - 1;
-      if (last !== k && (inline & (1 << (16 + last))) !== 0)
-        out[count++] = first + (last < 8 ? (lo >>> (4 * last)) & 15 : (hi >>> (4 * (last - 8))) & 15);
+      out[0] = picked;
       return count;
     }
     return this.#general(vm, input, nowMs, out, first, n, flags);
