@@ -145,7 +145,7 @@ export class Router {
       // weighted or priority, no metadata conditions: the pick from the precomputed primary
       // pool, then every other target in strategy order that is a fallback candidate —
       // what the general path below computes for this case, from one record.
-      const k = pickCumulative4(table.hotF64, (h >> 1) + H_CUM_F64, hot[h + H_PRIMARY], this.#draw[0]);
+      const k = pickCumulative4(table.hotF64, (h >> 1) + H_CUM_F64, hot[h + H_PRIMARY], this.#draw);
       const lo = hot[h + H_ORDER];
       const hi = hot[h + H_ORDER + 1];
       const picked = first + (k < 8 ? (lo >>> (4 * k)) & 15 : (hi >>> (4 * (k - 8))) & 15);

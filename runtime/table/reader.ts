@@ -108,7 +108,7 @@ import type {
 } from './normalized.js';
 
 import { PROVIDER_TYPE_CODES } from './provider-types.js';
-import { isObject, mix32 } from './util.js';
+import { isObject } from './util.js';
 import type { StrategyTable } from './strategies/types.js';
 import { PRIORITY_CODE, WEIGHTED_CODE } from './strategies/index.js';
 import { pathAdmits } from './user-path.js';
@@ -185,11 +185,19 @@ function alignedBuffer(bytes: number): ArrayBuffer {
 let keyWords = new Int32Array(16);
 
 /**
- * HOT PATH: allocation-free. Packs name bytes buf[start, end) into `keyWords` (zero padded)
- * and returns their hash: four bytes per multiply (FNV-1a, the file's hash, takes one
- * multiply per byte). The caller has checked that the name fits `keyWords`.
+ * The hash of the last {@link packKey}, as an int32. A typed array, not a return value: a
+ * hash ≥ 2^30 returned from a call V8 did not inline is boxed as a HeapNumber, and whether
+ * packKey is inlined into `lookup` depends on the order in which V8 optimizes them (measured:
+ * 2 runs in 6 of bench/resolve.mjs's 1,000-vm lookup case allocated 7.8 B/call).
  */
-function packKey(buf: Uint8Array, start: number, end: number): number {
+const keyHash = new Int32Array(1);
+
+/**
+ * HOT PATH: allocation-free. Packs name bytes buf[start, end) into `keyWords` (zero padded)
+ * and leaves their hash in `keyHash[0]`: four bytes per multiply (FNV-1a, the file's hash,
+ * takes one multiply per byte). The caller has checked that the name fits `keyWords`.
+ */
+function packKey(buf: Uint8Array, start: number, end: number): void {
   const kw = keyWords;
   let h = Math.imul(end - start, 0x9e3779b1);
   let w = 0;
@@ -205,7 +213,13 @@ function packKey(buf: Uint8Array, start: number, end: number): number {
   for (let sh = 0; i < end; sh += 8) k |= buf[i++] << sh;
   kw[w] = k;
   h = Math.imul(h ^ k, 0x5bd1e995);
-  return mix32(h); // every input bit reaches the low bits the slot index uses
+  // murmur3's fmix32 (util.ts mix32, written out: its uint32 result, returned from a call V8
+  // might not inline, would be boxed) — every input bit reaches the low bits of the slot index
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  keyHash[0] = h ^ (h >>> 16);
 }
 
 /** A decoded routing table. Immutable; a reload builds a new one. */
@@ -289,7 +303,8 @@ export class RoutingTable implements StrategyTable {
       const sid = this.vms[vm * VM_STRIDE + VF_NAME];
       const off = this.strOffsets[sid];
       nameOff[vm] = off;
-      nameHash[vm] = packKey(this.strBytes, off, this.strOffsets[sid + 1]) | 0;
+      packKey(this.strBytes, off, this.strOffsets[sid + 1]);
+      nameHash[vm] = keyHash[0];
     }
     // key slots: every key of the file's hash index, load factor ≤ 0.5
     let keys = 0;
@@ -316,7 +331,8 @@ export class RoutingTable implements StrategyTable {
       const off = this.hashIndex[at + HS_KEY_OFFSET];
       const len = this.hashIndex[at + HS_KEY_LENGTH];
       // (interned strings: the name's offset is the name; a wrong guess would only cost a miss)
-      const hash = off === nameOff[vm] ? nameHash[vm] : packKey(this.strBytes, off, off + len) | 0;
+      if (off !== nameOff[vm]) packKey(this.strBytes, off, off + len);
+      const hash = off === nameOff[vm] ? nameHash[vm] : keyHash[0];
       let k = hash & this.#keyMask;
       while (this.#keySlots[2 * k + 1] !== 0) k = (k + 1) & this.#keyMask;
       this.#keySlots[2 * k] = hash;
@@ -464,7 +480,8 @@ export class RoutingTable implements StrategyTable {
   lookup(buf: Uint8Array, start: number, end: number): number {
     const len = end - start;
     if (len > this.#maxKeyLen || len < 0) return -1;
-    const h = packKey(buf, start, end) | 0;
+    packKey(buf, start, end);
+    const h = keyHash[0];
     const slots = this.#keySlots;
     const mask = this.#keyMask;
     const hot = this.hot;

@@ -5,6 +5,8 @@
  * process. A per-call allocation costs ≥ 12 bytes (the smallest heap object), so
  * "< 1 byte per call" proves the steady-state path allocates nothing.
  */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -129,4 +131,18 @@ describe('hot path allocates nothing (SPEC §4, bench/resolve.mjs)', () => {
     const out = new Int32Array(table.maxTargets);
     expect(bytesPerCall((i) => router.plan(vms[i % N], input, 0, out) + out[0])).toBeLessThan(1);
   });
+});
+
+describe('hot path allocates nothing, whatever V8 inlines', () => {
+  // A child on the built dist/ with --no-turbo-inlining: every helper call is then a real
+  // call, so a value boxed at a call boundary (a double argument, a uint32 ≥ 2^30 returned)
+  // allocates on every call — not only in the runs where V8 happens not to inline the helper.
+  it('scanJsonBody, RoutingTable.lookup, Router.plan and resolveRequest, with TurboFan inlining off', () => {
+    const child = fileURLToPath(new URL('./alloc-no-inlining.mjs', import.meta.url));
+    const r = spawnSync(process.execPath, ['--expose-gc', '--no-turbo-inlining', child], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const perCall = JSON.parse(r.stdout) as Record<string, number>;
+    expect(Object.keys(perCall).sort()).toEqual(['lookup', 'plan', 'resolveRequest', 'scanJsonBody']);
+    for (const [step, bytes] of Object.entries(perCall)) expect(bytes, step).toBeLessThan(1);
+  }, 60_000);
 });

@@ -46,10 +46,12 @@ export function pickCumulative(cum: Float64Array, at: number, n: number, r: numb
  * at most four cumulative weights stored in four slots, `cum[at + n, at + 4)` padded with
  * +Infinity: the index is the number of the first three slots ≤ r·total (the slots are
  * non-decreasing, and r·total < total = cum[at + n − 1]). A binary search with a random draw
- * mispredicts a branch per pick (issue 13: the hot index's inline plan).
+ * mispredicts a branch per pick (issue 13: the hot index's inline plan). The draw r is
+ * `draw[0]`: a double argument to a call V8 does not inline would be boxed.
  */
-export function pickCumulative4(cum: Float64Array, at: number, n: number, r: number): number {
+export function pickCumulative4(cum: Float64Array, at: number, n: number, draw: Float64Array): number {
   const total = cum[at + n - 1];
+  const r = draw[0];
   if (!(total > 0)) return Math.min(n - 1, Math.floor(r * n));
   const x = r * total;
   return +(cum[at] <= x) + +(cum[at + 1] <= x) + +(cum[at + 2] <= x);
