@@ -144,6 +144,27 @@ function renderMarkdown(r) {
   if (r.floor) L.push(...goalRows('floor', floorGoals(r.floor)));
   if (r.routing) L.push(...goalRows('routing', routingGoals(r.routing)));
   L.push('');
+  L.push(
+    '### What limits the goals not met (issue 13)',
+    '',
+    'Measured on this machine on 2026-11-28 (the commands are in "Side measurements" below); the numbers of the last run are in the table above.',
+    '',
+    "- **Gateway CPU per request ≤ 1.5× nginx.** Kernel time per request is the same as nginx's (`of it kernel` in the floor tables: vmc makes fewer " +
+      'syscalls, 5.4 vs 7.2); the gap is user-space time in V8 and Node, spread thin: `node bench/stages.mjs` bills no stage of the request path more ' +
+      "than ~4 µs of CPU including its syscalls. The largest single items left: the JSON scan (~1.2 µs for the 2 KB body, after this round's word loop), " +
+      "the client's address for `x-forwarded-for` (~1.2 µs: uWS.js asks the kernel (`getpeername`) and formats it on every request, and exposes no " +
+      "connection to cache it on), Node's `net.Socket` write machinery for the upstream request, uWS.js's per-request objects and C++↔JS crossings " +
+      '(request handler, one callback per header, an ArrayBuffer per body chunk), and the promise plumbing of the async attempt loop (2–3 awaits). ' +
+      'Each is ≤ ~1.5 µs, and one A/B run of `bench/floor.mjs` on this shared VM has ±3–5 % of noise, the size of any single lever left. The ratio also ' +
+      "moves with the machine's state: 1.77× (JSON) in a run on a busy machine, 1.49–1.52× on a quiet one, the same code.",
+    '- **lookup+pick ≤ 50 ns at 100,000 virtual models.** About 20 ns go to packing and hashing the name: JavaScript reads the name from the body ' +
+      "Buffer one byte at a time (an unaligned 32-bit load needs a DataView or typed-array view of the body, an allocation per request); the probe's two " +
+      "dependent random reads (key slot, then the vm's 128-byte record) cost ~10 ns more at 100,000 vms than at 10 (TLB misses over a 42 MB table; " +
+      'JavaScript cannot ask for huge pages); the plan (xorshift draw, branch-free pick and fallback order from the record) ~22 ns.',
+    "- **≥ 10× the baseline (issue 4 goals).** The baseline's `Map.get` on a string V8 already hashed costs 35–150 ns; vmc's lookup+pick would have " +
+      'to take 4–15 ns. The full body → target step is 4–5× faster than `JSON.parse` + `Map.get`, most of it the validating scan of the 2 KB body.',
+    '',
+  );
 
   if (r.resolve) {
     L.push('## Resolution microbenchmark (`bench/resolve.mjs`)', '', `Run: ${envLine(r.resolve.env)}.`, '');
@@ -190,6 +211,18 @@ function renderMarkdown(r) {
       'CPU/request 0.97× of vmc (middle half 0.90–1.00), ~1.4 µs: within noise, not kept |',
     '| CPU per request by stage, twice on the same build | `node bench/stages.mjs --duration 5` | 43.9 and 37.6 µs/request total (kernel 22.5 and 17.4): run-to-run noise as large as any lever left |',
     '| vmc vs nginx, quick re-run | `node bench/floor.mjs --kinds json,sse --rounds 5 --duration 3` | JSON 48.2 vs 27.4 µs (1.76×, paired 1.84×), SSE 43.1 vs 23.7 µs (1.82×, paired 1.70×) |',
+    '| JSON scan: first special byte of a word by `Math.clz32`, two words per iteration (commit d08e7ec) | `scanJsonBody` part of `node bench/resolve.mjs` | ' +
+      '2 KB chat body 1,584–1,689 → 1,217–1,223 ns (a 68-byte body 168 → 131 ns in a standalone loop) |',
+    '| the same change, gateway CPU (quiet machine) | `node bench/floor.mjs --kinds json --rounds 6 --duration 3 --vmc before=<worktree of b6faba2>` | ' +
+      'vmc 31.5 vs 32.2 µs; paired vs nginx 1.50× vs 1.54× |',
+    "| upstream request buffers from 64 KiB slabs instead of Node's 8 KiB pool (commit 6c64798) | " +
+      '`node bench/floor.mjs --kinds json --rounds 6 --duration 3 --gateways vmc --vmc base=<worktree of d08e7ec> --ref base` | 0.97× of base (middle half 0.93–0.99), 32.4 → 31.5 µs |',
+    '| inline plan without branches on the random draw (commits cc6746f, 99caa0c) | `plan` part of `node bench/resolve.mjs` | 26–34 → 21.5–22.1 ns |',
+    '| allocation of lookup+pick, 1,000 vms, before the hash went through a typed array (commit b3d592c) | ' +
+      "the 1,000-vm `lookup` case of `node bench/resolve.mjs`, repeated | ~7.8 B/call in about one run in four (7 of 35, with and without this round's router changes; a uint32 hash ≥ 2^30 boxed when V8 did not inline " +
+      'packKey); 0 of 10 after; with `--no-turbo-inlining` (test/bench/alloc-no-inlining.mjs): lookup 7.0 → 0.04, plan 16.0 → 0.001 B/call |',
+    '| all string response headers in one uWS `writeHeader` call (not kept) | ' +
+      '`node bench/floor.mjs --kinds json --rounds 6 --duration 3 --gateways vmc --vmc base=<worktree of b3d592c> --ref base` | 1.05× of base (middle half 1.00–1.12): no win |',
     '',
   );
   L.push('## Method notes', '');
