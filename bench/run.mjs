@@ -221,6 +221,10 @@ function renderMarkdown(r) {
     '| allocation of lookup+pick, 1,000 vms, before the hash went through a typed array (commit b3d592c) | ' +
       "the 1,000-vm `lookup` case of `node bench/resolve.mjs`, repeated | ~7.8 B/call in about one run in four (7 of 35, with and without this round's router changes; a uint32 hash ≥ 2^30 boxed when V8 did not inline " +
       'packKey); 0 of 10 after; with `--no-turbo-inlining` (test/bench/alloc-no-inlining.mjs): lookup 7.0 → 0.04, plan 16.0 → 0.001 B/call |',
+    "| three small levers together (not kept): the attempt loop and the request's finish in one async function (one promise and microtask less), " +
+      "common upstream response header names interned in the lean client's parser, uWS's lower-case method mapped to a constant | " +
+      '`node bench/floor.mjs --kinds json,sse --rounds 8 --duration 3 --gateways vmc --vmc base=<worktree of 8f4ee14> --ref base` | ' +
+      'JSON 1.00× of base (middle half 0.95–1.04), SSE 0.99× (0.96–1.03): no measurable win |',
     '| all string response headers in one uWS `writeHeader` call (not kept) | ' +
       '`node bench/floor.mjs --kinds json --rounds 6 --duration 3 --gateways vmc --vmc base=<worktree of b3d592c> --ref base` | 1.05× of base (middle half 1.00–1.12): no win |',
     '',
