@@ -156,7 +156,7 @@ function renderMarkdown(r) {
       "connection to cache it on), Node's `net.Socket` write machinery for the upstream request, uWS.js's per-request objects and C++↔JS crossings " +
       '(request handler, one callback per header, an ArrayBuffer per body chunk), and the promise plumbing of the async attempt loop (2–3 awaits). ' +
       'Each is ≤ ~1.5 µs, and one A/B run of `bench/floor.mjs` on this shared VM has ±3–5 % of noise, the size of any single lever left. The ratio also ' +
-      "moves with the machine's state: 1.77× (JSON) in a run on a busy machine, 1.49–1.52× on a quiet one, the same code.",
+      "moves with the machine's state: the code that read 1.77× (JSON) in a run on a busy machine read 1.54× on a quiet one, paired in the same run with this code (1.50×).",
     '- **lookup+pick ≤ 50 ns at 100,000 virtual models.** About 20 ns go to packing and hashing the name: JavaScript reads the name from the body ' +
       "Buffer one byte at a time (an unaligned 32-bit load needs a DataView or typed-array view of the body, an allocation per request); the probe's two " +
       "dependent random reads (key slot, then the vm's 128-byte record) cost ~10 ns more at 100,000 vms than at 10 (TLB misses over a 42 MB table; " +
