@@ -27,3 +27,31 @@ export function countAllocatedBytes(run) {
   allocated += used1 - prevAfter;
   return { result, allocated, gcs: statistics.length };
 }
+
+/**
+ * Bytes allocated per call of `op(i)` over `calls` calls (op returns an int32), after a warm-up
+ * of 2 × `calls` past V8's tiering: the quietest of `windows` measured windows, each after two
+ * `gc()`. Several windows because V8 occasionally allocates on the main thread during a long
+ * synchronous loop for reasons unrelated to `op` (installing background-compiled code, runtime
+ * bookkeeping: 100–250 KB, ~1 B/call in the one window it lands in, more on a busy machine);
+ * a real per-call allocation costs ≥ 12 B/call in every window, so the minimum still exposes
+ * it. Returns that minimum and each window's checksum.
+ */
+export function quietestBytesPerCall(op, calls, windows, gc) {
+  const loop = (n) => {
+    let sink = 0;
+    for (let i = 0; i < n; i++) sink = (sink + op(i)) | 0;
+    return sink;
+  };
+  loop(calls * 2);
+  let bytesPerCall = Infinity;
+  const sinks = [];
+  for (let w = 0; w < windows; w++) {
+    gc();
+    gc();
+    const { result, allocated } = countAllocatedBytes(() => loop(calls));
+    sinks.push(result);
+    bytesPerCall = Math.min(bytesPerCall, allocated / calls);
+  }
+  return { bytesPerCall, sinks };
+}

@@ -6,7 +6,7 @@
  * runs where V8 happened not to inline that helper (issue 13: 2 runs in 6 of one resolve
  * case allocated 7.8 B/call). Prints one JSON object: step → bytes per call.
  */
-import { countAllocatedBytes } from '../../bench/lib/alloc.mjs';
+import { quietestBytesPerCall } from '../../bench/lib/alloc.mjs';
 import { chatBody, normConfig, vmName } from '../../bench/lib/workload.mjs';
 
 const { lowerTable } = await import('../../dist/compiler/lower.js');
@@ -48,21 +48,7 @@ const steps = {
 };
 const result = {};
 for (const [name, op] of Object.entries(steps)) {
-  const calls = name === 'scanJsonBody' ? 400_000 : 2_000_000;
-  const loop = (n) => {
-    let sink = 0;
-    for (let i = 0; i < n; i++) sink = (sink + op(i)) | 0;
-    return sink;
-  };
-  loop(2 * calls); // past V8's tiering
-  // the quietest of five windows (as alloc.test.ts: a real per-call allocation shows in every
-  // one; V8 installing background-compiled code lands in some, the more so on a busy machine)
-  let best = Infinity;
-  for (let w = 0; w < 5; w++) {
-    globalThis.gc();
-    globalThis.gc();
-    best = Math.min(best, countAllocatedBytes(() => loop(calls)).allocated / calls);
-  }
-  result[name] = best;
+  // five windows: on a busy machine V8 installing background-compiled code lands in more of them
+  result[name] = quietestBytesPerCall(op, name === 'scanJsonBody' ? 400_000 : 2_000_000, 5, globalThis.gc).bytesPerCall;
 }
 process.stdout.write(JSON.stringify(result) + '\n');

@@ -18,7 +18,7 @@ import { ROUTER_DRAW, Resolution, resolveRequest, vmFactsOf } from '../../runtim
 import { EP_CHAT } from '../../runtime/table/endpoints.js';
 import { BodyScan, MODEL_STRING, scanJsonBody } from '../../runtime/json-scan.js';
 import { config, target, vm } from '../support/norm.js';
-import { countAllocatedBytes } from '../../bench/lib/alloc.mjs';
+import { quietestBytesPerCall } from '../../bench/lib/alloc.mjs';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -27,33 +27,15 @@ const CALLS = 1_000_000;
 
 /**
  * Bytes allocated per call of `op` over `calls` calls, after a warm-up: the quietest of
- * WINDOWS measured windows.
- *
- * Why several windows: inside the test runner's process, V8 occasionally allocates
- * 100–250 KB on the main thread during a synchronous loop for reasons unrelated to `op`
- * (installing background-compiled code for the runner's own functions, runtime
- * bookkeeping; measured sporadically under vitest, never in a bare process). Over 250k
- * calls that is ~1 B/call in the one window it lands in. A real per-call allocation costs
- * ≥ 12 B/call in EVERY window, so the minimum still exposes it — the method test below
- * checks exactly that through this same function.
+ * WINDOWS measured windows (bench/lib/alloc.mjs quietestBytesPerCall says why several; under
+ * vitest the stray allocation it guards against shows up sporadically, for the runner's own
+ * functions). The method test below checks that the minimum still exposes a real per-call
+ * allocation.
  */
 const WINDOWS = 3;
 function bytesPerCall(op: (i: number) => number, calls = CALLS): number {
-  const loop = (n: number): number => {
-    let sink = 0;
-    for (let i = 0; i < n; i++) sink = (sink + op(i)) | 0;
-    return sink;
-  };
-  // Warm up past V8's tiering, so the windows see the optimized steady state.
-  loop(calls * 2);
-  let best = Infinity;
-  for (let w = 0; w < WINDOWS; w++) {
-    gc();
-    gc();
-    const { result: sink, allocated } = countAllocatedBytes(() => loop(calls));
-    expect(sink).not.toBeNaN();
-    best = Math.min(best, allocated / calls);
-  }
+  const { bytesPerCall: best, sinks } = quietestBytesPerCall(op, calls, WINDOWS, gc);
+  for (const sink of sinks) expect(sink).not.toBeNaN();
   return best;
 }
 
