@@ -331,8 +331,11 @@ export class RoutingTable implements StrategyTable {
       const off = this.hashIndex[at + HS_KEY_OFFSET];
       const len = this.hashIndex[at + HS_KEY_LENGTH];
       // (interned strings: the name's offset is the name; a wrong guess would only cost a miss)
-      if (off !== nameOff[vm]) packKey(this.strBytes, off, off + len);
-      const hash = off === nameOff[vm] ? nameHash[vm] : keyHash[0];
+      let hash = nameHash[vm];
+      if (off !== nameOff[vm]) {
+        packKey(this.strBytes, off, off + len);
+        hash = keyHash[0];
+      }
       let k = hash & this.#keyMask;
       while (this.#keySlots[2 * k + 1] !== 0) k = (k + 1) & this.#keyMask;
       this.#keySlots[2 * k] = hash;
