@@ -130,9 +130,10 @@ export function scanJsonBody(body: Uint8Array, out: BodyScan, maxDepth: number =
   let m = mirror;
   if (m.length < end + SLACK) {
     // cold: a body larger than any before (grow the mirror), or above the mirror's bound
-    if (end <= MIRROR_MAX_BYTES) growMirror(end + SLACK);
-    else m = new Uint8Array((end + SLACK + 3) & ~3); // whole words: an Int32Array views it
-    if (end <= MIRROR_MAX_BYTES) m = mirror;
+    if (end <= MIRROR_MAX_BYTES) {
+      growMirror(end + SLACK);
+      m = mirror;
+    } else m = new Uint8Array((end + SLACK + 3) & ~3); // whole words: an Int32Array views it
   }
   const m32 = m === mirror ? mirror32 : new Int32Array(m.buffer);
   m.set(body);
