@@ -33,7 +33,6 @@ export interface Overrides {
 /** Extra texts diagnostics may point into (configs, traces), by path. */
 export type Sources = Map<string, string>;
 
-/** Provider types with a simulated provider (bench/sim/wire.ts speaks their formats). */
 /** Provider types the simulators speak (bench/sim/wire.ts routes), by their SPEC §13 names. */
 export const SIMULATED_PROVIDER_TYPES: ReadonlySet<string> = new Set(['openai', 'anthropic', 'azure', 'gemini', 'vertex', 'bedrock']);
 
