@@ -4,7 +4,7 @@
  * a usable key, 403 for an `x-vmc-user-path` that does not narrow the key's path), and
  * resolution runs with the key as the caller (its user path and model allow-list).
  *
- *   body ──scanJsonBody──▶ model span ──table.lookup──▶ vm ──resolveRequest──▶ [t0, t1, …]
+ *   body ──scanJsonBody──▶ model span ───lookupWords──▶ vm ──resolveRequest──▶ [t0, t1, …]
  *     (routing/resolve.ts: enabled, user path, model_types, metadata,           │
  *      sticky key, router plan — the same function `vmc explain` runs)          │
  *   for each target in plan order:                                              ▼
@@ -278,7 +278,9 @@ export class Engine {
             : 'parameter model must be a string';
       return this.#reject(req, res, startedAt, 400, 'invalid_request_error', msg, 'model', c);
     }
-    const vm = scan.modelEscaped ? table.lookupString(modelName(body, scan)) : table.lookup(body, scan.modelStart, scan.modelEnd);
+    const vm = scan.modelEscaped
+      ? table.lookupString(modelName(body, scan))
+      : table.lookupWords(scan.words, scan.modelStart, scan.modelEnd);
     if (vm < 0) {
       return this.#reject(req, res, startedAt, 404, 'not_found_error', `model '${modelName(body, scan)}' does not exist`, 'model', c);
     }

@@ -53,6 +53,8 @@ export const DEFAULT_MAX_DEPTH = 128;
  * one when the caller finishes with it before the next scan): the scan writes fields, it
  * never allocates.
  */
+const NO_WORDS = new Int32Array(2);
+
 export class BodyScan {
   /** One of `SCAN_*`. */
   status = SCAN_OK;
@@ -66,6 +68,12 @@ export class BodyScan {
   modelEnd = 0;
   /** True when the model string contains a backslash escape: its bytes are not the name. */
   modelEscaped = false;
+  /**
+   * The body as the scan read it: a word-aligned copy (word i holds bytes 4i … 4i+3,
+   * little-endian) with at least two words past the body's end, for `RoutingTable.lookupWords`.
+   * The module's shared mirror for most bodies: valid until the next scan.
+   */
+  words: Int32Array = NO_WORDS;
 
   reset(): void {
     this.status = SCAN_OK;
@@ -136,6 +144,7 @@ export function scanJsonBody(body: Uint8Array, out: BodyScan, maxDepth: number =
     } else m = new Uint8Array((end + SLACK + 3) & ~3); // whole words: an Int32Array views it
   }
   const m32 = m === mirror ? mirror32 : new Int32Array(m.buffer);
+  out.words = m32;
   m.set(body);
   m[end] = SENTINEL;
 

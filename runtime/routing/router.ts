@@ -33,19 +33,8 @@ import {
   VMF_STRATEGY_SHIFT,
   fnv1aString,
 } from '../table/format.js';
-import {
-  H_COUNT,
-  H_CUM_F64,
-  H_FIRST,
-  H_FLAGS,
-  H_ORDER,
-  H_PLAN,
-  H_PRIMARY,
-  HOT_STRIDE,
-  HP_INLINE,
-  HOT_MAX_PRIMARY,
-  type RoutingTable,
-} from '../table/reader.js';
+import { Hot } from '../table/hot.js';
+import type { RoutingTable } from '../table/reader.js';
 import { claimProbe, latencyExplore, latencyNearTies, sortByLatency } from '../table/strategies/latency.js';
 import { pickCumulative, pickCumulative4, pickRendezvous, pickWeighted, sortByPriority } from '../table/strategies/pick.js';
 import { priorityPickCount } from '../table/strategies/priority.js';
@@ -131,30 +120,44 @@ export class Router {
     // The vm's record of the table's hot index (reader.ts): one 128-byte record holds what the
     // common plans read, so a plan touches one or two cache lines, not the file's records.
     const hot = table.hot;
-    const h = vm * HOT_STRIDE;
-    const first = hot[h + H_FIRST];
-    const n = hot[h + H_COUNT];
-    const flags = hot[h + H_FLAGS];
+    const h = vm * Hot.STRIDE;
+    const first = hot[h + Hot.FIRST];
+    const n = hot[h + Hot.COUNT];
+    const flags = hot[h + Hot.FLAGS];
     if (n === 1) {
       if ((flags & VMF_HAS_METADATA) !== 0 && !table.targetMatchesMetadata(first, input.metadata)) return 0;
       out[0] = first;
       return 1;
     }
-    const inline = hot[h + H_PLAN];
-    if ((inline & HP_INLINE) !== 0 && input.stickyKey === null) {
+    const inline = hot[h + Hot.PLAN];
+    if ((inline & Hot.INLINE) !== 0 && input.stickyKey === null) {
       // weighted or priority, no metadata conditions: the pick from the precomputed primary
       // pool, then every other target in strategy order that is a fallback candidate —
       // what the general path below computes for this case, from one record.
-      const k = pickCumulative4(table.hotF64, (h >> 1) + H_CUM_F64, hot[h + H_PRIMARY], this.#draw);
-      const lo = hot[h + H_ORDER];
-      const hi = hot[h + H_ORDER + 1];
+      const k = pickCumulative4(table.hotF64, (h >> 1) + Hot.CUM_F64, hot[h + Hot.PRIMARY], this.#draw);
+      if ((inline & Hot.SMALL) !== 0) {
+        // 2–4 targets: the pick's try order is precomputed (Hot.ORDER). Four stores whatever its
+        // length, so that no branch depends on the random k (out's slots past the count are
+        // scratch); a loop when out is shorter than four.
+        const seq = hot[h + Hot.ORDER + (k >> 1)] >>> ((k & 1) << 4);
+        const count = ((inline >>> (16 + 2 * k)) & 3) + 1;
+        if (out.length >= 4) {
+          out[0] = first + (seq & 15);
+          out[1] = first + ((seq >>> 4) & 15);
+          out[2] = first + ((seq >>> 8) & 15);
+          out[3] = first + ((seq >>> 12) & 15);
+        } else for (let i = 0; i < count; i++) out[i] = first + ((seq >>> (4 * i)) & 15);
+        return count;
+      }
+      const lo = hot[h + Hot.ORDER];
+      const hi = hot[h + Hot.ORDER + 1];
       const picked = first + (k < 8 ? (lo >>> (4 * k)) & 15 : (hi >>> (4 * (k - 8))) & 15);
       // The fallback candidates but k, in order, without a branch on the random k: each one is
       // written at out[count] and kept by advancing the count. A write that would land past the
       // n slots out may have (k last, every other one kept) goes to out[0], which the pick then
       // takes; pools of up to four run four trips, so the loop's exit does not depend on n.
       let count = 1;
-      const trips = n > HOT_MAX_PRIMARY ? n : HOT_MAX_PRIMARY;
+      const trips = n > Hot.MAX_PRIMARY ? n : Hot.MAX_PRIMARY;
       for (let j = 0; j < trips; j++) {
         out[count & -+(count < n)] = first + (j < 8 ? (lo >>> (4 * j)) & 15 : (hi >>> (4 * (j - 8))) & 15);
         count += +(j !== k) & ((inline >>> (16 + j)) & 1);

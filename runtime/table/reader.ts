@@ -107,6 +107,7 @@ import type {
   VirtualModelKind,
 } from './normalized.js';
 
+import { Hot } from './hot.js';
 import { PROVIDER_TYPE_CODES } from './provider-types.js';
 import { isObject } from './util.js';
 import type { StrategyTable } from './strategies/types.js';
@@ -131,38 +132,6 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 // in six regions (hash slot, key bytes, vm record, order list, cumulative weights, target
 // records), which is what a random name costs in cache and TLB misses.
 
-/** Words (u32/i32) per virtual model in {@link RoutingTable.hot}: 128 bytes. */
-export const HOT_STRIDE = 32;
-/** VF_FLAGS of the vm. */
-export const H_FLAGS = 0;
-/** First target (global id). */
-export const H_FIRST = 1;
-/** Target count. */
-export const H_COUNT = 2;
-/** Size of the precomputed primary pool (VF_PRIMARY_COUNT). */
-export const H_PRIMARY = 3;
-/**
- * Bit 0: the inline plan applies (weighted or priority strategy, no metadata conditions, at
- * most {@link HOT_MAX_TARGETS} targets, a primary pool of at most {@link HOT_MAX_PRIMARY});
- * bits 16–31: fallback-candidate bit of the target at each order position.
- */
-export const H_PLAN = 4;
-/** Two words: the strategy order (VF_ORDER) as 4-bit relative target indices, position 0 in the low nibble. */
-export const H_ORDER = 5;
-/** Number of user paths (0: every caller may use the vm). */
-export const H_USER_PATHS = 7;
-/** Cumulative weights of the primary pool: f64 index `vm * HOT_STRIDE / 2 + H_CUM_F64`; the slots past the pool hold +Infinity. */
-export const H_CUM_F64 = 4;
-/** Name length in bytes. */
-export const H_NAME_LEN = 16;
-/** The name's first {@link HOT_NAME_BYTES} bytes, little-endian words, zero padded. */
-export const H_NAME = 17;
-export const HOT_NAME_BYTES = (HOT_STRIDE - H_NAME) * 4;
-export const HOT_MAX_TARGETS = 16;
-export const HOT_MAX_PRIMARY = 4;
-/** {@link H_PLAN} bit: the inline plan applies. */
-export const HP_INLINE = 1;
-
 /**
  * A zeroed, 64-byte aligned buffer of `bytes` bytes. ArrayBuffer backing stores are only
  * 16-byte aligned (malloc), which would spread a 128-byte record over three lines; a
@@ -181,45 +150,48 @@ function alignedBuffer(bytes: number): ArrayBuffer {
   return new ArrayBuffer(bytes);
 }
 
-// Scratch of the hot lookup: the key's bytes packed into little-endian words.
-let keyWords = new Int32Array(16);
-
 /**
- * The hash of the last {@link packKey}, as an int32. A typed array, not a return value: a
+ * The hash of the last {@link hashKey}, as an int32. A typed array, not a return value: a
  * hash ≥ 2^30 returned from a call V8 did not inline is boxed as a HeapNumber, and whether
- * packKey is inlined into `lookup` depends on the order in which V8 optimizes them (measured:
- * 2 runs in 6 of bench/resolve.mjs's 1,000-vm lookup case allocated 7.8 B/call).
+ * the packing is inlined into the lookup depends on the order in which V8 optimizes them
+ * (measured: 2 runs in 6 of bench/resolve.mjs's 1,000-vm lookup case allocated 7.8 B/call).
  */
 const keyHash = new Int32Array(1);
 
 /**
- * HOT PATH: allocation-free. Packs name bytes buf[start, end) into `keyWords` (zero padded)
- * and leaves their hash in `keyHash[0]`: four bytes per multiply (FNV-1a, the file's hash,
- * takes one multiply per byte). The caller has checked that the name fits `keyWords`.
+ * HOT PATH: allocation-free. The hot index's hash of key bytes [start, start + len) of the
+ * byte sequence `m` views (word i holds bytes 4i … 4i+3, little-endian), left in
+ * `keyHash[0]`. Reads the key a word at a time: each key word is the high bytes of one
+ * aligned word and the low bytes of the next, and each aligned word is loaded once. Four
+ * bytes per multiply (the file's FNV-1a takes one per byte), then murmur3's fmix32 (util.ts
+ * mix32 written out: its uint32 result, returned from a call V8 might not inline, would be
+ * boxed), so every input bit reaches the low bits of the slot index. The last key word holds
+ * the len & 3 bytes left, zero padded (a zero word when len is a multiple of 4). `m` must
+ * hold word ((start + len) >> 2) + 1.
  */
-function packKey(buf: Uint8Array, start: number, end: number): void {
-  const kw = keyWords;
-  let h = Math.imul(end - start, 0x9e3779b1);
-  let w = 0;
-  let i = start;
-  const full = start + ((end - start) & ~3);
-  while (i < full) {
-    const k = buf[i] | (buf[i + 1] << 8) | (buf[i + 2] << 16) | (buf[i + 3] << 24);
-    kw[w++] = k;
-    h = Math.imul(h ^ k, 0x5bd1e995); // a bijection of h per word; fmix below spreads the high bits
-    i += 4;
+function hashKey(m: Int32Array, start: number, len: number): void {
+  let p = start >> 2;
+  const lo = (start & 3) << 3; // the key's first bit in its first word
+  const hi = 31 - lo; // (x << 1) << hi = x << (32 − lo), and 0 when lo = 0 (a shift by 32 is one by 0)
+  const stop = p + (len >> 2);
+  let h = Math.imul(len, 0x9e3779b1);
+  let cur = m[p];
+  while (p < stop) {
+    const next = m[++p];
+    h = Math.imul(h ^ ((cur >>> lo) | ((next << 1) << hi)), 0x5bd1e995); // a bijection of h per word; fmix spreads the high bits
+    cur = next;
   }
-  let k = 0;
-  for (let sh = 0; i < end; sh += 8) k |= buf[i++] << sh;
-  kw[w] = k;
-  h = Math.imul(h ^ k, 0x5bd1e995);
-  // murmur3's fmix32 (util.ts mix32, written out: its uint32 result, returned from a call V8
-  // might not inline, would be boxed) — every input bit reaches the low bits of the slot index
+  h = Math.imul(h ^ (((cur >>> lo) | ((m[p + 1] << 1) << hi)) & ((1 << ((len & 3) << 3)) - 1)), 0x5bd1e995);
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   keyHash[0] = h ^ (h >>> 16);
+}
+
+/** Byte p of the byte sequence the little-endian words `m` view (see {@link hashKey}). */
+function wordByte(m: Int32Array, p: number): number {
+  return (m[p >> 2] >>> ((p & 3) << 3)) & 255;
 }
 
 /** A decoded routing table. Immutable; a reload builds a new one. */
@@ -248,7 +220,7 @@ export class RoutingTable implements StrategyTable {
   readonly hashIndex: Uint32Array;
   readonly hashMask: number;
   readonly middleware: Uint32Array;
-  /** The hot index's per-vm records ({@link HOT_STRIDE} words each; H_* fields), and the same bytes as f64 (cumulative weights). */
+  /** The hot index's per-vm records ({@link Hot.STRIDE} words each; H_* fields), and the same bytes as f64 (cumulative weights). */
   readonly hot: Int32Array;
   readonly hotF64: Float64Array;
   /** Key slots of the hot index: (hash, vm + 1) pairs (0: empty), a power of two of them, load ≤ 0.5. */
@@ -256,6 +228,9 @@ export class RoutingTable implements StrategyTable {
   readonly #keyMask: number;
   /** Longest key in bytes: a longer name cannot be in the table (and is not hashed). */
   readonly #maxKeyLen: number;
+  /** Scratch of {@link lookup}: a key's bytes copied to word-aligned memory (and its words). */
+  readonly #keyBytes: Uint8Array;
+  readonly #keyBytes32: Int32Array;
 
   #strings: (string | undefined)[];
   /** Parsed PF_OPTIONS by provider (null = none), decoded and checked once by #validate. */
@@ -289,23 +264,10 @@ export class RoutingTable implements StrategyTable {
     let max = 0;
     for (let vm = 0; vm < this.vmCount; vm++) max = Math.max(max, this.vms[vm * VM_STRIDE + VF_TARGET_COUNT]);
     this.maxTargets = max;
-    const hotBuffer = alignedBuffer(Math.max(1, this.vmCount) * HOT_STRIDE * 4);
-    this.hot = new Int32Array(hotBuffer, 0, this.vmCount * HOT_STRIDE);
-    this.hotF64 = new Float64Array(hotBuffer, 0, (this.vmCount * HOT_STRIDE) / 2);
+    const hotBuffer = alignedBuffer(Math.max(1, this.vmCount) * Hot.STRIDE * 4);
+    this.hot = new Int32Array(hotBuffer, 0, this.vmCount * Hot.STRIDE);
+    this.hotF64 = new Float64Array(hotBuffer, 0, (this.vmCount * Hot.STRIDE) / 2);
     const hot8 = new Uint8Array(hotBuffer);
-    // names' offsets and hashes by vm, computed in vm order (the names sit in the string table
-    // in about that order): the key loop below then reads them from two small arrays instead
-    // of reading each key's bytes at a random place
-    const nameOff = new Int32Array(this.vmCount);
-    const nameHash = new Int32Array(this.vmCount);
-    for (let vm = 0; vm < this.vmCount; vm++) {
-      this.#buildHot(vm, hot8);
-      const sid = this.vms[vm * VM_STRIDE + VF_NAME];
-      const off = this.strOffsets[sid];
-      nameOff[vm] = off;
-      packKey(this.strBytes, off, this.strOffsets[sid + 1]);
-      nameHash[vm] = keyHash[0];
-    }
     // key slots: every key of the file's hash index, load factor ≤ 0.5
     let keys = 0;
     let maxKeyLen = 0;
@@ -321,7 +283,20 @@ export class RoutingTable implements StrategyTable {
     this.#keySlots = new Int32Array(alignedBuffer(slots * 8), 0, slots * 2);
     this.#keyMask = slots - 1;
     this.#maxKeyLen = maxKeyLen;
-    keyWords = keyWords.length * 4 >= maxKeyLen + 8 ? keyWords : new Int32Array((maxKeyLen >> 2) + 2);
+    this.#keyBytes = new Uint8Array(((maxKeyLen >> 2) + 2) * 4);
+    this.#keyBytes32 = new Int32Array(this.#keyBytes.buffer);
+    // names' offsets and hashes by vm, computed in vm order (the names sit in the string table
+    // in about that order): the key loop below then reads them from two small arrays instead
+    // of reading each key's bytes at a random place
+    const nameOff = new Int32Array(this.vmCount);
+    const nameHash = new Int32Array(this.vmCount);
+    for (let vm = 0; vm < this.vmCount; vm++) {
+      this.#buildHot(vm, hot8);
+      const sid = this.vms[vm * VM_STRIDE + VF_NAME];
+      const off = this.strOffsets[sid];
+      nameOff[vm] = off;
+      nameHash[vm] = this.#hashKey(this.strBytes, off, this.strOffsets[sid + 1]);
+    }
     for (let s = 0; s < fileSlots; s++) {
       const at = 1 + s * HASH_SLOT_STRIDE;
       const vm = this.hashIndex[at + HS_VM];
@@ -332,10 +307,7 @@ export class RoutingTable implements StrategyTable {
       const len = this.hashIndex[at + HS_KEY_LENGTH];
       // (interned strings: the name's offset is the name; a wrong guess would only cost a miss)
       let hash = nameHash[vm];
-      if (off !== nameOff[vm]) {
-        packKey(this.strBytes, off, off + len);
-        hash = keyHash[0];
-      }
+      if (off !== nameOff[vm]) hash = this.#hashKey(this.strBytes, off, off + len);
       let k = hash & this.#keyMask;
       while (this.#keySlots[2 * k + 1] !== 0) k = (k + 1) & this.#keyMask;
       this.#keySlots[2 * k] = hash;
@@ -343,31 +315,31 @@ export class RoutingTable implements StrategyTable {
     }
   }
 
-  /** Fills vm's record of the hot index (see HOT_STRIDE). */
+  /** Fills vm's record of the hot index (see Hot.STRIDE). */
   #buildHot(vm: number, hot8: Uint8Array): void {
     const r = vm * VM_STRIDE;
-    const h = vm * HOT_STRIDE;
+    const h = vm * Hot.STRIDE;
     const hot = this.hot;
     const flags = this.vms[r + VF_FLAGS];
     const first = this.vms[r + VF_FIRST_TARGET];
     const n = this.vms[r + VF_TARGET_COUNT];
     const primary = this.vms[r + VF_PRIMARY_COUNT];
-    hot[h + H_FLAGS] = flags;
-    hot[h + H_FIRST] = first;
-    hot[h + H_COUNT] = n;
-    hot[h + H_PRIMARY] = primary;
-    hot[h + H_USER_PATHS] = this.vms[r + VF_USER_PATH_COUNT];
+    hot[h + Hot.FLAGS] = flags;
+    hot[h + Hot.FIRST] = first;
+    hot[h + Hot.COUNT] = n;
+    hot[h + Hot.PRIMARY] = primary;
+    hot[h + Hot.USER_PATHS] = this.vms[r + VF_USER_PATH_COUNT];
     const strategy = (flags >>> VMF_STRATEGY_SHIFT) & VMF_STRATEGY_MASK;
     const orderAt = this.vms[r + VF_ORDER];
     let plan = 0;
     if (
       (strategy === WEIGHTED_CODE || strategy === PRIORITY_CODE) &&
       (flags & VMF_HAS_METADATA) === 0 &&
-      n <= HOT_MAX_TARGETS &&
+      n <= Hot.MAX_TARGETS &&
       primary >= 1 &&
-      primary <= HOT_MAX_PRIMARY
+      primary <= Hot.MAX_PRIMARY
     ) {
-      plan = HP_INLINE;
+      plan = Hot.INLINE;
       let lo = 0;
       let hi = 0;
       for (let k = 0; k < n; k++) {
@@ -376,19 +348,36 @@ export class RoutingTable implements StrategyTable {
         else hi |= i << (4 * (k - 8));
         if (this.targets[(first + i) * TARGET_STRIDE + TF_FLAGS] & TGF_FALLBACK_CANDIDATE) plan |= 1 << (16 + k);
       }
-      hot[h + H_ORDER] = lo;
-      hot[h + H_ORDER + 1] = hi;
+      if (n <= Hot.MAX_PRIMARY) {
+        // small: each pick's whole try order, so that planning it is four stores (Hot.ORDER)
+        plan = (plan & 0xffff) | Hot.SMALL;
+        lo = hi = 0;
+        for (let k = 0; k < primary; k++) {
+          let seq = this.lists[orderAt + k];
+          let len = 1;
+          for (let j = 0; j < n; j++) {
+            const i = this.lists[orderAt + j];
+            if (j === k || !(this.targets[(first + i) * TARGET_STRIDE + TF_FLAGS] & TGF_FALLBACK_CANDIDATE)) continue;
+            seq |= i << (4 * len++);
+          }
+          if (k < 2) lo |= seq << (16 * k);
+          else hi |= seq << (16 * (k - 2));
+          plan |= (len - 1) << (16 + 2 * k);
+        }
+      }
+      hot[h + Hot.ORDER] = lo;
+      hot[h + Hot.ORDER + 1] = hi;
       const cumAt = this.vms[r + VF_CUM];
-      for (let k = 0; k < primary; k++) this.hotF64[h / 2 + H_CUM_F64 + k] = this.cumWeights[cumAt + k];
-      for (let k = primary; k < HOT_MAX_PRIMARY; k++) this.hotF64[h / 2 + H_CUM_F64 + k] = Infinity; // pickCumulative4's padding
+      for (let k = 0; k < primary; k++) this.hotF64[h / 2 + Hot.CUM_F64 + k] = this.cumWeights[cumAt + k];
+      for (let k = primary; k < Hot.MAX_PRIMARY; k++) this.hotF64[h / 2 + Hot.CUM_F64 + k] = Infinity; // pickCumulative4's padding
     }
-    hot[h + H_PLAN] = plan;
+    hot[h + Hot.PLAN] = plan;
     const sid = this.vms[r + VF_NAME];
     const off = this.strOffsets[sid];
     const len = this.strOffsets[sid + 1] - off;
-    hot[h + H_NAME_LEN] = len;
-    const inline = Math.min(len, HOT_NAME_BYTES);
-    const to = (h + H_NAME) * 4;
+    hot[h + Hot.NAME_LEN] = len;
+    const inline = Math.min(len, Hot.NAME_BYTES);
+    const to = (h + Hot.NAME) * 4;
     for (let i = 0; i < inline; i++) hot8[to + i] = this.strBytes[off + i];
   }
 
@@ -474,59 +463,98 @@ export class RoutingTable implements StrategyTable {
     return id === NONE ? null : this.str(id);
   }
 
+  /** Copies key bytes buf[start, end) (at most #maxKeyLen) to word-aligned scratch. Allocation-free. */
+  #alignKey(buf: Uint8Array, start: number, end: number): void {
+    const kb = this.#keyBytes;
+    for (let i = start; i < end; i++) kb[i - start] = buf[i];
+  }
+
+  /** The hot index's hash of key bytes buf[start, end) (cold: building the key slots). */
+  #hashKey(buf: Uint8Array, start: number, end: number): number {
+    this.#alignKey(buf, start, end);
+    hashKey(this.#keyBytes32, 0, end - start);
+    return keyHash[0];
+  }
+
   /**
-   * HOT PATH: allocation-free — change with care.
-   * Name bytes buf[start, end) → vm id, or -1. Packs and hashes the bytes, probes the hot
-   * index's key slots and compares against the name stored in the vm's record (slugs: against
-   * the string table); never builds a string.
+   * Allocation-free. Name bytes buf[start, end) → vm id, or -1: {@link lookupWords} on a
+   * word-aligned copy of the name. For names that are not in a scanned body (URL paths,
+   * strings); a request body's model goes through lookupWords on the scan's words.
    */
   lookup(buf: Uint8Array, start: number, end: number): number {
     const len = end - start;
     if (len > this.#maxKeyLen || len < 0) return -1;
-    packKey(buf, start, end);
+    this.#alignKey(buf, start, end);
+    return this.lookupWords(this.#keyBytes32, 0, len);
+  }
+
+  /**
+   * HOT PATH: allocation-free — change with care.
+   * Name bytes [start, end) of the byte sequence the little-endian words `m` view (word i
+   * holds bytes 4i … 4i+3: json-scan's `BodyScan.words`, the body's aligned copy) → vm id,
+   * or -1. `m` must hold word (end >> 2) + 1. Reads the name a word at a time
+   * and hashes it, probes the hot index's key slots and compares against the name stored in
+   * the vm's record (slugs: against the string table); never builds a string.
+   */
+  lookupWords(m: Int32Array, start: number, end: number): number {
+    const len = end - start;
+    if (len > this.#maxKeyLen || len < 0) return -1;
+    hashKey(m, start, len);
     const h = keyHash[0];
     const slots = this.#keySlots;
     const mask = this.#keyMask;
-    const hot = this.hot;
-    const kw = keyWords;
-    const words = (len + 3) >> 2;
     let s = h & mask;
     for (;;) {
       const e = slots[2 * s + 1];
       if (e === 0) return -1;
       if (slots[2 * s] === h) {
         const vm = e - 1;
-        // the vm's name: inline in its record (and the string table past HOT_NAME_BYTES)
-        const rec = vm * HOT_STRIDE;
-        if (hot[rec + H_NAME_LEN] === len) {
-          const inlineWords = words < HOT_NAME_BYTES / 4 ? words : HOT_NAME_BYTES / 4;
-          let i = 0;
-          while (i < inlineWords && hot[rec + H_NAME + i] === kw[i]) i++;
-          if (i === inlineWords && (len <= HOT_NAME_BYTES || this.#tailEquals(vm, buf, start, end))) return vm;
-        }
-        if (this.#slugEquals(vm, buf, start, end)) return vm; // cold: slugs, and hash collisions
+        if (this.#nameEquals(vm, m, start, len)) return vm;
+        if (this.#slugEquals(vm, m, start, len)) return vm; // cold: slugs, and hash collisions
       }
       s = (s + 1) & mask;
     }
   }
 
-  /** Bytes past HOT_NAME_BYTES of vm's name equal buf's (long names only). */
-  #tailEquals(vm: number, buf: Uint8Array, start: number, end: number): boolean {
-    const off = this.strOffsets[this.vms[vm * VM_STRIDE + VF_NAME]];
+  /**
+   * HOT PATH: allocation-free. vm's name equals the key (bytes [start, start + len) of the
+   * words m): against the name's words inline in the vm's record, a word at a time as in
+   * {@link hashKey}, and the string table past Hot.NAME_BYTES.
+   */
+  #nameEquals(vm: number, m: Int32Array, start: number, len: number): boolean {
+    const hot = this.hot;
+    const rec = vm * Hot.STRIDE;
+    if (hot[rec + Hot.NAME_LEN] !== len) return false;
+    const inline = len < Hot.NAME_BYTES ? len : Hot.NAME_BYTES;
+    let p = start >> 2;
+    const lo = (start & 3) << 3;
+    const hi = 31 - lo;
+    const full = inline >> 2;
+    let cur = m[p];
+    for (let i = 0; i < full; i++) {
+      const next = m[++p];
+      if (hot[rec + Hot.NAME + i] !== ((cur >>> lo) | ((next << 1) << hi))) return false;
+      cur = next;
+    }
+    // the record's words are zero padded past the name: its last partial word, masked
+    const tail = inline & 3;
+    if (tail !== 0 && hot[rec + Hot.NAME + full] !== (((cur >>> lo) | ((m[p + 1] << 1) << hi)) & ((1 << (tail << 3)) - 1))) return false;
+    return len <= Hot.NAME_BYTES || this.#bytesEqual(this.strOffsets[this.vms[vm * VM_STRIDE + VF_NAME]], m, start, Hot.NAME_BYTES, len);
+  }
+
+  /** String bytes [off + from, off + len) equal bytes [start + from, start + len) of the words m. */
+  #bytesEqual(off: number, m: Int32Array, start: number, from: number, len: number): boolean {
     const sb = this.strBytes;
-    for (let i = HOT_NAME_BYTES; i < end - start; i++) if (sb[off + i] !== buf[start + i]) return false;
+    for (let i = from; i < len; i++) if (sb[off + i] !== wordByte(m, start + i)) return false;
     return true;
   }
 
-  /** vm's slug equals buf[start, end). */
-  #slugEquals(vm: number, buf: Uint8Array, start: number, end: number): boolean {
+  /** vm's slug equals the key. */
+  #slugEquals(vm: number, m: Int32Array, start: number, len: number): boolean {
     const sid = this.vms[vm * VM_STRIDE + VF_SLUG];
     if (sid === NONE) return false;
     const off = this.strOffsets[sid];
-    if (this.strOffsets[sid + 1] - off !== end - start) return false;
-    const sb = this.strBytes;
-    for (let i = 0; i < end - start; i++) if (sb[off + i] !== buf[start + i]) return false;
-    return true;
+    return this.strOffsets[sid + 1] - off === len && this.#bytesEqual(off, m, start, 0, len);
   }
 
   /** The file's own hash index (FNV-1a over the key bytes): the lookup {@link lookup} replaces, kept as a cross-check for tests. */
@@ -559,7 +587,7 @@ export class RoutingTable implements StrategyTable {
 
   // ── virtual models ───────────────────────────────────────────────────────────
   vmFlags(vm: number): number {
-    return this.hot[vm * HOT_STRIDE + H_FLAGS];
+    return this.hot[vm * Hot.STRIDE + Hot.FLAGS];
   }
   vmName(vm: number): string {
     return this.str(this.vms[vm * VM_STRIDE + VF_NAME]);
@@ -590,7 +618,7 @@ export class RoutingTable implements StrategyTable {
     return this.vms[vm * VM_STRIDE + VF_FIRST_TARGET];
   }
   vmTargetCount(vm: number): number {
-    return this.hot[vm * HOT_STRIDE + H_COUNT];
+    return this.hot[vm * Hot.STRIDE + Hot.COUNT];
   }
   #sidList(at: number, n: number): string[] {
     const out: string[] = [];
@@ -616,7 +644,7 @@ export class RoutingTable implements StrategyTable {
    * at a segment boundary (`/team` admits `/team/x`, not `/teams`). Allocation-free.
    */
   vmAllowsUserPath(vm: number, userPath: string): boolean {
-    if (this.hot[vm * HOT_STRIDE + H_USER_PATHS] === 0) return true; // the resolution's line, not the file's record
+    if (this.hot[vm * Hot.STRIDE + Hot.USER_PATHS] === 0) return true; // the resolution's line, not the file's record
     const r = vm * VM_STRIDE;
     const n = this.vms[r + VF_USER_PATH_COUNT];
     const at = this.vms[r + VF_USER_PATHS];

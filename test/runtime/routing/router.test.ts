@@ -62,13 +62,17 @@ describe('table router ≡ reference router (SPEC §3.4–3.7)', () => {
         const v = buildVm(spec);
         const table = RoutingTable.decode(lowerTable(config([v])));
         const id = table.lookupString('v');
-        const health = new HealthState(table.targetCount);
         const now = 1_000_000;
         const first = table.vmFirstTarget(id);
-        req.latencies.slice(0, v.targets.length).forEach((ms, i) => {
-          if (ms !== undefined) health.recordLatency(first + i, ms, now);
-        });
-        const router = new Router(table, health, 1);
+        // the latency state of the request (a plan may claim an exploration probe: one state per plan)
+        const healthState = (): HealthState => {
+          const h = new HealthState(table.targetCount);
+          req.latencies.slice(0, v.targets.length).forEach((ms, i) => {
+            if (ms !== undefined) h.recordLatency(first + i, ms, now);
+          });
+          return h;
+        };
+        const health = healthState();
         const input = new RouteInput();
         input.metadata = req.region ? { region: req.region } : null;
         input.stickyKey = spec.sticky && req.stickyKey !== undefined ? req.stickyKey : null;
@@ -77,12 +81,50 @@ describe('table router ≡ reference router (SPEC §3.4–3.7)', () => {
           explorable: (i: number) => now - health.lastSampleAt[first + i] > health.staleMs,
         };
         const want = referencePlan(v, input, req.r, latencyView);
-        const out = new Int32Array(table.maxTargets);
-        const n = router.planWith(id, input, now, req.r, out);
-        expect(Array.from(out.subarray(0, n), (t) => t - first)).toEqual(want);
+        // out as long as the vm's pool, and at least four slots (small pools' four-store plan)
+        for (const slots of new Set([table.maxTargets, Math.max(4, table.maxTargets)])) {
+          const out = new Int32Array(slots);
+          const n = new Router(table, healthState(), 1).planWith(id, input, now, req.r, out);
+          expect(Array.from(out.subarray(0, n), (t) => t - first)).toEqual(want);
+        }
       }),
       { numRuns: 2000, seed: 42 },
     );
+  });
+
+  it('small pools (2–4 targets, precomputed try orders): every fallback pattern, priority layout and pick', () => {
+    const noLatency = { latency: () => null, explorable: () => false };
+    const input = new RouteInput();
+    let checked = 0;
+    for (let n = 2; n <= 4; n++) {
+      for (let candidates = 0; candidates < 1 << n; candidates++) {
+        for (const strategy of ['weighted', 'priority'] as const) {
+          // weights 1..n (target i owns (i+1)/Σ of the draws); priorities: all equal, or two groups
+          for (const split of [n, 1, n - 1]) {
+            const v = vm(
+              'v',
+              MODELS.slice(0, n).map((m, i) =>
+                target(m, { weight: i + 1, priority: i < split ? 0 : 1, fallbackCandidate: ((candidates >> i) & 1) === 1 }),
+              ),
+              { strategy },
+            );
+            const table = RoutingTable.decode(lowerTable(config([v])));
+            const id = table.lookupString('v');
+            const first = table.vmFirstTarget(id);
+            for (const r of [0, 0.12, 0.3, 0.5, 0.7, 0.85, 0.999]) {
+              const want = referencePlan(v, input, r, noLatency);
+              for (const slots of [n, 4, 8]) {
+                const out = new Int32Array(slots);
+                const got = new Router(table, new HealthState(table.targetCount), 1).planWith(id, input, 0, r, out);
+                expect(Array.from(out.subarray(0, got), (t) => t - first)).toEqual(want);
+                checked++;
+              }
+            }
+          }
+        }
+      }
+    }
+    expect(checked).toBe(3 * 7 * 2 * 3 * (4 + 8 + 16));
   });
 
   it('a single-target vm always plans its one target', () => {

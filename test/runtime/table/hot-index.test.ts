@@ -8,29 +8,31 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { lowerTable } from '../../../compiler/lower.js';
-import {
-  H_COUNT,
-  H_FIRST,
-  H_FLAGS,
-  H_PLAN,
-  H_PRIMARY,
-  H_USER_PATHS,
-  HOT_NAME_BYTES,
-  HOT_STRIDE,
-  HP_INLINE,
-  RoutingTable,
-} from '../../../runtime/table/reader.js';
+import { Hot } from '../../../runtime/table/hot.js';
+import { RoutingTable } from '../../../runtime/table/reader.js';
 import { VF_FLAGS, VM_STRIDE } from '../../../runtime/table/format.js';
 import { config, target, vm } from '../../support/norm.js';
 
 const long = (n: number, tail: string) => 'x'.repeat(n) + tail;
 
-/** Both lookups on `name` placed at an odd offset inside a larger buffer (as in a request body). */
+/**
+ * The hot lookup on `name` placed at an odd offset inside a larger buffer (as in a request
+ * body), and the file index's answer. The hot lookup is asked twice: on the bytes
+ * (`lookup`), and on words at each of the four alignments of the name, between bytes that
+ * are not the name's (`lookupWords`, as on a scanned body's aligned copy); all must agree.
+ */
 function both(table: RoutingTable, name: string): [number, number] {
   const body = Buffer.from(`{"model":"${name}","z":1}`);
   const start = 10;
   const end = start + Buffer.byteLength(name);
-  return [table.lookup(body, start, end), table.lookupFileIndex(body, start, end)];
+  const hot = table.lookup(body, start, end);
+  for (let shift = 0; shift < 4; shift++) {
+    const len = end - start;
+    const bytes = new Uint8Array((8 + shift + len + 8 + 3) & ~3).fill(0xa5);
+    bytes.set(body.subarray(start, end), 8 + shift);
+    expect(table.lookupWords(new Int32Array(bytes.buffer), 8 + shift, 8 + shift + len)).toBe(hot);
+  }
+  return [hot, table.lookupFileIndex(body, start, end)];
 }
 
 describe('hot index lookup ≡ the file index', () => {
@@ -43,11 +45,11 @@ describe('hot index lookup ≡ the file index', () => {
     'team-001/chat-000001',
     'team-001/chat-000002',
     'team-002/chat-000001',
-    long(HOT_NAME_BYTES - 1, 'q'),
-    long(HOT_NAME_BYTES, 'q'),
-    long(HOT_NAME_BYTES, 'r'),
-    long(HOT_NAME_BYTES + 7, 'qq'),
-    long(HOT_NAME_BYTES + 7, 'qr'),
+    long(Hot.NAME_BYTES - 1, 'q'),
+    long(Hot.NAME_BYTES, 'q'),
+    long(Hot.NAME_BYTES, 'r'),
+    long(Hot.NAME_BYTES + 7, 'qq'),
+    long(Hot.NAME_BYTES + 7, 'qr'),
     'ünïcode/名前',
   ];
   const table = RoutingTable.decode(
@@ -81,7 +83,7 @@ describe('hot index lookup ≡ the file index', () => {
       'team-001/chat-00000',
       'team-001/chat-0000011',
       'team-001/chat-000003',
-      long(HOT_NAME_BYTES + 7, 'qs'),
+      long(Hot.NAME_BYTES + 7, 'qs'),
       long(4000, ''),
     ]) {
       expect(both(table, name)).toEqual([-1, -1]);
@@ -130,25 +132,25 @@ describe('hot index records', () => {
       ]),
     ),
   );
-  const rec = (name: string) => table.lookupString(name) * HOT_STRIDE;
+  const rec = (name: string) => table.lookupString(name) * Hot.STRIDE;
 
   it('copy the file record fields', () => {
     for (let v = 0; v < table.vmCount; v++) {
-      const h = v * HOT_STRIDE;
-      expect(table.hot[h + H_FLAGS]).toBe(table.vms[v * VM_STRIDE + VF_FLAGS]);
-      expect(table.hot[h + H_FIRST]).toBe(table.vmFirstTarget(v));
-      expect(table.hot[h + H_COUNT]).toBe(table.vmTargetCount(v));
-      expect(table.hot[h + H_USER_PATHS]).toBe(table.vmUserPaths(v).length);
+      const h = v * Hot.STRIDE;
+      expect(table.hot[h + Hot.FLAGS]).toBe(table.vms[v * VM_STRIDE + VF_FLAGS]);
+      expect(table.hot[h + Hot.FIRST]).toBe(table.vmFirstTarget(v));
+      expect(table.hot[h + Hot.COUNT]).toBe(table.vmTargetCount(v));
+      expect(table.hot[h + Hot.USER_PATHS]).toBe(table.vmUserPaths(v).length);
     }
   });
 
   it('carry an inline plan exactly for weighted/priority pools without metadata conditions, up to 16 targets', () => {
-    expect(table.hot[rec('w') + H_PLAN] & HP_INLINE).toBe(HP_INLINE);
-    expect(table.hot[rec('p') + H_PLAN] & HP_INLINE).toBe(HP_INLINE);
-    expect(table.hot[rec('p') + H_PRIMARY]).toBe(2); // the top tier
-    expect(table.hot[rec('lat') + H_PLAN] & HP_INLINE).toBe(0);
-    expect(table.hot[rec('meta') + H_PLAN] & HP_INLINE).toBe(0);
-    expect(table.hot[rec('big') + H_PLAN] & HP_INLINE).toBe(0);
+    expect(table.hot[rec('w') + Hot.PLAN] & Hot.INLINE).toBe(Hot.INLINE);
+    expect(table.hot[rec('p') + Hot.PLAN] & Hot.INLINE).toBe(Hot.INLINE);
+    expect(table.hot[rec('p') + Hot.PRIMARY]).toBe(2); // the top tier
+    expect(table.hot[rec('lat') + Hot.PLAN] & Hot.INLINE).toBe(0);
+    expect(table.hot[rec('meta') + Hot.PLAN] & Hot.INLINE).toBe(0);
+    expect(table.hot[rec('big') + Hot.PLAN] & Hot.INLINE).toBe(0);
   });
 
   it('user paths still decide through the file records', () => {
