@@ -149,23 +149,30 @@ export class Router {
         } else for (let i = 0; i < count; i++) out[i] = first + ((seq >>> (4 * i)) & 15);
         return count;
       }
-      const lo = hot[h + Hot.ORDER];
-      const hi = hot[h + Hot.ORDER + 1];
-      const picked = first + (k < 8 ? (lo >>> (4 * k)) & 15 : (hi >>> (4 * (k - 8))) & 15);
-      // The fallback candidates but k, in order, without a branch on the random k: each one is
-      // written at out[count] and kept by advancing the count. A write that would land past the
-      // n slots out may have (k last, every other one kept) goes to out[0], which the pick then
-      // takes; pools of up to four run four trips, so the loop's exit does not depend on n.
-      let count = 1;
-      const trips = n > Hot.MAX_PRIMARY ? n : Hot.MAX_PRIMARY;
-      for (let j = 0; j < trips; j++) {
-        out[count & -+(count < n)] = first + (j < 8 ? (lo >>> (4 * j)) & 15 : (hi >>> (4 * (j - 8))) & 15);
-        count += +(j !== k) & ((inline >>> (16 + j)) & 1);
-      }
-      out[0] = picked;
-      return count;
+      return this.#inlineOrder(hot, h, first, n, inline, k, out);
     }
     return this.#general(vm, input, nowMs, out, first, n, flags);
+  }
+
+  /**
+   * HOT PATH: allocation-free. The inline plan of a pool of 5–16 targets (a function of its
+   * own so that #plan stays under TurboFan's inlining budget): pick k of the primary pool,
+   * then the fallback candidates but k, in strategy order (Hot.ORDER, Hot.PLAN bits 16–31).
+   */
+  #inlineOrder(hot: Int32Array, h: number, first: number, n: number, inline: number, k: number, out: Int32Array): number {
+    const lo = hot[h + Hot.ORDER];
+    const hi = hot[h + Hot.ORDER + 1];
+    const picked = first + (k < 8 ? (lo >>> (4 * k)) & 15 : (hi >>> (4 * (k - 8))) & 15);
+    // Without a branch on the random k: each candidate is written at out[count] and kept by
+    // advancing the count. A write that would land past the n slots out may have (k last,
+    // every other one kept) goes to out[0], which the pick then takes.
+    let count = 1;
+    for (let j = 0; j < n; j++) {
+      out[count & -+(count < n)] = first + (j < 8 ? (lo >>> (4 * j)) & 15 : (hi >>> (4 * (j - 8))) & 15);
+      count += +(j !== k) & ((inline >>> (16 + j)) & 1);
+    }
+    out[0] = picked;
+    return count;
   }
 
   /**

@@ -182,11 +182,7 @@ function hashKey(m: Int32Array, start: number, len: number): void {
     cur = next;
   }
   h = Math.imul(h ^ (((cur >>> lo) | ((m[p + 1] << 1) << hi)) & ((1 << ((len & 3) << 3)) - 1)), 0x5bd1e995);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  keyHash[0] = h ^ (h >>> 16);
+  keyHash[0] = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d);
 }
 
 /** Byte p of the byte sequence the little-endian words `m` view (see {@link hashKey}). */
@@ -226,6 +222,7 @@ export class RoutingTable implements StrategyTable {
   /** Key slots of the hot index: (hash, vm + 1) pairs (0: empty), a power of two of them, load ≤ 0.5. */
   readonly #keySlots: Int32Array;
   readonly #keyMask: number;
+  readonly #keyShift: number;
   /** Longest key in bytes: a longer name cannot be in the table (and is not hashed). */
   readonly #maxKeyLen: number;
   /** Scratch of {@link lookup}: a key's bytes copied to word-aligned memory (and its words). */
@@ -282,6 +279,7 @@ export class RoutingTable implements StrategyTable {
     while (slots < keys * 2) slots *= 2;
     this.#keySlots = new Int32Array(alignedBuffer(slots * 8), 0, slots * 2);
     this.#keyMask = slots - 1;
+    this.#keyShift = 32 - Math.log2(slots);
     this.#maxKeyLen = maxKeyLen;
     this.#keyBytes = new Uint8Array(((maxKeyLen >> 2) + 2) * 4);
     this.#keyBytes32 = new Int32Array(this.#keyBytes.buffer);
@@ -308,7 +306,7 @@ export class RoutingTable implements StrategyTable {
       // (interned strings: the name's offset is the name; a wrong guess would only cost a miss)
       let hash = nameHash[vm];
       if (off !== nameOff[vm]) hash = this.#hashKey(this.strBytes, off, off + len);
-      let k = hash & this.#keyMask;
+      let k = hash >>> this.#keyShift;
       while (this.#keySlots[2 * k + 1] !== 0) k = (k + 1) & this.#keyMask;
       this.#keySlots[2 * k] = hash;
       this.#keySlots[2 * k + 1] = vm + 1;
@@ -503,7 +501,7 @@ export class RoutingTable implements StrategyTable {
     const h = keyHash[0];
     const slots = this.#keySlots;
     const mask = this.#keyMask;
-    let s = h & mask;
+    let s = h >>> this.#keyShift;
     for (;;) {
       const e = slots[2 * s + 1];
       if (e === 0) return -1;

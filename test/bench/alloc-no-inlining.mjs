@@ -27,12 +27,14 @@ const req = { header: () => null };
 const bodies = [];
 const spans = new Int32Array(2 * SIZE);
 const vms = new Int32Array(SIZE);
+const words = []; // each body's aligned copy, as the scan leaves it (BodyScan.words)
 const scan = new BodyScan();
 for (let i = 0; i < SIZE; i++) {
   bodies.push(chatBody(vmName(i), i, 512));
   scanJsonBody(bodies[i], scan);
   spans[2 * i] = scan.modelStart;
   spans[2 * i + 1] = scan.modelEnd;
+  words.push(scan.words.slice(0, (bodies[i].length >> 2) + 3));
   vms[i] = table.lookup(bodies[i], spans[2 * i], spans[2 * i + 1]);
   if (vms[i] < 0) throw new Error(`not found: ${vmName(i)}`);
 }
@@ -42,6 +44,7 @@ const M = SIZE - 1;
 const steps = {
   scanJsonBody: (i) => (scanJsonBody(bodies[i & M], scan) ? scan.modelEnd : 0),
   lookup: (i) => table.lookup(bodies[i & M], spans[2 * (i & M)], spans[2 * (i & M) + 1]),
+  lookupWords: (i) => table.lookupWords(words[i & M], spans[2 * (i & M)], spans[2 * (i & M) + 1]),
   plan: (i) => router.plan(vms[i & M], input, 0, out) + out[0],
   resolveRequest: (i) =>
     resolveRequest(table, router, vms[i & M], facts[i & M], EP_CHAT, req, 0, ROUTER_DRAW, resolution) + resolution.plan[0],

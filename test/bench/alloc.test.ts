@@ -56,12 +56,15 @@ const bodies = names.map((n, i) =>
 );
 const spans = new Int32Array(bodies.length * 2);
 const vms = new Int32Array(bodies.length);
+/** Each body's aligned copy as the scan leaves it (BodyScan.words), for lookupWords. */
+const words: Int32Array[] = [];
 {
   const scan = new BodyScan();
   bodies.forEach((b, i) => {
     scanJsonBody(b, scan);
     spans[2 * i] = scan.modelStart;
     spans[2 * i + 1] = scan.modelEnd;
+    words.push(scan.words.slice(0, (b.length >> 2) + 3));
     vms[i] = table.lookup(b, scan.modelStart, scan.modelEnd);
   });
 }
@@ -80,6 +83,10 @@ describe('hot path allocates nothing (SPEC §4, bench/resolve.mjs)', () => {
 
   it('RoutingTable.lookup on body bytes allocates nothing', () => {
     expect(bytesPerCall((i) => table.lookup(bodies[i % N], spans[2 * (i % N)], spans[2 * (i % N) + 1]))).toBeLessThan(1);
+  });
+
+  it("RoutingTable.lookupWords on the scan's words (the engine's lookup) allocates nothing", () => {
+    expect(bytesPerCall((i) => table.lookupWords(words[i % N], spans[2 * (i % N)], spans[2 * (i % N) + 1]))).toBeLessThan(1);
   });
 
   it('Router.planWith allocates nothing', () => {
@@ -119,12 +126,12 @@ describe('hot path allocates nothing, whatever V8 inlines', () => {
   // A child on the built dist/ with --no-turbo-inlining: every helper call is then a real
   // call, so a value boxed at a call boundary (a double argument, a uint32 ≥ 2^30 returned)
   // allocates on every call — not only in the runs where V8 happens not to inline the helper.
-  it('scanJsonBody, RoutingTable.lookup, Router.plan and resolveRequest, with TurboFan inlining off', () => {
+  it('scanJsonBody, RoutingTable.lookup and lookupWords, Router.plan and resolveRequest, with TurboFan inlining off', () => {
     const child = fileURLToPath(new URL('./alloc-no-inlining.mjs', import.meta.url));
     const r = spawnSync(process.execPath, ['--expose-gc', '--no-turbo-inlining', child], { encoding: 'utf8', timeout: 60_000 });
     expect(r.status, r.stderr).toBe(0);
     const perCall = JSON.parse(r.stdout) as Record<string, number>;
-    expect(Object.keys(perCall).sort()).toEqual(['lookup', 'plan', 'resolveRequest', 'scanJsonBody']);
+    expect(Object.keys(perCall).sort()).toEqual(['lookup', 'lookupWords', 'plan', 'resolveRequest', 'scanJsonBody']);
     for (const [step, bytes] of Object.entries(perCall)) expect(bytes, step).toBeLessThan(1);
   }, 60_000);
 });
