@@ -7,7 +7,7 @@
  * A `const enum`: the compiler writes each use as a number literal. An exported `const` is an
  * imported binding in every other module (and in its own), which V8 (Node 20–24) does not
  * fold: each use loads the binding's cell and checks it for the hole, and the extra bytecode
- * counts against TurboFan's inlining budget (docs/runtime.md "Constants on the hot path").
+ * counts against TurboFan's inlining budget (docs/architecture.md "Hot-path rules").
  */
 export const enum Hot {
   /** Words (u32/i32) per virtual model in `RoutingTable.hot`: 128 bytes. */
