@@ -12,7 +12,9 @@
  * control byte, ends every run: string, whitespace, number), and string contents — most of
  * a chat body — are skipped four bytes per load (`Int32Array`, SWAR tests for a quote, a
  * backslash or a control byte; the first such byte of a word is found by `Math.clz32`, with
- * no byte loop). The scan is one function with one loop per token kind, so
+ * no byte loop); where WebAssembly SIMD is available, sixteen bytes per load in a 160-byte
+ * module (runtime/json-scan-simd.wat) whose memory holds the mirror. The scan is one
+ * function with one loop per token kind, so
  * that V8 compiles it without a call per token. `bench/resolve.mjs` measures it against
  * `JSON.parse`.
  *
@@ -26,6 +28,8 @@
  *   model while the upstream serves another. A key spelled with escapes (`"mod\u0065l"`)
  *   counts as `model`.
  */
+
+import { JSON_SCAN_SIMD_WASM } from './json-scan-simd.js';
 
 /** Outcome codes stored in {@link BodyScan.status}. */
 export const SCAN_OK = 0;
@@ -100,8 +104,62 @@ let stack = new Uint8Array(DEFAULT_MAX_DEPTH);
 export const MIRROR_MAX_BYTES = 1 << 20;
 /** Room after the body: the sentinel, and whole words for the word loop (it reads up to two words past the sentinel's). */
 const SLACK = 12;
-let mirror = new Uint8Array(4096);
-let mirror32 = new Int32Array(mirror.buffer);
+/** Memory the SIMD skipper may read past the sentinel (one 16-byte load that starts at it). */
+const SIMD_SLACK = 16;
+
+/** The SIMD string skipper (runtime/json-scan-simd.wat): its memory, and `special(p)`. */
+interface SimdSkipper {
+  memory: WebAssembly.Memory;
+  special: (p: number) => number;
+}
+
+/**
+ * The SIMD string skipper, or null where WebAssembly or its SIMD is unavailable (`--jitless`,
+ * old engines): the word loop then does its work. Compiled synchronously: 160 bytes.
+ */
+function loadSimd(): SimdSkipper | null {
+  if (typeof WebAssembly === 'undefined') return null;
+  try {
+    if (!WebAssembly.validate(JSON_SCAN_SIMD_WASM)) return null;
+    const { memory, special } = new WebAssembly.Instance(new WebAssembly.Module(JSON_SCAN_SIMD_WASM)).exports as unknown as SimdSkipper;
+    return { memory, special };
+  } catch {
+    return null;
+  }
+}
+const simd = loadSimd();
+const simdSpecial = simd === null ? (p: number): number => p : simd.special;
+/** Scans of bodies in the shared mirror skip string contents with SIMD (see {@link setJsonScanSimd}). */
+let simdOn = simd !== null;
+/** Whether the scan in progress uses the SIMD skipper (its body is in the shared mirror). */
+let scanSimd = false;
+
+/**
+ * Turns the SIMD string skipper on or off (tests and benchmarks run the word loop with it
+ * off); returns whether it is on (never where WebAssembly SIMD is unavailable).
+ */
+export function setJsonScanSimd(on: boolean): boolean {
+  simdOn = on && simd !== null;
+  return simdOn;
+}
+
+/**
+ * The module's mirror of the body: in the SIMD skipper's WebAssembly memory (from offset 0,
+ * with SIMD_SLACK bytes of memory after it) when there is one, else a plain buffer.
+ */
+let mirror = new Uint8Array(0);
+let mirror32 = new Int32Array(0);
+allocMirror(4096);
+
+/** (Re)allocates the mirror with `size` bytes (a multiple of 4). Cold. */
+function allocMirror(size: number): void {
+  if (simd !== null) {
+    const have = simd.memory.buffer.byteLength;
+    if (have < size + SIMD_SLACK) simd.memory.grow(Math.ceil((size + SIMD_SLACK - have) / 65536));
+    mirror = new Uint8Array(simd.memory.buffer, 0, size);
+  } else mirror = new Uint8Array(size);
+  mirror32 = new Int32Array(mirror.buffer, 0, size >> 2);
+}
 
 // Side result of scanString (a second return value without allocating).
 let stringEscaped = false;
@@ -144,6 +202,7 @@ export function scanJsonBody(body: Uint8Array, out: BodyScan, maxDepth: number =
     } else m = new Uint8Array((end + SLACK + 3) & ~3); // whole words: an Int32Array views it
   }
   const m32 = m === mirror ? mirror32 : new Int32Array(m.buffer);
+  scanSimd = simdOn && m === mirror;
   out.words = m32;
   m.set(body);
   m[end] = SENTINEL;
@@ -252,13 +311,16 @@ function fail(out: BodyScan, status: number, pos: number): false {
 function growMirror(n: number): void {
   let size = mirror.length;
   while (size < n) size *= 2;
-  mirror = new Uint8Array(Math.min(size, MIRROR_MAX_BYTES + SLACK));
-  mirror32 = new Int32Array(mirror.buffer);
+  allocMirror(Math.min(size, (MIRROR_MAX_BYTES + SLACK + 3) & ~3));
 }
 
 /**
  * Scans string contents starting after the opening quote. Returns the offset after the
  * closing quote, or `-(offset + 1)` of the offending byte. Sets `stringEscaped`.
+ *
+ * Sixteen bytes per load when the body is in the shared mirror and WebAssembly SIMD is
+ * available: the SIMD skipper's `special` (runtime/json-scan-simd.wat) returns the first
+ * quote, backslash or control byte at or after pos. Otherwise the word loop:
  *
  * Four bytes per load, with no byte loop (issue 13): {@link specialBytes} flags, in one
  * aligned word, the bytes that end or interrupt a run of string contents; the bytes of the
@@ -269,20 +331,23 @@ function growMirror(n: number): void {
 function scanString(m: Uint8Array, m32: Int32Array, pos: number, end: number): number {
   let escaped = false;
   for (;;) {
-    let wi = pos >> 2;
-    let t = specialBytes(m32[wi]) & (-1 << ((pos & 3) << 3));
-    while (t === 0) {
-      const w = m32[wi + 1];
-      const x = m32[wi + 2]; // within the mirror: SLACK covers the word after the sentinel's
-      t = specialBytes(w);
-      if (t !== 0) {
-        wi++;
-        break;
+    if (scanSimd) pos = simdSpecial(pos);
+    else {
+      let wi = pos >> 2;
+      let t = specialBytes(m32[wi]) & (-1 << ((pos & 3) << 3));
+      while (t === 0) {
+        const w = m32[wi + 1];
+        const x = m32[wi + 2]; // within the mirror: SLACK covers the word after the sentinel's
+        t = specialBytes(w);
+        if (t !== 0) {
+          wi++;
+          break;
+        }
+        t = specialBytes(x);
+        wi += 2;
       }
-      t = specialBytes(x);
-      wi += 2;
+      pos = (wi << 2) + ((31 - Math.clz32(t & -t)) >> 3);
     }
-    pos = (wi << 2) + ((31 - Math.clz32(t & -t)) >> 3);
     const c = m[pos];
     if (c === CH_QUOTE) {
       stringEscaped = escaped;
