@@ -9,7 +9,6 @@ import { basename, dirname, join } from 'node:path';
 import type { Logger } from '../log.js';
 import { mergeAdminStates } from './admin-state.js';
 import { FileStateStore } from './file-store.js';
-import { RedisStateStore } from './redis-store.js';
 import type { StateStore } from './store.js';
 import { parseStateUrl } from './url.js';
 
@@ -49,6 +48,9 @@ export async function openStateStore(opts: OpenStateOptions): Promise<StateStore
       store: target.display,
     });
   }
+  // loaded only for a Redis store: ioredis costs start-up time and memory, and subclasses String
+  // (runtime/fast-prototypes.ts)
+  const { RedisStateStore } = await import('./redis-store.js');
   return RedisStateStore.open({
     target,
     log: opts.log,

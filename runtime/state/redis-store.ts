@@ -43,6 +43,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
+import { refastStringPrototype } from '../fast-prototypes.js';
 import type { Logger } from '../log.js';
 import {
   Listeners,
@@ -55,6 +56,10 @@ import {
   type WriteOutcome,
 } from './store.js';
 import type { RedisTarget } from './url.js';
+
+// ioredis subclasses String, which leaves String.prototype slow for every string method call
+// of the process unless it is made fast again (runtime/fast-prototypes.ts)
+refastStringPrototype();
 
 export interface RedisStoreOptions {
   target: RedisTarget;
