@@ -151,26 +151,33 @@ function renderMarkdown(r) {
     '',
     "- **Gateway CPU per request ≤ 1.5× nginx.** Kernel time per request is the same as nginx's (`of it kernel` in the floor tables: vmc makes fewer " +
       'syscalls, 5.4 vs 7.2); the gap is user-space time in V8 and Node, spread thin: `node bench/stages.mjs` bills no stage of the request path more ' +
-      "than ~4 µs of CPU including its syscalls. The largest single items left: the JSON scan (~1.2 µs for the 2 KB body, after this round's word loop), " +
-      "the client's address for `x-forwarded-for` (~1.2 µs: uWS.js asks the kernel (`getpeername`) and formats it on every request, and exposes no " +
-      "connection to cache it on), Node's `net.Socket` write machinery for the upstream request, uWS.js's per-request objects and C++↔JS crossings " +
-      '(request handler, one callback per header, an ArrayBuffer per body chunk), and the promise plumbing of the async attempt loop (2–3 awaits). ' +
-      'Each is ≤ ~1.5 µs, and one A/B run of `bench/floor.mjs` on this shared VM has ±3–5 % of noise, the size of any single lever left. The ratio also ' +
-      "moves with the machine's state: the code that read 1.77× (JSON) in a run on a busy machine read 1.54× on a quiet one, paired in the same run with this code (1.50×).",
-    '- **lookup+pick ≤ 50 ns at 100,000 virtual models.** About 20 ns go to packing and hashing the name: JavaScript reads the name from the body ' +
-      "Buffer one byte at a time (an unaligned 32-bit load needs a DataView or typed-array view of the body, an allocation per request); the probe's two " +
-      "dependent random reads (key slot, then the vm's 128-byte record) cost ~10 ns more at 100,000 vms than at 10 (TLB misses over a 42 MB table; " +
-      'JavaScript cannot ask for huge pages); the plan (xorshift draw, branch-free pick and fallback order from the record) ~22 ns.',
+      "than ~4 µs of CPU including its syscalls. The largest single items left: the client's address for `x-forwarded-for` (~1.2 µs: uWS.js asks the " +
+      "kernel (`getpeername`) and formats it on every request, and exposes no connection to cache it on), Node's `net.Socket` write machinery for the " +
+      "upstream request, uWS.js's per-request objects and C++↔JS crossings (request handler, one callback per header, an ArrayBuffer per body chunk), " +
+      'and the promise plumbing of the async attempt loop (2–3 awaits). The JSON scan of the 2 KB body is ~0.75 µs since its string contents go ' +
+      'through WebAssembly SIMD (from ~1.2 µs), and string method calls no longer go through generic LoadIC stubs since String.prototype stays in ' +
+      "V8's fast mode (ioredis had turned it into a dictionary; ~1 µs). Buffer method loads (`latin1Slice`, `subarray`, `write`) still do on Node 20 " +
+      "(~0.4 µs, in Node's own code too). Each is ≤ ~1.5 µs, and one A/B run of `bench/floor.mjs` on this shared VM has ±3–10 % of noise, " +
+      "the size of any single lever left. The ratio also moves with the machine's state: the code that read 1.77× (JSON) in a run on a busy machine " +
+      'read 1.54× on a quiet one, paired in the same run with later code (1.50×).',
+    '- **lookup+pick ≤ 50 ns at 100,000 virtual models: met since this stop (43 ns, from 70).** What it took, each measured in "Side measurements": ' +
+      "the hot index's layout constants as a `const enum` (V8 loaded and hole-checked every imported constant), small pools' try orders precomputed " +
+      "per pick (four stores), `Router#plan` back under TurboFan's 460-byte inlining limit (checked by test/bench/inlining.test.ts), the name read a " +
+      "word at a time from the scan's aligned copy of the body, a 3-op final mix with the slot index from the hash's high bits, and a lookup case " +
+      'whose input is hot as in the gateway. What remains at 100,000 vms is ~7 ns of cache and TLB misses over the key slots and the 128-byte records ' +
+      '(vs 10 vms) and ~35 ns of hashing, probing, comparing and planning.',
     "- **≥ 10× the baseline (issue 4 goals).** The baseline's `Map.get` on a string V8 already hashed costs 35–150 ns; vmc's lookup+pick would have " +
-      'to take 4–15 ns. The full body → target step is 4–5× faster than `JSON.parse` + `Map.get`, most of it the validating scan of the 2 KB body.',
+      'to take 4–15 ns. The full body → target step is 6–7× faster than `JSON.parse` + `Map.get`, most of it the validating scan of the 2 KB body.',
     '',
   );
 
   if (r.resolve) {
     L.push('## Resolution microbenchmark (`bench/resolve.mjs`)', '', `Run: ${envLine(r.resolve.env)}.`, '');
     L.push(
-      "`lookup+pick` = from the name's bytes in the request body to a planned target: `RoutingTable.lookup` on those bytes + `Router.plan` into a " +
-        "preallocated Int32Array (vmc), versus `Map.get(body.toString('utf8', start, end))` + `Math.random()` over the pool's weights (baseline from bytes). " +
+      "`lookup+pick` = from the name's bytes in the request body to a planned target: `RoutingTable.lookupWords` on the words of the body's aligned copy " +
+        'that the scan makes (each name read from a 16-word window at its alignment, all windows in one array: hot, as in the gateway, where the scan wrote ' +
+        "the copy just before) + `Router.plan` into a preallocated Int32Array (vmc), versus `Map.get(body.toString('utf8', start, end))` + `Math.random()` " +
+        "over the pool's weights (baseline from bytes). The `lookupPickColdInput` part reads the names from the 1,024 bodies' own copies instead. " +
         'The "string given" baseline skips the decode and reuses its strings, so V8 has their hash cached: the floor a JS Map can reach. ' +
         '`full` = the whole body → target step: `scanJsonBody` (validates the entire 2 KB body, finds `model`) + lookup + plan, versus ' +
         '`JSON.parse(body.toString())` + `Map.get` + `Math.random()` (the baseline of SPEC §7). Tables of N weighted virtual models (pools of 2–4 targets) ' +
@@ -227,6 +234,21 @@ function renderMarkdown(r) {
       'JSON 1.00× of base (middle half 0.95–1.04), SSE 0.99× (0.96–1.03): no measurable win |',
     '| all string response headers in one uWS `writeHeader` call (not kept) | ' +
       '`node bench/floor.mjs --kinds json --rounds 6 --duration 3 --gateways vmc --vmc base=<worktree of b3d592c> --ref base` | 1.05× of base (middle half 1.00–1.12): no win |',
+    '| hot-index layout constants as a `const enum` instead of exported consts (commit af8a020) | lookup case at 100,000 vms in a standalone loop, ' +
+      'three paired runs of the previous and this build | lookup+pick 73.5 → 66.2 ns, plan 22.2 → 20.5 ns |',
+    '| small pools: try order precomputed per pick (af8a020) | the same | plan 20.5 → 17.7 ns (the fallback loop alone cost ~10 ns, measured by removing it) |',
+    "| `Router#plan` under TurboFan's inlining limit again (611 → 422 bytes of bytecode; commit 4d6297a) | the same | plan 17.5 → 13.1 ns |",
+    '| final hash mix: fmix32 + low bits vs xor-shift-multiply + high bits (4d6297a) | mean linear-probing count at load 0.38 over 100,000 names of six shapes | ' +
+      'fmix/low 1.30–1.34, mix/high 1.30–1.34, no mix/high up to 1.78 (sequential short names) |',
+    "| lookup case input: hot windows vs the bodies' own copies (commit 92b18bd) | the same process, 100,000 vms | 44.4 vs 51.2 ns |",
+    '| JSON scan: string contents by WebAssembly SIMD vs the word loop (commit f9da5aa) | `scanJsonBody` on chat bodies, one process per mode | ' +
+      '512 B 755 → 675 ns, 2 KB 1,273 → 749, 16 KB 6,545 → 1,621, 128 KB 52,428 → 9,367 |',
+    '| the same change, gateway CPU | `node bench/floor.mjs --kinds json,sse --rounds 6 --duration 3 --gateways vmc --vmc base=<worktree of 92b18bd> --ref base` | ' +
+      '1.00× JSON, 1.01× SSE of base (2 KB body: ~0.5 µs saved, within noise) |',
+    "| String.prototype in V8's fast mode again (ioredis subclasses String; commit a498e33) | `isJsonContentType` in a loop with ioredis loaded, without it, " +
+      'and with the fix; `node bench/stages.mjs --duration 5` | 276 / 55 / 57 ns per call; `Builtins_LoadIC` 0.85–1.07 → 0.39 µs per request |',
+    '| the same change, gateway CPU | `node bench/floor.mjs --kinds json,sse --rounds 6 (then 8) --duration 3 --gateways vmc --vmc base=<worktree of f9da5aa> --ref base` | ' +
+      'JSON 1.02× then 0.94×, SSE 1.11× then 1.03× of base: run-to-run noise larger than the ~1 µs |',
     '',
   );
   L.push('## Method notes', '');

@@ -232,5 +232,7 @@ export const fmt = {
   f1: (n) => (Number.isFinite(n) ? n.toFixed(1) : '—'),
   f2: (n) => (Number.isFinite(n) ? n.toFixed(2) : '—'),
   f3: (n) => (Number.isFinite(n) ? n.toFixed(3) : '—'),
+  /** A difference with its sign: +0.250, −0.250. */
+  d3: (n) => (Number.isFinite(n) ? `${n < 0 ? '−' : '+'}${Math.abs(n).toFixed(3)}` : '—'),
   ratio: (n) => (Number.isFinite(n) ? `${n >= 10 ? n.toFixed(0) : n.toFixed(1)}×` : '—'),
 };

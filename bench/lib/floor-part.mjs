@@ -104,7 +104,7 @@ export function floorGoals(r) {
       const dn = p.nginx.p99 - p.direct.p99;
       goals.push({
         goal: `${kind}: paced ${r.paced.rate} req/s Δp99 vs direct ≤ nginx's + ${FLOOR_GOALS.p99SlackMs} ms`,
-        value: `vmc +${fmt.f3(dv)} ms, nginx +${fmt.f3(dn)} ms`,
+        value: `vmc ${fmt.d3(dv)} ms, nginx ${fmt.d3(dn)} ms`,
         met: dv <= dn + FLOOR_GOALS.p99SlackMs,
       });
     }
@@ -129,7 +129,7 @@ function table(run, kind) {
           ? '1.00'
           : '—';
     L.push(
-      `| ${name} | ${fmt.int(v.rps)} | ${fmt.f3(v.p50)} | ${fmt.f3(v.p99)} | ${name === 'direct' ? '—' : `+${fmt.f3(v.p99 - d.p99)}`} | ` +
+      `| ${name} | ${fmt.int(v.rps)} | ${fmt.f3(v.p50)} | ${fmt.f3(v.p99)} | ${name === 'direct' ? '—' : fmt.d3(v.p99 - d.p99)} | ` +
         `${fmt.f1(v.cpuPerReq)} | ${fmt.f1(v.sysPerReq)} | ${name === 'direct' ? '—' : paired} | ${ng && name !== 'direct' ? fmt.f2(v.rps / ng.rps) : '—'} | ${v.errors} |`,
     );
   }
