@@ -155,7 +155,7 @@ function renderMarkdown(r) {
       "kernel (`getpeername`) and formats it on every request, and exposes no connection to cache it on), Node's `net.Socket` write machinery for the " +
       "upstream request, uWS.js's per-request objects and C++↔JS crossings (request handler, one callback per header, an ArrayBuffer per body chunk), " +
       'and the promise plumbing of the async attempt loop (2–3 awaits). The JSON scan of the 2 KB body is ~0.75 µs since its string contents go ' +
-      'through WebAssembly SIMD (from ~1.2 µs), and string method calls no longer go through generic LoadIC stubs since String.prototype stays in ' +
+      "through WebAssembly SIMD (from ~1.2 µs), and string method calls no longer go through V8's generic LoadIC builtin since String.prototype stays in " +
       "V8's fast mode (ioredis had turned it into a dictionary; ~1 µs). Buffer method loads (`latin1Slice`, `subarray`, `write`) still do on Node 20 " +
       "(~0.4 µs, in Node's own code too). Each is ≤ ~1.5 µs, and one A/B run of `bench/floor.mjs` on this shared VM has ±3–10 % of noise, " +
       "the size of any single lever left. The ratio also moves with the machine's state: the code that read 1.77× (JSON) in a run on a busy machine " +

@@ -7,7 +7,7 @@
  * an object receiver, and lookups on primitive strings never do; so it stayed a dictionary
  * for the life of the process. TurboFan cannot resolve a method of a string (`s.charCodeAt`,
  * `s.indexOf`, `s.toLowerCase`, …) through a dictionary-mode prototype: every such load in
- * optimized code became a call of the generic LoadIC stub, on every request (the content
+ * optimized code became a call of V8's generic LoadIC builtin, on every request (the content
  * type check, the head builders, the HTTP/1.1 client's parser; measured ~1 µs of CPU per
  * proxied request, `Builtins_LoadIC` in `node bench/stages.mjs`). Property loads through an
  * instance of a subclass make the whole chain fast again, as loads on ioredis's own
