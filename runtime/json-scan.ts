@@ -52,13 +52,14 @@ export const MODEL_DUPLICATE = 3;
 /** Default nesting limit; chat bodies nest 5–8 levels, tool schemas a few more. */
 export const DEFAULT_MAX_DEPTH = 128;
 
+/** BodyScan.words before the first scan. */
+const NO_WORDS = new Int32Array(2);
+
 /**
  * Reusable result of {@link scanJsonBody}. One instance per in-flight request (or a single
  * one when the caller finishes with it before the next scan): the scan writes fields, it
  * never allocates.
  */
-const NO_WORDS = new Int32Array(2);
-
 export class BodyScan {
   /** One of `SCAN_*`. */
   status = SCAN_OK;
@@ -128,6 +129,7 @@ function loadSimd(): SimdSkipper | null {
   }
 }
 const simd = loadSimd();
+// (the identity is never called: scanSimd stays false without the module)
 const simdSpecial = simd === null ? (p: number): number => p : simd.special;
 /** Scans of bodies in the shared mirror skip string contents with SIMD (see {@link setJsonScanSimd}). */
 let simdOn = simd !== null;

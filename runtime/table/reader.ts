@@ -218,7 +218,7 @@ export class RoutingTable implements StrategyTable {
   readonly hashIndex: Uint32Array;
   readonly hashMask: number;
   readonly middleware: Uint32Array;
-  /** The hot index's per-vm records ({@link Hot.STRIDE} words each; H_* fields), and the same bytes as f64 (cumulative weights). */
+  /** The hot index's per-vm records ({@link Hot.STRIDE} words each; `Hot` fields), and the same bytes as f64 (cumulative weights). */
   readonly hot: Int32Array;
   readonly hotF64: Float64Array;
   /** Key slots of the hot index: (hash, vm + 1) pairs (0: empty), a power of two of them, load ≤ 0.5. */
@@ -478,8 +478,9 @@ export class RoutingTable implements StrategyTable {
 
   /**
    * Allocation-free. Name bytes buf[start, end) → vm id, or -1: {@link lookupWords} on a
-   * word-aligned copy of the name. For names that are not in a scanned body (URL paths,
-   * strings); a request body's model goes through lookupWords on the scan's words.
+   * word-aligned copy of the name. For names that are not in a scanned body (`lookupString`:
+   * escaped model names, caller keys' allow-lists, explain, admin); a request body's model
+   * goes through lookupWords on the scan's words.
    */
   lookup(buf: Uint8Array, start: number, end: number): number {
     const len = end - start;
