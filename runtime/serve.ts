@@ -101,6 +101,8 @@ export interface ServeOptions {
   providerUrls?: ReadonlyMap<string, string>;
   /** `--allowed-hosts`: Host header values admitted; absent = any. */
   allowedHosts?: readonly string[];
+  /** `--forwarded-for`: send the client's address upstream in `x-forwarded-for` (default off). */
+  forwardedFor?: boolean;
   /** `--max-connections`: open client connections at most, per process. */
   maxConnections?: number;
   /** `--max-inflight-body`: request body bytes held in memory at most, per process. */
@@ -268,6 +270,7 @@ function serverOptions(opts: ServeOptions, log: Logger): Omit<ServerOptions, 'ta
     drainTimeoutMs: opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
     providerUrls: opts.providerUrls,
     allowedHosts: opts.allowedHosts,
+    forwardedFor: opts.forwardedFor,
     maxConnections: opts.maxConnections,
     maxInflightBodyBytes: opts.maxInflightBodyBytes,
     keysFile: opts.keysFile,

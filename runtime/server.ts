@@ -83,6 +83,8 @@ export interface ServerOptions {
   providerUrls?: ReadonlyMap<string, string>;
   /** Host header values admitted (`--allowed-hosts`); absent = any. */
   allowedHosts?: readonly string[];
+  /** `--forwarded-for`: send the client's address upstream in `x-forwarded-for`. Default false: the header is not sent. */
+  forwardedFor?: boolean;
   /** Open client connections at most (`--max-connections`); absent = no cap. */
   maxConnections?: number;
   /** Request body bytes held in memory across requests at most (`--max-inflight-body`); absent = no cap. */
@@ -458,7 +460,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   loopDelay.enable();
   metrics.watchEventLoop(loopDelay, LOOP_DELAY_INTERVAL_MS);
   const pools = new UpstreamPools();
-  const engine = new Engine({ metrics, log, keys, keyMetrics });
+  const engine = new Engine({ metrics, log, keys, keyMetrics, forwardedFor: opts.forwardedFor });
   // SPEC §14: with a shared store, ejections are announced and other replicas' honoured
   const cooldowns = opts.state?.shared === true ? new CooldownBridge(opts.state, log) : null;
   const slot = new GenerationSlot(

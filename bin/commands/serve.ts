@@ -28,6 +28,9 @@ options:
       --allowed-hosts H1,H2   Host header values admitted (\`host\` or \`host:port\`); requests
                               naming another host are refused (protects a local gateway from
                               web pages; default: any host)
+      --forwarded-for         send the client's address to providers in x-forwarded-for
+                              (appended to the client's own value); default: the header is
+                              not sent, so end users' addresses do not reach providers
       --provider-url NAME=URL replace provider NAME's base_url (repeatable); NAME must be a
                               provider of the table (staging, simulated providers)
       --state-dir DIR         where admin changes (and admin-created keys) persist
@@ -104,6 +107,7 @@ export async function runServeCommand(args: string[]): Promise<number> {
       'max-connections': { type: 'string' },
       'max-inflight-body': { type: 'string' },
       'allowed-hosts': { type: 'string' },
+      'forwarded-for': { type: 'boolean' },
       'provider-url': { type: 'string', multiple: true },
       'state-dir': { type: 'string' },
       'no-watch': { type: 'boolean' },
@@ -158,6 +162,7 @@ export async function runServeCommand(args: string[]): Promise<number> {
     maxConnections: capFlag(values['max-connections'], '--max-connections'),
     maxInflightBodyBytes: capFlag(values['max-inflight-body'], '--max-inflight-body'),
     allowedHosts: hostList(values['allowed-hosts']),
+    forwardedFor: values['forwarded-for'] === true,
     providerUrls,
     stateDir: values['state-dir'],
     watch: !values['no-watch'],

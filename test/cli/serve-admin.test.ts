@@ -249,10 +249,32 @@ describe('vmc serve flags and admin disabled', () => {
       expect(r.status).toBe(200);
       expect(other.requests).toHaveLength(1);
       expect(other.requests[0].path).toBe('/v1/chat/completions');
+      // without --forwarded-for the provider learns nothing of the client's address
+      expect(other.requests[0].headers['x-forwarded-for']).toBeUndefined();
       expect(mock.requests.length).toBe(before);
     } finally {
       await stop(child);
       await other.close();
+    }
+  });
+
+  it("--forwarded-for sends the client's address upstream (cluster mode: the flag reaches the workers)", async () => {
+    const port = await freePort();
+    const child = await startServe(tablePath, port, ['--forwarded-for', '--workers', '2']);
+    try {
+      const before = mock.requests.length;
+      for (let i = 0; i < 4; i++) {
+        const r = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { ...JSON_TYPE, 'x-forwarded-for': '203.0.113.7' },
+          body: JSON.stringify({ model: 'ws/bot', messages: [] }),
+        });
+        expect(r.status).toBe(200);
+      }
+      const seen = mock.requests.slice(before).map((q) => q.headers['x-forwarded-for']);
+      expect(seen).toEqual(Array(4).fill('203.0.113.7, 127.0.0.1'));
+    } finally {
+      await stop(child);
     }
   });
 
