@@ -86,6 +86,7 @@ import { noTargetServesMessage, unservedReason } from './providers/index.js';
 import { upstreamBody } from './providers/routes.js';
 import { CredentialsError } from './providers/signer.js';
 import { TranslationError, XLATE_NONE, translateErrorBody } from './wire/translate.js';
+import { keepShape, Shape } from './shapes.js';
 
 /** Error bodies kept from failed attempts (for "the last upstream response as sent"); a larger one fails the attempt. */
 const MAX_KEPT_ERROR_BODY = 1024 * 1024;
@@ -152,7 +153,9 @@ class KeptResponse {
     readonly status: number,
     readonly rawHeaders: string[] | null,
     readonly body: Buffer,
-  ) {}
+  ) {
+    keepShape(Shape.KeptResponse, this);
+  }
 }
 
 /** Per-request state of the attempt loop (fixed shape). */
@@ -186,7 +189,9 @@ class Exchange {
     readonly startedAt: number,
     /** The try order (a copy of the resolution's). */
     readonly plan: Int32Array,
-  ) {}
+  ) {
+    keepShape(Shape.Exchange, this);
+  }
 
   /** Client-abort hook: abort the upstream attempt in progress. */
   readonly onAbort = (): void => {

@@ -34,6 +34,7 @@ import {
 } from './upstream.js';
 import { MAX_SSE_EVENT_BYTES, SSE_CONTENT_TYPE, SseEventTooLargeError, isEventStream, lastEventEnd, sseErrorEvent } from './wire/sse.js';
 import { XLATE_NONE, isTranslatedStream, streamTranslator, translateErrorBody, translateResponseBody } from './wire/translate.js';
+import { keepShape, Shape } from './shapes.js';
 
 /**
  * Largest upstream body the gateway buffers for translation (64 MiB). A larger one is
@@ -116,7 +117,9 @@ export class RelayContext {
     readonly maxEventBytes: number = MAX_SSE_EVENT_BYTES,
     /** Largest body buffered for translation (tests lower it). */
     readonly maxTranslatedBody: number = MAX_TRANSLATED_BODY,
-  ) {}
+  ) {
+    keepShape(Shape.RelayContext, this);
+  }
 }
 
 /**

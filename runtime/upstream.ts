@@ -21,6 +21,7 @@
  */
 import { Pool } from 'undici';
 import { H1Pool } from './http1/client.js';
+import { keepShape, Shape } from './shapes.js';
 
 /** Attempt outcome classes stored in {@link UpstreamCall.failure}. */
 export const FAIL_NONE = 0;
@@ -119,6 +120,10 @@ export class UpstreamCall {
   #firstByteTimer: NodeJS.Timeout | null = null;
   /** Fires at the whole attempt's deadline, or the bounded body read's (readBody). */
   #deadlineTimer: NodeJS.Timeout | null = null;
+
+  constructor() {
+    keepShape(Shape.UpstreamCall, this);
+  }
 
   /**
    * Dispatches the request on `pool` — through the lean HTTP/1.1 client when the pools gave

@@ -7,6 +7,7 @@
  */
 import { gatewayErrorBody, type GatewayErrorType } from '../errors.js';
 import { headerIndex, JSON_HEADERS, type HeaderValue, type HttpRequest, type HttpResponse, type HttpServerOptions } from './adapter.js';
+import { keepShape, Shape } from '../shapes.js';
 
 /** Lingering close after an early answer (SPEC §10): discard at least this much of the unread body… */
 export const LINGER_BYTES = 8 * 1024 * 1024;
@@ -239,6 +240,10 @@ export class BodyReader {
   len = 0;
   /** Bytes reserved in the budget (the buffer's capacity). */
   reserved = 0;
+
+  constructor() {
+    keepShape(Shape.BodyReader, this);
+  }
 
   /** Appends a chunk (copied); 0, or the status of the refusal to send. */
   // HOT PATH: allocation-free — change with care (per body chunk; allocates only when the buffer grows)
