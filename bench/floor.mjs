@@ -25,8 +25,8 @@
  * (default nginx, else vmc): each round's ratio, median and middle half over the rounds.
  *
  * Syscalls (`--strace`): after the rounds, each proxy gets one more bounded load of
- * `--strace-seconds` with `strace -c -f` attached to its process tree; calls per syscall ÷
- * responses. strace slows the traced process, so only the counts are meaningful.
+ * `--strace-seconds` (closed or paced, as `--mode`) with `strace -c -f` attached to its
+ * process tree; calls per syscall ÷ responses. strace slows the traced process, so only the counts are meaningful.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -163,7 +163,12 @@ async function straceCase(target, bodyPath, seconds) {
   let err = '';
   st.stderr.on('data', (d) => (err += d));
   await sleep(500); // attached
-  const r = await runChild(LOAD, closedLoadArgs(`${target.url}/v1/chat/completions`, bodyPath, seconds, connections));
+  const url = `${target.url}/v1/chat/completions`;
+  const load =
+    mode === 'closed'
+      ? closedLoadArgs(url, bodyPath, seconds, connections)
+      : ['--mode', 'paced', '--url', url, '--body-file', bodyPath, '--duration', String(seconds), '--rate', String(rate)];
+  const r = await runChild(LOAD, load);
   st.kill('SIGINT');
   await new Promise((res) => st.once('exit', res));
   const calls = parseStraceSummary(readFileSync(file, 'utf8'));

@@ -6,7 +6,7 @@
  * bench/profile.mjs, which uses V8's profiler and therefore cannot see the kernel, the uWS
  * native code or GC threads).
  *
- *   node bench/stages.mjs [--kind json|sse] [--duration 5] [--connections 32] [--root DIR] [--top 30]
+ *   node bench/stages.mjs [--kind json|sse] [--duration 5] [--connections 32 | --rate N] [--root DIR] [--top 30]
  *                         [--detail STAGE,…]   (per stage: the functions its samples were billed by)
  *
  * Needs Linux `perf` (Debian: linux-perf) with permission to profile our own processes. The
@@ -178,6 +178,8 @@ async function main() {
   const kind = flags.kind === 'sse' ? 'sse' : 'json';
   const duration = Number(flags.duration ?? 5);
   const connections = Number(flags.connections ?? 32);
+  // --rate N: an open loop at N req/s instead of the closed loop (where the low-load costs go)
+  const rate = flags.rate === undefined ? null : Number(flags.rate);
   const root = resolve(typeof flags.root === 'string' ? flags.root : ROOT);
   const TOP = Number(flags.top ?? 30);
   const dir = join(TMP, 'stages');
@@ -216,7 +218,11 @@ async function main() {
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitHealth(url, 200);
-    const loadArgs = (d) => closedLoadArgs(`${url}/v1/chat/completions`, bodyPath, d, connections);
+    const target = `${url}/v1/chat/completions`;
+    const loadArgs = (d) =>
+      rate === null
+        ? closedLoadArgs(target, bodyPath, d, connections)
+        : ['--mode', 'paced', '--url', target, '--body-file', bodyPath, '--duration', String(d), '--rate', String(rate)];
     progress('stages: prewarming 3 s');
     await runChild(LOAD, loadArgs(3));
     const data = join(dir, 'perf.data');
@@ -234,7 +240,7 @@ async function main() {
     const { stages, kernel, leaves, deciders, total } = attribute(script.stdout, gw.pid);
     const L = [];
     L.push(
-      `vmc ${kind}, closed loop ${connections} connections, ${fmt.int(r.rps)} req/s, ${fmt.f1(perReq)} µs CPU/request; ${fmt.int(total)} samples`,
+      `vmc ${kind}, ${rate === null ? `closed loop ${connections} connections` : `open loop ${rate} req/s`}, ${fmt.int(r.rps)} req/s, ${fmt.f1(perReq)} µs CPU/request; ${fmt.int(total)} samples`,
     );
     L.push('', '| stage | µs/request | of it in the kernel | share |', '|---|---:|---:|---:|');
     for (const s of STAGES)
