@@ -145,21 +145,22 @@ function renderMarkdown(r) {
   if (r.routing) L.push(...goalRows('routing', routingGoals(r.routing)));
   L.push('');
   L.push(
-    '### What limits the goals not met (issue 13)',
+    '### Issue 13: what limits its goals, what it took',
     '',
     'Measured on this machine on 2026-11-28 (the commands are in "Side measurements" below); the numbers of the last run are in the table above.',
     '',
-    "- **Gateway CPU per request ≤ 1.5× nginx.** Kernel time per request is the same as nginx's (`of it kernel` in the floor tables: vmc makes fewer " +
-      'syscalls, 5.4 vs 7.2); the gap is user-space time in V8 and Node, spread thin: `node bench/stages.mjs` bills no stage of the request path more ' +
-      "than ~4 µs of CPU including its syscalls. The largest single items left: the client's address for `x-forwarded-for` (~1.2 µs: uWS.js asks the " +
-      "kernel (`getpeername`) and formats it on every request, and exposes no connection to cache it on), Node's `net.Socket` write machinery for the " +
-      "upstream request, uWS.js's per-request objects and C++↔JS crossings (request handler, one callback per header, an ArrayBuffer per body chunk), " +
-      'and the promise plumbing of the async attempt loop (2–3 awaits). The JSON scan of the 2 KB body is ~0.75 µs since its string contents go ' +
-      "through WebAssembly SIMD (from ~1.2 µs), and string method calls no longer go through V8's generic LoadIC builtin since String.prototype stays in " +
-      "V8's fast mode (ioredis had turned it into a dictionary; ~1 µs). Buffer method loads (`latin1Slice`, `subarray`, `write`) still do on Node 20 " +
-      "(~0.4 µs, in Node's own code too). Each is ≤ ~1.5 µs, and one A/B run of `bench/floor.mjs` on this shared VM has ±3–10 % of noise, " +
-      "the size of any single lever left. The ratio also moves with the machine's state: the code that read 1.77× (JSON) in a run on a busy machine " +
-      'read 1.54× on a quiet one, paired in the same run with later code (1.50×).',
+    '- **Gateway CPU per request ≤ 1.5× nginx, and the paced Δp99: met for JSON, SSE CPU still on the line.** Four official floor runs on 2026-11-28 ' +
+      'after `x-forwarded-for` became opt-in read JSON 1.31×, 1.56×, 1.38×, 1.34× and SSE 1.39×, 1.50×, 1.35×, 1.53× (the second before the kept ' +
+      'shapes and on a busier machine; the last with a busy spell in its SSE rounds, middle half 1.41–1.74); the paced Δp99 goal was met in the last ' +
+      'two, missed in the first (3 rounds: JSON by 0.33 ms, SSE by 0.04 ms) and for JSON in the second (vmc +2.2 ms, before the kept shapes). The two changes that moved it: `x-forwarded-for` became opt-in (`vmc serve --forwarded-for`): uWS.js asked the kernel ' +
+      '(`getpeername`) and formatted the address on every request: one syscall fewer (5.4 → 4.3–4.5 per request) and 2–4 µs of CPU (A/B 0.90× JSON, 0.96× SSE). ' +
+      "And per-request classes keep their newest instance (`runtime/shapes.ts`), so V8's memory reducer no longer deoptimizes ~30 hot functions when " +
+      'it runs between bursts. What is left is user-space time in V8 and Node, spread thin (`node bench/stages.mjs` bills no stage more than ~4 µs ' +
+      "including its syscalls): Node's `net.Socket` write machinery for the upstream request, uWS.js's per-request objects and C++↔JS crossings, the " +
+      "promise plumbing of the attempt loop, Buffer method loads through V8's generic LoadIC on Node 20 (~0.4 µs). Kernel time per request is below " +
+      "nginx's (vmc makes 4.3–4.5 syscalls per request to nginx's 7.2). Paced p99 moves by ~1 ms between rounds on this VM (the tables give each target's " +
+      "range), hence 6 paced rounds; at 500 req/s vmc spends ~2× nginx's CPU per request, almost all of it per wake-up (2.9 event-loop polls per " +
+      "request to nginx's 2.0, and cold caches: `node bench/stages.mjs --rate 500`).",
     '- **lookup+pick ≤ 50 ns at 100,000 virtual models: met since this stop (43 ns, from 70).** What it took, each measured in "Side measurements": ' +
       "the hot index's layout constants as a `const enum` (V8 loaded and hole-checked every imported constant), small pools' try orders precomputed " +
       "per pick (four stores), `Router#plan` back under TurboFan's 460-byte inlining limit (checked by test/bench/inlining.test.ts), the name read a " +
@@ -249,6 +250,15 @@ function renderMarkdown(r) {
       'and with the fix; `node bench/stages.mjs --duration 5` | 276 / 55 / 57 ns per call; `Builtins_LoadIC` 0.85–1.07 → 0.39 µs per request |',
     '| the same change, gateway CPU | `node bench/floor.mjs --kinds json,sse --rounds 6 (then 8) --duration 3 --gateways vmc --vmc base=<worktree of f9da5aa> --ref base` | ' +
       'JSON 1.02× then 0.94×, SSE 1.11× then 1.03× of base: run-to-run noise larger than the ~1 µs |',
+    '| `x-forwarded-for` opt-in, so no per-request `getpeername` (commit def66a0) | `node bench/floor.mjs --kinds json,sse --rounds 10 --duration 3 --gateways vmc ' +
+      '--vmc base=<worktree of d414c30> --ref base` | JSON 0.90× (middle half 0.87–0.91), 37.2 → 33.0 µs; SSE 0.96× (0.87–1.00), 35.5 → 33.4 µs; 6 rounds: 0.91×, 0.99× |',
+    '| syscalls per request at 500 req/s | `node bench/floor.mjs --kinds json --mode paced --rounds 1 --duration 3 --strace --strace-seconds 5` | ' +
+      'direct 4.06, nginx 9.01 (epoll_wait 1.97), vmc 7.94 (epoll_pwait 2.93) |',
+    '| hot functions deoptimized for weak objects by two full GCs at 500 req/s, before and after the kept shapes (commit 1ea4716) | gateway under ' +
+      '`--trace-deopt` with a preload calling `gc()` twice mid-run (`test/runtime/shapes.test.ts` does the same) | 33 and 30 → 9 and 4 (the rest in Node: ' +
+      '`writeGeneric`, `writeOrBuffer`, the tick queue); CPU/request in the same runs within noise |',
+    '| the same change, gateway CPU | `node bench/floor.mjs --kinds json,sse --rounds 8 --duration 3 --gateways vmc --vmc base=<worktree of def66a0> --ref base`, ' +
+      'then `--mode paced --rounds 6 --duration 5` | closed JSON 0.99× (0.93–1.16), SSE 0.95× (0.90–1.02); paced 1.00×, 1.05×: within noise |',
     '',
   );
   L.push('## Method notes', '');
