@@ -151,7 +151,7 @@ function renderMarkdown(r) {
     '',
     '- **Gateway CPU per request ≤ 1.5× nginx, and the paced Δp99: met for JSON, SSE CPU still on the line.** Four official floor runs on 2026-11-28 ' +
       'after `x-forwarded-for` became opt-in read JSON 1.31×, 1.56×, 1.38×, 1.34× and SSE 1.39×, 1.50×, 1.35×, 1.53× (the second before the kept ' +
-      'shapes and on a busier machine; the last with a busy spell in its SSE rounds, middle half 1.41–1.74); the paced Δp99 goal was met in the last ' +
+      'shapes; the last with a busy spell in its SSE rounds, middle half 1.41–1.74); the paced Δp99 goal was met in the last ' +
       'two, missed in the first (3 rounds: JSON by 0.33 ms, SSE by 0.04 ms) and for JSON in the second (vmc +2.2 ms, before the kept shapes). The two changes that moved it: `x-forwarded-for` became opt-in (`vmc serve --forwarded-for`): uWS.js asked the kernel ' +
       '(`getpeername`) and formatted the address on every request: one syscall fewer (5.4 → 4.3–4.5 per request) and 2–4 µs of CPU (A/B 0.90× JSON, 0.96× SSE). ' +
       "And per-request classes keep their newest instance (`runtime/shapes.ts`), so V8's memory reducer no longer deoptimizes ~30 hot functions when " +
