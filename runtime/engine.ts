@@ -784,7 +784,20 @@ export class Engine {
     if (tr.lean === null || tr.overrides !== null) return null;
     const mw = ex.vmr.middleware;
     if (mw.bodyOps.length > 0 || mw.requestHeadersSet.length > 0 || mw.requestHeadersRemove.length > 0) return null;
-    return tr.fastHead(ex.endpoint, ex.req.headers, this.#forwardedFor ? peerAddress(ex.req) : null);
+    return tr.fastHead(ex.endpoint, ex.req.headers, this.#peer(ex.req));
+  }
+
+  /**
+   * The client's address for `x-forwarded-for`: with `--forwarded-for` and when the HTTP
+   * engine exposes it (`remoteAddress`); null otherwise (then the header is not forwarded at
+   * all). On uWS.js each read asks the kernel (`getpeername`) and formats the address: 2–4 µs
+   * of CPU per request in bench/floor.mjs A/B runs, which is why it is not read when the
+   * option is off.
+   */
+  #peer(req: HttpRequest): string | null {
+    if (!this.#forwardedFor) return null;
+    const a = (req as HttpRequest & { readonly remoteAddress?: unknown }).remoteAddress;
+    return typeof a === 'string' && a !== '' ? a : null;
   }
 
   /**
@@ -794,7 +807,7 @@ export class Engine {
    */
   #headersFor(ex: Exchange, tr: TargetRuntime): string[] | null {
     if (ex.headersFor === tr.id && ex.headers !== null) return ex.headers;
-    const h = tr.buildHeaders(ex.req.headers, ex.vmr.middleware, this.#forwardedFor ? peerAddress(ex.req) : null);
+    const h = tr.buildHeaders(ex.req.headers, ex.vmr.middleware, this.#peer(ex.req));
     const bad = invalidHeaderValue(h);
     if (bad >= 0) {
       ex.refusal = `header ${h[bad]} has a value that cannot be forwarded (control characters)`;
@@ -867,16 +880,4 @@ function headerCount(flat: readonly string[], name: string): number {
   let n = 0;
   for (let i = 0; i < flat.length; i += 2) if (flat[i] === name) n++;
   return n;
-}
-
-/**
- * The client's address, when the HTTP engine exposes it (`remoteAddress`), for
- * `x-forwarded-for` (with `--forwarded-for` only); null otherwise (then the header is not
- * forwarded at all). On uWS.js each call asks the kernel (`getpeername`) and formats the
- * address: 2–4 µs of CPU per request in bench/floor.mjs A/B runs, which is why it is not
- * asked when the option is off.
- */
-function peerAddress(req: HttpRequest): string | null {
-  const a = (req as HttpRequest & { readonly remoteAddress?: unknown }).remoteAddress;
-  return typeof a === 'string' && a !== '' ? a : null;
 }
