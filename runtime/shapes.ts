@@ -20,8 +20,8 @@
 
 /** The per-request classes whose newest instance is kept, one slot each. */
 export const enum Shape {
-  UwsExchange,
-  NodeExchange,
+  /** The HTTP engine's exchange (http/common.ts ExchangeBase: uws.ts or node.ts, one engine per process). */
+  HttpExchange,
   BodyReader,
   Exchange,
   UpstreamCall,

@@ -368,6 +368,8 @@ export abstract class ExchangeBase<S extends ServerState = ServerState> {
 
   constructor(state: S) {
     this.state = state;
+    // the object, not its map: by the time a GC runs, the subclass's constructor has finished
+    keepShape(Shape.HttpExchange, this);
   }
 
   /** The exchange is over for the server: no longer in flight, body reservation returned. */

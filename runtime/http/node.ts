@@ -34,7 +34,6 @@ import {
   statusLine,
   type Refusal,
 } from './common.js';
-import { keepShape, Shape } from '../shapes.js';
 
 /** Keep-alive idle timeout, ms (uWS closes idle connections after 10 s too). */
 const KEEP_ALIVE_MS = 10_000;
@@ -131,7 +130,6 @@ class NodeExchange extends ExchangeBase<NodeState> implements HttpRequest, HttpR
     res.on('finish', this.#onFinish);
     res.on('close', this.#onClose);
     state.inFlight++;
-    keepShape(Shape.NodeExchange, this);
   }
 
   /** Checks the request, then reads the body (if any) and calls the handler. */

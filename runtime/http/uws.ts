@@ -44,7 +44,6 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { type HeaderValue, type HttpRequest, type HttpResponse, type HttpServer, type HttpServerOptions } from './adapter.js';
 import { BodyReader, dispatch, ExchangeBase, MAX_HEADER_BYTES, RESOLVED, ServerState, statusLine, type Refusal } from './common.js';
-import { keepShape, Shape } from '../shapes.js';
 
 // ---- minimal structural types for the parts of uWS we use ----
 
@@ -269,7 +268,6 @@ class UwsExchange extends ExchangeBase<ServerState> implements HttpRequest, Http
     req.forEach(collectHeader);
     collecting = null;
     state.inFlight++;
-    keepShape(Shape.UwsExchange, this);
   }
 
   // cork() callbacks: module functions on the exchange being corked (`corking`), so that a
