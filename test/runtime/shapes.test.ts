@@ -6,18 +6,16 @@
  * --trace-opt --trace-deopt and a preload that runs three full GCs on SIGUSR2; V8's own trace
  * says which functions were optimized before and which were deoptimized for weak objects after.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../bench/harness/proc.js';
 import type { MockProvider } from '../../bench/sim/simulated-provider.js';
 import { buildTableFromYaml } from '../../compiler/testing.js';
+import { freePort, spawnServe } from './fixtures/gateway-process.js';
 import { providersYaml, startMocks } from './harness.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PRELOAD = fileURLToPath(new URL('./fixtures/gc-on-signal.cjs', import.meta.url));
 
 /** Functions of the request path whose optimized code embeds per-request shapes. */
@@ -64,41 +62,16 @@ describe('per-request shapes across memory-reducing GCs', () => {
   it('no function of the request path is deoptimized for weak objects after three full GCs at idle', async () => {
     const table = join(dir, 'table.vmct');
     await writeFile(table, await buildTableFromYaml(`${providersYaml(mocks)}virtual_models:\n  chat: { target: p0/m1 }\n`));
-    const port = await freePort();
-    const gw = spawn(
-      process.execPath,
-      [
-        '--expose-gc',
-        '--trace-opt',
-        '--trace-deopt',
-        '-r',
-        PRELOAD,
-        join(ROOT, 'bin/vmc.js'),
-        'serve',
-        '--table',
-        table,
-        '--port',
-        String(port),
-        '--no-watch',
-      ],
-      { env: { ...process.env, VMC_LOG: 'silent', VMC_ADMIN_TOKEN: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
     let out = '';
-    gw.stdout!.on('data', (d) => (out += d));
-    gw.stderr!.resume();
-    const url = `http://127.0.0.1:${port}`;
+    const gw = await spawnServe(table, {
+      port: await freePort(),
+      args: ['--no-watch'],
+      nodeArgs: ['--expose-gc', '--trace-opt', '--trace-deopt', '-r', PRELOAD],
+      env: { VMC_ADMIN_TOKEN: '' },
+      onStdout: (text) => (out += text),
+    });
+    const url = gw.base;
     try {
-      for (let i = 0; ; i++) {
-        if (i === 100) throw new Error(`gateway did not start: ${out.slice(-500)}`);
-        if (
-          await fetch(`${url}/health`).then(
-            (r) => r.ok,
-            () => false,
-          )
-        )
-          break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
       // warm-up: a bounded number of requests, 4 at a time, until V8 has optimized the path
       const body = JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] });
       const post = () =>
@@ -118,14 +91,14 @@ describe('per-request shapes across memory-reducing GCs', () => {
       // idle: nothing in flight; then the GCs, and one more request once they are done
       await new Promise((r) => setTimeout(r, 200));
       const mark = out.length;
-      gw.kill('SIGUSR2');
+      gw.child.kill('SIGUSR2');
       for (let i = 0; i < 50 && !out.includes('[gc-on-signal: done]', mark); i++) await new Promise((r) => setTimeout(r, 100));
       expect(out.includes('[gc-on-signal: done]', mark)).toBe(true);
       await post();
       const weak = names(out.slice(mark), /reason: weak objects/);
       expect(hot.filter((n) => weak.has(n))).toEqual([]);
     } finally {
-      gw.kill('SIGKILL');
+      gw.child.kill('SIGKILL');
     }
   }, 60_000);
 });
