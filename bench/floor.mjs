@@ -36,6 +36,7 @@ import {
   ROOT,
   TMP,
   closedLoadArgs,
+  pacedLoadArgs,
   fmt,
   freePort,
   machine,
@@ -116,17 +117,20 @@ async function startVmc(name, root, mockPort, extraEnv = {}) {
 
 // ---- one case ----
 
+/** bench/lib/load.mjs's arguments for this run's `--mode`. */
+function modeLoadArgs(url, bodyPath, seconds, warmup) {
+  return mode === 'closed'
+    ? closedLoadArgs(url, bodyPath, seconds, connections, warmup)
+    : pacedLoadArgs(url, bodyPath, seconds, rate, warmup);
+}
+
 async function runCase(target, bodyPath, seconds, warmup) {
   const pids = target.pid === null ? [] : processTree(target.pid);
   const cpu0 = treeCpuMicros(pids);
   const sys0 = treeCpuMicros(pids, 'system');
   const m0 = machineTicks();
   const t0 = performance.now();
-  const args = ['--mode', mode, '--url', `${target.url}/v1/chat/completions`, '--body-file', bodyPath, '--duration', String(seconds)];
-  args.push('--warmup', String(warmup));
-  if (mode === 'closed') args.push('--connections', String(connections));
-  else args.push('--rate', String(rate));
-  const r = await runChild(LOAD, args);
+  const r = await runChild(LOAD, modeLoadArgs(`${target.url}/v1/chat/completions`, bodyPath, seconds, warmup));
   const wall = performance.now() - t0;
   const cpu = treeCpuMicros(pids) - cpu0;
   const sys = treeCpuMicros(pids, 'system') - sys0;
@@ -163,12 +167,7 @@ async function straceCase(target, bodyPath, seconds) {
   let err = '';
   st.stderr.on('data', (d) => (err += d));
   await sleep(500); // attached
-  const url = `${target.url}/v1/chat/completions`;
-  const load =
-    mode === 'closed'
-      ? closedLoadArgs(url, bodyPath, seconds, connections)
-      : ['--mode', 'paced', '--url', url, '--body-file', bodyPath, '--duration', String(seconds), '--rate', String(rate)];
-  const r = await runChild(LOAD, load);
+  const r = await runChild(LOAD, modeLoadArgs(`${target.url}/v1/chat/completions`, bodyPath, seconds, 0));
   st.kill('SIGINT');
   await new Promise((res) => st.once('exit', res));
   const calls = parseStraceSummary(readFileSync(file, 'utf8'));

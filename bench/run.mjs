@@ -253,7 +253,7 @@ function renderMarkdown(r) {
     '| `x-forwarded-for` opt-in, so no per-request `getpeername` (commit def66a0) | `node bench/floor.mjs --kinds json,sse --rounds 10 --duration 3 --gateways vmc ' +
       '--vmc base=<worktree of d414c30> --ref base` | JSON 0.90× (middle half 0.87–0.91), 37.2 → 33.0 µs; SSE 0.96× (0.87–1.00), 35.5 → 33.4 µs; 6 rounds: 0.91×, 0.99× |',
     '| syscalls per request at 500 req/s | `node bench/floor.mjs --kinds json --mode paced --rounds 1 --duration 3 --strace --strace-seconds 5` | ' +
-      'direct 4.06, nginx 9.01 (epoll_wait 1.97), vmc 7.94 (epoll_pwait 2.93) |',
+      'direct 4.06, nginx 9.01 (epoll_wait 1.97), vmc 7.94 (epoll_pwait 2.93); again with no warm-up in the traced load (as the closed loop): direct 4.09, nginx 8.99 (1.98), vmc 7.39 (3.02) |',
     '| hot functions deoptimized for weak objects by two full GCs at 500 req/s, before and after the kept shapes (commit 1ea4716) | gateway under ' +
       '`--trace-deopt` with a preload calling `gc()` twice mid-run (`test/runtime/shapes.test.ts` does the same) | 33 and 30 → 9 and 4 (the rest in Node: ' +
       '`writeGeneric`, `writeOrBuffer`, the tick queue); CPU/request in the same runs within noise |',

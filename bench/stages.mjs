@@ -35,6 +35,7 @@ import {
   ROOT,
   TMP,
   closedLoadArgs,
+  pacedLoadArgs,
   fmt,
   freePort,
   parseFlags,
@@ -219,10 +220,7 @@ async function main() {
   try {
     await waitHealth(url, 200);
     const target = `${url}/v1/chat/completions`;
-    const loadArgs = (d) =>
-      rate === null
-        ? closedLoadArgs(target, bodyPath, d, connections)
-        : ['--mode', 'paced', '--url', target, '--body-file', bodyPath, '--duration', String(d), '--rate', String(rate)];
+    const loadArgs = (d) => (rate === null ? closedLoadArgs(target, bodyPath, d, connections) : pacedLoadArgs(target, bodyPath, d, rate));
     progress('stages: prewarming 3 s');
     await runChild(LOAD, loadArgs(3));
     const data = join(dir, 'perf.data');

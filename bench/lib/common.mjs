@@ -53,22 +53,18 @@ export async function waitHealth(base, tries = 300) {
   }
 }
 
-/** Arguments of bench/lib/load.mjs: a closed loop of `connections` clients posting `bodyPath` to `url` for `seconds`, no warm-up. */
-export function closedLoadArgs(url, bodyPath, seconds, connections) {
-  return [
-    '--mode',
-    'closed',
-    '--url',
-    url,
-    '--body-file',
-    bodyPath,
-    '--duration',
-    String(seconds),
-    '--warmup',
-    '0',
-    '--connections',
-    String(connections),
-  ];
+/** Arguments of bench/lib/load.mjs: a closed loop of `connections` clients posting `bodyPath` to `url` for `seconds` after `warmup` s. */
+export function closedLoadArgs(url, bodyPath, seconds, connections, warmup = 0) {
+  return [...loadArgs('closed', url, bodyPath, seconds, warmup), '--connections', String(connections)];
+}
+
+/** Arguments of bench/lib/load.mjs: an open loop of `rate` req/s posting `bodyPath` to `url` for `seconds` after `warmup` s. */
+export function pacedLoadArgs(url, bodyPath, seconds, rate, warmup = 0) {
+  return [...loadArgs('paced', url, bodyPath, seconds, warmup), '--rate', String(rate)];
+}
+
+function loadArgs(mode, url, bodyPath, seconds, warmup) {
+  return ['--mode', mode, '--url', url, '--body-file', bodyPath, '--duration', String(seconds), '--warmup', String(warmup)];
 }
 
 const started = performance.now();
