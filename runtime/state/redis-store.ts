@@ -343,7 +343,10 @@ export class RedisStateStore implements StateStore {
     };
     this.#reconciling = run().finally(() => {
       this.#reconciling = null;
-      this.#firstAttemptDone();
+      // a run before the command connection was ready did not try Redis (it fails at once):
+      // it must not end open()'s wait, which the connection's 'ready' (a reconcile) or
+      // 'error'/'close' end instead. (The subscriber's 'ready' or the timer can come first.)
+      if (this.#cmd.status === 'ready') this.#firstAttemptDone();
     });
     return this.#reconciling;
   }

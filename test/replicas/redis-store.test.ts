@@ -7,6 +7,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { RedisStateStore } from '../../runtime/state/redis-store.js';
 import { StateUnavailableError, type StateStore } from '../../runtime/state/store.js';
 import { parseStateUrl } from '../../runtime/state/url.js';
@@ -234,6 +235,37 @@ describe.skipIf(REDIS_SERVER === null)('RedisStateStore on a real redis-server',
     await until('ok once Redis is up', () => s.status === 'ok', 8000);
     expect((await s.write(0, '{"n":1}')).ok).toBe(true);
     await down.kill();
+  });
+
+  it('open() waits for the command connection even when the subscriber is ready first', async () => {
+    // A TCP relay to the real Redis that holds the first connection's bytes (the command
+    // connection: it connects first) for 600 ms: the subscriber is ready long before it, and
+    // the reconciliation its 'ready' starts cannot reach Redis yet. That run must not end
+    // open()'s wait (it did: open() returned a store still "not connected yet").
+    prefix = 'relay:';
+    let first = true;
+    const relay = createServer((client) => {
+      const held = first;
+      first = false;
+      const upstream = connect(redis.port, '127.0.0.1');
+      client.on('error', () => undefined);
+      upstream.on('error', () => undefined);
+      upstream.pipe(client);
+      // (pipe() resumes its source: the held connection is piped only after the delay)
+      if (held) setTimeout(() => client.pipe(upstream), 600);
+      else client.pipe(upstream);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', () => r()));
+    try {
+      const s = await store({ url: `redis://127.0.0.1:${(relay.address() as AddressInfo).port}?prefix=${prefix}` });
+      expect(s.status).toBe('ok');
+      expect((await s.write(0, '{"n":1}')).ok).toBe(true);
+    } finally {
+      await Promise.all(open.splice(0).map((o) => o.close()));
+      await new Promise((r) => relay.close(r));
+    }
   });
 
   it('shares cooldowns: announced to the others, found by reconciliation by a store that missed the message', async () => {
