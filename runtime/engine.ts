@@ -47,8 +47,9 @@
  * request moves on to the next target, and when nothing else answers the client gets
  * `502 provider_error` with the signer's message (variable names and URLs, never values).
  */
-import { GATEWAY_PROVIDER, gatewayErrorBody, type GatewayErrorType } from './errors.js';
+import { GATEWAY_PROVIDER, INTERNAL_ERROR_BODY, gatewayErrorBody, type GatewayErrorType } from './errors.js';
 import type { Generation, TargetRuntime, VmRuntime } from './generation.js';
+import { answerInternalError } from './http/common.js';
 import { JSON_HEADERS } from './http/respond.js';
 import type { HeaderValue, HttpRequest, HttpResponse } from './http/adapter.js';
 import {
@@ -81,6 +82,7 @@ import {
   UpstreamCall,
   invalidHeaderValue,
   retryAfterMs,
+  type UpstreamListener,
 } from './upstream.js';
 import { noTargetServesMessage, unservedReason } from './providers/index.js';
 import { upstreamBody } from './providers/routes.js';
@@ -122,6 +124,12 @@ export interface EngineDeps {
    * `x-forwarded-for` at all, so end users' addresses do not reach the providers.
    */
   forwardedFor?: boolean;
+  /**
+   * Reports a request whose handling threw after `serve` returned (the first attempt's
+   * promise-free continuation). The engine answers it 500 (or closes a started response), as
+   * the HTTP engine does for a handler that throws or rejects (which it reports the same way).
+   */
+  onError?: (err: unknown, req: HttpRequest) => void;
 }
 
 // Resolution scratch. Everything from scan to plan runs synchronously before the first
@@ -159,8 +167,12 @@ class KeptResponse {
 }
 
 /** Per-request state of the attempt loop (fixed shape). */
-class Exchange {
+class Exchange implements UpstreamListener {
   call: UpstreamCall | null = null;
+  /** Admission epoch of the first attempt when {@link Engine.serve} started it without the loop. */
+  firstEpoch = 0;
+  /** Counted in the gateway's in-flight requests (Engine#leave ends that once). */
+  inFlight = false;
   attempts = 0;
   /** Target whose answer (or failure) the client gets; null before any. */
   target: TargetRuntime | null = null;
@@ -189,8 +201,14 @@ class Exchange {
     readonly startedAt: number,
     /** The try order (a copy of the resolution's). */
     readonly plan: Int32Array,
+    readonly engine: Engine,
   ) {
     keepShape(Shape.Exchange, this);
+  }
+
+  /** UpstreamListener: the first attempt has news (see Engine.serve). */
+  upstreamReady(): void {
+    this.engine.firstAttemptReady(this);
   }
 
   /** Client-abort hook: abort the upstream attempt in progress. */
@@ -207,6 +225,7 @@ export class Engine {
   readonly #keys: KeyStore | null;
   readonly #keyMetrics: KeyMetrics | null;
   readonly #forwardedFor: boolean;
+  readonly #onError: ((err: unknown, req: HttpRequest) => void) | null;
 
   constructor(deps: EngineDeps) {
     this.#metrics = deps.metrics;
@@ -214,31 +233,146 @@ export class Engine {
     this.#keys = deps.keys ?? null;
     this.#keyMetrics = deps.keyMetrics ?? null;
     this.#forwardedFor = deps.forwardedFor === true;
+    this.#onError = deps.onError ?? null;
   }
 
   /**
    * Serves one inference request on endpoint `ep` (EP_* of generation.ts) with table `gen`.
    * Everything up to the first upstream attempt runs synchronously (refusals are answered
-   * before this returns, with no promise); a promise only for requests that go upstream.
+   * before this returns, with no promise). The common request's first attempt is started here
+   * and continues without a promise ({@link #startFirst}); a promise only for requests that
+   * take the attempt loop from the start (a signer, the general request path, a cooled-down
+   * first target).
    */
   serve(gen: Generation, ep: number, req: HttpRequest, res: HttpResponse): void | Promise<void> {
     const startedAt = performance.now();
     const ex = this.#resolve(gen, ep, req, res, startedAt);
     if (!ex) return;
-    return this.#run(ex);
+    ex.inFlight = true;
+    this.#metrics.inFlight++;
+    let started: boolean;
+    try {
+      res.onAbort(ex.onAbort);
+      started = this.#startFirst(ex);
+    } catch (err) {
+      this.#leave(ex);
+      throw err;
+    }
+    if (!started) return this.#run(ex, false);
   }
 
-  /** The attempts of a resolved request, then its metrics and access line. */
-  async #run(ex: Exchange): Promise<void> {
-    this.#metrics.inFlight++;
+  /** The request no longer counts in flight (idempotent). */
+  #leave(ex: Exchange): void {
+    if (!ex.inFlight) return;
+    ex.inFlight = false;
+    this.#metrics.inFlight--;
+  }
+
+  /**
+   * The attempt loop of a resolved request — from its first attempt, or (`resumed`) from the
+   * one {@link #startFirst} began — then its metrics and access line. Counted in flight by the caller.
+   */
+  async #run(ex: Exchange, resumed: boolean): Promise<void> {
     try {
-      ex.res.onAbort(ex.onAbort);
-      await this.#attempts(ex, ex.plan);
-      ex.res.onAbort(null);
-      this.#finish(ex);
+      await this.#attempts(ex, ex.plan, resumed);
+      this.#done(ex);
     } finally {
-      this.#metrics.inFlight--;
+      this.#leave(ex);
     }
+  }
+
+  /** A request's end (the attempts are over): metrics, access line, post-response middleware. */
+  #done(ex: Exchange): void {
+    ex.res.onAbort(null);
+    this.#finish(ex);
+  }
+
+  /**
+   * HOT PATH — the common request without a promise (issue 13): the plan's first target,
+   * admitted, on the lean client with a prebuilt head (no signer), started here; its answer
+   * arrives in {@link firstAttemptReady} at the end of the socket read that brought it. A
+   * success is relayed from there, synchronously when the body is whole; anything else (an
+   * error status, a failure, a status the policy retries or falls back on) goes on in the
+   * attempt loop, resumed at this attempt. False when the request takes the loop from the start.
+   */
+  #startFirst(ex: Exchange): boolean {
+    const plan = ex.plan;
+    if (plan.length === 0 || ex.res.finished) return false;
+    const t = plan[0];
+    const tr = ex.gen.target(t);
+    if (tr.paths[ex.endpoint] === null || tr.signer !== null) return false;
+    const fast = this.#fastHeadFor(ex, tr);
+    if (fast === null) return false;
+    const epoch = ex.gen.health.admit(t, Date.now(), verdictMs(tr));
+    if (epoch === ADMIT_SKIP) return false; // the loop counts the skip (admit has no side effect then)
+    ex.firstEpoch = epoch;
+    ex.attempts = 1;
+    ex.target = tr;
+    const call = new UpstreamCall();
+    ex.call = call;
+    call.listen(ex);
+    call.startSpliced(tr.lean!, fast, ex.req.body, ex.modelStart, ex.modelEnd, tr.modelJsonBytes, tr);
+    return true;
+  }
+
+  /**
+   * @internal The first attempt started by {@link #startFirst} has news (its UpstreamCall
+   * listener). Never throws: a failure is answered like a handler's (EngineDeps.onError).
+   */
+  firstAttemptReady(ex: Exchange): void {
+    let next: void | Promise<void>;
+    try {
+      next = this.#afterFirst(ex);
+    } catch (err) {
+      return this.#failed(ex, err);
+    }
+    if (next !== undefined) next.then(undefined, (err: unknown) => this.#failed(ex, err));
+  }
+
+  /**
+   * The first attempt's answer, as the loop would take it at `k = 1` of target 0: a status
+   * below 400 is committed at its first body byte (a success, or a failure when the policy
+   * retries or falls back on it: recorded, then relayed as the loop does); no byte yet: listen
+   * again. Anything else resumes the loop. Returns a promise while the request is still running.
+   */
+  #afterFirst(ex: Exchange): void | Promise<void> {
+    const call = ex.call!;
+    const status = call.status;
+    if (call.failure === FAIL_NONE && status !== 0 && status < 400 && !ex.res.finished) {
+      const first = call.take();
+      if (first === undefined) {
+        call.listen(ex);
+        return;
+      }
+      if (first !== null || call.failure === FAIL_NONE) {
+        const tr = ex.target!;
+        const t = tr.id;
+        const table = ex.gen.table;
+        if (table.targetRetriesOn(t, status) || table.targetFallsBackOn(t, status)) this.#recordFailure(ex.gen, tr, t, ex.firstEpoch);
+        else this.#recordSuccess(ex.gen, t, ex.firstEpoch, call);
+        tr.series.ttfb.observe(call.ttfbMs / 1000);
+        const relaying = this.#commit(ex, tr, call, first ?? EMPTY, ex.firstEpoch);
+        if (relaying === undefined) return this.#end(ex);
+        return relaying.then(() => this.#end(ex));
+      }
+    }
+    return this.#run(ex, true);
+  }
+
+  /** {@link #done}, and the request no longer counts in flight. */
+  #end(ex: Exchange): void {
+    try {
+      this.#done(ex);
+    } finally {
+      this.#leave(ex);
+    }
+  }
+
+  /** A request whose continuation threw: reported, and answered like a throwing handler's. */
+  #failed(ex: Exchange, err: unknown): void {
+    this.#leave(ex);
+    this.#onError?.(err, ex.req);
+    answerInternalError(ex.res, INTERNAL_ERROR_BODY);
   }
 
   /** Checks and resolution (synchronous): the Exchange to serve, or nothing when the request was answered here. */
@@ -313,7 +447,7 @@ export class Engine {
       );
     }
     const plan = r.plan.slice(0, r.count); // survives the awaits of the attempts
-    const ex = new Exchange(gen, ep, req, res, vm, vmr, scan.modelStart, scan.modelEnd, startedAt, plan);
+    const ex = new Exchange(gen, ep, req, res, vm, vmr, scan.modelStart, scan.modelEnd, startedAt, plan, this);
     if (c !== null) {
       ex.key = c.entry;
       ex.userPath = c.userPath;
@@ -321,8 +455,11 @@ export class Engine {
     return ex;
   }
 
-  /** The attempt loop (SPEC §3.7). Leaves the outcome in `ex`. */
-  async #attempts(ex: Exchange, plan: Int32Array): Promise<void> {
+  /**
+   * The attempt loop (SPEC §3.7). Leaves the outcome in `ex`. `resumed`: the first attempt on
+   * plan[0] was admitted (`ex.firstEpoch`) and started by {@link #startFirst} (`ex.call`).
+   */
+  async #attempts(ex: Exchange, plan: Int32Array, resumed: boolean): Promise<void> {
     const { gen, res, endpoint } = ex;
     const table = gen.table;
     const health = gen.health;
@@ -333,17 +470,18 @@ export class Engine {
     /** Why the last target could not be authenticated (a CredentialsError), or null. */
     let credentialsFailure: string | null = null;
     let previous: TargetRuntime | null = null;
-    if (res.finished) return this.#aborted(ex);
+    if (!resumed && res.finished) return this.#aborted(ex); // resumed: the attempt's admission is released below
 
     for (let i = 0; i < plan.length; i++) {
       const t = plan[i];
       const tr = gen.target(t);
+      const started = resumed && i === 0; // its first try is under way already
       if (tr.paths[endpoint] === null) {
         skippedFormat = true;
         continue;
       }
       const lease = verdictMs(tr);
-      let epoch = health.admit(t, Date.now(), lease);
+      let epoch = started ? ex.firstEpoch : health.admit(t, Date.now(), lease);
       if (epoch === ADMIT_SKIP) {
         tr.series.cooldownSkips++;
         skippedCooldown = true;
@@ -377,46 +515,51 @@ export class Engine {
           epoch = health.admit(t, Date.now(), lease);
           if (epoch === ADMIT_SKIP) break;
         }
-        // Streams may go to another URL (Bedrock /converse-stream, Gemini ?alt=sse); only
-        // translated targets have one, and their client body is parsed already.
-        const path = fast !== null ? '' : this.#pathFor(ex, tr);
-        let sent = headers;
-        if (tr.signer !== null) {
-          // signed per attempt: a SigV4 signature carries its time, an OAuth token expires
-          try {
-            sent = await tr.signer.sign({ method: 'POST', origin: tr.origin, path, headers, body });
-          } catch (err) {
-            if (!(err instanceof CredentialsError)) throw err;
-            // A config fault (no credentials, a token endpoint that refuses them), not the
-            // target's: released, not counted; the request moves on to the next target.
-            health.release(t, epoch, Date.now());
-            credentialsFailure = err.message;
-            ex.target = tr;
-            this.#logCredentials(tr, err.message);
-            break;
+        let call: UpstreamCall;
+        if (started && k === 1)
+          call = ex.call!; // begun by #startFirst (no signer, the fast head)
+        else {
+          // Streams may go to another URL (Bedrock /converse-stream, Gemini ?alt=sse); only
+          // translated targets have one, and their client body is parsed already.
+          const path = fast !== null ? '' : this.#pathFor(ex, tr);
+          let sent = headers;
+          if (tr.signer !== null) {
+            // signed per attempt: a SigV4 signature carries its time, an OAuth token expires
+            try {
+              sent = await tr.signer.sign({ method: 'POST', origin: tr.origin, path, headers, body });
+            } catch (err) {
+              if (!(err instanceof CredentialsError)) throw err;
+              // A config fault (no credentials, a token endpoint that refuses them), not the
+              // target's: released, not counted; the request moves on to the next target.
+              health.release(t, epoch, Date.now());
+              credentialsFailure = err.message;
+              ex.target = tr;
+              this.#logCredentials(tr, err.message);
+              break;
+            }
+            if (res.finished) {
+              health.release(t, epoch, Date.now());
+              return this.#aborted(ex);
+            }
           }
-          if (res.finished) {
-            health.release(t, epoch, Date.now());
-            return this.#aborted(ex);
-          }
+          credentialsFailure = null;
+          ex.attempts++;
+          ex.target = tr;
+          call = new UpstreamCall();
+          ex.call = call;
+          if (fast !== null) call.startSpliced(tr.lean!, fast, ex.req.body, ex.modelStart, ex.modelEnd, tr.modelJsonBytes, tr);
+          else
+            call.start(tr.pool, {
+              path,
+              headers: sent,
+              body,
+              headersTimeoutMs: tr.headersTimeoutMs,
+              bodyTimeoutMs: tr.bodyTimeoutMs,
+              maxTtftMs: tr.maxTtftMs,
+              firstByteTimeoutMs: tr.firstByteTimeoutMs,
+              deadlineMs: tr.deadlineMs,
+            });
         }
-        credentialsFailure = null;
-        ex.attempts++;
-        ex.target = tr;
-        const call = new UpstreamCall();
-        ex.call = call;
-        if (fast !== null) call.startSpliced(tr.lean!, fast, ex.req.body, ex.modelStart, ex.modelEnd, tr.modelJsonBytes, tr);
-        else
-          call.start(tr.pool, {
-            path,
-            headers: sent,
-            body,
-            headersTimeoutMs: tr.headersTimeoutMs,
-            bodyTimeoutMs: tr.bodyTimeoutMs,
-            maxTtftMs: tr.maxTtftMs,
-            firstByteTimeoutMs: tr.firstByteTimeoutMs,
-            deadlineMs: tr.deadlineMs,
-          });
         await call.headers();
 
         if (call.failure === FAIL_NONE) {

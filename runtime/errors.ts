@@ -49,3 +49,6 @@ export function gatewayErrorBody(
 ): Buffer {
   return Buffer.from(JSON.stringify(gatewayError(status, type, message, param, provider)));
 }
+
+/** The answer to a request whose handling threw (a gateway bug): nothing about the cause. */
+export const INTERNAL_ERROR_BODY: Buffer = gatewayErrorBody(500, 'provider_error', 'internal gateway error');

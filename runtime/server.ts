@@ -29,7 +29,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Engine } from './engine.js';
-import { gatewayErrorBody } from './errors.js';
+import { INTERNAL_ERROR_BODY, gatewayErrorBody } from './errors.js';
 import { Generation, type GenerationDeps } from './generation.js';
 import { isAdminPath, serveAdmin, type AdminBackend, type AdminHost } from './http/admin.js';
 import { sendError, sendJson } from './http/respond.js';
@@ -460,7 +460,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   loopDelay.enable();
   metrics.watchEventLoop(loopDelay, LOOP_DELAY_INTERVAL_MS);
   const pools = new UpstreamPools();
-  const engine = new Engine({ metrics, log, keys, keyMetrics, forwardedFor: opts.forwardedFor });
+  const onHandlerError = (err: unknown, req: HttpRequest): void =>
+    log.error('request handler failed', {
+      method: req.method,
+      path: req.url,
+      error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+    });
+  const engine = new Engine({ metrics, log, keys, keyMetrics, forwardedFor: opts.forwardedFor, onError: onHandlerError });
   // SPEC §14: with a shared store, ejections are announced and other replicas' honoured
   const cooldowns = opts.state?.shared === true ? new CooldownBridge(opts.state, log) : null;
   const slot = new GenerationSlot(
@@ -500,13 +506,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       maxBodyBytes: opts.maxBodyBytes,
       handler: requestHandler(slot, engine, adminHost, metrics, log, engineName, opts.metricsText, keys, keyMetrics, opts.state),
       payloadTooLargeBody: gatewayErrorBody(413, 'invalid_request_error', `request body exceeds ${opts.maxBodyBytes} bytes`),
-      internalErrorBody: gatewayErrorBody(500, 'provider_error', 'internal gateway error'),
-      onError: (err, req) =>
-        log.error('request handler failed', {
-          method: req.method,
-          path: req.url,
-          error: err instanceof Error ? (err.stack ?? err.message) : String(err),
-        }),
+      internalErrorBody: INTERNAL_ERROR_BODY,
+      onError: onHandlerError,
       // SPEC §10: every answer the engine gives by itself (413, 400, 431, 421, 503 caps, 408) is
       // logged (an access line) and counted like any answer given before resolution. (The
       // engines also call onPayloadTooLarge for a 413; onRefusal covers it, so it is not wired.)

@@ -55,6 +55,12 @@ export const DEFAULT_BODY_TIMEOUT_MS = 300_000;
 const QUEUE_HIGH_WATER_BYTES = 64 * 1024;
 
 const EMPTY = Buffer.alloc(0);
+const RESOLVED = Promise.resolve();
+
+/** Hears of an attempt's progress without a promise: {@link UpstreamCall.listen}. */
+export interface UpstreamListener {
+  upstreamReady(): void;
+}
 
 /** The timeouts of an attempt (a TargetRuntime has these fields). */
 export interface UpstreamTimeouts {
@@ -89,7 +95,8 @@ export interface UpstreamRequest {
 
 /**
  * One upstream attempt. Create, `start()`, then `await headers()`; read the body with
- * `take()`/`wait()`. Fields are plain for cheap access by the engine.
+ * `take()`/`wait()`. Or, on the lean client, `listen()` instead of awaiting: no promise per
+ * step (the engine's first attempt, issue 13). Fields are plain for cheap access by the engine.
  */
 export class UpstreamCall {
   /** HTTP status once headers arrived; 0 before, or after a failure before headers. */
@@ -116,6 +123,10 @@ export class UpstreamCall {
   #queue: Buffer[] = [];
   #queueBytes = 0;
   #waiter: (() => void) | null = null;
+  #listener: UpstreamListener | null = null;
+  /** A failure's notice to the listener is queued (a microtask). */
+  #noticeQueued = false;
+  #noticeCb: (() => void) | null = null;
   /** Fires when the first body byte is late: the SLA (FAIL_TTFT) or the first-byte timeout (FAIL_TIMEOUT). */
   #firstByteTimer: NodeJS.Timeout | null = null;
   /** Fires at the whole attempt's deadline, or the bounded body read's (readBody). */
@@ -207,6 +218,31 @@ export class UpstreamCall {
     this.#abort = null;
     if (abort !== null) abort(err);
     this.#wake();
+    if (this.#listener !== null && !this.#noticeQueued) {
+      // not from inside whatever called fail() (a timer, the client's abort, the transport)
+      this.#noticeQueued = true;
+      void RESOLVED.then((this.#noticeCb ??= () => this.#notice()));
+    }
+  }
+
+  /**
+   * The promise-free alternative to `headers()` and `wait()`, for attempts on the lean client
+   * (its reads end with `onReadEnd`): `l.upstreamReady()` is called once, at the end of the
+   * first socket read that brings the headers or more body bytes or the end, or from a
+   * microtask after a failure (a timer, an abort, a broken connection). The listener is
+   * cleared before it is called; to hear of more, check `take()` and listen again. Call it
+   * before `start…`, so a failure while starting is heard too. The listener must not throw.
+   */
+  listen(l: UpstreamListener): void {
+    this.#listener = l;
+  }
+
+  #notice(): void {
+    this.#noticeQueued = false;
+    const l = this.#listener;
+    if (l === null) return;
+    this.#listener = null;
+    l.upstreamReady();
   }
 
   /** Resolves once the headers arrived or the attempt failed (check `failure`). */
@@ -353,6 +389,11 @@ export class UpstreamCall {
     if (this.failure !== FAIL_NONE) return; // our own abort coming back
     this.#abort = null;
     this.fail(failureKind(err), err);
+  }
+
+  /** The lean client finished handing over one socket read: the listener hears of it, if there is news. */
+  onReadEnd(): void {
+    if (this.#listener !== null && (this.status !== 0 || this.failure !== FAIL_NONE)) this.#notice();
   }
 
   onUpgrade(): void {

@@ -420,7 +420,12 @@ export function dispatch(ex: Exchange, opts: HttpServerOptions): void {
 
 function fail(ex: Exchange, opts: HttpServerOptions, err: unknown): void {
   opts.onError?.(err, ex);
-  if (ex.finished) return;
-  if (!ex.headersSent) ex.respond(500, JSON_HEADERS, opts.internalErrorBody);
-  else ex.close();
+  answerInternalError(ex, opts.internalErrorBody);
+}
+
+/** The answer to a request whose handling threw: 500 with `body`, or a close when the response had started. */
+export function answerInternalError(res: HttpResponse, body: Uint8Array | string): void {
+  if (res.finished) return;
+  if (!res.headersSent) res.respond(500, JSON_HEADERS, body);
+  else res.close();
 }

@@ -59,6 +59,13 @@ export interface H1Handler {
   onData(chunk: Buffer): boolean;
   onComplete(): void;
   onError(err: Error): void;
+  /**
+   * Optional: the bytes of one socket read have been handed over (headers, chunks, the end,
+   * or a failure) — called after every read that reached this handler, once the connection
+   * is consistent again (released to the pool when the exchange completed). Lets a handler
+   * act once per read on everything that arrived, without a promise (runtime/upstream.ts).
+   */
+  onReadEnd?(): void;
   /** The whole request (head and body) has been handed to the socket. */
   onRequestSent(): void;
 }
@@ -389,7 +396,7 @@ class H1Connection {
       noDelay: true,
       onread: {
         buffer: Buffer.allocUnsafeSlow(READ_BUFFER_BYTES),
-        callback: (n: number, buf: Uint8Array) => this.onRead(n, buf as Buffer),
+        callback: (n: number, buf: Uint8Array) => this.#onReadThenTell(n, buf as Buffer),
       },
     });
     this.#socket = socket;
@@ -507,6 +514,14 @@ class H1Connection {
   #protocol(what: string): false {
     this.#fail(new H1Error(`invalid HTTP response from upstream: ${what}`, 'UND_ERR_SOCKET'));
     return false;
+  }
+
+  /** {@link onRead}, then the handler that was running when the bytes came hears that the read is over. */
+  #onReadThenTell(nread: number, buf: Buffer): boolean {
+    const h = this.#handler;
+    const more = this.onRead(nread, buf);
+    if (h !== null) h.onReadEnd?.();
+    return more;
   }
 
   /**

@@ -10,7 +10,8 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { MockProvider } from '../../bench/sim/simulated-provider.js';
-import { chat, closeAll, post, providersYaml, startGateway, startMocks, type Gateway } from './harness.js';
+import type { Logger } from '../../runtime/log.js';
+import { captureLogger, chat, closeAll, post, providersYaml, startGateway, startMocks, type Gateway } from './harness.js';
 
 let mocks: MockProvider[];
 let gw: Gateway | undefined;
@@ -577,4 +578,105 @@ describe('bodies larger than the scanner’s shared buffer (1 MiB)', () => {
       expect(mocks[0].requests.at(-1)!.body.length).toBe(body.length - 'big'.length + 'm1'.length);
     }
   }, 20_000);
+});
+
+/**
+ * The first attempt runs without the loop's promises (engine.ts #startFirst, issue 13): its
+ * answer continues at the end of the upstream read that brought it, and anything but a
+ * committed success resumes the attempt loop at that attempt. Every way such a request can
+ * end must leave nothing counted in flight, and a throw after serve() returned is answered
+ * and reported like a throwing handler's.
+ */
+describe('the first attempt without promises (issue 13)', () => {
+  const inFlight = async (base: string): Promise<number> => {
+    const m = /^vmc_in_flight_requests (\d+)$/m.exec(await (await fetch(base + '/metrics')).text());
+    return Number(m?.[1]);
+  };
+  /** Polls (bounded) until the gateway counts nothing in flight; returns the last reading. */
+  const settled = async (base: string): Promise<number> => {
+    let n = await inFlight(base);
+    for (let i = 0; i < 100 && n !== 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      n = await inFlight(base);
+    }
+    return n;
+  };
+
+  it('every ending — whole, late body, stream, fallback, retry, SLA miss, broken body, client abort — leaves nothing in flight', async () => {
+    const url = await gateway(
+      `  f:\n    strategy: priority\n    retry: { attempts: 2, delay_ms: 0, on_status: [503] }\n    fallback_on: [500]\n    targets:\n` +
+        `      - { target: p0/m1, priority: 0, sla: { max_ttft_ms: 150 } }\n      - { target: p1/m1, priority: 1 }\n`,
+    );
+    const base = gw!.url;
+    // whole body in the read that brought the headers
+    expect((await post(url, chat('f'))).status).toBe(200);
+    // headers first, the body in a later read: the continuation listens again
+    mocks[0].setBehavior({ firstByteDelayMs: 60 });
+    let r = await post(url, chat('f'));
+    expect(r.status).toBe(200);
+    expect(r.json.choices[0].message.content).toContain('mock:p0');
+    // a stream relayed chunk by chunk (the relay's promise)
+    mocks[0].setBehavior({ chunkDelayMs: 5 });
+    r = await post(url, chat('f', { stream: true }));
+    expect(r.status).toBe(200);
+    expect(r.text).toContain('data: [DONE]');
+    // an error status: the loop takes over at this attempt (fallback, retry)
+    mocks[0].setBehavior({ statuses: [500] });
+    r = await post(url, chat('f'));
+    expect([r.status, r.headers.get('x-vmc-target'), r.headers.get('x-vmc-attempts')]).toEqual([200, 'p1/m1', '2']);
+    mocks[0].setBehavior({ statuses: [503] });
+    r = await post(url, chat('f'));
+    expect([r.status, r.headers.get('x-vmc-target'), r.headers.get('x-vmc-attempts')]).toEqual([200, 'p0/m1', '2']);
+    // no first byte within the SLA: a failure heard from a timer
+    mocks[0].setBehavior({ firstByteDelayMs: 400 });
+    r = await post(url, chat('f'));
+    expect([r.status, r.headers.get('x-vmc-target')]).toEqual([200, 'p1/m1']);
+    mocks[0].setBehavior({});
+    expect(await settled(base)).toBe(0);
+    // a body that breaks after its first bytes: committed, then cut
+    mocks[0].setBehavior({ breakAfterChunks: 1 });
+    await post(url, chat('f')).catch(() => undefined);
+    // the client goes away while the first attempt waits for its headers
+    mocks[0].setBehavior({ headersDelayMs: 300 });
+    const ac = new AbortController();
+    const gone = fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(chat('f')),
+      signal: ac.signal,
+    });
+    setTimeout(() => ac.abort(), 80);
+    await expect(gone).rejects.toThrow();
+    expect(await settled(base)).toBe(0);
+    for (let i = 0; i < 50 && !gw!.logs.some((l) => l.msg === 'request' && l.status === 499); i++)
+      await new Promise((res) => setTimeout(res, 20));
+    expect(gw!.logs.some((l) => l.msg === 'request' && l.status === 499 && l.virtual_model === 'f')).toBe(true);
+    mocks[0].setBehavior({});
+    expect((await post(url, chat('f'))).status).toBe(200);
+    expect(await settled(base)).toBe(0);
+  });
+
+  it('a throw after serve() returned is reported like a throwing handler, and the gateway goes on', async () => {
+    const { log, lines } = captureLogger();
+    // the access line of model "boom" throws: it is written after the answer, in the continuation
+    const throwing: Logger = {
+      ...log,
+      level: log.level,
+      request(fields) {
+        if (fields.virtual_model === 'boom') throw new Error('access line exploded');
+        log.request(fields);
+      },
+    };
+    const url = await gateway(`  boom: { target: p0/m1 }\n  fine: { target: p0/m1 }\n`, { log: throwing });
+    for (const stream of [false, true]) {
+      mocks[0].setBehavior(stream ? { chunkDelayMs: 5 } : {});
+      const r = await post(url, chat('boom', stream ? { stream: true } : {}));
+      expect(r.status).toBe(200); // answered before the throw
+      expect((await post(url, chat('fine'))).status).toBe(200);
+    }
+    const failed = lines.filter((l) => l.msg === 'request handler failed');
+    expect(failed).toHaveLength(2);
+    expect(String(failed[0].error)).toContain('access line exploded');
+    expect(await settled(gw!.url)).toBe(0);
+  });
 });

@@ -21,6 +21,8 @@ const PRELOAD = fileURLToPath(new URL('./fixtures/gc-on-signal.cjs', import.meta
 /** Functions of the request path whose optimized code embeds per-request shapes. */
 const HOT = [
   '#resolve',
+  '#startFirst',
+  '#afterFirst',
   '#run',
   '#attempts',
   '#commit',
