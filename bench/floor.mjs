@@ -16,7 +16,8 @@
  * (e.g. `undici:VMC_UPSTREAM_CLIENT=undici`). Every vmc runs `vmc serve` (one process, `VMC_LOG=warn`) on a table
  * with one virtual model 70/30 over two models of the mock (bench/lib/workload.mjs).
  *
- * Method: each round runs every target once, in an order rotated per round; a case = one
+ * Method: each target first gets 4 s of unmeasured load (JIT, pools, heap); then each round
+ * runs every target once, in an order rotated per round; a case = one
  * load process (bench/lib/load.mjs: autocannon closed loop, or the paced open loop) of
  * `--duration` s after 0.5 s of warm-up; CPU µs/request = utime + stime of the target's
  * process tree (/proc) over the load process's lifetime ÷ responses. Medians over rounds are
@@ -214,7 +215,9 @@ try {
   for (const kind of kinds) {
     const bodyPath = join(dir, `body-${kind}.json`);
     writeFileSync(bodyPath, chatBody('bench-chat', 0, 2048, kind === 'sse'));
-    for (const t of targets) await runCase(t, bodyPath, 2, 0); // prewarm (JIT, pools)
+    // prewarm (JIT, pools, heap): a fresh `vmc serve` reaches its steady CPU per request after
+    // ~2.5 s of closed-loop load (~50,000 requests) on this machine; 4 s leaves a margin
+    for (const t of targets) await runCase(t, bodyPath, 4, 0);
     const per = Object.fromEntries(targets.map((t) => [t.name, []]));
     for (let r = 0; r < rounds; r++) {
       for (let k = 0; k < targets.length; k++) {

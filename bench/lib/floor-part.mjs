@@ -61,7 +61,20 @@ export async function runFloor({ quick = false } = {}) {
   const dir = join(TMP, 'floor-part');
   mkdirSync(dir, { recursive: true });
   const common = ['--kinds', 'json,sse', '--gateways', 'nginx,vmc'];
-  const closedArgs = [...common, '--mode', 'closed', '--rounds', quick ? '2' : '6', '--duration', quick ? '2' : '3', '--connections', '32'];
+  // 12 rounds: one round's vmc ÷ nginx CPU ratio scatters with an SD of ~0.25 on this shared VM
+  // (a busy spell in one target's 3 s), so the median of 6 moved by ±0.13 between runs and the
+  // 1.5× verdict with it (four runs read 1.35–1.56×); 12 rounds narrow that by √2
+  const closedArgs = [
+    ...common,
+    '--mode',
+    'closed',
+    '--rounds',
+    quick ? '2' : '12',
+    '--duration',
+    quick ? '2' : '3',
+    '--connections',
+    '32',
+  ];
   const strace = haveStrace() && !quick;
   if (strace) closedArgs.push('--strace', '--strace-seconds', '3');
   const closed = trim(await floorRun(closedArgs, join(dir, 'closed.json')));
@@ -160,7 +173,8 @@ export function floorMarkdown(r) {
   L.push(
     `A mock upstream answering at once (bench/lib/mock-upstream.mjs), reached directly, through nginx (keep-alive \`proxy_pass\`, 1 worker, ` +
       `no access log: bench/lib/nginx.mjs) and through \`vmc serve\` (1 process, \`VMC_LOG=warn\`, a 70/30 weighted virtual model). ` +
-      `Every process shares the 2 cores with the load generator. Closed loop: ${c.connections} connections, ${c.rounds} rounds × ${c.duration} s, ` +
+      `Every process shares the 2 cores with the load generator. Each target first gets 4 s of unmeasured load (JIT, pools, heap). ` +
+      `Closed loop: ${c.connections} connections, ${c.rounds} rounds × ${c.duration} s, ` +
       `targets interleaved per round, medians; paced: ${p.rate} req/s open loop, ${p.rounds} rounds × ${p.duration} s. ` +
       'CPU = utime + stime of the target process tree ÷ responses; "paired" = each round\'s vmc ÷ nginx CPU, so a busy spell of the shared ' +
       'machine hits both. `node bench/floor.mjs` reproduces one run (`--strace` for the syscall counts, `--vmc NAME=DIR` to A/B a checkout).',
