@@ -147,20 +147,24 @@ function renderMarkdown(r) {
   L.push(
     '### Issue 13: what limits its goals, what it took',
     '',
-    'Measured on this machine on 2026-11-28 (the commands are in "Side measurements" below); the numbers of the last run are in the table above.',
+    'Measured on this machine on 2026-11-28 and 29 (the commands are in "Side measurements" below); the numbers of the last run are in the table above.',
     '',
-    '- **Gateway CPU per request ≤ 1.5× nginx, and the paced Δp99: met for JSON, SSE CPU still on the line.** Four official floor runs on 2026-11-28 ' +
-      'after `x-forwarded-for` became opt-in read JSON 1.31×, 1.56×, 1.38×, 1.34× and SSE 1.39×, 1.50×, 1.35×, 1.53× (the second before the kept ' +
-      'shapes; the last with a busy spell in its SSE rounds, middle half 1.41–1.74); the paced Δp99 goal was met in the last ' +
-      'two, missed in the first (3 rounds: JSON by 0.33 ms, SSE by 0.04 ms) and for JSON in the second (vmc +2.2 ms, before the kept shapes). The two changes that moved it: `x-forwarded-for` became opt-in (`vmc serve --forwarded-for`): uWS.js asked the kernel ' +
-      '(`getpeername`) and formatted the address on every request: one syscall fewer (5.4 → 4.3–4.5 per request) and 2–4 µs of CPU (A/B 0.90× JSON, 0.96× SSE). ' +
-      "And per-request classes keep their newest instance (`runtime/shapes.ts`), so V8's memory reducer no longer deoptimizes ~30 hot functions when " +
-      'it runs between bursts. What is left is user-space time in V8 and Node, spread thin (`node bench/stages.mjs` bills no stage more than ~4 µs ' +
-      "including its syscalls): Node's `net.Socket` write machinery for the upstream request, uWS.js's per-request objects and C++↔JS crossings, the " +
-      "promise plumbing of the attempt loop, Buffer method loads through V8's generic LoadIC on Node 20 (~0.4 µs). Kernel time per request is below " +
-      "nginx's (vmc makes 4.3–4.5 syscalls per request to nginx's 7.2). Paced p99 moves by ~1 ms between rounds on this VM (the tables give each target's " +
-      "range), hence 6 paced rounds; at 500 req/s vmc spends ~2× nginx's CPU per request, almost all of it per wake-up (2.9 event-loop polls per " +
-      "request to nginx's 2.0, and cold caches: `node bench/stages.mjs --rate 500`).",
+    '- **Gateway CPU per request ≤ 1.5× nginx: on the line, and this shared VM decides which side.** The last official run (2026-11-29 00:24, the ' +
+      'first with 12 closed-loop rounds) read JSON 1.52× (middle half 1.47–1.58) and SSE 1.55× (1.51–1.59): not met, in a slow spell of the machine ' +
+      '(direct fell from 73,000 to 42,000–55,000 req/s from the fifth JSON round on, and vmc loses more than nginx in such spells). A run with the same ' +
+      'method right after it, with the previous commit as a third gateway, read 1.35× and 1.41× for this commit and 1.40× and 1.55× for the previous one. ' +
+      "Official runs on 2026-11-28 read JSON 1.31×, 1.56×, 1.38×, 1.34× and SSE 1.39×, 1.50×, 1.35×, 1.53× (6 rounds). One round's ratio scatters " +
+      'with an SD of ~0.25, so the median of 6 moved by about ±0.13; hence 12 rounds now, and 4 s of unmeasured prewarm per target (a fresh gateway ' +
+      'settles after ~2.5 s). The paced Δp99 goal was met in the last three runs. The changes that moved the CPU: `x-forwarded-for` became opt-in ' +
+      '(`vmc serve --forwarded-for`; one `getpeername` and its formatting less per request: 5.4 → 4.3–4.5 syscalls, A/B 0.90× JSON, 0.96× SSE); ' +
+      "per-request classes keep their newest instance (`runtime/shapes.ts`), so V8's memory reducer no longer deoptimizes ~30 hot functions between " +
+      'bursts; and the common first attempt runs without promises (`Engine#startFirst`: no async frame, promise or microtask per request; ' +
+      '6.4 → 5.0 KB allocated per request; `stages.mjs` engine stage 4.3 → 2.5 µs, event loop 3.0 → 1.7 µs; A/B 1.01× JSON, 0.96× SSE in 14 ' +
+      "rounds). What is left is user-space time in V8, Node and uWS.js, spread thin: Node's `net.Socket` write machinery for the upstream request, " +
+      "uWS.js's per-request objects and C++↔JS crossings (a callback per request header), V8's API and handle work around them (~20 % of samples " +
+      "are C++ in the node binary), the validating scan of the 2 KB body (~1.5 µs). Kernel time per request is below nginx's (4.3–4.5 syscalls per " +
+      "request to nginx's 7.2). At 500 req/s vmc spends ~2× nginx's CPU per request, almost all of it per wake-up (2.9 event-loop polls per request to " +
+      "nginx's 2.0, and cold caches: `node bench/stages.mjs --rate 500`).",
     '- **lookup+pick ≤ 50 ns at 100,000 virtual models: met since this stop (43 ns, from 70).** What it took, each measured in "Side measurements": ' +
       "the hot index's layout constants as a `const enum` (V8 loaded and hole-checked every imported constant), small pools' try orders precomputed " +
       "per pick (four stores), `Router#plan` back under TurboFan's 460-byte inlining limit (checked by test/bench/inlining.test.ts), the name read a " +
@@ -259,6 +263,20 @@ function renderMarkdown(r) {
       '`writeGeneric`, `writeOrBuffer`, the tick queue); CPU/request in the same runs within noise |',
     '| the same change, gateway CPU | `node bench/floor.mjs --kinds json,sse --rounds 8 --duration 3 --gateways vmc --vmc base=<worktree of def66a0> --ref base`, ' +
       'then `--mode paced --rounds 6 --duration 5` | closed JSON 0.99× (0.93–1.16), SSE 0.95× (0.90–1.02); paced 1.00×, 1.05×: within noise |',
+    "| the first attempt without promises (commit 5f7bd8a): bytes allocated per proxied request | a gateway under a closed loop with V8's sampling heap " +
+      'profiler (inspector `HeapProfiler.startSampling`, objects collected by minor and major GCs included, 512-byte interval), 3 s | 6,411 → 4,978 B ' +
+      "(the attempt loop's async frame was ~1 KB; what is left: the uWS exchange and its header strings ~0.8 KB, the upstream head's strings, the " +
+      "request head string, Node's `Writable` write state ~0.45 KB) |",
+    '| the same change, gateway CPU | `node bench/floor.mjs --kinds json,sse --rounds 14 --duration 3 --gateways vmc --vmc base=<worktree of 3eacfe3> ' +
+      '--ref base` (8 rounds before it: 1.06×, 0.96× on a noisy machine) | JSON 1.01× (0.94–1.06), SSE 0.96× (0.90–1.00); `stages.mjs`: engine 4.3 → ' +
+      '2.5 µs, event loop 3.0 → 1.7 µs per request |',
+    '| this commit, the previous one and nginx in one run (right after the official run of 00:24) | `node bench/floor.mjs --kinds json,sse --rounds 10 ' +
+      '--duration 3 --gateways nginx,vmc --vmc base=<worktree of 3eacfe3>` | vmc ÷ nginx JSON 1.35× (1.31–1.37), SSE 1.41× (1.39–1.47); base 1.40× ' +
+      '(1.27–1.52), 1.55× (1.29–1.73) |',
+    '| when a fresh gateway reaches its steady CPU | 1-s closed-loop windows right after `vmc serve` starts | 37.7, 30.0, then 26.7–29.4 µs/request: ' +
+      'settled after ~2.5 s (~50,000 requests); the floor prewarm is 4 s |',
+    '| a smaller or larger young generation (not kept) | `node bench/floor.mjs --kinds json,sse --rounds 8 --duration 3 --gateways vmc --variant ' +
+      'semi1:NODE_OPTIONS=--max-semi-space-size=1 --variant semi4:…=4 --ref vmc` | JSON 0.99× and 0.98×, SSE 1.01× and 0.99× of the default (16 MB): no effect |',
     '',
   );
   L.push('## Method notes', '');
