@@ -150,9 +150,11 @@ function renderMarkdown(r) {
     'Measured on this machine on 2026-11-28 and 29 (the commands are in "Side measurements" below); the numbers of the last run are in the table above.',
     '',
     '- **Gateway CPU per request ≤ 1.5× nginx: on the line, and this shared VM decides which side.** The last official run (2026-11-29 00:24, the ' +
-      'first with 12 closed-loop rounds) read JSON 1.52× (middle half 1.47–1.58) and SSE 1.55× (1.51–1.59): not met, in a slow spell of the machine ' +
-      '(direct fell from 73,000 to 42,000–55,000 req/s from the fifth JSON round on, and vmc loses more than nginx in such spells). A run with the same ' +
-      'method right after it, with the previous commit as a third gateway, read 1.35× and 1.41× for this commit and 1.40× and 1.55× for the previous one. ' +
+      'first with 12 closed-loop rounds) read JSON 1.52× (middle half 1.47–1.58) and SSE 1.55× (1.51–1.59): not met. The per-round ratios sat near ' +
+      '1.5 throughout (JSON 1.27–1.68, SSE 1.35–1.61), while the machine was slower for most of the JSON rounds (direct 42,000–62,000 req/s from ' +
+      'the fifth round on, 60,000–74,000 before). A run with the same method right after it, with the previous commit as a third gateway, read ' +
+      '1.35× and 1.41× for this commit and 1.40× and 1.55× for the previous one: 12 rounds narrowed the spread within a run, but between runs the ' +
+      "ratio still moves by more than the goal's margin. " +
       "Official runs on 2026-11-28 read JSON 1.31×, 1.56×, 1.38×, 1.34× and SSE 1.39×, 1.50×, 1.35×, 1.53× (6 rounds). One round's ratio scatters " +
       'with an SD of ~0.25, so the median of 6 moved by about ±0.13; hence 12 rounds now, and 4 s of unmeasured prewarm per target (a fresh gateway ' +
       'settles after ~2.5 s). The paced Δp99 goal was met in the last three runs. The changes that moved the CPU: `x-forwarded-for` became opt-in ' +
