@@ -300,8 +300,7 @@ export class Engine {
     if (plan.length === 0 || ex.res.finished) return false;
     const t = plan[0];
     const tr = ex.gen.target(t);
-    if (tr.paths[ex.endpoint] === null || tr.signer !== null) return false;
-    const fast = this.#fastHeadFor(ex, tr);
+    const fast = this.#fastHeadFor(ex, tr); // null for a signer and for an endpoint the target does not serve
     if (fast === null) return false;
     const epoch = ex.gen.health.admit(t, Date.now(), verdictMs(tr));
     if (epoch === ADMIT_SKIP) return false; // the loop counts the skip (admit has no side effect then)
@@ -348,9 +347,8 @@ export class Engine {
         const tr = ex.target!;
         const t = tr.id;
         const table = ex.gen.table;
-        if (table.targetRetriesOn(t, status) || table.targetFallsBackOn(t, status)) this.#recordFailure(ex.gen, tr, t, ex.firstEpoch);
-        else this.#recordSuccess(ex.gen, t, ex.firstEpoch, call);
-        tr.series.ttfb.observe(call.ttfbMs / 1000);
+        const failed = table.targetRetriesOn(t, status) || table.targetFallsBackOn(t, status); // as the loop's, below 400
+        this.#recordAnswered(ex.gen, tr, t, ex.firstEpoch, call, failed);
         const relaying = this.#commit(ex, tr, call, first ?? EMPTY, ex.firstEpoch);
         if (relaying === undefined) return this.#end(ex);
         return relaying.then(() => this.#end(ex));
@@ -576,8 +574,7 @@ export class Engine {
             }
             if (errBody !== null) {
               if (clientKey && (status === 401 || status === 403 || status === 429)) health.release(t, epoch, Date.now());
-              else if (failed) this.#recordFailure(gen, tr, t, epoch);
-              else this.#recordSuccess(gen, t, epoch, call);
+              else this.#recordAnswered(gen, tr, t, epoch, call, failed);
               let retryHere = retryable && k < tries;
               delay = tr.retryDelayMs;
               if (retryHere && (status === 429 || status === 503)) {
@@ -591,7 +588,6 @@ export class Engine {
                 if (retryHere) continue;
                 break; // fall back
               }
-              tr.series.ttfb.observe(call.ttfbMs / 1000);
               const relaying = this.#commit(ex, tr, call, errBody, epoch);
               if (relaying !== undefined) await relaying;
               return;
@@ -605,9 +601,7 @@ export class Engine {
               first = call.take();
             }
             if (first !== null || call.failure === FAIL_NONE) {
-              if (failed) this.#recordFailure(gen, tr, t, epoch);
-              else this.#recordSuccess(gen, t, epoch, call);
-              tr.series.ttfb.observe(call.ttfbMs / 1000);
+              this.#recordAnswered(gen, tr, t, epoch, call, failed);
               const relaying = this.#commit(ex, tr, call, first ?? EMPTY, epoch);
               if (relaying !== undefined) await relaying;
               return;
@@ -709,6 +703,12 @@ export class Engine {
     return false;
   }
 
+  /** An attempt that answered, for the target's health: a failure when `failed` (its status), else a success. */
+  #recordAnswered(gen: Generation, tr: TargetRuntime, t: number, epoch: number, call: UpstreamCall, failed: boolean): void {
+    if (failed) this.#recordFailure(gen, tr, t, epoch);
+    else this.#recordSuccess(gen, t, epoch, call);
+  }
+
   /** A failed attempt admitted in `epoch`; logs and counts an ejection it caused. */
   #recordFailure(gen: Generation, tr: TargetRuntime, t: number, epoch: number): void {
     const h = gen.health;
@@ -734,8 +734,9 @@ export class Engine {
     return vmcHeaders(ex.vmr, ex.target?.label ?? '', ex.attempts);
   }
 
-  /** Relays the committed attempt; synchronous when the relay is (a whole body: no promise). */
+  /** Relays the committed attempt (its TTFB observed); synchronous when the relay is (a whole body: no promise). */
   #commit(ex: Exchange, tr: TargetRuntime, call: UpstreamCall, first: Buffer, epoch: number): void | Promise<void> {
+    tr.series.ttfb.observe(call.ttfbMs / 1000);
     ex.status = call.status;
     const xlate = tr.xlate[ex.endpoint];
     const clientJson = xlate === XLATE_NONE ? null : this.#clientJson(ex);
@@ -920,8 +921,9 @@ export class Engine {
 
   /**
    * The prebuilt request head for `tr` (TargetRuntime.fastHead), or null for the general path:
-   * a signer, undici, request middleware touching headers or the body, override_params, a
-   * translated endpoint, or a forwarded value that cannot be sent (the general path answers it).
+   * a signer, undici, an endpoint the target does not serve, request middleware touching headers
+   * or the body, override_params, a translated endpoint, or a forwarded value that cannot be sent
+   * (the general path answers it).
    */
   #fastHeadFor(ex: Exchange, tr: TargetRuntime): string | null {
     if (tr.lean === null || tr.overrides !== null) return null;

@@ -219,9 +219,9 @@ export class TargetRuntime {
    * HOT PATH — the upstream request head for endpoint `ep` as the lean client sends it (request
    * line, host, then exactly the headers {@link buildHeaders} gives with no middleware, in its
    * order; no content-length), from the prebuilt parts and the client's forwarded headers; or
-   * null when this target or request takes the general path (a signer, undici, a translated or
-   * stream-routed endpoint, or a forwarded value that cannot be sent: the general path answers
-   * 400 for it). The caller checks that the virtual model has no request-header middleware.
+   * null when this target or request takes the general path (a signer, undici, an endpoint the
+   * target does not serve, a translated or stream-routed endpoint, or a forwarded value that
+   * cannot be sent: the general path answers 400 for it). The caller checks that the virtual model has no request-header middleware.
    */
   fastHead(ep: number, client: readonly string[], peer: string | null): string | null {
     const start = this.#headStart[ep];
