@@ -16,7 +16,7 @@
  * (e.g. `undici:VMC_UPSTREAM_CLIENT=undici`). Every vmc runs `vmc serve` (one process, `VMC_LOG=warn`) on a table
  * with one virtual model 70/30 over two models of the mock (bench/lib/workload.mjs).
  *
- * Method: each target first gets 4 s of unmeasured load (JIT, pools, heap); then each round
+ * Method: each target first gets PREWARM_S of unmeasured load (JIT, pools, heap); then each round
  * runs every target once, in an order rotated per round; a case = one
  * load process (bench/lib/load.mjs: autocannon closed loop, or the paced open loop) of
  * `--duration` s after 0.5 s of warm-up; CPU µs/request = utime + stime of the target's
@@ -63,6 +63,12 @@ const kinds = String(flags.kinds ?? 'json').split(',');
 const mode = flags.mode === 'paced' ? 'paced' : 'closed';
 const duration = Number(flags.duration ?? 4);
 const rounds = Number(flags.rounds ?? 3);
+/**
+ * Unmeasured load per target before the rounds (JIT, pools, heap), s: a fresh `vmc serve`
+ * reaches its steady CPU per request after ~2.5 s of closed-loop load (~50,000 requests) on
+ * this machine; 4 s leaves a margin.
+ */
+const PREWARM_S = 4;
 const connections = Number(flags.connections ?? 32);
 const rate = Number(flags.rate ?? 500);
 const wanted = String(flags.gateways ?? 'nginx,vmc').split(',');
@@ -211,13 +217,11 @@ try {
     add(await startVmc(e.name, e.root, mockPort, e.env));
   }
 
-  const results = { machine: machine(), loadavg, mode, duration, rounds, connections, rate, kinds: {} };
+  const results = { machine: machine(), loadavg, mode, duration, rounds, connections, rate, prewarm: PREWARM_S, kinds: {} };
   for (const kind of kinds) {
     const bodyPath = join(dir, `body-${kind}.json`);
     writeFileSync(bodyPath, chatBody('bench-chat', 0, 2048, kind === 'sse'));
-    // prewarm (JIT, pools, heap): a fresh `vmc serve` reaches its steady CPU per request after
-    // ~2.5 s of closed-loop load (~50,000 requests) on this machine; 4 s leaves a margin
-    for (const t of targets) await runCase(t, bodyPath, 4, 0);
+    for (const t of targets) await runCase(t, bodyPath, PREWARM_S, 0);
     const per = Object.fromEntries(targets.map((t) => [t.name, []]));
     for (let r = 0; r < rounds; r++) {
       for (let k = 0; k < targets.length; k++) {

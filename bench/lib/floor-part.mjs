@@ -53,7 +53,16 @@ function trim(r) {
     for (const [name, v] of Object.entries(strace ?? {})) st[name] = { total: v.total, perReq: v.perReq, answered: v.answered };
     kinds[kind] = { summary: s, strace: st };
   }
-  return { loadavg: r.loadavg, mode: r.mode, duration: r.duration, rounds: r.rounds, connections: r.connections, rate: r.rate, kinds };
+  return {
+    loadavg: r.loadavg,
+    mode: r.mode,
+    duration: r.duration,
+    rounds: r.rounds,
+    connections: r.connections,
+    rate: r.rate,
+    prewarm: r.prewarm,
+    kinds,
+  };
 }
 
 export async function runFloor({ quick = false } = {}) {
@@ -173,7 +182,7 @@ export function floorMarkdown(r) {
   L.push(
     `A mock upstream answering at once (bench/lib/mock-upstream.mjs), reached directly, through nginx (keep-alive \`proxy_pass\`, 1 worker, ` +
       `no access log: bench/lib/nginx.mjs) and through \`vmc serve\` (1 process, \`VMC_LOG=warn\`, a 70/30 weighted virtual model). ` +
-      `Every process shares the 2 cores with the load generator. Each target first gets 4 s of unmeasured load (JIT, pools, heap). ` +
+      `Every process shares the 2 cores with the load generator. Each target first gets ${c.prewarm} s of unmeasured load (JIT, pools, heap). ` +
       `Closed loop: ${c.connections} connections, ${c.rounds} rounds × ${c.duration} s, ` +
       `targets interleaved per round, medians; paced: ${p.rate} req/s open loop, ${p.rounds} rounds × ${p.duration} s. ` +
       'CPU = utime + stime of the target process tree ÷ responses; "paired" = each round\'s vmc ÷ nginx CPU, so a busy spell of the shared ' +
