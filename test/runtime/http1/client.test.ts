@@ -214,6 +214,27 @@ describe('response framing', () => {
     expect(r2.body.toString()).toBe(body);
   });
 
+  it('header names come lower-cased (common ones as constants, any case), values exactly as sent', async () => {
+    const s = await server((sock) =>
+      sock.write(
+        'HTTP/1.1 200 OK\r\nCONTENT-TYPE: Application/JSON\r\nDate: Sun, 29 Nov 2026 02:09:11 GMT\r\nX-Custom-Thing: MiXeD\r\n' +
+          'x-request-id: req_1\r\nCache-Control: no-cache\r\nVary:  chunked \r\nContent-Length: 2\r\n\r\nok',
+      ),
+    );
+    const r = await send(pool(s.origin));
+    expect(r.error).toBeNull();
+    expect(r.headers).toEqual([
+      ['content-type', 'Application/JSON'],
+      ['date', 'Sun, 29 Nov 2026 02:09:11 GMT'],
+      ['x-custom-thing', 'MiXeD'],
+      ['x-request-id', 'req_1'],
+      ['cache-control', 'no-cache'],
+      ['vary', 'chunked'],
+      ['content-length', '2'],
+    ]);
+    expect(r.body.toString()).toBe('ok');
+  });
+
   it('a large content-length body over many reads', async () => {
     const body = 'y'.repeat(1_000_000);
     const s = await server((sock) => sock.write(OK(body)));
