@@ -7,9 +7,11 @@
  * behind the issue's levers; `npm run bench` carries the official nginx column.
  *
  *   node bench/floor.mjs [--kinds json,sse] [--mode closed|paced] [--duration 4] [--rounds 3]
- *                        [--connections 32] [--rate 500] [--gateways nginx,vmc]
+ *                        [--connections 32] [--rate 500] [--gateways nginx,vmc[,node-floor]]
  *                        [--vmc NAME=DIR …] [--variant NAME:K=V,… …] [--ref NAME] [--strace] [--strace-seconds 3] [--json FILE]
  *
+ * `--gateways …,node-floor` adds bench/lib/node-floor.mjs: a proxy on the same platform parts as
+ * vmc (uWS.js in, `node:net` out) doing nothing else, the floor a Node.js gateway can reach.
  * `--vmc NAME=DIR` adds a gateway started from another checkout (its bin/vmc.js and dist/),
  * e.g. a `git worktree` of the commit before a change: A and B then share the machine,
  * the mock and the rounds; `--variant NAME:K=V` adds this checkout with extra environment
@@ -57,6 +59,7 @@ import { benchChatConfig, chatBody } from './lib/workload.mjs';
 
 const LOAD = fileURLToPath(new URL('./lib/load.mjs', import.meta.url));
 const MOCK = fileURLToPath(new URL('./lib/mock-upstream.mjs', import.meta.url));
+const NODE_FLOOR = fileURLToPath(new URL('./lib/node-floor.mjs', import.meta.url));
 
 const flags = parseFlags(process.argv.slice(2));
 const kinds = String(flags.kinds ?? 'json').split(',');
@@ -212,6 +215,17 @@ try {
     stops.push(t.stop);
   };
   if (wanted.includes('vmc')) add(await startVmc('vmc', ROOT, mockPort));
+  if (wanted.includes('node-floor')) {
+    // the same platform parts with none of vmc's work (bench/lib/node-floor.mjs)
+    const { child, first } = spawnJsonLine(process.execPath, [NODE_FLOOR, '--upstream', `127.0.0.1:${mockPort}`], { cwd: ROOT });
+    const { port } = await first;
+    add({
+      name: 'node-floor',
+      url: `http://127.0.0.1:${port}`,
+      pid: child.pid,
+      stop: async () => (child.kill('SIGTERM'), await new Promise((r) => child.once('exit', r))),
+    });
+  }
   for (const e of extra) {
     if (!existsSync(join(e.root, 'dist'))) throw new Error(`${e.root}: no dist/`);
     add(await startVmc(e.name, e.root, mockPort, e.env));
@@ -252,13 +266,16 @@ try {
     // targets of a round run back to back, so a busy spell of the machine hits both): median
     // and the range of the middle half. Steadier than a ratio of medians on a shared machine.
     const ref = typeof flags.ref === 'string' ? flags.ref : per.nginx ? 'nginx' : 'vmc';
-    if (per[ref]) {
-      for (const t of targets) {
-        if (t.name === 'direct') continue;
-        const rs = per[t.name].map((c, i) => c.cpuPerReq / per[ref][i].cpuPerReq).sort((a, b) => a - b);
-        const q = (f) => rs[Math.min(rs.length - 1, Math.floor(f * rs.length))];
-        summary[t.name].paired = { ref, median: median(rs), q1: q(0.25), q3: q(0.75) };
-      }
+    const paired = (name, over) => {
+      const rs = per[name].map((c, i) => c.cpuPerReq / per[over][i].cpuPerReq).sort((a, b) => a - b);
+      const q = (f) => rs[Math.min(rs.length - 1, Math.floor(f * rs.length))];
+      return { ref: over, median: median(rs), q1: q(0.25), q3: q(0.75) };
+    };
+    for (const t of targets) {
+      if (t.name === 'direct') continue;
+      if (per[ref]) summary[t.name].paired = paired(t.name, ref);
+      // what vmc adds to its platform's floor, paired the same way
+      if (per['node-floor'] && t.name !== 'node-floor') summary[t.name].overFloor = paired(t.name, 'node-floor');
     }
     const strace = {};
     if (flags.strace) {
@@ -281,17 +298,19 @@ try {
     const d = summary.direct;
     const ng = summary.nginx;
     const refName = Object.values(summary).find((x) => x.paired)?.paired.ref ?? '—';
+    const floor = summary['node-floor'] !== undefined;
     L.push(
       '',
       `${kind}:`,
-      `| target | req/s | p50 ms | p99 ms | Δp99 vs direct | CPU µs/req | of it kernel | ÷ nginx CPU | req/s ÷ nginx | CPU ÷ ${refName}, paired per round (middle half) | busy | errors |`,
+      `| target | req/s | p50 ms | p99 ms | Δp99 vs direct | CPU µs/req | of it kernel | ÷ nginx CPU | req/s ÷ nginx | CPU ÷ ${refName}, paired per round (middle half) |${floor ? ' CPU ÷ node-floor, paired |' : ''} busy | errors |`,
     );
-    L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    L.push(`|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|${floor ? '---:|' : ''}---:|---:|`);
     for (const [name, s] of Object.entries(summary)) {
       L.push(
         `| ${name} | ${fmt.int(s.rps)} | ${fmt.f3(s.p50)} | ${fmt.f3(s.p99)} | ${name === 'direct' ? '—' : fmt.f3(s.p99 - d.p99)} | ${fmt.f1(s.cpuPerReq)} | ${fmt.f1(s.sysPerReq)} | ` +
           `${ng && name !== 'direct' ? fmt.f2(s.cpuPerReq / ng.cpuPerReq) : '—'} | ${ng && name !== 'direct' ? fmt.f2(s.rps / ng.rps) : '—'} | ` +
-          `${s.paired ? `${fmt.f2(s.paired.median)} (${fmt.f2(s.paired.q1)}–${fmt.f2(s.paired.q3)})` : '—'} | ${fmt.f2(s.busy)} | ${s.errors} |`,
+          `${s.paired ? `${fmt.f2(s.paired.median)} (${fmt.f2(s.paired.q1)}–${fmt.f2(s.paired.q3)})` : '—'} | ` +
+          `${floor ? `${s.overFloor ? `${fmt.f2(s.overFloor.median)} (${fmt.f2(s.overFloor.q1)}–${fmt.f2(s.overFloor.q3)})` : '—'} | ` : ''}${fmt.f2(s.busy)} | ${s.errors} |`,
       );
     }
     if (Object.keys(strace).length > 0) {

@@ -69,7 +69,9 @@ export async function runFloor({ quick = false } = {}) {
   const nginx = findNginx();
   const dir = join(TMP, 'floor-part');
   mkdirSync(dir, { recursive: true });
-  const common = ['--kinds', 'json,sse', '--gateways', 'nginx,vmc'];
+  // node-floor: the same platform parts as vmc doing nothing else (bench/lib/node-floor.mjs), so
+  // the report can tell the platform's share of the gap to nginx from vmc's own work
+  const common = ['--kinds', 'json,sse', '--gateways', 'nginx,vmc,node-floor'];
   // 12 rounds: one round's vmc ÷ nginx CPU ratio scatters with an SD of ~0.25 on this shared VM
   // (a busy spell in one target's 3 s), so the median of 6 moved by ±0.13 between runs and the
   // 1.5× verdict with it (four runs read 1.35–1.56×); 12 rounds narrow that by √2
@@ -142,9 +144,10 @@ function table(run, kind) {
   if (!s) return [];
   const d = s.direct;
   const ng = s.nginx;
+  const floor = s['node-floor'] !== undefined;
   const L = [
-    `| target | req/s | p50 ms | p99 ms${run.mode === 'paced' ? ' (rounds: min–max)' : ''} | Δp99 vs direct | CPU µs/req | of it kernel | CPU ÷ nginx (paired, middle half) | req/s ÷ nginx | errors |`,
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    `| target | req/s | p50 ms | p99 ms${run.mode === 'paced' ? ' (rounds: min–max)' : ''} | Δp99 vs direct | CPU µs/req | of it kernel | CPU ÷ nginx (paired, middle half) |${floor ? ' CPU ÷ node-floor (paired) |' : ''} req/s ÷ nginx | errors |`,
+    `|---|---:|---:|---:|---:|---:|---:|---:|${floor ? '---:|' : ''}---:|---:|`,
   ];
   for (const [name, v] of Object.entries(s)) {
     const paired =
@@ -155,7 +158,9 @@ function table(run, kind) {
           : '—';
     L.push(
       `| ${name} | ${fmt.int(v.rps)} | ${fmt.f3(v.p50)} | ${fmt.f3(v.p99)}${run.mode === 'paced' && v.p99Min !== undefined ? ` (${fmt.f2(v.p99Min)}–${fmt.f2(v.p99Max)})` : ''} | ${name === 'direct' ? '—' : fmt.d3(v.p99 - d.p99)} | ` +
-        `${fmt.f1(v.cpuPerReq)} | ${fmt.f1(v.sysPerReq)} | ${name === 'direct' ? '—' : paired} | ${ng && name !== 'direct' ? fmt.f2(v.rps / ng.rps) : '—'} | ${v.errors} |`,
+        `${fmt.f1(v.cpuPerReq)} | ${fmt.f1(v.sysPerReq)} | ${name === 'direct' ? '—' : paired} | ` +
+        `${floor ? `${v.overFloor ? `${fmt.f2(v.overFloor.median)} (${fmt.f2(v.overFloor.q1)}–${fmt.f2(v.overFloor.q3)})` : name === 'node-floor' ? '1.00' : '—'} | ` : ''}` +
+        `${ng && name !== 'direct' ? fmt.f2(v.rps / ng.rps) : '—'} | ${v.errors} |`,
     );
   }
   return L;
@@ -179,9 +184,11 @@ export function floorMarkdown(r) {
   if (!r.nginx) L.push(`${r.nginxNote}.`, '');
   const c = r.closed;
   const p = r.paced;
+  const withFloor = (c.kinds.json ?? c.kinds.sse)?.summary['node-floor'] !== undefined;
   L.push(
     `A mock upstream answering at once (bench/lib/mock-upstream.mjs), reached directly, through nginx (keep-alive \`proxy_pass\`, 1 worker, ` +
-      `no access log: bench/lib/nginx.mjs) and through \`vmc serve\` (1 process, \`VMC_LOG=warn\`, a 70/30 weighted virtual model). ` +
+      `no access log: bench/lib/nginx.mjs)${withFloor ? ',' : ' and'} through \`vmc serve\` (1 process, \`VMC_LOG=warn\`, a 70/30 weighted virtual model)` +
+      `${withFloor ? ' and through node-floor (bench/lib/node-floor.mjs: the same platform parts as vmc, uWS.js in and `node:net` out, doing nothing else: the floor of a gateway on Node.js)' : ''}. ` +
       `Every process shares the 2 cores with the load generator. Each target first gets ${c.prewarm} s of unmeasured load (JIT, pools, heap). ` +
       `Closed loop: ${c.connections} connections, ${c.rounds} rounds × ${c.duration} s, ` +
       `targets interleaved per round, medians; paced: ${p.rate} req/s open loop, ${p.rounds} rounds × ${p.duration} s. ` +
