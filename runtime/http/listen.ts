@@ -83,9 +83,9 @@ export function tuneHeapForServing(env: NodeJS.ProcessEnv = process.env): void {
  * default budgets stop inlining part-way along it; larger ones let TurboFan compile more of
  * each hop as one unit (fewer calls and checks between them, more escape analysis).
  *
- * Measured (bench/floor.mjs, paired per round against the same build with V8's defaults, runs
- * of 10 and 14 rounds): gateway CPU per proxied request 0.95× and 0.91× (JSON), 0.97× and
- * 0.96× (SSE), closed-loop req/s +10 %. (`--no-parallel-scavenge` and no concurrent marking or
+ * Measured (bench/floor.mjs, CPU per proxied request paired per round against the same build
+ * with V8's defaults, four runs of 8–14 rounds on a noisy shared VM): JSON 0.95×, 0.91×, 0.99×,
+ * 0.91×; SSE 0.97×, 0.96×, 1.00×: a few percent, never worse. (`--no-parallel-scavenge` and no concurrent marking or
  * sweeping, tried the same way: 1.01–1.04×, no win.) Node 20, 22 and 24 know both flags, with
  * the same defaults; V8 reads them at each optimization, so setting them at start takes effect.
  */
