@@ -149,28 +149,8 @@ function renderMarkdown(r) {
     '',
     'Measured on this machine on 2026-11-28 and 29 (the commands are in "Side measurements" below); the numbers of the last run are in the table above.',
     '',
-    '- **Gateway CPU per request ≤ 1.5× nginx: on the line, and this shared VM decides which side.** The last official run (2026-11-29 02:36) ' +
-      'read JSON 1.49× (middle half 1.42–1.59) and SSE 1.46× (1.38–1.58): met, by a hair; the one before it (00:24, the same code but for ' +
-      "the engine refactor of b8ac44a) read 1.52× and 1.55×: not met. One round's ratio scatters with an SD of ~0.25 on this VM, and between runs the median moves by more " +
-      'than the margin (earlier official runs: JSON 1.31×, 1.56×, 1.38×, 1.34×, SSE 1.39×, 1.50×, 1.35×, 1.53× with 6 rounds; now 12 rounds and 4 s ' +
-      'of unmeasured prewarm per target). **Where the gap to nginx comes from**, measured in the same run: node-floor (bench/lib/node-floor.mjs, a ' +
-      'proxy on the same platform parts as vmc, uWS.js in and `node:net` out, doing nothing else) costs 1.17× (JSON) and 1.14× (SSE) of nginx, and ' +
-      "vmc 1.26× of node-floor in both. Of vmc's 42.4 µs per JSON request, about 4.6 are the platform above nginx (C++↔JS crossings, V8 API work, " +
-      "Node's `net.Socket` write path) and about 9.7 are vmc's own work; kernel time is the same for all three (19–20 µs; vmc 4.4 syscalls per request, " +
-      "node-floor 4.35, nginx 7.3). A `perf` diff of the two (`node bench/stages.mjs --root <dir>`) bills vmc's own work to its JavaScript (~4.5 µs: " +
-      'the validating scan of the 2 KB body ~1.3, the upstream head parse ~0.7, resolution ~0.5, the relay ~0.3, building the upstream request ~0.3, ' +
-      'the rest in pieces under 0.3) and to what that code asks of V8 (strings, typed arrays, property loads, ~3 µs). No single piece is 3 % of the ' +
-      'total: the last experiment (common upstream header names and values as constants, no strings per header line) measured 0.99× / 1.00× in 12 ' +
-      'paired rounds and was not kept. The changes that moved the CPU: `x-forwarded-for` became opt-in ' +
-      '(`vmc serve --forwarded-for`; one `getpeername` and its formatting less per request: 5.4 → 4.3–4.5 syscalls, A/B 0.90× JSON, 0.96× SSE); ' +
-      "per-request classes keep their newest instance (`runtime/shapes.ts`), so V8's memory reducer no longer deoptimizes ~30 hot functions between " +
-      'bursts; and the common first attempt runs without promises (`Engine#startFirst`: no async frame, promise or microtask per request; ' +
-      '6.4 → 5.0 KB allocated per request; `stages.mjs` engine stage 4.3 → 2.5 µs, event loop 3.0 → 1.7 µs; A/B 1.01× JSON, 0.96× SSE in 14 ' +
-      "rounds). At 500 req/s vmc spends ~1.9× nginx's CPU per request and node-floor ~1.3–1.5×: per wake-up costs (2.9 event-loop polls per " +
-      "request to nginx's 2.0, and cold caches: `node bench/stages.mjs --rate 500`).",
-    "- **Paced 500 req/s Δp99 ≤ nginx's + 0.5 ms: met for JSON, not for SSE in the last run** (vmc +1.22 ms, nginx +0.66 ms). node-floor read " +
-      "+1.21 ms in the same rounds and direct's own p99 ranged 2.2–8.6 ms over them: spikes of the machine during the SSE paced rounds, which " +
-      'one p99 of ~2,500 requests per round does not average out. The goal was met for both kinds in the three official runs before it.',
+    "- **Gateway CPU per request ≤ 1.5× nginx: met in the last run (JSON 1.28×, SSE 1.32×), with a margin this shared VM can take away.** The last official run (2026-11-29 03:57, after the inlining budgets below) read JSON 1.28× (middle half 1.21–1.33) and SSE 1.32× (1.27–1.42) on a quiet machine (direct 11–12 µs per request). The two before it, without the inlining budgets and on a busier machine, read 1.49× / 1.46× (02:36, met by a hair) and 1.52× / 1.55× (00:24, not met). One round's ratio scatters with an SD of ~0.25 on this VM, and between runs the median moves by more than a tenth (earlier official runs: JSON 1.31×, 1.56×, 1.38×, 1.34×, SSE 1.39×, 1.50×, 1.35×, 1.53× with 6 rounds; now 12 rounds and 4 s of unmeasured prewarm per target). **Where the gap to nginx comes from**, measured in the same runs: node-floor (bench/lib/node-floor.mjs, a proxy on the same platform parts as vmc, uWS.js in and `node:net` out, doing nothing else) costs 1.05× (JSON) and 1.09× (SSE) of nginx in the last run (1.17× and 1.14× in the busier one of 02:36), and vmc 1.17× and 1.21× of node-floor (1.26× in both at 02:36). In the 02:36 run, of vmc's 42.4 µs per JSON request about 4.6 were the platform above nginx (C++↔JS crossings, V8 API work, Node's `net.Socket` write path) and about 9.7 vmc's own work; kernel time is the same for all three or below nginx's (vmc 4.4 syscalls per request, node-floor 4.35, nginx 7.3). A `perf` diff of the two (`node bench/stages.mjs --root <dir>`) bills vmc's own work to its JavaScript (~4.5 µs: the validating scan of the 2 KB body ~1.3, the upstream head parse ~0.7, resolution ~0.5, the relay ~0.3, building the upstream request ~0.3, the rest in pieces under 0.3) and to what that code asks of V8 (strings, typed arrays, property loads, ~3 µs). No single piece is 3 % of the total: common upstream header names and values as constants (no strings per header line) measured 0.99× / 1.00× in 12 paired rounds and were not kept. The changes that moved the CPU: larger TurboFan inlining budgets in a serving process (`runtime/http/listen.ts`; A/B JSON 0.91–0.99× in four runs, SSE 0.96–1.00× in three); `x-forwarded-for` became opt-in (`vmc serve --forwarded-for`; one `getpeername` and its formatting less per request: 5.4 → 4.3–4.5 syscalls, A/B 0.90× JSON, 0.96× SSE); per-request classes keep their newest instance (`runtime/shapes.ts`), so V8's memory reducer no longer deoptimizes ~30 hot functions between bursts; and the common first attempt runs without promises (`Engine#startFirst`: no async frame, promise or microtask per request; 6.4 → 5.0 KB allocated per request; `stages.mjs` engine stage 4.3 → 2.5 µs, event loop 3.0 → 1.7 µs; A/B 1.01× JSON, 0.96× SSE in 14 rounds). At 500 req/s vmc spends ~1.7–1.9× nginx's CPU per request and node-floor ~1.3–1.5×: per wake-up costs (2.9 event-loop polls per request to nginx's 2.0, and cold caches: `node bench/stages.mjs --rate 500`).",
+    "- **Paced 500 req/s Δp99 ≤ nginx's + 0.5 ms: met in the last run** (JSON vmc +0.08 ms, nginx +0.54 ms; SSE +0.57 and +0.62 ms). The run before it missed it for SSE (vmc +1.22 ms, nginx +0.66 ms) while node-floor read +1.21 ms in the same rounds and direct's own p99 ranged 2.2–8.6 ms over them: spikes of the machine, which one p99 of ~2,500 requests per round does not average out.",
     '- **lookup+pick ≤ 50 ns at 100,000 virtual models: met since this stop (43 ns, from 70).** What it took, each measured in "Side measurements": ' +
       "the hot index's layout constants as a `const enum` (V8 loaded and hole-checked every imported constant), small pools' try orders precomputed " +
       "per pick (four stores), `Router#plan` back under TurboFan's 460-byte inlining limit (checked by test/bench/inlining.test.ts), the name read a " +
@@ -293,6 +273,12 @@ function renderMarkdown(r) {
     "| one header per request copied from uWS.js or none (forEach's C++→JS call per header), three more response headers or none, 5 KB more " +
       'garbage per request or none | the node-floor script with each added, `--ref` the plain one, 8 rounds | 0.95×, 0.98–1.09×, 1.05×: each within ' +
       'the noise of a round (middle halves ±0.1) |',
+    '| larger TurboFan inlining budgets in a serving process (`--max-inlined-bytecode-size=700`, `-cumulative=2400`; kept, ' +
+      '`runtime/http/listen.ts`) | first through a wrapper setting the flags: `node bench/floor.mjs --kinds json,sse --rounds 10 (then 14) --duration 3 ' +
+      '--gateways vmc --vmc inl=<wrapper dir> --ref vmc`; then as committed: `… --rounds 8 (then 12) --variant noinl:VMC_V8_INLINING=0 --ref noinl` | ' +
+      'JSON 0.95×, 0.91×, 0.99×, 0.91×; SSE 0.97×, 0.96×, 1.00× (middle halves ±0.05–0.1): a few percent, never worse |',
+    '| `--no-parallel-scavenge`, and with it no concurrent marking or sweeping (not kept) | the same wrapper way, 10 then 12 rounds | ' +
+      'JSON 1.01×, 1.02×, then 1.04×; SSE 0.92×, 0.95×, then 1.01×: no win |',
     '| a smaller or larger young generation (not kept) | `node bench/floor.mjs --kinds json,sse --rounds 8 --duration 3 --gateways vmc --variant ' +
       'semi1:NODE_OPTIONS=--max-semi-space-size=1 --variant semi4:…=4 --ref vmc` | JSON 0.99× and 0.98×, SSE 1.01× and 0.99× of the default (16 MB): no effect |',
     '',
