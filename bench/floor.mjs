@@ -105,6 +105,12 @@ function spawnJsonLine(cmd, args, opts) {
   return { child, first };
 }
 
+/** SIGTERM, resolved once the process has exited. */
+async function stopChild(child) {
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+}
+
 async function startVmc(name, root, mockPort, extraEnv = {}) {
   const { lowerTable } = await import(join(root, 'dist/compiler/lower.js'));
   const table = join(dir, `${name}.vmct`);
@@ -122,7 +128,7 @@ async function startVmc(name, root, mockPort, extraEnv = {}) {
     child.kill('SIGKILL');
     throw err;
   }
-  return { name, url, pid: child.pid, stop: async () => (child.kill('SIGTERM'), await new Promise((r) => child.once('exit', r))) };
+  return { name, url, pid: child.pid, stop: () => stopChild(child) };
 }
 
 // ---- one case ----
@@ -223,7 +229,7 @@ try {
       name: 'node-floor',
       url: `http://127.0.0.1:${port}`,
       pid: child.pid,
-      stop: async () => (child.kill('SIGTERM'), await new Promise((r) => child.once('exit', r))),
+      stop: () => stopChild(child),
     });
   }
   for (const e of extra) {
@@ -309,8 +315,7 @@ try {
       L.push(
         `| ${name} | ${fmt.int(s.rps)} | ${fmt.f3(s.p50)} | ${fmt.f3(s.p99)} | ${name === 'direct' ? '—' : fmt.f3(s.p99 - d.p99)} | ${fmt.f1(s.cpuPerReq)} | ${fmt.f1(s.sysPerReq)} | ` +
           `${ng && name !== 'direct' ? fmt.f2(s.cpuPerReq / ng.cpuPerReq) : '—'} | ${ng && name !== 'direct' ? fmt.f2(s.rps / ng.rps) : '—'} | ` +
-          `${s.paired ? `${fmt.f2(s.paired.median)} (${fmt.f2(s.paired.q1)}–${fmt.f2(s.paired.q3)})` : '—'} | ` +
-          `${floor ? `${s.overFloor ? `${fmt.f2(s.overFloor.median)} (${fmt.f2(s.overFloor.q1)}–${fmt.f2(s.overFloor.q3)})` : '—'} | ` : ''}${fmt.f2(s.busy)} | ${s.errors} |`,
+          `${fmt.paired(s.paired)} | ${floor ? `${fmt.paired(s.overFloor)} | ` : ''}${fmt.f2(s.busy)} | ${s.errors} |`,
       );
     }
     if (Object.keys(strace).length > 0) {

@@ -231,4 +231,6 @@ export const fmt = {
   /** A difference with its sign: +0.250, −0.250. */
   d3: (n) => (Number.isFinite(n) ? `${n < 0 ? '−' : '+'}${Math.abs(n).toFixed(3)}` : '—'),
   ratio: (n) => (Number.isFinite(n) ? `${n >= 10 ? n.toFixed(0) : n.toFixed(1)}×` : '—'),
+  /** A paired ratio (bench/floor.mjs): `median (q1–q3)`, `—` when there is none. */
+  paired: (p) => (p ? `${fmt.f2(p.median)} (${fmt.f2(p.q1)}–${fmt.f2(p.q3)})` : '—'),
 };

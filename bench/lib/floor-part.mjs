@@ -150,16 +150,11 @@ function table(run, kind) {
     `|---|---:|---:|---:|---:|---:|---:|---:|${floor ? '---:|' : ''}---:|---:|`,
   ];
   for (const [name, v] of Object.entries(s)) {
-    const paired =
-      v.paired && name !== 'nginx'
-        ? `${fmt.f2(v.paired.median)} (${fmt.f2(v.paired.q1)}–${fmt.f2(v.paired.q3)})`
-        : name === 'nginx'
-          ? '1.00'
-          : '—';
+    const paired = name === 'nginx' ? '1.00' : fmt.paired(v.paired);
     L.push(
       `| ${name} | ${fmt.int(v.rps)} | ${fmt.f3(v.p50)} | ${fmt.f3(v.p99)}${run.mode === 'paced' && v.p99Min !== undefined ? ` (${fmt.f2(v.p99Min)}–${fmt.f2(v.p99Max)})` : ''} | ${name === 'direct' ? '—' : fmt.d3(v.p99 - d.p99)} | ` +
         `${fmt.f1(v.cpuPerReq)} | ${fmt.f1(v.sysPerReq)} | ${name === 'direct' ? '—' : paired} | ` +
-        `${floor ? `${v.overFloor ? `${fmt.f2(v.overFloor.median)} (${fmt.f2(v.overFloor.q1)}–${fmt.f2(v.overFloor.q3)})` : name === 'node-floor' ? '1.00' : '—'} | ` : ''}` +
+        `${floor ? `${name === 'node-floor' ? '1.00' : fmt.paired(v.overFloor)} | ` : ''}` +
         `${ng && name !== 'direct' ? fmt.f2(v.rps / ng.rps) : '—'} | ${v.errors} |`,
     );
   }
