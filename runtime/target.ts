@@ -221,7 +221,8 @@ export class TargetRuntime {
    * order; no content-length), from the prebuilt parts and the client's forwarded headers; or
    * null when this target or request takes the general path (a signer, undici, an endpoint the
    * target does not serve, a translated or stream-routed endpoint, or a forwarded value that
-   * cannot be sent: the general path answers 400 for it). The caller checks that the virtual model has no request-header middleware.
+   * cannot be sent: the general path answers 400 for it). The caller checks that the virtual
+   * model has no request-header middleware.
    */
   fastHead(ep: number, client: readonly string[], peer: string | null): string | null {
     const start = this.#headStart[ep];

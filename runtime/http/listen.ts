@@ -84,13 +84,14 @@ export function tuneHeapForServing(env: NodeJS.ProcessEnv = process.env): void {
  * each hop as one unit (fewer calls and checks between them, more escape analysis).
  *
  * Measured (bench/floor.mjs, CPU per proxied request paired per round against the same build
- * with V8's defaults, four runs of 8–14 rounds on a noisy shared VM): JSON 0.95×, 0.91×, 0.99×,
- * 0.91×; SSE 0.97×, 0.96×, 1.00×: a few percent, never worse. (`--no-parallel-scavenge` and no concurrent marking or
- * sweeping, tried the same way: 1.01–1.04×, no win.) The cost: the lean client's
- * `H1Connection.start` then inlines Node's `socket.write` chain, whose per-write objects vmc
- * cannot keep alive, so an idle spell's memory-reducing GC deoptimizes it together with Node's
- * own `writeGeneric` (test/runtime/shapes.test.ts): one re-optimization after idle. Node 20, 22 and 24 know both flags, with
- * the same defaults; V8 reads them at each optimization, so setting them at start takes effect.
+ * with V8's defaults, four runs of 8–14 rounds on a noisy shared VM): JSON 0.95×, 0.91×,
+ * 0.99×, 0.91×; SSE 0.97×, 0.96×, 1.00×: a few percent, never worse. (`--no-parallel-scavenge`
+ * and no concurrent marking or sweeping, tried the same way: 1.01–1.04×, no win.) The cost:
+ * the lean client's `H1Connection.start` then inlines Node's `socket.write` chain, whose
+ * per-write objects vmc cannot keep alive, so an idle spell's memory-reducing GC deoptimizes it
+ * together with Node's own `writeGeneric` (test/runtime/shapes.test.ts): one re-optimization
+ * after idle. Node 20, 22 and 24 know both flags, with the same defaults; V8 reads them at each
+ * optimization, so setting them at start takes effect.
  */
 export const SERVE_INLINING_FLAGS: readonly string[] = ['--max-inlined-bytecode-size=700', '--max-inlined-bytecode-size-cumulative=2400'];
 

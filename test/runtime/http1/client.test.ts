@@ -214,7 +214,7 @@ describe('response framing', () => {
     expect(r2.body.toString()).toBe(body);
   });
 
-  it('header names come lower-cased (common ones as constants, any case), values exactly as sent', async () => {
+  it('header names come lower-cased whatever their case, values exactly as sent', async () => {
     const s = await server((sock) =>
       sock.write(
         'HTTP/1.1 200 OK\r\nCONTENT-TYPE: Application/JSON\r\nDate: Sun, 29 Nov 2026 02:09:11 GMT\r\nX-Custom-Thing: MiXeD\r\n' +
